@@ -1,0 +1,284 @@
+// Package kosmosauth is 1Kosmos's request authentication, both sides of it.
+//
+// A request carries three headers: publickey (the caller's secp256k1 public key, base64 X ‖ Y),
+// licensekey (the license key) and requestid (the JSON {"ts":<unix seconds>,"appid":...,"uuid":...}),
+// the last two encrypted with kosmoscrypto under the key the caller shares with the service key
+// pair. The Verifier checks them on the server; Client makes them on the client.
+//
+// Authentication ends with knowing who claims to call: looking the license up, its level and its
+// scope are the application's business.
+package kosmosauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd/adapters/kosmoscrypto"
+)
+
+// The request headers, as 1Kosmos names them. HTTP header names are case-insensitive.
+const (
+	HeaderPublicKey  = "publickey"
+	HeaderLicenseKey = "licensekey"
+	HeaderRequestID  = "requestid"
+)
+
+// Defaults for Config.
+const (
+	DefaultTimeSpan           = 30 * time.Second
+	DefaultSharedKeyCacheSize = 10_000
+	DefaultReplayCacheSize    = 1 << 20
+)
+
+// Bounds on what a header may hold, checked before any work is done on it.
+const (
+	maxPublicKeyLen  = 128  // 88 characters for 64 bytes; room for a clear error on a near miss
+	maxEncryptedLen  = 4096 // base64 of IV, ciphertext and tag
+	maxAppIDLen      = 256
+	maxUUIDLen       = 128
+	maxLicenseKeyLen = 1024
+)
+
+// ServiceKeys gives the service's current private key, with whose public key (published at
+// /publickeys) callers encrypt. An operator may reset the key at any time, so the Verifier asks on
+// every request: the answer must be cheap, from memory.
+type ServiceKeys interface {
+	ServicePrivateKey(ctx context.Context) (kosmoscrypto.PrivateKey, error)
+}
+
+// Config configures a Verifier. Keys and Now are required; zero values elsewhere take the defaults.
+type Config struct {
+	// Keys gives the service's current private key.
+	Keys ServiceKeys
+	// Now is the clock that requestid's ts is checked against.
+	Now func() time.Time
+	// TimeSpan is how far ts may lie from Now, either way (HOOKD_ALLOWED_TIME_SPAN); the default
+	// is DefaultTimeSpan.
+	TimeSpan time.Duration
+	// SharedKeyCacheSize bounds the number of shared keys remembered, one per caller key and service
+	// key. ECDH costs tens of microseconds, too much to pay on every request.
+	SharedKeyCacheSize int
+	// ReplayCacheSize bounds the number of request uuids remembered; each is forgotten once its ts
+	// leaves the time span. It must exceed the requests expected in twice the time span.
+	ReplayCacheSize int
+}
+
+func (c *Config) setDefaults() {
+	if c.TimeSpan == 0 {
+		c.TimeSpan = DefaultTimeSpan
+	}
+	if c.SharedKeyCacheSize == 0 {
+		c.SharedKeyCacheSize = DefaultSharedKeyCacheSize
+	}
+	if c.ReplayCacheSize == 0 {
+		c.ReplayCacheSize = DefaultReplayCacheSize
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Keys == nil {
+		errs = append(errs, errors.New("the service key source Keys is required"))
+	}
+	if c.Now == nil {
+		errs = append(errs, errors.New("the clock Now is required"))
+	}
+	if c.TimeSpan < time.Second {
+		errs = append(errs, fmt.Errorf("TimeSpan must be at least 1s, got %s", c.TimeSpan))
+	}
+	if c.SharedKeyCacheSize < 1 {
+		errs = append(errs, fmt.Errorf("SharedKeyCacheSize must be positive, got %d", c.SharedKeyCacheSize))
+	}
+	if c.ReplayCacheSize < 1 {
+		errs = append(errs, fmt.Errorf("ReplayCacheSize must be positive, got %d", c.ReplayCacheSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("kosmosauth: %w", err)
+	}
+	return nil
+}
+
+// Request is what an authenticated request claims.
+type Request struct {
+	// LicenseKey is the decrypted license key; the application looks it up.
+	LicenseKey string
+	// AppID is requestid's appid, as the caller sent it (possibly empty).
+	AppID string
+	// UUID is requestid's uuid, unique inside the time span.
+	UUID string
+	// TS is requestid's ts.
+	TS time.Time
+	// CallerPublicKey is the publickey header.
+	CallerPublicKey string
+}
+
+// Verifier checks the authentication headers of requests. It is safe for concurrent use.
+type Verifier struct {
+	keys   ServiceKeys
+	now    func() time.Time
+	span   time.Duration
+	shared *sharedKeyCache
+	replay *replayCache
+}
+
+// NewVerifier builds a Verifier from cfg, after filling in defaults.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Verifier{
+		keys:   cfg.Keys,
+		now:    cfg.Now,
+		span:   cfg.TimeSpan,
+		shared: newSharedKeyCache(cfg.SharedKeyCacheSize),
+		replay: newReplayCache(cfg.ReplayCacheSize),
+	}, nil
+}
+
+// TimeSpan is how far a request's ts may lie from the server's clock; /environment publishes it.
+func (v *Verifier) TimeSpan() time.Duration { return v.span }
+
+// Verify authenticates a request from the raw values of its publickey, licensekey and requestid
+// headers. A request that fails gets an error matching ErrUnauthenticated (an *AuthError with the
+// reason); a request whose uuid was seen inside the time span fails so too, and of several identical
+// requests arriving at once exactly one passes. Other errors are the server's: ErrReplayCacheFull,
+// or the ServiceKeys' error.
+func (v *Verifier) Verify(ctx context.Context, publicKey, licenseKey, requestID string) (Request, error) {
+	if err := checkPresent(publicKey, licenseKey, requestID); err != nil {
+		return Request{}, err
+	}
+	priv, err := v.keys.ServicePrivateKey(ctx)
+	if err != nil {
+		return Request{}, fmt.Errorf("kosmosauth: service key: %w", err)
+	}
+	if priv.IsZero() {
+		return Request{}, errors.New("kosmosauth: service key: none configured")
+	}
+	key, err := v.sharedKey(priv, publicKey)
+	if err != nil {
+		return Request{}, reject(HeaderPublicKey+" header: "+err.Error(), err)
+	}
+
+	license, err := kosmoscrypto.Decrypt(key, licenseKey)
+	if err != nil {
+		return Request{}, reject(HeaderLicenseKey+" header: "+err.Error(), err)
+	}
+	if len(license) == 0 || len(license) > maxLicenseKeyLen || !utf8.Valid(license) {
+		return Request{}, reject(HeaderLicenseKey+" header: the license key must be 1 to "+strconv.Itoa(maxLicenseKeyLen)+" bytes of UTF-8 text", nil)
+	}
+
+	plain, err := kosmoscrypto.Decrypt(key, requestID)
+	if err != nil {
+		return Request{}, reject(HeaderRequestID+" header: "+err.Error(), err)
+	}
+	rid, err := parseRequestID(plain)
+	if err != nil {
+		return Request{}, err
+	}
+
+	now := v.now()
+	ts, expires, err := v.checkTS(rid.TS, now)
+	if err != nil {
+		return Request{}, err
+	}
+	// Last, so that a request failing any other check does not use up its uuid.
+	if err := v.replay.add(rid.UUID, expires, now.Unix()); err != nil {
+		return Request{}, err
+	}
+	return Request{
+		LicenseKey:      string(license),
+		AppID:           rid.AppID,
+		UUID:            rid.UUID,
+		TS:              ts,
+		CallerPublicKey: publicKey,
+	}, nil
+}
+
+func checkPresent(publicKey, licenseKey, requestID string) error {
+	for _, h := range []struct {
+		name, value string
+		max         int
+	}{
+		{HeaderPublicKey, publicKey, maxPublicKeyLen},
+		{HeaderLicenseKey, licenseKey, maxEncryptedLen},
+		{HeaderRequestID, requestID, maxEncryptedLen},
+	} {
+		if h.value == "" {
+			return reject("missing "+h.name+" header", nil)
+		}
+		if len(h.value) > h.max {
+			return reject(fmt.Sprintf("%s header is %d characters long, at most %d allowed", h.name, len(h.value), h.max), nil)
+		}
+	}
+	return nil
+}
+
+// sharedKey returns the key shared by the service key and the caller's key, from the cache when
+// it can. The cache is keyed by both public keys, so a reset service key never meets a stale entry.
+func (v *Verifier) sharedKey(priv kosmoscrypto.PrivateKey, callerPublicKey string) ([kosmoscrypto.SharedKeySize]byte, error) {
+	id := sharedKeyID{service: priv.PublicKey().Bytes(), caller: callerPublicKey}
+	if key, ok := v.shared.get(id); ok {
+		return key, nil
+	}
+	pub, err := kosmoscrypto.ParsePublicKey(callerPublicKey)
+	if err != nil {
+		return [kosmoscrypto.SharedKeySize]byte{}, err
+	}
+	key, err := kosmoscrypto.SharedKey(priv, pub)
+	if err != nil {
+		return key, err
+	}
+	v.shared.put(id, key)
+	return key, nil
+}
+
+// requestID is requestid's JSON. TS is a json.Number so that fractional seconds, as JavaScript's
+// Date.now()/1000 gives them, are accepted as well as integers (and, as encoding/json allows for a
+// json.Number, a number in a string).
+type requestID struct {
+	TS    json.Number `json:"ts"`
+	AppID string      `json:"appid"`
+	UUID  string      `json:"uuid"`
+}
+
+func parseRequestID(plain []byte) (requestID, error) {
+	var rid requestID
+	if err := json.Unmarshal(plain, &rid); err != nil {
+		return requestID{}, reject(HeaderRequestID+` header: not the JSON {"ts","appid","uuid"}`, err)
+	}
+	switch {
+	case rid.TS == "":
+		return requestID{}, reject(HeaderRequestID+" header: missing ts", nil)
+	case rid.UUID == "":
+		return requestID{}, reject(HeaderRequestID+" header: missing uuid", nil)
+	case len(rid.UUID) > maxUUIDLen:
+		return requestID{}, reject(fmt.Sprintf("%s header: uuid longer than %d characters", HeaderRequestID, maxUUIDLen), nil)
+	case len(rid.AppID) > maxAppIDLen:
+		return requestID{}, reject(fmt.Sprintf("%s header: appid longer than %d characters", HeaderRequestID, maxAppIDLen), nil)
+	}
+	return rid, nil
+}
+
+// checkTS accepts ts when it lies within the time span of now, and returns it with the unix second
+// after which the ts check alone rejects the request, so the replay cache may forget its uuid.
+func (v *Verifier) checkTS(raw json.Number, now time.Time) (time.Time, int64, error) {
+	ts, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsInf(ts, 0) || math.IsNaN(ts) {
+		return time.Time{}, 0, reject(HeaderRequestID+" header: ts must be a number of unix seconds", nil)
+	}
+	nowSec := float64(now.UnixNano()) / 1e9
+	if math.Abs(nowSec-ts) > v.span.Seconds() {
+		return time.Time{}, 0, reject(fmt.Sprintf("%s header: ts %s is outside the allowed time span of %s around the server's time %d",
+			HeaderRequestID, raw, v.span, now.Unix()), nil)
+	}
+	sec, frac := math.Modf(ts)
+	expires := int64(math.Ceil(ts + v.span.Seconds()))
+	return time.Unix(int64(sec), int64(frac*1e9)), expires, nil
+}
