@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -109,6 +110,18 @@ var (
 // ValidEventName reports whether name can name an event: 1 to 128 letters, digits, '_', '.' or '-'.
 func ValidEventName(name string) bool { return eventNamePattern.MatchString(name) }
 
+// Clone returns a deep copy, so that a webhook never shares its lists with the code that gave or
+// asked for its settings.
+func (s Settings) Clone() Settings {
+	s.EventNames = slices.Clone(s.EventNames)
+	s.Tags = slices.Clone(s.Tags)
+	s.Query = slices.Clone(s.Query)
+	s.SuccessCodes = slices.Clone(s.SuccessCodes)
+	s.RetryCodes = slices.Clone(s.RetryCodes)
+	s.API.OAuthScopes = slices.Clone(s.API.OAuthScopes)
+	return s
+}
+
 // Normalized fills in the defaults 1Kosmos documents for fields left out: criteria ANY, api.type POST,
 // and empty lists rather than missing ones.
 func (s Settings) Normalized() Settings {
@@ -164,7 +177,9 @@ func (s Settings) Validate() error {
 		case string:
 			v.check(len(value) <= MaxQueryValueLength, field,
 				fmt.Sprintf("value must be at most %d characters", MaxQueryValueLength))
-		case float64, bool:
+		case float64:
+			v.check(!math.IsNaN(value) && !math.IsInf(value, 0), field, "value must be a finite number")
+		case bool:
 		default:
 			v.add(field, "value must be a string, a number or a boolean")
 		}

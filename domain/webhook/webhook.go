@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Webhook is a webhook subscription. Its state changes only through its methods, each of which
@@ -49,7 +50,7 @@ func ValidScopeID(s string) bool { return scopeIDPattern.MatchString(s) }
 
 // Create validates a new webhook and records its creation.
 func Create(c Creation) (*Webhook, error) {
-	settings := c.Settings.Normalized()
+	settings := c.Settings.Clone().Normalized()
 	var v validation
 	v.check(c.ID != "", "_id", "is required")
 	v.check(ValidScopeID(c.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
@@ -101,7 +102,7 @@ func (w *Webhook) Update(s Settings) error {
 	if w.deleted {
 		return ErrDeleted
 	}
-	s = s.Normalized()
+	s = s.Clone().Normalized()
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -175,7 +176,7 @@ func (w *Webhook) TenantID() string { return w.tenantID }
 func (w *Webhook) CommunityID() string { return w.communityID }
 
 // Settings returns the present settings.
-func (w *Webhook) Settings() Settings { return w.settings }
+func (w *Webhook) Settings() Settings { return w.settings.Clone() }
 
 // Disabled reports whether deliveries are stopped.
 func (w *Webhook) Disabled() bool { return w.disabled }
@@ -212,7 +213,7 @@ const (
 )
 
 // ValidateSecret accepts either Standard Webhooks' form, "whsec_" then base64 of a 24 to 64 byte key,
-// or a raw secret of 8 to 256 printable characters (Cosmo's form: its bytes are the HMAC key).
+// or a raw secret of 8 to 256 bytes of printable UTF-8 (Cosmo's form: its bytes are the HMAC key).
 func ValidateSecret(secret string) error {
 	if rest, ok := strings.CutPrefix(secret, SecretPrefix); ok {
 		key, err := base64.StdEncoding.DecodeString(rest)
@@ -225,7 +226,10 @@ func ValidateSecret(secret string) error {
 		return nil
 	}
 	if len(secret) < minRawSecret || len(secret) > maxRawSecret {
-		return fmt.Errorf("must be whsec_ and base64, or %d to %d characters", minRawSecret, maxRawSecret)
+		return fmt.Errorf("must be whsec_ and base64, or %d to %d bytes", minRawSecret, maxRawSecret)
+	}
+	if !utf8.ValidString(secret) {
+		return errors.New("must be valid UTF-8")
 	}
 	for _, r := range secret {
 		if !unicode.IsPrint(r) {
