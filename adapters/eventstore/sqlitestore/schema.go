@@ -1,0 +1,94 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// schemaVersion is kept in PRAGMA user_version so that Open refuses a file laid out differently.
+const schemaVersion = 1
+
+// The log lives in two tables. events is keyed by the global position, so an append adds rows at
+// the end of one B-tree and ReadAll is a range scan over it; its only secondary index holds two
+// integers, which is what keeps appends fast (a text index on stream names per event costs about
+// two thirds of the throughput). Stream names are stored once, in streams, which also keeps each
+// stream's last revision so an append checks its expectation with a single lookup.
+//
+// Positions are SQLite row ids: one more than the largest, assigned under the write lock. Events are
+// never deleted, so positions only grow, and a reader never sees a later position commit before an
+// earlier one.
+const schema = `
+CREATE TABLE IF NOT EXISTS streams (
+	id       INTEGER PRIMARY KEY,
+	name     TEXT    NOT NULL UNIQUE,
+	revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+	position  INTEGER PRIMARY KEY,
+	stream_id INTEGER NOT NULL,
+	revision  INTEGER NOT NULL,
+	created   INTEGER NOT NULL,
+	id        BLOB    NOT NULL,
+	type      TEXT    NOT NULL,
+	data      BLOB,
+	metadata  BLOB
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, revision);
+`
+
+// dsn builds the driver's connection string. Every connection waits up to the busy timeout for
+// locks held by other processes. Only the writer sets the journal mode, which is stored in the file,
+// and synchronous=FULL, which makes a commit durable before it returns; readers are read-only.
+//
+// Checkpoints stay SQLite's automatic ones, which the writer runs after a commit that fills the WAL
+// past 1000 pages. They cost the odd slow batch, but a checkpointer running beside a writer that
+// never pauses never catches up, and the WAL would then grow without bound.
+func dsn(path string, o Options, writer bool) string {
+	busy := (o.BusyTimeout + time.Millisecond - 1) / time.Millisecond
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(int64(busy), 10)+")")
+	if writer {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return path + "?" + q.Encode()
+}
+
+// migrate creates the schema in a new file and checks the version of an existing one. It runs in an
+// immediate transaction so that two processes opening a new file at once do not both create it.
+func migrate(ctx context.Context, conn *sql.Conn) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlitestore: begin migration: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("sqlitestore: read schema version: %w", err)
+	}
+	switch version {
+	case schemaVersion:
+	case 0:
+		if _, err := conn.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("sqlitestore: create schema: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
+			return fmt.Errorf("sqlitestore: set schema version: %w", err)
+		}
+	default:
+		return fmt.Errorf("sqlitestore: file has schema version %d, this build reads version %d", version, schemaVersion)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("sqlitestore: commit migration: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,241 @@
+// Package sqlitestore is hookd's embedded event store: the whole log in one SQLite file (plus its
+// write-ahead log), through the pure-Go driver modernc.org/sqlite, with no server to run.
+//
+// Appends are durable when Append returns (WAL with synchronous=FULL). Concurrent appends are queued
+// to one writer goroutine that commits everything waiting in a single transaction, so under load one
+// fsync serves many callers; each caller still gets its own result or its own conflict.
+//
+// Several processes may open the same file: hookd's CLI appends and reads while the server runs.
+// Each write transaction therefore reads the stream revisions it checks from the file, never from
+// memory, and subscriptions poll for events that another process appended.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hookd/hookd/application/eventstore"
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// ErrClosed is returned by calls on a Store after Close, by appends that were still queued when it
+// closed, and by Next on a Subscription after its Close.
+var ErrClosed = errors.New("sqlitestore: closed")
+
+// Store is the embedded event store. It implements eventstore.Store; all methods are safe for
+// concurrent use.
+type Store struct {
+	opts    Options
+	writeDB *sql.DB
+	readDB  *sql.DB
+	reads   readStatements
+	writer  *writer
+
+	// done is closed by Close; the writer and every subscription watch it.
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	// wake is closed and replaced after every commit that wrote events, so that waiting
+	// subscriptions of this process read at once instead of at their next poll.
+	mu   sync.Mutex
+	wake chan struct{}
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open opens the log in the file at path, creating the file and its schema if needed. ctx bounds the
+// opening only; the store lives until Close.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("sqlitestore: %q is not a plain file path", path)
+	}
+	opts = opts.withDefaults()
+	s := &Store{opts: opts, done: make(chan struct{}), wake: make(chan struct{})}
+	if err := s.open(ctx, path); err != nil {
+		return nil, errors.Join(err, s.closeDBs())
+	}
+	go s.writer.run(context.WithoutCancel(ctx))
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, path string) error {
+	var err error
+	// One connection writes, so that batches never wait for each other on SQLite's lock.
+	if s.writeDB, err = sql.Open("sqlite", dsn(path, s.opts, true)); err != nil {
+		return fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	s.writeDB.SetMaxOpenConns(1)
+	conn, err := s.writeDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: open %s: %w", path, classify(err))
+	}
+	if err := migrate(ctx, conn); err != nil {
+		return errors.Join(classify(err), conn.Close())
+	}
+	stmts, err := prepareWriter(ctx, conn)
+	if err != nil {
+		return errors.Join(err, conn.Close())
+	}
+	s.writer = &writer{
+		conn:      conn,
+		stmts:     stmts,
+		queue:     make(chan *appendRequest, s.opts.MaxBatch),
+		maxBatch:  s.opts.MaxBatch,
+		logger:    s.opts.Logger,
+		committed: s.notify,
+		closing:   s.done,
+		stopped:   make(chan struct{}),
+	}
+
+	if s.readDB, err = sql.Open("sqlite", dsn(path, s.opts, false)); err != nil {
+		return fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	s.readDB.SetMaxOpenConns(s.opts.MaxReaders)
+	s.readDB.SetMaxIdleConns(s.opts.MaxReaders)
+	if s.reads, err = prepareReads(ctx, s.readDB); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Append implements eventstore.Store.Append. It rejects an empty stream name, an empty list of events
+// and an event without a type. If ctx ends while the append is queued, Append returns ctx's error at
+// once and the append is dropped; if it ends while the append is being committed, the events may or
+// may not be in the log (retrying with the same event ids is safe either way).
+func (s *Store) Append(ctx context.Context, stream string, expected eventlog.ExpectedRevision, events []eventlog.EventData) (eventlog.AppendResult, error) {
+	if err := validateAppend(stream, events); err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	req := &appendRequest{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
+	select {
+	case s.writer.queue <- req:
+	case <-s.done:
+		return eventlog.AppendResult{}, ErrClosed
+	case <-ctx.Done():
+		return eventlog.AppendResult{}, ctx.Err()
+	}
+	select {
+	case out := <-req.done:
+		return out.result, out.err
+	case <-ctx.Done():
+		return eventlog.AppendResult{}, ctx.Err()
+	case <-s.writer.stopped:
+		// The writer answers every request it took before it stops.
+		select {
+		case out := <-req.done:
+			return out.result, out.err
+		default:
+			return eventlog.AppendResult{}, ErrClosed
+		}
+	}
+}
+
+func validateAppend(stream string, events []eventlog.EventData) error {
+	if stream == "" {
+		return errors.New("sqlitestore: append: empty stream name")
+	}
+	if len(events) == 0 {
+		return fmt.Errorf("sqlitestore: append to %s: no events", stream)
+	}
+	for i, ev := range events {
+		if ev.Type == "" {
+			return fmt.Errorf("sqlitestore: append to %s: event %d has no type", stream, i)
+		}
+	}
+	return nil
+}
+
+// Close stops the writer, failing appends still queued with ErrClosed, ends open subscriptions with
+// an error matching eventlog.ErrSubscriptionDropped and closes the file. It is safe to call more
+// than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		<-s.writer.stopped
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+// closeDBs releases whatever open managed to set up.
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.writer != nil {
+		errs = append(errs, s.writer.stmts.close(), s.writer.conn.Close())
+	}
+	if s.writeDB != nil {
+		errs = append(errs, s.writeDB.Close())
+	}
+	errs = append(errs, s.reads.close())
+	if s.readDB != nil {
+		errs = append(errs, s.readDB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) closed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// changed returns a channel that is closed after the next commit that writes events.
+func (s *Store) changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wake
+}
+
+func (s *Store) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// classify marks lock timeouts, which pass once the other process lets go, as eventlog.ErrUnavailable.
+func classify(err error) error {
+	if e, ok := errors.AsType[*sqlite.Error](err); ok {
+		if code := e.Code() & 0xff; code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED {
+			return fmt.Errorf("%w: %w", eventlog.ErrUnavailable, err)
+		}
+	}
+	return err
+}
+
+// positionOf turns an events row id into a log position.
+func positionOf(rowID int64) eventlog.Position {
+	return eventlog.Position{Commit: uint64(rowID), Prepare: uint64(rowID)}
+}
+
+// rowIDOf turns a position into the row id to read after. Positions beyond any row id clamp to the
+// largest, after which there is nothing.
+func rowIDOf(p eventlog.Position) int64 {
+	return clamp(p.Commit)
+}
+
+// clamp converts a revision or position to SQLite's signed integers.
+func clamp(n uint64) int64 {
+	if n > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n)
+}

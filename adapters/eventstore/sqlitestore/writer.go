@@ -1,0 +1,297 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// appendRequest is one Append call waiting for the writer.
+type appendRequest struct {
+	ctx      context.Context
+	stream   string
+	expected eventlog.ExpectedRevision
+	events   []eventlog.EventData
+	// done receives exactly one outcome; its buffer of one lets the writer answer a caller that
+	// has stopped waiting.
+	done chan appendOutcome
+}
+
+type appendOutcome struct {
+	result eventlog.AppendResult
+	err    error
+}
+
+// writer owns the single write connection. It takes appends from a queue and commits as many as are
+// waiting in one transaction, so a batch costs one fsync however many callers it serves.
+type writer struct {
+	conn     *sql.Conn
+	stmts    writerStatements
+	queue    chan *appendRequest
+	maxBatch int
+	logger   *slog.Logger
+	// committed is called after a batch that wrote events has been committed.
+	committed func()
+	// closing tells the writer to stop; stopped is closed once it has.
+	closing <-chan struct{}
+	stopped chan struct{}
+}
+
+// run serves the queue until closing is closed, then fails whatever is still queued. ctx carries
+// values only: a batch that has begun is always finished.
+func (w *writer) run(ctx context.Context) {
+	defer close(w.stopped)
+	for {
+		select {
+		case <-w.closing:
+			w.fail()
+			return
+		case req := <-w.queue:
+			// Under load the queue is never empty, so Close must win over it explicitly.
+			select {
+			case <-w.closing:
+				w.fail(req)
+				return
+			default:
+			}
+			w.commit(ctx, w.collect(req))
+		}
+	}
+}
+
+// fail answers taken and every request still queued with ErrClosed.
+func (w *writer) fail(taken ...*appendRequest) {
+	for _, req := range taken {
+		req.done <- appendOutcome{err: ErrClosed}
+	}
+	for {
+		select {
+		case req := <-w.queue:
+			req.done <- appendOutcome{err: ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+// collect starts a batch with first and adds whatever else is queued, up to maxBatch. Callers that
+// gave up while queued are answered and left out.
+func (w *writer) collect(first *appendRequest) []*appendRequest {
+	batch := make([]*appendRequest, 0, min(w.maxBatch, len(w.queue)+1))
+	add := func(req *appendRequest) {
+		if err := req.ctx.Err(); err != nil {
+			req.done <- appendOutcome{err: err}
+			return
+		}
+		batch = append(batch, req)
+	}
+	add(first)
+	yielded := false
+	for len(batch) < w.maxBatch {
+		select {
+		case req := <-w.queue:
+			add(req)
+		default:
+			if yielded {
+				return batch
+			}
+			// Callers answered by the last batch are usually runnable and about to append again;
+			// letting them run first makes this batch larger at the cost of a few microseconds.
+			runtime.Gosched()
+			yielded = true
+		}
+	}
+	return batch
+}
+
+// commit writes batch in one transaction and answers every request in it. A conflict answers only
+// its own caller. Any other failure (a lock held by another process past the busy timeout, a full
+// disk) rolls the whole batch back and answers every caller with it; their events carry ids, so
+// retrying is safe.
+func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
+	if len(batch) == 0 {
+		return
+	}
+	outcomes, wrote, err := w.write(ctx, batch)
+	if err != nil {
+		w.logger.Error("sqlitestore: append batch failed", "appends", len(batch), "error", err)
+		err = classify(err)
+		for _, req := range batch {
+			req.done <- appendOutcome{err: err}
+		}
+		return
+	}
+	if wrote {
+		w.committed()
+	}
+	for i, req := range batch {
+		req.done <- outcomes[i]
+	}
+}
+
+// write runs batch in one transaction. wrote reports whether any append added events.
+func (w *writer) write(ctx context.Context, batch []*appendRequest) (outcomes []appendOutcome, wrote bool, err error) {
+	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
+		return nil, false, fmt.Errorf("sqlitestore: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// After a failed COMMIT the transaction may or may not still be open; a ROLLBACK
+			// that finds none is harmless.
+			_, _ = w.stmts.rollback.ExecContext(ctx)
+		}
+	}()
+	created := time.Now().UnixNano()
+	outcomes = make([]appendOutcome, len(batch))
+	for i, req := range batch {
+		result, wroteOne, err := w.appendOne(ctx, req, created)
+		if err != nil {
+			if errors.Is(err, eventlog.ErrWrongExpectedVersion) {
+				outcomes[i].err = err
+				continue
+			}
+			return nil, false, fmt.Errorf("sqlitestore: append to %s: %w", req.stream, err)
+		}
+		outcomes[i].result = result
+		wrote = wrote || wroteOne
+	}
+	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
+		return nil, false, fmt.Errorf("sqlitestore: commit: %w", err)
+	}
+	return outcomes, wrote, nil
+}
+
+// appendOne checks req's expectation against the stream as this transaction sees it, which includes
+// the appends earlier in the batch and every commit by another process, and writes its events.
+// wrote is false for a conflict and for an idempotent repeat.
+func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int64) (result eventlog.AppendResult, wrote bool, err error) {
+	expected := req.expected.Version()
+	last := expected + int64(len(req.events))
+	streamID, ok, err := w.advance(ctx, req.stream, expected, last)
+	if err != nil {
+		return result, false, err
+	}
+	if !ok {
+		result, err = w.repeated(ctx, req)
+		return result, false, err
+	}
+	var position int64
+	for i, ev := range req.events {
+		res, err := w.stmts.insertEvent.ExecContext(ctx,
+			streamID, expected+1+int64(i), created, ev.ID[:], ev.Type, ev.Data, ev.Metadata)
+		if err != nil {
+			return result, false, err
+		}
+		if position, err = res.LastInsertId(); err != nil {
+			return result, false, err
+		}
+	}
+	return eventlog.AppendResult{Revision: uint64(last), Position: positionOf(position)}, true, nil
+}
+
+// advance moves stream from revision expected (-1: no stream) to last and returns its id. It checks
+// and updates in one statement, which is what the common case costs; ok is false when the stream is
+// not at expected.
+func (w *writer) advance(ctx context.Context, stream string, expected, last int64) (streamID int64, ok bool, err error) {
+	if expected < 0 {
+		err = w.stmts.createStream.QueryRowContext(ctx, stream, last).Scan(&streamID)
+	} else {
+		err = w.stmts.advanceStream.QueryRowContext(ctx, last, stream, expected).Scan(&streamID)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return streamID, err == nil, err
+}
+
+// repeated decides an append whose expectation does not match, the way KurrentDB does, without an
+// index on event ids: if the events right after the expected revision carry the same ids, in order,
+// the append already happened and its first result is returned; otherwise it is a conflict.
+func (w *writer) repeated(ctx context.Context, req *appendRequest) (eventlog.AppendResult, error) {
+	streamID, current := int64(0), int64(-1)
+	err := w.stmts.selectStream.QueryRowContext(ctx, req.stream).Scan(&streamID, &current)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return eventlog.AppendResult{}, err
+	}
+	conflict := &eventlog.WrongExpectedVersionError{Stream: req.stream, Expected: req.expected, Actual: current}
+	first := req.expected.Version() + 1
+	last := first + int64(len(req.events)) - 1
+	if current < last {
+		return eventlog.AppendResult{}, conflict
+	}
+	rows, err := w.stmts.selectIDs.QueryContext(ctx, streamID, first, last)
+	if err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	defer rows.Close()
+	var position int64
+	for i := 0; rows.Next(); i++ {
+		var id sql.RawBytes
+		if err := rows.Scan(&position, &id); err != nil {
+			return eventlog.AppendResult{}, err
+		}
+		if i >= len(req.events) || string(id) != string(req.events[i].ID[:]) {
+			return eventlog.AppendResult{}, conflict
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	return eventlog.AppendResult{Revision: uint64(last), Position: positionOf(position)}, nil
+}
+
+// writerStatements are prepared once on the write connection; a batch runs nothing else.
+type writerStatements struct {
+	begin, commit, rollback *sql.Stmt
+	createStream            *sql.Stmt
+	advanceStream           *sql.Stmt
+	selectStream            *sql.Stmt
+	insertEvent             *sql.Stmt
+	selectIDs               *sql.Stmt
+}
+
+func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error) {
+	var s writerStatements
+	var errs []error
+	prepare := func(query string) *sql.Stmt {
+		stmt, err := conn.PrepareContext(ctx, query)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sqlitestore: prepare %q: %w", query, err))
+		}
+		return stmt
+	}
+	// BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that read first would
+	// fail without waiting if another process committed in between.
+	s.begin = prepare("BEGIN IMMEDIATE")
+	s.commit = prepare("COMMIT")
+	s.rollback = prepare("ROLLBACK")
+	s.createStream = prepare("INSERT INTO streams (name, revision) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id")
+	s.advanceStream = prepare("UPDATE streams SET revision = ? WHERE name = ? AND revision = ? RETURNING id")
+	s.selectStream = prepare("SELECT id, revision FROM streams WHERE name = ?")
+	s.insertEvent = prepare(`INSERT INTO events (stream_id, revision, created, id, type, data, metadata)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	s.selectIDs = prepare(`SELECT position, id FROM events
+		WHERE stream_id = ? AND revision BETWEEN ? AND ? ORDER BY revision`)
+	if err := errors.Join(errs...); err != nil {
+		s.close()
+		return writerStatements{}, err
+	}
+	return s, nil
+}
+
+func (s writerStatements) close() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.createStream, s.advanceStream,
+		s.selectStream, s.insertEvent, s.selectIDs} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
