@@ -1,0 +1,95 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// sqlNow is SQLite's clock in RFC 3339 form: updated_at needs no clock of ours.
+const sqlNow = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
+
+// ensureCheckpoints creates the checkpoint table. It runs on its own, outside any transaction, so that
+// the transactions that follow can all start with a write.
+func ensureCheckpoints(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, createCheckpoints); err != nil {
+		return fmt.Errorf("projections: creating the checkpoint table: %w", err)
+	}
+	return nil
+}
+
+// lockCheckpoint takes the database's write lock and reads the checkpoint called name. The UPDATE is
+// what takes the lock (see the package comment); found is false when there is no such checkpoint.
+func lockCheckpoint(ctx context.Context, tx *sql.Tx, name string) (cp checkpoint, found bool, err error) {
+	var position string
+	err = tx.QueryRowContext(ctx,
+		`UPDATE projection_checkpoints SET updated_at = `+sqlNow+` WHERE name = ? RETURNING position, build`,
+		name).Scan(&position, &cp.build)
+	if errors.Is(err, sql.ErrNoRows) {
+		return checkpoint{}, false, nil
+	}
+	if err != nil {
+		return checkpoint{}, false, fmt.Errorf("projections: reading checkpoint %s: %w", name, err)
+	}
+	if cp.position, err = eventlog.ParsePosition(position); err != nil {
+		return checkpoint{}, false, fmt.Errorf("projections: checkpoint %s: %w", name, err)
+	}
+	return cp, true, nil
+}
+
+// saveCheckpoint writes the checkpoint called name.
+func saveCheckpoint(ctx context.Context, tx *sql.Tx, name string, cp checkpoint) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO projection_checkpoints (name, position, build, updated_at)
+		VALUES (?, ?, ?, `+sqlNow+`)
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, build = excluded.build,
+			updated_at = excluded.updated_at`,
+		name, cp.position.String(), cp.build)
+	if err != nil {
+		return fmt.Errorf("projections: writing checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// existingTables returns those of tables that exist in the database.
+func existingTables(ctx context.Context, tx *sql.Tx, tables []string) ([]string, error) {
+	args := make([]any, len(tables))
+	for i, t := range tables {
+		args[i] = t
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?`+
+		strings.Repeat(", ?", len(tables)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("projections: listing tables: %w", err)
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("projections: listing tables: %w", err)
+		}
+		found = append(found, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: listing tables: %w", err)
+	}
+	return found, nil
+}
+
+// dropTables drops those of tables that exist; dropping a table drops its indexes.
+func dropTables(ctx context.Context, tx *sql.Tx, tables []string) error {
+	for _, t := range tables {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+quote(t)); err != nil {
+			return fmt.Errorf("projections: dropping %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// quote makes a table name an SQL identifier. Table names come from projections, never from input,
+// but quoting keeps an odd name from changing the statement.
+func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }

@@ -1,0 +1,308 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// RunnerConfig is what a Runner needs. DB, Subscribe and Projection are required.
+type RunnerConfig struct {
+	// DB is the read models' database. The Runner creates the checkpoint table and the projection's
+	// tables in it when they are missing.
+	DB *sql.DB
+	// Subscribe follows the log.
+	Subscribe SubscribeFunc
+	// Projection is the read model the Runner keeps up to date.
+	Projection Projection
+	// BatchSize is the most events applied in one transaction; 500 when zero.
+	BatchSize int
+	// MinBackoff and MaxBackoff bound the wait before resubscribing after an error: it starts at
+	// MinBackoff, doubles with each failure in a row up to MaxBackoff, and starts over once a batch
+	// goes through. 100 ms and 10 s when zero.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives the Runner's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults of RunnerConfig.
+const (
+	DefaultBatchSize  = 500
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
+)
+
+func (c *RunnerConfig) setDefaults() {
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = DefaultMinBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (c RunnerConfig) validate() error {
+	var errs []error
+	if c.DB == nil {
+		errs = append(errs, errors.New("projections: runner: DB is required"))
+	}
+	if c.Subscribe == nil {
+		errs = append(errs, errors.New("projections: runner: Subscribe is required"))
+	}
+	errs = append(errs, validateProjection(c.Projection))
+	if c.BatchSize < 0 {
+		errs = append(errs, errors.New("projections: runner: BatchSize must not be negative"))
+	}
+	if c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff {
+		errs = append(errs, errors.New("projections: runner: backoff must satisfy 0 <= MinBackoff <= MaxBackoff"))
+	}
+	return errors.Join(errs...)
+}
+
+func validateProjection(p Projection) error {
+	switch {
+	case p == nil:
+		return errors.New("projections: a Projection is required")
+	case p.Name() == "":
+		return errors.New("projections: the projection has no name")
+	case len(p.Tables()) == 0:
+		return fmt.Errorf("projections: projection %s lists no tables", p.Name())
+	}
+	return nil
+}
+
+// Runner keeps one projection up to date with the log. Run does the work; Position and WaitFor may be
+// called from any goroutine at any time.
+type Runner struct {
+	cfg RunnerConfig
+
+	mu        sync.Mutex
+	committed checkpoint
+	// loaded says committed was read from the database: the read model's tables exist.
+	loaded bool
+	// advanced is closed, and replaced, whenever committed or loaded changes: WaitFor sleeps on it.
+	advanced chan struct{}
+}
+
+// NewRunner returns a Runner for cfg, with defaults filled in.
+func NewRunner(cfg RunnerConfig) (*Runner, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg, advanced: make(chan struct{})}, nil
+}
+
+// Position returns the position up to which the read model is committed; eventlog.Start until Run has
+// read the checkpoint.
+func (r *Runner) Position() eventlog.Position {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.committed.position
+}
+
+// WaitFor returns nil once Run has set up the read model and committed it at or after pos, or ctx's
+// error when ctx ends first. It is how a query reads its own writes: wait for the position the
+// command's append returned, then query. WaitFor(ctx, eventlog.Start) waits for the read model's
+// tables to exist; waiting for the log's last position at start-up tells when the read model has
+// caught up.
+func (r *Runner) WaitFor(ctx context.Context, pos eventlog.Position) error {
+	for {
+		r.mu.Lock()
+		reached, advanced := r.loaded && !r.committed.position.Before(pos), r.advanced
+		r.mu.Unlock()
+		if reached {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// publish records cp, read from or written to the database, as committed and wakes every WaitFor.
+func (r *Runner) publish(cp checkpoint) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loaded && cp == r.committed {
+		return
+	}
+	r.committed, r.loaded = cp, true
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+}
+
+func (r *Runner) current() checkpoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.committed
+}
+
+// errCheckpointMoved says the stored checkpoint is not the one this Runner last committed: another
+// process swapped in rebuilt tables. The Runner starts over from the stored checkpoint.
+var errCheckpointMoved = errors.New("projections: checkpoint moved by another writer")
+
+// Run follows the log and applies it to the projection until ctx ends, then returns nil. It returns an
+// error only when it cannot set up the read model at first; after that, every error (a dropped
+// subscription, a failed batch) is logged, and the Runner resubscribes from its last committed
+// checkpoint after a backoff. Run must not be called twice at the same time.
+//
+// When the checkpoint or one of the projection's tables is missing (at first start, or when a newer
+// projection lists a table the database lacks), Run drops what is left of the projection's tables,
+// creates them empty and follows the log from its start.
+func (r *Runner) Run(ctx context.Context) error {
+	log := r.cfg.Logger.With("projection", r.cfg.Projection.Name())
+	if err := r.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	log.Info("projection running", "position", r.Position().String())
+
+	backoff := r.cfg.MinBackoff
+	for {
+		progressed, err := r.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if progressed {
+			backoff = r.cfg.MinBackoff
+		}
+		if errors.Is(err, errCheckpointMoved) {
+			log.Info("projection tables were swapped by a rebuild; following from the new checkpoint")
+		} else {
+			log.Warn("projection stopped; resubscribing from its checkpoint", "error", err,
+				"position", r.Position().String(), "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			backoff = min(2*backoff, r.cfg.MaxBackoff)
+		}
+		// Setting up again re-reads the stored checkpoint: the truth after a failed or moved batch.
+		if err := r.setup(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("projection setup failed", "error", err)
+		}
+	}
+}
+
+// setup makes sure the checkpoint and the projection's live tables exist, creating them empty at
+// position Start when they do not, and takes the stored checkpoint as committed.
+func (r *Runner) setup(ctx context.Context) error {
+	if err := ensureCheckpoints(ctx, r.cfg.DB); err != nil {
+		return err
+	}
+	p := r.cfg.Projection
+	tx, err := r.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("projections: %s: %w", p.Name(), err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	cp, found, err := lockCheckpoint(ctx, tx, p.Name())
+	if err != nil {
+		return err
+	}
+	existing, err := existingTables(ctx, tx, p.Tables())
+	if err != nil {
+		return err
+	}
+	if !found || len(existing) != len(p.Tables()) {
+		if found {
+			r.cfg.Logger.Warn("projection tables are missing; building them again from the start of the log",
+				"projection", p.Name(), "tables", p.Tables())
+		}
+		if err := dropTables(ctx, tx, existing); err != nil {
+			return err
+		}
+		cp = checkpoint{position: eventlog.Start, build: newBuild()}
+		if err := p.Setup(ctx, tx, Schema{Build: cp.build}); err != nil {
+			return fmt.Errorf("projections: setting up %s: %w", p.Name(), err)
+		}
+		if err := saveCheckpoint(ctx, tx, p.Name(), cp); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("projections: setting up %s: %w", p.Name(), err)
+	}
+	r.publish(cp)
+	return nil
+}
+
+// follow subscribes from the committed position and applies batches until something fails. progressed
+// reports whether at least one batch was committed.
+func (r *Runner) follow(ctx context.Context) (progressed bool, err error) {
+	sub, err := r.cfg.Subscribe(ctx, r.Position())
+	if err != nil {
+		return false, fmt.Errorf("subscribing: %w", err)
+	}
+	defer func() { _ = sub.Close() }()
+	for {
+		events, err := sub.Next(ctx, r.cfg.BatchSize)
+		if err != nil {
+			return progressed, err
+		}
+		if err := r.apply(ctx, events); err != nil {
+			return progressed, err
+		}
+		progressed = true
+	}
+}
+
+// apply writes one batch and its checkpoint in one transaction. It first checks that the stored
+// checkpoint is still the one this Runner committed; when it is not, the tables are no longer the ones
+// this Runner was writing, and it gives up the batch with errCheckpointMoved.
+func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) error {
+	committed := r.current()
+	// A store may hand an event again after a resubscription; the checkpoint says it is applied.
+	for len(events) > 0 && !committed.position.Before(events[0].Position) {
+		events = events[1:]
+	}
+	if len(events) == 0 {
+		return nil
+	}
+
+	p := r.cfg.Projection
+	tx, err := r.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("projections: %s: %w", p.Name(), err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	stored, found, err := lockCheckpoint(ctx, tx, p.Name())
+	if err != nil {
+		return err
+	}
+	if !found || stored != committed {
+		return errCheckpointMoved
+	}
+	if err := p.Apply(ctx, tx, Schema{Build: committed.build}, events); err != nil {
+		return fmt.Errorf("projections: %s: applying events up to %s: %w", p.Name(), events[len(events)-1].Position, err)
+	}
+	next := checkpoint{position: events[len(events)-1].Position, build: committed.build}
+	if err := saveCheckpoint(ctx, tx, p.Name(), next); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("projections: %s: committing: %w", p.Name(), err)
+	}
+	r.publish(next)
+	return nil
+}

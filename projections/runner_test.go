@@ -1,0 +1,252 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/projections"
+	"github.com/hookd/hookd/projections/webhookview"
+)
+
+func TestNewRunnerRefusesMissingParts(t *testing.T) {
+	t.Parallel()
+	if _, err := projections.NewRunner(projections.RunnerConfig{}); err == nil {
+		t.Fatal("NewRunner accepted an empty config")
+	}
+	db, _ := tempDB(t)
+	_, err := projections.NewRunner(projections.RunnerConfig{DB: db, Subscribe: newMemLog().Subscribe,
+		Projection: &tally{t: t}, MinBackoff: time.Second, MaxBackoff: time.Millisecond})
+	if err == nil {
+		t.Fatal("NewRunner accepted MaxBackoff < MinBackoff")
+	}
+}
+
+func TestRunnerAppliesAndCheckpoints(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(1234)...)
+	db, _ := tempDB(t)
+	p := &tally{t: t}
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: p, BatchSize: 100})
+
+	r.waitFor(t, log.head())
+	assertTallied(t, db, 1234)
+	if got := storedCheckpoint(t, db, "tally"); got != log.head() {
+		t.Fatalf("checkpoint %s, want %s", got, log.head())
+	}
+	if got := r.Position(); got != log.head() {
+		t.Fatalf("Position %s, want %s", got, log.head())
+	}
+	if calls := p.calls.Load(); calls != 13 {
+		t.Fatalf("%d batches for 1234 events in batches of 100, want 13", calls)
+	}
+
+	// Live events after the catch-up.
+	last := log.append(things(10)...)
+	r.waitFor(t, last)
+	assertTallied(t, db, 1244)
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run returned %v after its context ended, want nil", err)
+	}
+}
+
+func TestRunnerResumesAfterCrashWithoutRepeatingOrSkipping(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(1000)...)
+	db, path := tempDB(t)
+
+	// The third batch is written, then the process "dies" before the commit.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	crashing := &tally{t: t, hook: func(_ context.Context, call int64, _ []eventlog.RecordedEvent) error {
+		if call == 3 {
+			cancel()
+			return errors.New("crash")
+		}
+		return nil
+	}}
+	r, err := projections.NewRunner(projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: crashing, BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	assertTallied(t, db, 200)
+	if got, want := storedCheckpoint(t, db, "tally"), (eventlog.Position{Commit: 200, Prepare: 200}); got != want {
+		t.Fatalf("checkpoint after the crash %s, want %s", got, want)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new process: a new pool on the same file, a new Runner.
+	db = openDB(t, path)
+	restarted := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}, BatchSize: 100})
+	restarted.waitFor(t, log.head())
+	assertTallied(t, db, 1000)
+	if got := storedCheckpoint(t, db, "tally"); got != log.head() {
+		t.Fatalf("checkpoint %s, want %s", got, log.head())
+	}
+	if subs := log.subscribedAfter(); subs[len(subs)-1].Commit != 200 {
+		t.Fatalf("the restarted runner subscribed after %s, want after 200", subs[len(subs)-1])
+	}
+}
+
+func TestRunnerRetriesAFailedBatch(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(500)...)
+	db, _ := tempDB(t)
+	p := &tally{t: t, hook: func(_ context.Context, call int64, _ []eventlog.RecordedEvent) error {
+		if call == 2 {
+			return errors.New("disk full, once")
+		}
+		return nil
+	}}
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: p, BatchSize: 100})
+	r.waitFor(t, log.head())
+	assertTallied(t, db, 500)
+	want := []eventlog.Position{{}, {Commit: 100, Prepare: 100}}
+	if got := log.subscribedAfter(); !slices.Equal(got, want) {
+		t.Fatalf("subscribed after %v, want %v", got, want)
+	}
+}
+
+func TestRunnerResubscribesAfterADroppedSubscription(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(600)...)
+	dropped := false
+	log.fail = func(after eventlog.Position) error {
+		if after.Commit == 300 && !dropped {
+			dropped = true
+			return eventlog.ErrSubscriptionDropped
+		}
+		return nil
+	}
+	db, _ := tempDB(t)
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}, BatchSize: 100})
+	r.waitFor(t, log.head())
+	assertTallied(t, db, 600)
+	want := []eventlog.Position{{}, {Commit: 300, Prepare: 300}}
+	if got := log.subscribedAfter(); !slices.Equal(got, want) {
+		t.Fatalf("subscribed after %v, want %v", got, want)
+	}
+}
+
+func TestRunnerSkipsEventsItWasGivenBefore(t *testing.T) {
+	t.Parallel()
+	// A store that hands the last batch again after a resubscription must not make the tally fail.
+	log := newMemLog()
+	log.append(things(300)...)
+	dropped := false
+	log.fail = func(after eventlog.Position) error {
+		if after.Commit == 200 && !dropped {
+			dropped = true
+			return eventlog.ErrSubscriptionDropped
+		}
+		return nil
+	}
+	db, _ := tempDB(t)
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
+		if after.Commit >= 100 {
+			after.Commit, after.Prepare = after.Commit-100, after.Prepare-100
+		}
+		return log.Subscribe(ctx, after)
+	}, Projection: &tally{t: t}, BatchSize: 100})
+	r.waitFor(t, log.head())
+	assertTallied(t, db, 300)
+}
+
+func TestRunnerAdvancesPastEventsTheProjectionIgnores(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(42)...)
+	db, _ := tempDB(t)
+	view, err := webhookview.New(db, newCodec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: view})
+	r.waitFor(t, log.head())
+	if got := storedCheckpoint(t, db, webhookview.Name); got != log.head() {
+		t.Fatalf("checkpoint %s, want %s", got, log.head())
+	}
+	page, err := view.Fetch(context.Background(), webhookview.FetchQuery{TenantID: "t1", CommunityID: "c1", PageSize: 10})
+	if err != nil || page.Total != 0 || len(page.Items) != 0 {
+		t.Fatalf("Fetch = %+v, %v; want an empty page", page, err)
+	}
+}
+
+func TestWaitFor(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := tempDB(t)
+	cfg := projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}}
+
+	// Before Run has set up the read model, even the start of the log is not reached.
+	idle, err := projections.NewRunner(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancelShort()
+	if err := idle.WaitFor(short, eventlog.Start); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitFor(Start) before Run = %v, want DeadlineExceeded", err)
+	}
+
+	r := startRunner(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.WaitFor(ctx, eventlog.Start); err != nil {
+		t.Fatalf("WaitFor(Start) = %v", err)
+	}
+	if n := len(tallied(t, db)); n != 0 { // the table exists once WaitFor(Start) returned
+		t.Fatalf("tally holds %d events", n)
+	}
+
+	target := eventlog.Position{Commit: 5, Prepare: 5}
+	waited := make(chan error, 1)
+	go func() { waited <- r.WaitFor(ctx, target) }()
+	log.append(things(4)...)
+	select {
+	case err := <-waited:
+		t.Fatalf("WaitFor(5) returned %v with 4 events in the log", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	log.append(things(1)...)
+	if err := <-waited; err != nil {
+		t.Fatalf("WaitFor(5) = %v", err)
+	}
+	assertTallied(t, db, 5) // WaitFor returned: the read model has it
+
+	short, cancelShort = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancelShort()
+	if err := r.WaitFor(short, eventlog.Position{Commit: 99, Prepare: 99}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitFor past the log's end = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestRunnerRecreatesMissingTables(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(50)...)
+	db, _ := tempDB(t)
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}})
+	r.waitFor(t, log.head())
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TABLE tally`); err != nil {
+		t.Fatal(err)
+	}
+	r = startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}})
+	r.waitFor(t, log.head())
+	assertTallied(t, db, 50)
+}

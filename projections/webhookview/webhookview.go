@@ -1,0 +1,251 @@
+// Package webhookview is the read model of webhooks: per tenant and community, in creation order, with
+// their tags. It answers the management API's fetch and get.
+//
+// Fetching a page must stay cheap with a hundred thousand webhooks in one community, so no query scans
+// or counts a whole community:
+//   - webhook_tag_counts numbers the tags of each community, counting the empty tag, under which every
+//     webhook of the community is listed (tags themselves are never empty). Per tag it holds the total
+//     and the counts per block of 1024 seqs, packed in one value, where seq orders webhooks by
+//     creation.
+//   - webhook_tags holds one row per webhook and tag, keyed (tag key, seq): a page is a range scan of
+//     that key.
+//   - webhook_tag_buckets holds the counts per bucket of 64 seqs, 16 to a block. The total is one
+//     lookup. Page k starts in the block where the running sum of the blocks passes k*size, then in
+//     the bucket where the running sum of that block's buckets does: the range scan skips fewer than
+//     64 rows, whatever the page.
+//   - Decoding a stored webhook costs more than the rest of a page; a cache keeps decoded webhooks by
+//     id and version (see cache.go).
+//
+// Queries answer from what the projections Runner committed. For a query to see a command's effect,
+// wait first with the Runner's WaitFor for the position the command's append returned.
+//
+// A filter with several tags reads its rarest tag's rows and checks the others for each: its cost
+// grows with the number of webhooks that carry the rarest tag and with the page index. Its total is
+// counted the same way, once: it is cached until the membership of one of its tags changes.
+package webhookview
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/projections"
+)
+
+// Name is the projection's name, under which its checkpoint is kept.
+const Name = "webhooks"
+
+// The live names of the view's tables.
+const (
+	tableWebhooks = "webhooks"
+	tableTags     = "webhook_tags"
+	tableCounts   = "webhook_tag_counts"
+	tableBuckets  = "webhook_tag_buckets"
+)
+
+// A bucket is 64 consecutive seqs and a block 1024, 16 buckets.
+const (
+	bucketBits      = 6
+	blockBits       = 10
+	bucketsPerBlock = 1 << (blockBits - bucketBits)
+)
+
+// allTag is the tag every webhook of a community is listed under; a real tag is never empty.
+const allTag = ""
+
+// Webhook is a webhook as the view keeps it. Its credential fields and its secret are still sealed,
+// as the log holds them; open them with the codec's OpenSecret and Stream.
+//
+// The JSON form is how the view stores the webhook; it is no API.
+type Webhook struct {
+	ID          string           `json:"id"`
+	TenantID    string           `json:"tenantId"`
+	CommunityID string           `json:"communityId"`
+	Settings    webhook.Settings `json:"settings"`
+	Disabled    bool             `json:"disabled"`
+	CreatedBy   string           `json:"createdBy"`
+	// Secret is sealed.
+	Secret string `json:"secret"`
+	// Stream is the webhook's stream in the log: the associated data its secrets are sealed with.
+	Stream string `json:"stream"`
+	// CreatedAt and UpdatedAt are the times the events that created and last changed the webhook
+	// occurred.
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Version is the revision of the last event applied: the expected version for the next command.
+	Version uint64 `json:"version"`
+}
+
+// View is the webhooks read model: a projections.Projection and the queries on it. It is safe for
+// concurrent use.
+type View struct {
+	db      *sql.DB
+	decoder projections.Decoder
+	stmts   *statements
+	// The caches are described in cache.go.
+	webhooks *bounded[Webhook]
+	totals   *bounded[cachedTotal]
+}
+
+// New returns the view over db, the read models' database, decoding events with decoder. The tables
+// are created by the projections Runner (or a rebuild), not here.
+func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
+	if db == nil || decoder == nil {
+		return nil, errors.New("webhookview: a database and a decoder are required")
+	}
+	return &View{
+		db:       db,
+		decoder:  decoder,
+		stmts:    &statements{db: db, byQuery: make(map[string]*sql.Stmt)},
+		webhooks: newBounded[Webhook](webhooksCacheSize),
+		totals:   newBounded[cachedTotal](totalsCacheSize),
+	}, nil
+}
+
+// Name implements projections.Projection.
+func (v *View) Name() string { return Name }
+
+// Tables implements projections.Projection.
+func (v *View) Tables() []string {
+	return []string{tableWebhooks, tableTags, tableCounts, tableBuckets}
+}
+
+// Setup implements projections.Projection.
+func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) error {
+	for _, stmt := range []string{
+		// seq is the rowid: SQLite gives each new row the largest seq plus one, so seqs follow creation
+		// order and a rebuild, applying the same events, hands out the same ones. data is the Webhook
+		// as JSON text; version is its Version, which queries read to find a decoded copy in the cache;
+		// tags are its tags as a JSON array, which changing it takes.
+		`CREATE TABLE ` + s.Table(tableWebhooks) + ` (
+			seq       INTEGER PRIMARY KEY,
+			id        TEXT NOT NULL,
+			tenant    TEXT NOT NULL,
+			community TEXT NOT NULL,
+			version   INTEGER NOT NULL,
+			tags      TEXT NOT NULL,
+			data      TEXT NOT NULL
+		)`,
+		`CREATE UNIQUE INDEX ` + s.Index("webhooks_id") + ` ON ` + s.Table(tableWebhooks) + ` (id)`,
+		// A tag of a community is known by its key in the tables below: integers make their keys
+		// short and quick to compare. blocks packs the tag's counts per block (see blockCounts);
+		// changed is the log position of the last event that added a webhook to the tag or took one
+		// from it.
+		`CREATE TABLE ` + s.Table(tableCounts) + ` (
+			key       INTEGER PRIMARY KEY,
+			tenant    TEXT NOT NULL,
+			community TEXT NOT NULL,
+			tag       TEXT NOT NULL,
+			total     INTEGER NOT NULL,
+			blocks    BLOB NOT NULL,
+			changed   TEXT NOT NULL
+		)`,
+		`CREATE UNIQUE INDEX ` + s.Index("webhook_tag_counts_tag") + ` ON ` + s.Table(tableCounts) + ` (tenant, community, tag)`,
+		`CREATE TABLE ` + s.Table(tableTags) + ` (
+			key INTEGER NOT NULL,
+			seq INTEGER NOT NULL,
+			PRIMARY KEY (key, seq)
+		) WITHOUT ROWID`,
+		`CREATE TABLE ` + s.Table(tableBuckets) + ` (
+			key    INTEGER NOT NULL,
+			bucket INTEGER NOT NULL,
+			n      INTEGER NOT NULL,
+			PRIMARY KEY (key, bucket)
+		) WITHOUT ROWID`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("webhookview: setup: %w", err)
+		}
+	}
+	return nil
+}
+
+// Apply implements projections.Projection. Events of other streams are skipped, and so is an event
+// the view has already applied (its revision is not after the webhook's Version) or one for a
+// webhook the view does not hold.
+func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
+	w := newWriter(tx, s)
+	defer w.close()
+	decoded, stop := v.decodeAhead(events)
+	defer stop()
+	for d := range decoded {
+		if d.err != nil {
+			return fmt.Errorf("webhookview: %w", d.err)
+		}
+		if err := w.apply(ctx, d.record, d.event, d.metadata); err != nil {
+			return fmt.Errorf("webhookview: %s@%d: %w", d.record.Stream, d.record.Revision, err)
+		}
+	}
+	return w.flushCounts(ctx)
+}
+
+// decodedEvent is a webhook event of a batch, decoded; err ends the batch.
+type decodedEvent struct {
+	record   eventlog.RecordedEvent
+	event    interface{ EventName() string }
+	metadata eventlog.Metadata
+	err      error
+}
+
+// decodeAhead decodes the webhook events of a batch on a goroutine of its own, in order, while the
+// caller writes the ones decoded before: decoding takes a good part of a rebuild's time and needs no
+// database. stop ends the goroutine and waits for it; the channel is closed after the last event or
+// after an error.
+func (v *View) decodeAhead(events []eventlog.RecordedEvent) (decoded <-chan decodedEvent, stop func()) {
+	out := make(chan decodedEvent, 64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(out)
+		for _, r := range events {
+			switch r.Type {
+			case webhook.EventCreated, webhook.EventUpdated, webhook.EventDisabled, webhook.EventEnabled, webhook.EventDeleted:
+			default:
+				continue
+			}
+			d := decodedEvent{record: r}
+			d.event, d.err = v.decoder.DecodeSealed(r)
+			if d.err == nil {
+				d.metadata, d.err = v.decoder.DecodeMetadata(r)
+			}
+			select {
+			case out <- d:
+			case <-done:
+				return
+			}
+			if d.err != nil {
+				return
+			}
+		}
+	})
+	return out, func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// tagSet returns the distinct tags of a webhook with allTag, under which every webhook is listed.
+func tagSet(tags []string) []string {
+	set := append([]string{allTag}, tags...)
+	slices.Sort(set)
+	set = slices.Compact(set)
+	// A tag is never empty (the aggregate validates it); should one be, allTag already stands there.
+	return set
+}
+
+// diff returns what is in a but not in b; both are sorted.
+func diff(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if _, found := slices.BinarySearch(b, s); !found {
+			out = append(out, s)
+		}
+	}
+	return out
+}

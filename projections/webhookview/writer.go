@@ -1,0 +1,364 @@
+package webhookview
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/projections"
+)
+
+// The statements Apply runs, by index into writer.queries.
+const (
+	qInsert = iota
+	qLoad
+	qSetSettings
+	qSetDisabled
+	qDelete
+	qTagKey
+	qNewTagKey
+	qAddTags
+	qRemoveTags
+	qAddToBucket
+	qDropEmptyBucket
+	qLoadCounts
+	qSaveCounts
+	qCount
+)
+
+// queries are the statements of Apply for the tables of s. A change patches the stored JSON with
+// json_set rather than decoding and encoding it in Go, which would cost more than the rest of applying
+// it; the paths are the JSON names of Webhook's fields.
+func queries(s projections.Schema) [qCount]string {
+	webhooks, tags, counts, buckets := s.Table(tableWebhooks), s.Table(tableTags), s.Table(tableCounts), s.Table(tableBuckets)
+	return [qCount]string{
+		qInsert: `INSERT INTO ` + webhooks + ` (id, tenant, community, version, tags, data) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING RETURNING seq`,
+		qLoad: `SELECT seq, tenant, community, version, tags FROM ` + webhooks + ` WHERE id = ?`,
+		qSetSettings: `UPDATE ` + webhooks + ` SET version = ?1, tags = ?2,
+			data = json_set(data, '$.settings', json(?3), '$.updatedAt', ?4, '$.version', ?1) WHERE seq = ?5`,
+		qSetDisabled: `UPDATE ` + webhooks + ` SET version = ?1,
+			data = json_set(data, '$.disabled', json(?2), '$.updatedAt', ?3, '$.version', ?1) WHERE seq = ?4`,
+		qDelete:    `DELETE FROM ` + webhooks + ` WHERE seq = ?`,
+		qTagKey:    `SELECT key FROM ` + counts + ` WHERE tenant = ? AND community = ? AND tag = ?`,
+		qNewTagKey: `INSERT INTO ` + counts + ` (tenant, community, tag, total, blocks, changed) VALUES (?, ?, ?, 0, x'', '') RETURNING key`,
+		// A webhook's tags are added and removed in one statement each, from a JSON array of their keys.
+		qAddTags:    `INSERT INTO ` + tags + ` (key, seq) SELECT value, ?1 FROM json_each(?2)`,
+		qRemoveTags: `DELETE FROM ` + tags + ` WHERE key IN (SELECT value FROM json_each(?2)) AND seq = ?1`,
+		qAddToBucket: `INSERT INTO ` + buckets + ` (key, bucket, n) VALUES (?, ?, ?)
+			ON CONFLICT (key, bucket) DO UPDATE SET n = n + excluded.n`,
+		qDropEmptyBucket: `DELETE FROM ` + buckets + ` WHERE key = ? AND bucket = ? AND n <= 0`,
+		qLoadCounts:      `SELECT total, blocks FROM ` + counts + ` WHERE key = ?`,
+		qSaveCounts:      `UPDATE ` + counts + ` SET total = ?, blocks = ?, changed = ? WHERE key = ?`,
+	}
+}
+
+// tagName names a tag of a community.
+type tagName struct{ tenant, community, tag string }
+
+// bucketKey names one row of webhook_tag_buckets.
+type bucketKey struct{ key, bucket int64 }
+
+// tagChanges is what a batch did to a tag's counts.
+type tagChanges struct {
+	blocks  map[int64]int64 // count delta by block
+	changed eventlog.Position
+}
+
+// writer applies one batch within its transaction. Statements are prepared on first use, because a
+// live batch is often a single event and a rebuild batch thousands; counts are summed in memory and
+// written once per batch.
+type writer struct {
+	tx       *sql.Tx
+	queries  [qCount]string
+	stmts    [qCount]*sql.Stmt
+	position eventlog.Position // of the event being applied
+	// keys caches the tags' keys for the batch. Not longer: another build's tables number them anew.
+	keys    map[tagName]int64
+	buckets map[bucketKey]int64
+	tags    map[int64]*tagChanges // by key
+}
+
+func newWriter(tx *sql.Tx, s projections.Schema) *writer {
+	return &writer{tx: tx, queries: queries(s), keys: make(map[tagName]int64),
+		buckets: make(map[bucketKey]int64), tags: make(map[int64]*tagChanges)}
+}
+
+func (w *writer) stmt(ctx context.Context, q int) (*sql.Stmt, error) {
+	if w.stmts[q] == nil {
+		stmt, err := w.tx.PrepareContext(ctx, w.queries[q])
+		if err != nil {
+			return nil, err
+		}
+		w.stmts[q] = stmt
+	}
+	return w.stmts[q], nil
+}
+
+func (w *writer) exec(ctx context.Context, q int, args ...any) error {
+	stmt, err := w.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	_, err = stmt.ExecContext(ctx, args...)
+	return err
+}
+
+func (w *writer) close() {
+	for _, stmt := range w.stmts {
+		if stmt != nil {
+			_ = stmt.Close()
+		}
+	}
+}
+
+func (w *writer) apply(ctx context.Context, r eventlog.RecordedEvent, e interface{ EventName() string }, md eventlog.Metadata) error {
+	w.position = r.Position
+	switch e := e.(type) {
+	case webhook.Created:
+		return w.create(ctx, r, e, md)
+	case webhook.Updated:
+		return w.update(ctx, r, e, md)
+	case webhook.Disabled:
+		return w.setDisabled(ctx, r, e.WebhookID, true, md)
+	case webhook.Enabled:
+		return w.setDisabled(ctx, r, e.WebhookID, false, md)
+	case webhook.Deleted:
+		return w.remove(ctx, r, e.WebhookID)
+	}
+	return fmt.Errorf("unexpected event %s of type %T", e.EventName(), e)
+}
+
+func (w *writer) create(ctx context.Context, r eventlog.RecordedEvent, e webhook.Created, md eventlog.Metadata) error {
+	h := Webhook{
+		ID:          e.WebhookID,
+		TenantID:    e.TenantID,
+		CommunityID: e.CommunityID,
+		Settings:    e.Settings,
+		Disabled:    e.Disabled,
+		CreatedBy:   e.CreatedBy,
+		Secret:      e.Secret,
+		Stream:      r.Stream,
+		CreatedAt:   md.OccurredAt,
+		UpdatedAt:   md.OccurredAt,
+		Version:     r.Revision,
+	}
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	tags, err := json.Marshal(h.Settings.Tags)
+	if err != nil {
+		return err
+	}
+	stmt, err := w.stmt(ctx, qInsert)
+	if err != nil {
+		return err
+	}
+	var seq int64
+	// The JSON goes in as text: SQLite's JSON functions would read a blob as its binary JSON.
+	err = stmt.QueryRowContext(ctx, h.ID, h.TenantID, h.CommunityID, h.Version, string(tags), string(data)).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // created before: this event was applied already
+	}
+	if err != nil {
+		return err
+	}
+	return w.addTags(ctx, h.TenantID, h.CommunityID, seq, tagSet(h.Settings.Tags))
+}
+
+func (w *writer) update(ctx context.Context, r eventlog.RecordedEvent, e webhook.Updated, md eventlog.Metadata) error {
+	h, found, err := w.load(ctx, e.WebhookID)
+	if err != nil || !found || r.Revision <= h.version {
+		return err
+	}
+	after := tagSet(e.Settings.Tags)
+	if err := w.removeTags(ctx, h.tenant, h.community, h.seq, diff(h.tags, after)); err != nil {
+		return err
+	}
+	if err := w.addTags(ctx, h.tenant, h.community, h.seq, diff(after, h.tags)); err != nil {
+		return err
+	}
+	settings, err := json.Marshal(e.Settings)
+	if err != nil {
+		return err
+	}
+	tags, err := json.Marshal(e.Settings.Tags)
+	if err != nil {
+		return err
+	}
+	return w.exec(ctx, qSetSettings, r.Revision, string(tags), string(settings), jsonTime(md), h.seq)
+}
+
+func (w *writer) setDisabled(ctx context.Context, r eventlog.RecordedEvent, id string, disabled bool, md eventlog.Metadata) error {
+	h, found, err := w.load(ctx, id)
+	if err != nil || !found || r.Revision <= h.version {
+		return err
+	}
+	return w.exec(ctx, qSetDisabled, r.Revision, strconv.FormatBool(disabled), jsonTime(md), h.seq)
+}
+
+// jsonTime renders the event's time as encoding/json renders a time.Time.
+func jsonTime(md eventlog.Metadata) string { return md.OccurredAt.Format(time.RFC3339Nano) }
+
+func (w *writer) remove(ctx context.Context, r eventlog.RecordedEvent, id string) error {
+	h, found, err := w.load(ctx, id)
+	if err != nil || !found || r.Revision <= h.version {
+		return err
+	}
+	if err := w.removeTags(ctx, h.tenant, h.community, h.seq, h.tags); err != nil {
+		return err
+	}
+	return w.exec(ctx, qDelete, h.seq)
+}
+
+// stored is what changing a stored webhook takes: where it is, its version and its tags.
+type stored struct {
+	seq               int64
+	tenant, community string
+	version           uint64
+	tags              []string // as tagSet returns them
+}
+
+func (w *writer) load(ctx context.Context, id string) (h stored, found bool, err error) {
+	stmt, err := w.stmt(ctx, qLoad)
+	if err != nil {
+		return h, false, err
+	}
+	var tags []byte
+	err = stmt.QueryRowContext(ctx, id).Scan(&h.seq, &h.tenant, &h.community, &h.version, &tags)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, err
+	}
+	var list []string
+	if err := json.Unmarshal(tags, &list); err != nil {
+		return h, false, fmt.Errorf("stored tags of webhook %s: %w", id, err)
+	}
+	h.tags = tagSet(list)
+	return h, true, nil
+}
+
+func (w *writer) addTags(ctx context.Context, tenant, community string, seq int64, tags []string) error {
+	return w.changeTags(ctx, qAddTags, tenant, community, seq, tags, 1)
+}
+
+func (w *writer) removeTags(ctx context.Context, tenant, community string, seq int64, tags []string) error {
+	return w.changeTags(ctx, qRemoveTags, tenant, community, seq, tags, -1)
+}
+
+// changeTags adds the row of seq to the tags given (delta 1) or takes it from them (delta -1).
+func (w *writer) changeTags(ctx context.Context, q int, tenant, community string, seq int64, tags []string, delta int64) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	list := make([]byte, 0, 8*len(tags))
+	list = append(list, '[')
+	for i, tag := range tags {
+		key, err := w.tagKey(ctx, tagName{tenant, community, tag})
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, key, 10)
+		w.count(key, seq, delta)
+	}
+	list = append(list, ']')
+	return w.exec(ctx, q, seq, string(list))
+}
+
+// tagKey returns the key of a tag of a community, numbering it when it is new. A key stays with its
+// tag, even when no webhook carries it any more, so that a build numbers tags the same way whatever
+// its batches were.
+func (w *writer) tagKey(ctx context.Context, name tagName) (int64, error) {
+	if key, ok := w.keys[name]; ok {
+		return key, nil
+	}
+	stmt, err := w.stmt(ctx, qTagKey)
+	if err != nil {
+		return 0, err
+	}
+	var key int64
+	err = stmt.QueryRowContext(ctx, name.tenant, name.community, name.tag).Scan(&key)
+	if errors.Is(err, sql.ErrNoRows) {
+		if stmt, err = w.stmt(ctx, qNewTagKey); err != nil {
+			return 0, err
+		}
+		err = stmt.QueryRowContext(ctx, name.tenant, name.community, name.tag).Scan(&key)
+	}
+	if err != nil {
+		return 0, err
+	}
+	w.keys[name] = key
+	return key, nil
+}
+
+// count notes that the row of seq joined (delta 1) or left (delta -1) the tag with key.
+func (w *writer) count(key, seq, delta int64) {
+	w.buckets[bucketKey{key, seq >> bucketBits}] += delta
+	c := w.tags[key]
+	if c == nil {
+		c = &tagChanges{blocks: make(map[int64]int64)}
+		w.tags[key] = c
+	}
+	c.blocks[seq>>blockBits] += delta
+	c.changed = w.position
+}
+
+// flushCounts adds the batch's changes to the counts, and drops the buckets left empty.
+func (w *writer) flushCounts(ctx context.Context) error {
+	for k, delta := range w.buckets {
+		if delta == 0 {
+			continue
+		}
+		if err := w.exec(ctx, qAddToBucket, k.key, k.bucket, delta); err != nil {
+			return fmt.Errorf("webhookview: counting: %w", err)
+		}
+		if delta < 0 {
+			if err := w.exec(ctx, qDropEmptyBucket, k.key, k.bucket); err != nil {
+				return fmt.Errorf("webhookview: counting: %w", err)
+			}
+		}
+	}
+	for key, c := range w.tags {
+		if err := w.saveCounts(ctx, key, c); err != nil {
+			return fmt.Errorf("webhookview: counting: %w", err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) saveCounts(ctx context.Context, key int64, c *tagChanges) error {
+	stmt, err := w.stmt(ctx, qLoadCounts)
+	if err != nil {
+		return err
+	}
+	var (
+		total  int64
+		packed []byte
+	)
+	if err := stmt.QueryRowContext(ctx, key).Scan(&total, &packed); err != nil {
+		return err
+	}
+	blocks, err := decodeBlocks(packed)
+	if err != nil {
+		return err
+	}
+	for block, delta := range c.blocks {
+		if delta != 0 {
+			blocks = blocks.add(block, delta)
+			total += delta
+		}
+	}
+	return w.exec(ctx, qSaveCounts, total, blocks.encode(), c.changed.String(), key)
+}
