@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// decodeBody reads the request's JSON body into v strictly: an unknown field, a wrong type, trailing
+// data or malformed JSON is a 400 that names the field (as a path, such as api.credential.token) or
+// the offset. An empty body decodes as {}.
+func decodeBody(c *fiber.Ctx, v any) error {
+	if ct := c.Get(fiber.HeaderContentType); ct != "" {
+		if media, _, err := mime.ParseMediaType(ct); err != nil || media != fiber.MIMEApplicationJSON {
+			return &apiError{status: fiber.StatusUnsupportedMediaType, message: "Content-Type must be application/json"}
+		}
+	}
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest(describeJSONError(err, body, reflect.TypeOf(v)))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("body must hold a single JSON value")
+	}
+	return nil
+}
+
+func describeJSONError(err error, body []byte, target reflect.Type) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("malformed JSON at offset %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return fmt.Sprintf("%s must be %s, not %s", field, jsonKind(typ.Type), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: unexpected end of body"
+	}
+	if _, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		var generic any
+		if json.Unmarshal(body, &generic) == nil {
+			if path := unknownField(generic, target, ""); path != "" {
+				return "unknown field " + path
+			}
+		}
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "malformed JSON: " + err.Error()
+}
+
+// unknownField finds the path of the first field of value (in sorted key order) that t does not
+// have, walking objects and arrays; "" when there is none. encoding/json names only the last key
+// of an unknown field, which does not tell api.foo from foo.
+func unknownField(value any, t reflect.Type, prefix string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch v := value.(type) {
+	case map[string]any:
+		if t.Kind() == reflect.Map {
+			return ""
+		}
+		if t.Kind() != reflect.Struct {
+			return ""
+		}
+		fields := jsonFields(t)
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			path := k
+			if prefix != "" {
+				path = prefix + "." + k
+			}
+			ft, ok := fields[k]
+			if !ok {
+				return path
+			}
+			if p := unknownField(v[k], ft, path); p != "" {
+				return p
+			}
+		}
+	case []any:
+		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+			return ""
+		}
+		for i, item := range v {
+			if p := unknownField(item, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// jsonFields maps a struct's JSON names to their types, as encoding/json matches them.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// jsonKind names a Go type as a JSON caller thinks of it.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a JSON value"
+}

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/domain/servicekey"
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// errorBody is the one shape of every error the API answers, as the 1Kosmos seed defines it.
+type errorBody struct {
+	StatusCode int    `json:"statusCode"`
+	Error      string `json:"error"`
+	Message    string `json:"message"`
+}
+
+// apiError is an error that already knows its status.
+type apiError struct {
+	status  int
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func badRequest(message string) error {
+	return &apiError{status: http.StatusBadRequest, message: message}
+}
+
+func unauthorized(message string) error {
+	return &apiError{status: http.StatusUnauthorized, message: message}
+}
+
+func forbidden(message string) error {
+	return &apiError{status: http.StatusForbidden, message: message}
+}
+
+// status maps every error to its HTTP status and the message the caller sees. It is the only place
+// that does, so a domain error means the same thing at every endpoint.
+func status(err error) (int, string) {
+	var api *apiError
+	var validation *webhook.ValidationError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &api):
+		return api.status, api.message
+	case errors.As(err, &validation):
+		return http.StatusBadRequest, validation.Error()
+	case errors.Is(err, webhook.ErrNotFound), errors.Is(err, webhook.ErrDeleted):
+		return http.StatusNotFound, "webhook not found"
+	case errors.Is(err, servicekey.ErrUnknownKey):
+		return http.StatusNotFound, "service key not found"
+	case errors.Is(err, license.ErrNotFound):
+		return http.StatusNotFound, "license not found"
+	case errors.Is(err, eventlog.ErrWrongExpectedVersion):
+		return http.StatusConflict, "the resource was changed by another request; fetch it and try again"
+	case errors.Is(err, eventlog.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "the event store is unavailable; try again"
+	case errors.As(err, &fe):
+		return fe.Code, fe.Message
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+// errorHandler answers every error in the seed's shape, including Fiber's own (unknown route, body
+// too large, method not allowed).
+func (s *server) errorHandler(c *fiber.Ctx, err error) error {
+	code, message := status(err)
+	if code >= http.StatusInternalServerError {
+		s.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return c.Status(code).JSON(errorBody{StatusCode: code, Error: http.StatusText(code), Message: message})
+}

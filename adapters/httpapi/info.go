@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	_ "embed"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/domain/servicekey"
+)
+
+// servicePublicKey is the public half of the service key pair that callers encrypt their headers to.
+func (s *server) servicePublicKey(c *fiber.Ctx) (string, error) {
+	key, err := s.KeyView.Get(c.UserContext(), servicekey.PrimarySlot)
+	if err != nil {
+		return "", err
+	}
+	return key.PublicKey, nil
+}
+
+// healthzJSON is /healthz's answer in the seed's field order; code is a string there.
+type healthzJSON struct {
+	Status    string `json:"status"`
+	PublicKey string `json:"publicKey"`
+	Code      string `json:"code"`
+	Version   string `json:"version"`
+}
+
+func (s *server) healthz(c *fiber.Ctx) error {
+	publicKey, err := s.servicePublicKey(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Ready(c.UserContext()); err != nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(healthzJSON{
+			Status: "degraded: " + err.Error(), PublicKey: publicKey, Code: "503", Version: s.Version,
+		})
+	}
+	return c.JSON(healthzJSON{Status: "all services operational", PublicKey: publicKey, Code: "200", Version: s.Version})
+}
+
+// livez answers as long as the process serves HTTP: a failing liveness probe means restart it.
+func (s *server) livez(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+
+// readyz answers 503 while the node cannot serve (log unreachable, read models not running), so a
+// load balancer sends traffic elsewhere without restarting it.
+func (s *server) readyz(c *fiber.Ctx) error {
+	if err := s.Ready(c.UserContext()); err != nil {
+		return &apiError{status: fiber.StatusServiceUnavailable, message: "not ready: " + err.Error()}
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+func (s *server) publicKeys(c *fiber.Ctx) error {
+	publicKey, err := s.servicePublicKey(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"publicKey": publicKey})
+}
+
+func (s *server) wellKnown(c *fiber.Ctx) error {
+	publicKey, err := s.servicePublicKey(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"public_key": publicKey})
+}
+
+func (s *server) serviceDirectory(c *fiber.Ctx) error {
+	base := s.PublicURL
+	if base == "" {
+		base = c.BaseURL()
+	}
+	return c.JSON(fiber.Map{"webhooks": base})
+}
+
+func (s *server) environment(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{
+		"name":              s.Environment,
+		"curve":             "secp256k1",
+		"allowed_time_span": int(s.AllowedTimeSpan.Seconds()),
+		"version":           s.Version,
+	})
+}
+
+type ecdsaHelperBody struct {
+	Data       *string `json:"data"`
+	PublicKey  *string `json:"publicKey"`
+	PrivateKey *string `json:"privateKey"`
+}
+
+// ecdsaHelper encrypts or decrypts data with the key shared by the two key pairs given, as 1Kosmos's
+// helper does, so integrators can build their headers without writing the crypto first.
+func (s *server) ecdsaHelper(c *fiber.Ctx) error {
+	var body ecdsaHelperBody
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if body.PublicKey == nil || body.PrivateKey == nil {
+		return badRequest("publicKey and privateKey required")
+	}
+	data := ""
+	if body.Data != nil {
+		data = *body.Data
+	}
+	var (
+		res kosmoscrypto.HelperResult
+		err error
+	)
+	switch c.Params("method") {
+	case "encrypt":
+		res, err = kosmoscrypto.HelperEncrypt(data, *body.PublicKey, *body.PrivateKey, rand.Reader)
+	case "decrypt":
+		res, err = kosmoscrypto.HelperDecrypt(data, *body.PublicKey, *body.PrivateKey)
+	default:
+		return badRequest("method must be encrypt or decrypt")
+	}
+	if err != nil {
+		return badRequest(err.Error())
+	}
+	return c.JSON(fiber.Map{"data": res.Data, "publicKey": res.PublicKey})
+}
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+func (s *server) openAPI(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(openAPIDocument)
+}

@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the API's Prometheus series. Routes are labelled by their pattern, never by the path
+// itself, so that ids do not make a series each.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	handler  fiber.Handler
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_http_requests_total", Help: "HTTP requests answered, by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hookd_http_request_duration_seconds", Help: "Time to answer HTTP requests, by method and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+		handler: adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// observe counts and times every request, and logs it at debug level (and at error level when it
+// failed on the server's side, which errorHandler does).
+func (s *server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		// Answer the error now, so the status below is the one the caller gets.
+		if herr := s.errorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	code := c.Response().StatusCode()
+	elapsed := time.Since(start)
+	route := c.Route().Path
+	if s.metrics != nil {
+		s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(code)).Inc()
+		s.metrics.duration.WithLabelValues(c.Method(), route).Observe(elapsed.Seconds())
+	}
+	if s.log.Enabled(c.UserContext(), slog.LevelDebug) {
+		s.log.DebugContext(c.UserContext(), "request", "method", c.Method(), "route", route,
+			"status", code, "duration_ms", float64(elapsed.Microseconds())/1000)
+	}
+	return nil
+}
+
+func (s *server) serveMetrics(c *fiber.Ctx) error {
+	if s.metrics == nil {
+		return fiber.ErrNotFound
+	}
+	return s.metrics.handler(c)
+}

@@ -1,0 +1,217 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// loadOpenAPI loads the document /openapi.json serves and checks that it is valid OpenAPI 3.0,
+// examples included.
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(openAPIDocument)
+	if err != nil {
+		t.Fatalf("loading openapi.json: %v", err)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableMultiError()); err != nil {
+		t.Fatalf("openapi.json is not valid OpenAPI: %v", err)
+	}
+	return doc
+}
+
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if doc.OpenAPI != "3.0.3" {
+		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
+	}
+	if doc.Info.Title != "hookd" || doc.Info.Version != "1" {
+		t.Errorf("info = %q %q, want hookd 1", doc.Info.Title, doc.Info.Version)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.OperationID == "" || op.Summary == "" {
+				t.Errorf("%s %s: needs an operationId and a summary", method, path)
+			}
+		}
+	}
+}
+
+var fiberParam = regexp.MustCompile(`:([A-Za-z0-9_]+)`)
+
+// openAPIPath writes a Fiber route path the way OpenAPI does: ":param" becomes "{param}".
+func openAPIPath(t *testing.T, fiberPath string) string {
+	t.Helper()
+	if strings.ContainsAny(fiberPath, "*+?") {
+		t.Fatalf("route %q has a wildcard or an optional parameter; teach this test to write it in OpenAPI", fiberPath)
+	}
+	return fiberParam.ReplaceAllString(fiberPath, "{$1}")
+}
+
+// TestOpenAPIDocumentsEveryRoute keeps the document and routes() in step, both ways.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	doc := loadOpenAPI(t)
+
+	app := fiber.New()
+	(&server{}).routes(app)
+
+	registered := map[string]bool{}
+	for _, r := range app.GetRoutes(true) { // true leaves out middleware (Use and Group handlers)
+		if r.Method == fiber.MethodHead { // Fiber adds a HEAD route for every GET
+			continue
+		}
+		registered[r.Method+" "+openAPIPath(t, r.Path)] = true
+	}
+	documented := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	if len(registered) == 0 {
+		t.Fatal("routes() registered no route")
+	}
+
+	if missing := difference(registered, documented); len(missing) > 0 {
+		t.Errorf("routes registered but not in openapi.json:\n  %s", strings.Join(missing, "\n  "))
+	}
+	if extra := difference(documented, registered); len(extra) > 0 {
+		t.Errorf("operations in openapi.json that routes() does not register:\n  %s", strings.Join(extra, "\n  "))
+	}
+}
+
+func difference(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fieldNames lists the JSON names of a struct's fields, sorted.
+func fieldNames(v any) []string {
+	var out []string
+	for name := range jsonFields(reflect.TypeOf(v)) {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func schemaFields(t *testing.T, doc *openapi3.T, name string) []string {
+	t.Helper()
+	ref := doc.Components.Schemas[name]
+	if ref == nil || ref.Value == nil {
+		t.Fatalf("openapi.json has no schema %s", name)
+	}
+	var out []string
+	for field := range ref.Value.Properties {
+		out = append(out, field)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestOpenAPIRequestBodiesMatchDTOs: the request schemas reject unknown fields, as decodeBody does, so
+// a field added to a body must be added to its schema too.
+func TestOpenAPIRequestBodiesMatchDTOs(t *testing.T) {
+	doc := loadOpenAPI(t)
+	without := func(fields []string, drop ...string) []string {
+		return slices.DeleteFunc(fields, func(f string) bool { return slices.Contains(drop, f) })
+	}
+	for _, tc := range []struct {
+		schema string
+		fields []string
+	}{
+		{"WebhookCreate", fieldNames(webhookBody{})},
+		// An update answers 400 to createdBy and secret, so its schema leaves them out.
+		{"WebhookUpdate", without(fieldNames(webhookBody{}), "createdBy", "secret")},
+		{"WebhookApiCreate", fieldNames(apiBody{})},
+		{"WebhookApiPatch", fieldNames(apiBody{})},
+		{"Credential", fieldNames(credentialJSON{})},
+		{"OAuth2Credential", fieldNames(oauth2JSON{})},
+		{"FetchRequest", fieldNames(fetchBody{})},
+		{"EcdsaHelperRequest", fieldNames(ecdsaHelperBody{})},
+	} {
+		if got := schemaFields(t, doc, tc.schema); !slices.Equal(got, tc.fields) {
+			t.Errorf("schema %s has fields %v; the request body has %v", tc.schema, got, tc.fields)
+		}
+		if ap := doc.Components.Schemas[tc.schema].Value.AdditionalProperties; ap.Has == nil || *ap.Has {
+			t.Errorf("schema %s must set additionalProperties: false, as decodeBody rejects unknown fields", tc.schema)
+		}
+	}
+}
+
+// TestOpenAPIResponsesMatchDTOs checks that what the handlers write fits the response schemas.
+func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
+	doc := loadOpenAPI(t)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	hook := webhookJSON{
+		ID: "wh1", TenantID: "t1", CommunityID: "c1", EventNames: []string{"E1"}, Name: "n", CreatedBy: "app",
+		Tags: []string{}, Query: []map[string]any{{"a.b": int64(1)}, {"c": "x"}, {"d": true}}, Criteria: "ALL",
+		API: apiJSON{Type: "POST", URL: "https://example.com/h", AuthType: "oauth2", OAuthGrantType: "client_credentials",
+			OAuthTokenURL: "https://example.com/token", OAuthScopes: []string{"s"},
+			Credential: &credentialJSON{OAuth2: &oauth2JSON{ClientID: "id", ClientSecret: "secret"}}},
+		SuccessCodes: []int{200}, RetryCodes: []int{0, 503}, RetryCount: 2, TTL: 5, Secret: "whsec_x", Version: 3,
+		CreatedAt: &now, UpdatedAt: &now,
+	}
+	settings := settingsEntry(webhook.Settings{Name: "n", EventNames: []string{"E1"}, SuccessCodes: []int{200},
+		API: webhook.Endpoint{URL: "https://example.com/h"}}.Normalized())
+	key := serviceKeyJSON{Tag: "primary", KeyID: "k1", KeySecret: "priv", PublicKey: "pub", Type: "secp256k1"}
+
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         any
+	}{
+		{"put", "/tenant/{tenantId}/community/{communityId}/webhook", 200, hook},
+		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 200, hook},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhooks/fetch", 200,
+			fetchJSON{Page: pageJSON{Index: 0, Total: 1, Size: 25}, Data: []webhookJSON{hook}, PublicKey: "pub"}},
+		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/history", 200, fiber.Map{"data": []historyEntryJSON{
+			{Revision: 0, Type: "WebhookCreated", OccurredAt: "2026-01-02T03:04:05.000Z", Actor: "license:l1", Settings: settings},
+			{Revision: 1, Type: "WebhookDisabled", OccurredAt: "2026-01-02T03:04:06.000Z"},
+		}}},
+		{"get", "/servicekeys", 200, []serviceKeyJSON{key}},
+		{"delete", "/servicekey/{keyId}", 200, []serviceKeyJSON{key}},
+		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 404,
+			errorBody{StatusCode: 404, Error: http.StatusText(404), Message: "webhook not found"}},
+	} {
+		item := doc.Paths.Value(tc.path)
+		if item == nil || item.GetOperation(strings.ToUpper(tc.method)) == nil {
+			t.Errorf("openapi.json has no %s %s", tc.method, tc.path)
+			continue
+		}
+		r := item.GetOperation(strings.ToUpper(tc.method)).Responses.Status(tc.status)
+		if r == nil || r.Value == nil || r.Value.Content.Get(fiber.MIMEApplicationJSON) == nil {
+			t.Errorf("%s %s documents no JSON answer %d", tc.method, tc.path, tc.status)
+			continue
+		}
+		raw, err := json.Marshal(tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var value any
+		if err := json.Unmarshal(raw, &value); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Value.Content.Get(fiber.MIMEApplicationJSON).Schema.Value.VisitJSON(value); err != nil {
+			t.Errorf("%s %s %d: the handler's body %s does not fit the schema: %v", tc.method, tc.path, tc.status, raw, err)
+		}
+	}
+}

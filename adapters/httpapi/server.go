@@ -1,0 +1,183 @@
+// Package httpapi is hookd's management API on Fiber v2, shaped like the 1Kosmos Webhooks API: its
+// paths, bodies, status codes, error shape and ECDSA-based authentication.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookd/hookd/adapters/kosmosauth"
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/application/query"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/projections/licenseview"
+	"github.com/hookd/hookd/projections/servicekeyview"
+	"github.com/hookd/hookd/projections/webhookview"
+)
+
+// MaxBodyBytes bounds every request body; a larger one is answered 413.
+const MaxBodyBytes = 1 << 20
+
+// WebhookReader answers webhook queries from the read model.
+type WebhookReader interface {
+	Fetch(ctx context.Context, q webhookview.FetchQuery) (webhookview.Page, error)
+	Get(ctx context.Context, tenantID, communityID, id string) (webhookview.Webhook, error)
+}
+
+// LicenseReader finds licenses by the hash of their key.
+type LicenseReader interface {
+	ByKeyHash(ctx context.Context, hash string) (licenseview.License, error)
+}
+
+// ServiceKeyReader reads the service's key slots.
+type ServiceKeyReader interface {
+	Get(ctx context.Context, slot string) (servicekeyview.Key, error)
+	List(ctx context.Context) ([]servicekeyview.Key, error)
+}
+
+// RequestVerifier checks the three 1Kosmos authentication headers of a request.
+type RequestVerifier interface {
+	Verify(ctx context.Context, publicKey, licenseKey, requestID string) (kosmosauth.Request, error)
+}
+
+// SecretOpener opens a secret that a read model keeps sealed; stream is the record it belongs to.
+type SecretOpener interface {
+	OpenSecret(sealed, stream string) (string, error)
+}
+
+// Config is everything the API needs. Every field is required unless its comment says otherwise.
+type Config struct {
+	Webhooks    *command.Webhooks
+	ServiceKeys *command.ServiceKeys
+	History     *query.WebhookHistory
+	WebhookView WebhookReader
+	Licenses    LicenseReader
+	KeyView     ServiceKeyReader
+	Secrets     SecretOpener
+	Verifier    RequestVerifier
+	// WaitFor blocks until the read models have applied the log up to a position: a command's
+	// answer waits for it, so that the caller's next query sees the change (read your writes).
+	WaitFor func(ctx context.Context, pos eventlog.Position) error
+	// Ready reports whether the node can serve: the log is reachable and the read models run.
+	Ready func(ctx context.Context) error
+	// Version is the build's version, as /healthz shows it.
+	Version string
+	// AllowedTimeSpan is how far a request's timestamp may be from now.
+	AllowedTimeSpan time.Duration
+	// Environment names the deployment in /environment (optional; default "local").
+	Environment string
+	// PublicURL is the base URL /sd publishes (optional; default: the URL the request came to).
+	PublicURL string
+	// Registry collects the API's metrics and is served at /metrics (optional).
+	Registry *prometheus.Registry
+	// OnServiceKeyReset is called after the service key was reset through the API, so caches of the
+	// key can drop it at once (optional).
+	OnServiceKeyReset func()
+	// Logger logs requests that fail on the server's side (optional).
+	Logger *slog.Logger
+	// WriteTimeout bounds how long a command waits for the read models (optional; default 5 s).
+	WriteTimeout time.Duration
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	need := func(ok bool, name string) {
+		if !ok {
+			errs = append(errs, errors.New("httpapi: "+name+" is required"))
+		}
+	}
+	need(c.Webhooks != nil, "Webhooks")
+	need(c.ServiceKeys != nil, "ServiceKeys")
+	need(c.History != nil, "History")
+	need(c.WebhookView != nil, "WebhookView")
+	need(c.Licenses != nil, "Licenses")
+	need(c.KeyView != nil, "KeyView")
+	need(c.Secrets != nil, "Secrets")
+	need(c.Verifier != nil, "Verifier")
+	need(c.WaitFor != nil, "WaitFor")
+	need(c.Ready != nil, "Ready")
+	need(c.Version != "", "Version")
+	need(c.AllowedTimeSpan > 0, "AllowedTimeSpan")
+	return errors.Join(errs...)
+}
+
+type server struct {
+	Config
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New returns the API as a Fiber app, ready to Listen or to Test.
+func New(cfg Config) (*fiber.App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Environment == "" {
+		cfg.Environment = "local"
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 5 * time.Second
+	}
+	s := &server{Config: cfg, log: cfg.Logger}
+	if cfg.Registry != nil {
+		s.metrics = newMetrics(cfg.Registry)
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "hookd",
+		BodyLimit:             MaxBodyBytes,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+	})
+	s.routes(app)
+	return app, nil
+}
+
+func (s *server) routes(app *fiber.App) {
+	app.Use(s.observe)
+	app.Get("/healthz", s.healthz)
+	app.Get("/livez", s.livez)
+	app.Get("/readyz", s.readyz)
+	app.Get("/publickeys", s.publicKeys)
+	app.Get("/.well-known", s.wellKnown)
+	app.Get("/sd", s.serviceDirectory)
+	app.Get("/environment", s.environment)
+	app.Post("/ecdsa_helper/:method", s.ecdsaHelper)
+	app.Get("/openapi.json", s.openAPI)
+	app.Get("/metrics", s.serveMetrics)
+
+	system := s.authenticate(requireSystem)
+	app.Get("/servicekeys", system, s.listServiceKeys)
+	app.Delete("/servicekey/:keyId", system, s.resetServiceKey)
+
+	scoped := app.Group("/tenant/:tenantId/community/:communityId", s.authenticate(requireScope))
+	scoped.Put("/webhook", s.createWebhook)
+	scoped.Post("/webhooks/fetch", s.fetchWebhooks)
+	scoped.Get("/webhook/:webhookId", s.getWebhook)
+	scoped.Patch("/webhook/:webhookId", s.updateWebhook)
+	scoped.Delete("/webhook/:webhookId", s.deleteWebhook)
+	scoped.Get("/webhook/:webhookId/history", s.webhookHistory)
+}
+
+// awaitProjection lets a command's answer wait until the read models show the command's effect.
+// Past the timeout the command is still done and durable; only the read may lag, so it answers anyway.
+func (s *server) awaitProjection(c *fiber.Ctx, res command.Result) {
+	if !res.Changed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.WriteTimeout)
+	defer cancel()
+	if err := s.WaitFor(ctx, res.Position); err != nil {
+		s.log.WarnContext(ctx, "read models lag behind a command", "position", res.Position.String(), "err", err)
+	}
+}

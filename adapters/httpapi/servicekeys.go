@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/domain/servicekey"
+	"github.com/hookd/hookd/projections/servicekeyview"
+)
+
+// serviceKeyJSON is a service key as the seed shows it: keyId and keySecret, the private key, which
+// only system licenses reach.
+type serviceKeyJSON struct {
+	Tag       string `json:"tag"`
+	KeyID     string `json:"keyId"`
+	KeySecret string `json:"keySecret"`
+	PublicKey string `json:"publicKey"`
+	Type      string `json:"type"`
+}
+
+func (s *server) keyJSON(k servicekeyview.Key) (serviceKeyJSON, error) {
+	secret, err := s.Secrets.OpenSecret(k.PrivateKey, k.Stream)
+	if err != nil {
+		return serviceKeyJSON{}, err
+	}
+	return serviceKeyJSON{Tag: k.Slot, KeyID: k.KeyID, KeySecret: secret, PublicKey: k.PublicKey, Type: k.Type}, nil
+}
+
+func (s *server) listServiceKeys(c *fiber.Ctx) error {
+	keys, err := s.KeyView.List(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]serviceKeyJSON, len(keys))
+	for i, k := range keys {
+		if out[i], err = s.keyJSON(k); err != nil {
+			return err
+		}
+	}
+	return c.JSON(out)
+}
+
+func (s *server) resetServiceKey(c *fiber.Ctx) error {
+	_, res, err := s.ServiceKeys.Reset(c.UserContext(), servicekey.PrimarySlot, c.Params("keyId"), principalOf(c).caller())
+	if err != nil {
+		return err
+	}
+	s.awaitProjection(c, res)
+	if s.OnServiceKeyReset != nil {
+		s.OnServiceKeyReset()
+	}
+	key, err := s.KeyView.Get(c.UserContext(), servicekey.PrimarySlot)
+	if err != nil {
+		return err
+	}
+	out, err := s.keyJSON(key)
+	if err != nil {
+		return err
+	}
+	return c.JSON([]serviceKeyJSON{out})
+}

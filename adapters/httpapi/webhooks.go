@@ -1,0 +1,288 @@
+package httpapi
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/projections/webhookview"
+)
+
+const (
+	defaultPageSize = 25
+	maxPageSize     = 100
+	maxPageIndex    = 1 << 20
+	maxFilterTags   = webhook.MaxTags
+)
+
+func scopeOf(c *fiber.Ctx) (tenantID, communityID string, err error) {
+	tenantID, communityID = c.Params("tenantId"), c.Params("communityId")
+	if !webhook.ValidScopeID(tenantID) {
+		return "", "", badRequest("tenantId must be 1 to 128 letters, digits, '_', '.' or '-'")
+	}
+	if !webhook.ValidScopeID(communityID) {
+		return "", "", badRequest("communityId must be 1 to 128 letters, digits, '_', '.' or '-'")
+	}
+	return tenantID, communityID, nil
+}
+
+func (s *server) createWebhook(c *fiber.Ctx) error {
+	tenantID, communityID, err := scopeOf(c)
+	if err != nil {
+		return err
+	}
+	var body webhookBody
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if missing := body.missingForCreate(); len(missing) > 0 {
+		return badRequest(strings.Join(missing, ", ") + " required")
+	}
+	patch, err := body.patch()
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	cmd := command.CreateWebhook{
+		TenantID: tenantID, CommunityID: communityID, Settings: patch.Apply(webhook.Settings{}),
+		CreatedBy: p.AppID,
+	}
+	if body.Disabled != nil {
+		cmd.Disabled = *body.Disabled
+	}
+	if body.CreatedBy != nil {
+		cmd.CreatedBy = *body.CreatedBy
+	}
+	if body.Secret != nil {
+		if *body.Secret == "" {
+			return badRequest("secret must not be empty; leave it out to have one generated")
+		}
+		cmd.Secret = *body.Secret
+	}
+	w, res, err := s.Webhooks.Create(c.UserContext(), cmd, p.caller())
+	if err != nil {
+		return err
+	}
+	s.awaitProjection(c, res)
+	return c.JSON(aggregateJSON(w, p.isSystem(), true))
+}
+
+func (s *server) updateWebhook(c *fiber.Ctx) error {
+	tenantID, communityID, err := scopeOf(c)
+	if err != nil {
+		return err
+	}
+	var body webhookBody
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	switch {
+	case body.Secret != nil:
+		return badRequest("secret cannot be changed by an update")
+	case body.CreatedBy != nil:
+		return badRequest("createdBy cannot be changed by an update")
+	}
+	patch, err := body.patch()
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	w, res, err := s.Webhooks.Update(c.UserContext(), command.UpdateWebhook{
+		TenantID: tenantID, CommunityID: communityID, WebhookID: c.Params("webhookId"),
+		Patch: patch, Disabled: body.Disabled,
+	}, p.caller())
+	if err != nil {
+		return err
+	}
+	s.awaitProjection(c, res)
+	return c.JSON(aggregateJSON(w, p.isSystem(), false))
+}
+
+func (s *server) deleteWebhook(c *fiber.Ctx) error {
+	tenantID, communityID, err := scopeOf(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.Webhooks.Delete(c.UserContext(), command.DeleteWebhook{
+		TenantID: tenantID, CommunityID: communityID, WebhookID: c.Params("webhookId"),
+	}, principalOf(c).caller())
+	if err != nil {
+		return err
+	}
+	s.awaitProjection(c, res)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type fetchBody struct {
+	PIndex *int      `json:"pIndex"`
+	PSize  *int      `json:"pSize"`
+	Tags   *[]string `json:"tags"`
+}
+
+type pageJSON struct {
+	Index int `json:"index"`
+	Total int `json:"total"`
+	Size  int `json:"size"`
+}
+
+type fetchJSON struct {
+	Page      pageJSON      `json:"page"`
+	Data      []webhookJSON `json:"data"`
+	PublicKey string        `json:"publicKey"`
+}
+
+func (s *server) fetchWebhooks(c *fiber.Ctx) error {
+	tenantID, communityID, err := scopeOf(c)
+	if err != nil {
+		return err
+	}
+	var body fetchBody
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	q := webhookview.FetchQuery{TenantID: tenantID, CommunityID: communityID, PageSize: defaultPageSize}
+	if body.PIndex != nil {
+		if *body.PIndex < 0 || *body.PIndex > maxPageIndex {
+			return badRequest(fmt.Sprintf("pIndex must be from 0 to %d", maxPageIndex))
+		}
+		q.PageIndex = *body.PIndex
+	}
+	if body.PSize != nil {
+		if *body.PSize < 1 || *body.PSize > maxPageSize {
+			return badRequest(fmt.Sprintf("pSize must be from 1 to %d", maxPageSize))
+		}
+		q.PageSize = *body.PSize
+	}
+	if body.Tags != nil {
+		if len(*body.Tags) > maxFilterTags {
+			return badRequest(fmt.Sprintf("tags must have at most %d entries", maxFilterTags))
+		}
+		for i, tag := range *body.Tags {
+			if tag == "" || len(tag) > webhook.MaxTagLength {
+				return badRequest(fmt.Sprintf("tags[%d] must be 1 to %d characters", i, webhook.MaxTagLength))
+			}
+		}
+		q.Tags = sortedTags(*body.Tags)
+	}
+	page, err := s.WebhookView.Fetch(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	publicKey, err := s.servicePublicKey(c)
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	out := fetchJSON{Page: pageJSON{Index: q.PageIndex, Total: page.Total, Size: q.PageSize}, PublicKey: publicKey,
+		Data: make([]webhookJSON, len(page.Items))}
+	for i, w := range page.Items {
+		if out.Data[i], err = s.viewJSON(w, p.isSystem()); err != nil {
+			return err
+		}
+	}
+	return c.JSON(out)
+}
+
+func (s *server) getWebhook(c *fiber.Ctx) error {
+	tenantID, communityID, err := scopeOf(c)
+	if err != nil {
+		return err
+	}
+	w, err := s.WebhookView.Get(c.UserContext(), tenantID, communityID, c.Params("webhookId"))
+	if err != nil {
+		return err
+	}
+	out, err := s.viewJSON(w, principalOf(c).isSystem())
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// viewJSON shows a webhook from the read model. Its credential and secret are sealed there; they are
+// opened only for a system license.
+func (s *server) viewJSON(w webhookview.Webhook, system bool) (webhookJSON, error) {
+	out := webhookJSON{
+		ID: w.ID, TenantID: w.TenantID, CommunityID: w.CommunityID, Disabled: w.Disabled,
+		CreatedBy: w.CreatedBy, Version: w.Version,
+	}
+	createdAt, updatedAt := w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+	out.CreatedAt, out.UpdatedAt = &createdAt, &updatedAt
+	settingsJSON(&out, w.Settings)
+	if !system {
+		return out, nil
+	}
+	credential := w.Settings.API.Credential
+	fields := append(credentialFields(&credential), &out.Secret)
+	out.Secret = w.Secret
+	for _, f := range fields {
+		plain, err := s.Secrets.OpenSecret(*f, w.Stream)
+		if err != nil {
+			return out, fmt.Errorf("opening the secrets of webhook %s: %w", w.ID, err)
+		}
+		*f = plain
+	}
+	out.API.Credential = credentialToJSON(credential)
+	return out, nil
+}
+
+func credentialFields(c *webhook.Credential) []*string {
+	return []*string{&c.Username, &c.Password, &c.KeyName, &c.KeyValue, &c.Token, &c.OAuth2.ClientID, &c.OAuth2.ClientSecret}
+}
+
+type historyEntryJSON struct {
+	Revision   uint64             `json:"revision"`
+	Type       string             `json:"type"`
+	OccurredAt string             `json:"occurredAt"`
+	Actor      string             `json:"actor,omitempty"`
+	Settings   *settingsEntryJSON `json:"settings,omitempty"`
+}
+
+// settingsEntryJSON shows the settings an event of the history recorded, never the credential.
+type settingsEntryJSON struct {
+	EventNames   []string         `json:"eventNames"`
+	Name         string           `json:"name"`
+	Tags         []string         `json:"tags"`
+	Query        []map[string]any `json:"query"`
+	Criteria     string           `json:"criteria"`
+	API          apiJSON          `json:"api"`
+	SuccessCodes []int            `json:"successCodes"`
+	RetryCodes   []int            `json:"retryCodes"`
+	RetryCount   int              `json:"retryCount"`
+	TTL          int              `json:"ttl"`
+}
+
+func settingsEntry(s webhook.Settings) *settingsEntryJSON {
+	var w webhookJSON
+	settingsJSON(&w, s)
+	return &settingsEntryJSON{
+		EventNames: w.EventNames, Name: w.Name, Tags: w.Tags, Query: w.Query, Criteria: w.Criteria, API: w.API,
+		SuccessCodes: w.SuccessCodes, RetryCodes: w.RetryCodes, RetryCount: w.RetryCount, TTL: w.TTL,
+	}
+}
+
+func (s *server) webhookHistory(c *fiber.Ctx) error {
+	tenantID, communityID, err := scopeOf(c)
+	if err != nil {
+		return err
+	}
+	entries, err := s.History.History(c.UserContext(), tenantID, communityID, c.Params("webhookId"))
+	if err != nil {
+		return err
+	}
+	out := make([]historyEntryJSON, len(entries))
+	for i, e := range entries {
+		out[i] = historyEntryJSON{Revision: e.Revision, Type: e.Type, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano), Actor: e.Actor}
+		switch ev := e.Event.(type) {
+		case webhook.Created:
+			out[i].Settings = settingsEntry(ev.Settings)
+		case webhook.Updated:
+			out[i].Settings = settingsEntry(ev.Settings)
+		}
+	}
+	return c.JSON(fiber.Map{"data": out})
+}

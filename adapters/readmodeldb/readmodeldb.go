@@ -1,0 +1,41 @@
+// Package readmodeldb opens the SQLite database that holds hookd's read models, apart from the log.
+package readmodeldb
+
+import (
+	"database/sql"
+	"fmt"
+	"net/url"
+
+	// The pure-Go SQLite driver: hookd builds and runs without cgo.
+	_ "modernc.org/sqlite"
+)
+
+// maxConns bounds the pool: reads run concurrently in WAL mode, writes queue on SQLite's lock.
+const maxConns = 8
+
+// Open opens (creating if needed) the read models' database at path.
+//
+// The settings are chosen for read models, which can always be rebuilt from the log:
+//   - WAL, so queries never wait for a projection's write, nor a write for a query;
+//   - synchronous=NORMAL: a power cut may undo the last transactions, but each one holds a batch's
+//     rows and its checkpoint together, so the projection simply applies those events again;
+//   - _txlock=immediate: a read-write transaction takes the write lock when it begins, so two
+//     writers (the runners, a rebuild in another process) wait for each other under busy_timeout
+//     instead of failing when one upgrades a read to a write; read-only transactions stay deferred.
+func Open(path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("readmodeldb: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	if err := db.Ping(); err != nil {
+		return nil, fmt.Errorf("readmodeldb: open %s: %w", path, err)
+	}
+	return db, nil
+}
