@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is hookd's configuration, read from the environment; README.md has the table.
+type config struct {
+	Addr             string
+	DataDir          string
+	MasterKey        string
+	BootstrapLicense string
+	AllowedTimeSpan  time.Duration
+	Environment      string
+	PublicURL        string
+	LogLevel         slog.Level
+	LogFormat        string
+}
+
+func configFromEnv(getenv func(string) string) (config, error) {
+	cfg := config{
+		Addr:             or(getenv("HOOKD_ADDR"), "127.0.0.1:8080"),
+		DataDir:          or(getenv("HOOKD_DATA_DIR"), "./data"),
+		MasterKey:        getenv("HOOKD_MASTER_KEY"),
+		BootstrapLicense: getenv("HOOKD_BOOTSTRAP_LICENSE_KEY"),
+		Environment:      or(getenv("HOOKD_ENVIRONMENT"), "local"),
+		PublicURL:        getenv("HOOKD_PUBLIC_URL"),
+		LogFormat:        or(getenv("HOOKD_LOG_FORMAT"), "json"),
+	}
+	var errs []error
+	span, err := parseSpan(or(getenv("HOOKD_ALLOWED_TIME_SPAN"), "30"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("HOOKD_ALLOWED_TIME_SPAN: %w", err))
+	}
+	cfg.AllowedTimeSpan = span
+	if err := cfg.LogLevel.UnmarshalText([]byte(or(getenv("HOOKD_LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("HOOKD_LOG_LEVEL: %w", err))
+	}
+	if cfg.LogFormat != "json" && cfg.LogFormat != "text" {
+		errs = append(errs, errors.New("HOOKD_LOG_FORMAT: must be json or text"))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// parseSpan reads seconds ("30", as 1Kosmos configures it) or a Go duration ("30s").
+func parseSpan(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		secs, convErr := strconv.Atoi(strings.TrimSpace(s))
+		if convErr != nil {
+			return 0, fmt.Errorf("%q is neither seconds nor a duration", s)
+		}
+		d = time.Duration(secs) * time.Second
+	}
+	if d < time.Second || d > time.Hour {
+		return 0, fmt.Errorf("%s must be from 1s to 1h", d)
+	}
+	return d, nil
+}
+
+func or(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func (c config) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

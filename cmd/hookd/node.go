@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
+	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/adapters/readmodeldb"
+	"github.com/hookd/hookd/adapters/sealer"
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/application/eventcodec"
+	"github.com/hookd/hookd/application/eventstore"
+	"github.com/hookd/hookd/application/query"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/servicekey"
+	"github.com/hookd/hookd/projections"
+	"github.com/hookd/hookd/projections/licenseview"
+	"github.com/hookd/hookd/projections/servicekeyview"
+	"github.com/hookd/hookd/projections/webhookview"
+)
+
+// node is one hookd process's wiring: the composition root. Every command builds one and closes it.
+type node struct {
+	cfg    config
+	log    *slog.Logger
+	clock  func() time.Time
+	store  eventstore.Store
+	codec  *eventcodec.Codec
+	readDB *sql.DB
+
+	webhookView *webhookview.View
+	licenseView *licenseview.View
+	keyView     *servicekeyview.View
+	// projections lists every read model, each with the runner that keeps it up to date.
+	projections []projections.Projection
+	runners     []*projections.Runner
+
+	webhooks    *command.Webhooks
+	licenses    *command.Licenses
+	serviceKeys *command.ServiceKeys
+	history     *query.WebhookHistory
+}
+
+// Files in the data directory.
+const (
+	logFile        = "events.db"
+	readModelsFile = "readmodels.db"
+)
+
+func openNode(ctx context.Context, cfg config, log *slog.Logger) (n *node, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	n = &node{cfg: cfg, log: log, clock: time.Now}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, n.close())
+		}
+	}()
+	seal, err := sealer.LoadOrCreate(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
+	if err != nil {
+		return nil, err
+	}
+	if n.codec, err = eventcodec.New(registry, seal); err != nil {
+		return nil, err
+	}
+	if n.store, err = sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, logFile), sqlitestore.Options{Logger: log}); err != nil {
+		return nil, err
+	}
+	if n.readDB, err = readmodeldb.Open(filepath.Join(cfg.DataDir, readModelsFile)); err != nil {
+		return nil, err
+	}
+	if err := n.buildReadModels(); err != nil {
+		return nil, err
+	}
+	return n, n.buildCommands()
+}
+
+func (n *node) buildReadModels() error {
+	var err error
+	if n.webhookView, err = webhookview.New(n.readDB, n.codec); err != nil {
+		return err
+	}
+	if n.licenseView, err = licenseview.New(n.readDB, n.codec); err != nil {
+		return err
+	}
+	if n.keyView, err = servicekeyview.New(n.readDB, n.codec); err != nil {
+		return err
+	}
+	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView}
+	subscribe := func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
+		return n.store.SubscribeAll(ctx, after)
+	}
+	for _, p := range n.projections {
+		r, err := projections.NewRunner(projections.RunnerConfig{
+			DB: n.readDB, Subscribe: subscribe, Projection: p, Logger: n.log,
+		})
+		if err != nil {
+			return err
+		}
+		n.runners = append(n.runners, r)
+	}
+	return nil
+}
+
+func (n *node) buildCommands() error {
+	var err error
+	newSecret := func() (string, error) { return newWebhookSecret(rand.Reader) }
+	if n.webhooks, err = command.NewWebhooks(n.store, n.codec, n.clock, uuid.NewString, newSecret); err != nil {
+		return err
+	}
+	if n.licenses, err = command.NewLicenses(n.store, n.codec, n.clock, rand.Reader); err != nil {
+		return err
+	}
+	if n.serviceKeys, err = command.NewServiceKeys(n.store, n.codec, n.clock, newServiceKeyPair); err != nil {
+		return err
+	}
+	n.history, err = query.NewWebhookHistory(n.store, n.codec)
+	return err
+}
+
+// newServiceKeyPair makes a secp256k1 pair in 1Kosmos's encoding.
+func newServiceKeyPair() (servicekey.Pair, error) {
+	pair, err := kosmoscrypto.GenerateKeyPair(rand.Reader)
+	if err != nil {
+		return servicekey.Pair{}, err
+	}
+	return servicekey.Pair{
+		KeyID: uuid.NewString(), Type: kosmoscrypto.CurveName,
+		PublicKey: pair.Public.Encode(), PrivateKey: pair.Private.Encode(),
+	}, nil
+}
+
+// runProjections runs every runner until ctx ends or one fails.
+func (n *node) runProjections(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(n.runners))
+	for _, r := range n.runners {
+		go func() { errs <- r.Run(ctx) }()
+	}
+	var first error
+	for range n.runners {
+		if err := <-errs; err != nil && first == nil && ctx.Err() == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// waitFor blocks until every read model has applied the log up to pos.
+func (n *node) waitFor(ctx context.Context, pos eventlog.Position) error {
+	for _, r := range n.runners {
+		if err := r.WaitFor(ctx, pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUp brings the read models up to the end of the log, for commands that run without serve.
+func (n *node) catchUp(ctx context.Context) error {
+	head, err := n.store.LastPosition(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.runProjections(ctx) }()
+	err = n.waitFor(ctx, head)
+	cancel()
+	return errors.Join(err, <-done)
+}
+
+func (n *node) close() error {
+	var errs []error
+	if n.readDB != nil {
+		errs = append(errs, n.readDB.Close())
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
+}

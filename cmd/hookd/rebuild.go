@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/hookd/hookd/projections"
+)
+
+// rebuild runs `hookd projections rebuild`: each read model is built again from the start of the log
+// into fresh tables that replace the live ones when complete. A serve running meanwhile keeps
+// answering from the old tables, then carries on from the rebuilt ones.
+func rebuild(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("projections rebuild", flag.ContinueOnError)
+	only := fs.String("projection", "", "rebuild only this read model (default: all)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	n, err := openNode(ctx, cfg, cfg.logger(stderr))
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	found := false
+	for _, p := range n.projections {
+		if *only != "" && p.Name() != *only {
+			continue
+		}
+		found = true
+		if err := rebuildOne(ctx, n, p, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if !found {
+		return fmt.Errorf("projections rebuild: no read model is called %q", *only)
+	}
+	return nil
+}
+
+func rebuildOne(ctx context.Context, n *node, p projections.Projection, stdout, stderr io.Writer) error {
+	head, err := n.store.LastPosition(ctx)
+	if err != nil {
+		return err
+	}
+	// The bar starts with a known length: with an unknown one the library animates a spinner from a
+	// goroutine of its own that races its renderer.
+	bar := progressbar.NewOptions64(int64(max(head.Commit, 1)),
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("rebuilding "+p.Name()),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("events"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	var last projections.Progress
+	pos, err := projections.Rebuild(ctx, projections.RebuildConfig{
+		DB: n.readDB, ReadAll: n.store.ReadAll, LastPosition: n.store.LastPosition, Projection: p,
+		Progress: func(pr projections.Progress) {
+			last = pr
+			// The log may grow while the rebuild runs: the bar's end moves with it.
+			bar.ChangeMax64(int64(pr.Total))
+			_ = bar.Set64(int64(pr.Done))
+		},
+	})
+	_ = bar.Finish()
+	if err != nil {
+		return fmt.Errorf("rebuilding %s: %w", p.Name(), err)
+	}
+	rate := 0.0
+	if secs := last.Elapsed.Seconds(); secs > 0 {
+		rate = float64(last.Events) / secs
+	}
+	fmt.Fprintf(stdout, "rebuilt %s: %d events in %s (%.0f events/s), up to position %s\n",
+		p.Name(), last.Events, last.Elapsed.Round(time.Millisecond), rate, pos)
+	return nil
+}

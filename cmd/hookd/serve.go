@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hookd/hookd/adapters/httpapi"
+	"github.com/hookd/hookd/adapters/kosmosauth"
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/domain/servicekey"
+)
+
+// shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+// bootstrapLicenseFile is where serve writes the first system license when none was configured.
+const bootstrapLicenseFile = "bootstrap-license.key"
+
+// systemCaller is the actor of what hookd does by itself (the first service key, the first license).
+var systemCaller = command.Caller{Actor: "hookd"}
+
+func serve(ctx context.Context, cfg config, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (HOOKD_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (HOOKD_DATA_DIR)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	inst, err := start(ctx, cfg, cfg.logger(stderr))
+	if err != nil {
+		return err
+	}
+	return inst.wait()
+}
+
+// instance is a running hookd server.
+type instance struct {
+	// addr is the address the API listens on.
+	addr string
+	// done is closed when the instance has stopped; err then says why.
+	done chan struct{}
+	err  error
+}
+
+// wait blocks until the instance stops (ctx given to start ended, or a part failed) and returns why;
+// nil for a shutdown asked for.
+func (i *instance) wait() error {
+	<-i.done
+	return i.err
+}
+
+// start opens the data directory, runs the projections, bootstraps the service key and the first
+// license, and serves the API until ctx ends; then it shuts down gracefully: new connections are
+// refused and requests in flight get shutdownGrace to finish.
+func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
+	n, err := openNode(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	// projectionsDone is closed when the runners stop, which they do only on failure or shutdown;
+	// projectionsErr says why.
+	projectionsDone := make(chan struct{})
+	var projectionsErr error
+	go func() {
+		projectionsErr = n.runProjections(ctx)
+		close(projectionsDone)
+	}()
+	fail := func(err error) (*instance, error) {
+		cancel()
+		<-projectionsDone
+		return nil, errors.Join(err, n.close())
+	}
+	if err := bootstrap(ctx, n, cfg, log); err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fail(err)
+	}
+	app, err := newAPI(n, cfg, log, projectionsDone)
+	if err != nil {
+		return fail(errors.Join(err, ln.Close()))
+	}
+	inst := &instance{addr: ln.Addr().String(), done: make(chan struct{})}
+	log.Info("hookd serving", "addr", inst.addr, "data_dir", cfg.DataDir, "version", buildVersion())
+
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	go func() {
+		var err error
+		select {
+		case err = <-served:
+		case <-projectionsDone:
+			err = fmt.Errorf("projections stopped: %w", projectionsErr)
+		case <-ctx.Done():
+			log.Info("shutting down")
+		}
+		err = errors.Join(err, app.ShutdownWithTimeout(shutdownGrace))
+		cancel()
+		<-projectionsDone
+		inst.err = errors.Join(err, n.close())
+		close(inst.done)
+	}()
+	return inst, nil
+}
+
+// bootstrap makes sure the service has a key pair and someone can log in: the first system license
+// is the one HOOKD_BOOTSTRAP_LICENSE_KEY names, or else a generated one written to a file.
+func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error {
+	if _, res, err := n.serviceKeys.Ensure(ctx, servicekey.PrimarySlot, systemCaller); err != nil {
+		return fmt.Errorf("service key: %w", err)
+	} else if res.Changed {
+		log.Info("created the service key pair")
+	}
+	if cfg.BootstrapLicense != "" {
+		issued, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem, Key: cfg.BootstrapLicense}, systemCaller)
+		if err != nil {
+			return fmt.Errorf("HOOKD_BOOTSTRAP_LICENSE_KEY: %w", err)
+		}
+		if !issued.Existed {
+			log.Info("issued the bootstrap system license", "license_id", issued.LicenseID)
+		}
+	} else if err := bootstrapLicenseToFile(ctx, n, cfg, log); err != nil {
+		return err
+	}
+	head, err := n.store.LastPosition(ctx)
+	if err != nil {
+		return err
+	}
+	return n.waitFor(ctx, head)
+}
+
+// bootstrapLicenseToFile issues a system license on the first start of an empty log and writes its
+// key, once, to a file only the owner reads: the key is shown nowhere else.
+func bootstrapLicenseToFile(ctx context.Context, n *node, cfg config, log *slog.Logger) error {
+	path := filepath.Join(cfg.DataDir, bootstrapLicenseFile)
+	if _, err := os.Stat(path); err == nil {
+		log.Info("the bootstrap system license key is in a file", "path", path)
+		return nil
+	}
+	if err := n.catchUp(ctx); err != nil {
+		return err
+	}
+	existing, err := n.licenseView.List(ctx)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	issued, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem}, systemCaller)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(issued.Key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing the bootstrap license: %w", err)
+	}
+	log.Info("issued a system license; its key is in a file", "path", path)
+	return nil
+}
+
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}) (*fiber.App, error) {
+	keys := &keyring{view: n.keyView, codec: n.codec, clock: n.clock}
+	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{Keys: keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan})
+	if err != nil {
+		return nil, err
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for i, r := range n.runners {
+		name := n.projections[i].Name()
+		registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hookd_projection_position", Help: "Log position (commit) up to which a read model is committed.",
+			ConstLabels: prometheus.Labels{"projection": name},
+		}, func() float64 { return float64(r.Position().Commit) }))
+	}
+	return httpapi.New(httpapi.Config{
+		Webhooks: n.webhooks, ServiceKeys: n.serviceKeys, History: n.history,
+		WebhookView: n.webhookView, Licenses: n.licenseView, KeyView: n.keyView, Secrets: n.codec,
+		Verifier: verifier, WaitFor: n.waitFor, OnServiceKeyReset: keys.invalidate,
+		Ready: func(ctx context.Context) error {
+			select {
+			case <-projectionsDone:
+				return errors.New("projections stopped")
+			default:
+			}
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_, err := n.store.LastPosition(ctx)
+			return err
+		},
+		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
+		PublicURL: cfg.PublicURL, Registry: registry, Logger: log,
+	})
+}
