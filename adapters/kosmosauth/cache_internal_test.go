@@ -1,8 +1,14 @@
 package kosmosauth
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
 	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/hookd/hookd/adapters/kosmoscrypto"
 )
 
 func (c *sharedKeyCache) len() int {
@@ -97,4 +103,46 @@ func TestReplayCacheBound(t *testing.T) {
 	if err := c.add("a", 130, 100); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("a full cache must still report a replay as such: %v", err)
 	}
+}
+
+// staticKeys serves one private key.
+type staticKeys struct{ key kosmoscrypto.PrivateKey }
+
+func (s staticKeys) ServicePrivateKey(context.Context) (kosmoscrypto.PrivateKey, error) { return s.key, nil }
+
+// TestSharedKeyCacheOwnsItsKeys hands Verify a publickey header that aliases a buffer, as Fiber's
+// header strings alias fasthttp's request buffer, then reuses the buffer for the next request's
+// bytes: the cache must still hold the first caller's key under the first caller's name.
+func TestSharedKeyCacheOwnsItsKeys(t *testing.T) {
+	t.Parallel()
+	service, err := kosmoscrypto.GenerateKeyPair(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(Config{Keys: staticKeys{service.Private}, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := newCaller(t), newCaller(t)
+	buf := []byte(first.Public.Encode())
+	aliased := unsafe.String(&buf[0], len(buf))
+	want, err := v.sharedKey(service.Private, aliased)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, second.Public.Encode()) // the server reuses its buffer for another request
+
+	got, ok := v.shared.get(sharedKeyID{service: service.Public.Bytes(), caller: first.Public.Encode()})
+	if !ok || got != want {
+		t.Fatalf("the first caller's shared key is gone from the cache (found %v) once the header's buffer was reused", ok)
+	}
+}
+
+func newCaller(t *testing.T) kosmoscrypto.KeyPair {
+	t.Helper()
+	pair, err := kosmoscrypto.GenerateKeyPair(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -235,6 +236,9 @@ func (v *Verifier) sharedKey(priv kosmoscrypto.PrivateKey, callerPublicKey strin
 	if err != nil {
 		return key, err
 	}
+	// The header value may alias a buffer the HTTP server reuses for the next request (Fiber's
+	// strings do): the cache keeps a copy of its own.
+	id.caller = strings.Clone(id.caller)
 	v.shared.put(id, key)
 	return key, nil
 }
