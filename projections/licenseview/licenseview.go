@@ -39,6 +39,7 @@ type License struct {
 type View struct {
 	db      *sql.DB
 	decoder projections.Decoder
+	stmts   *projections.Statements
 }
 
 // New returns the view over db, the read models' database, decoding events with decoder. The tables
@@ -47,7 +48,7 @@ func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
 	if db == nil || decoder == nil {
 		return nil, errors.New("licenseview: a database and a decoder are required")
 	}
-	return &View{db: db, decoder: decoder}, nil
+	return &View{db: db, decoder: decoder, stmts: projections.NewStatements(db)}, nil
 }
 
 // Name implements projections.Projection.
@@ -127,7 +128,11 @@ const selectLicense = `SELECT id, key_hash, key_hint, level, tenant, community, 
 // ByKeyHash returns the license whose key has the hash given (hex SHA-256), revoked or not, or
 // license.ErrNotFound.
 func (v *View) ByKeyHash(ctx context.Context, hash string) (License, error) {
-	l, err := scan(v.db.QueryRowContext(ctx, selectLicense+` WHERE key_hash = ?`, hash))
+	stmt, err := v.stmts.Get(ctx, selectLicense+` WHERE key_hash = ?`)
+	if err != nil {
+		return License{}, fmt.Errorf("licenseview: %w", err)
+	}
+	l, err := scan(stmt.QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return License{}, license.ErrNotFound
 	}

@@ -47,6 +47,7 @@ type Key struct {
 type View struct {
 	db      *sql.DB
 	decoder projections.Decoder
+	stmts   *projections.Statements
 }
 
 // New returns the view over db, the read models' database, decoding events with decoder. The tables
@@ -55,7 +56,7 @@ func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
 	if db == nil || decoder == nil {
 		return nil, errors.New("servicekeyview: a database and a decoder are required")
 	}
-	return &View{db: db, decoder: decoder}, nil
+	return &View{db: db, decoder: decoder, stmts: projections.NewStatements(db)}, nil
 }
 
 // Name implements projections.Projection.
@@ -133,7 +134,11 @@ const selectKey = `SELECT slot, key_id, type, public_key, private_key, stream, v
 // Get returns the key pair of slot (servicekey.PrimarySlot for the one callers use), or ErrNotFound.
 // It is one primary-key lookup.
 func (v *View) Get(ctx context.Context, slot string) (Key, error) {
-	k, err := scan(v.db.QueryRowContext(ctx, selectKey+` WHERE slot = ?`, slot))
+	stmt, err := v.stmts.Get(ctx, selectKey+` WHERE slot = ?`)
+	if err != nil {
+		return Key{}, fmt.Errorf("servicekeyview: %w", err)
+	}
+	k, err := scan(stmt.QueryRowContext(ctx, slot))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, ErrNotFound
 	}

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -95,29 +94,6 @@ func (v *View) read(ctx context.Context, tenant, community string, queries func(
 	return queries(fetcher{ctx: ctx, tx: tx, view: v, tenant: tenant, community: community})
 }
 
-// statements prepares each of the view's queries once and keeps it. The queries are a small fixed
-// set (those of a filter with k tags differ by k only), so the map stays small.
-type statements struct {
-	db      *sql.DB
-	mu      sync.Mutex
-	byQuery map[string]*sql.Stmt
-}
-
-func (s *statements) get(ctx context.Context, query string) (*sql.Stmt, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if stmt, ok := s.byQuery[query]; ok {
-		return stmt, nil
-	}
-	// A statement survives the swap of a rebuild: SQLite prepares it again when the schema changed.
-	stmt, err := s.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	s.byQuery[query] = stmt
-	return stmt, nil
-}
-
 // fetcher runs the queries of one Fetch or Get in its read transaction.
 type fetcher struct {
 	ctx               context.Context
@@ -128,7 +104,7 @@ type fetcher struct {
 
 // stmt returns query prepared for the transaction.
 func (f fetcher) stmt(query string) (*sql.Stmt, error) {
-	stmt, err := f.view.stmts.get(f.ctx, query)
+	stmt, err := f.view.stmts.Get(f.ctx, query)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ type Webhook struct {
 type View struct {
 	db      *sql.DB
 	decoder projections.Decoder
-	stmts   *statements
+	stmts   *projections.Statements
 	// The caches are described in cache.go.
 	webhooks *bounded[Webhook]
 	totals   *bounded[cachedTotal]
@@ -102,7 +102,7 @@ func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
 	return &View{
 		db:       db,
 		decoder:  decoder,
-		stmts:    &statements{db: db, byQuery: make(map[string]*sql.Stmt)},
+		stmts:    projections.NewStatements(db),
 		webhooks: newBounded[Webhook](webhooksCacheSize),
 		totals:   newBounded[cachedTotal](totalsCacheSize),
 	}, nil

@@ -1,0 +1,45 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// Statements prepares each query of a read model once and keeps it, so that a query served a few
+// thousand times a second is parsed once rather than each time. It is safe for concurrent use.
+//
+// A statement survives the swap of a rebuild: the table keeps its name, and SQLite prepares a
+// statement again when the schema under it changed.
+type Statements struct {
+	db      *sql.DB
+	mu      sync.RWMutex
+	byQuery map[string]*sql.Stmt
+}
+
+// NewStatements returns an empty set of statements on db.
+func NewStatements(db *sql.DB) *Statements {
+	return &Statements{db: db, byQuery: make(map[string]*sql.Stmt)}
+}
+
+// Get returns query prepared. A query that fails to prepare (its table does not exist yet, say) is
+// not kept, so a later Get tries again.
+func (s *Statements) Get(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.mu.RLock()
+	stmt, ok := s.byQuery[query]
+	s.mu.RUnlock()
+	if ok {
+		return stmt, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stmt, ok := s.byQuery[query]; ok {
+		return stmt, nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.byQuery[query] = stmt
+	return stmt, nil
+}
