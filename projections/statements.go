@@ -43,3 +43,25 @@ func (s *Statements) Get(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.byQuery[query] = stmt
 	return stmt, nil
 }
+
+// Row is what a scan function reads: a *sql.Row or a *sql.Rows.
+type Row interface{ Scan(dest ...any) error }
+
+// QueryAll runs query and scans every row it returns with scan, in order; an empty result is an
+// empty slice, never nil, so that it encodes as [] rather than null.
+func QueryAll[T any](ctx context.Context, db *sql.DB, query string, scan func(Row) (T, error), args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -108,7 +108,9 @@ func TestReplayCacheBound(t *testing.T) {
 // staticKeys serves one private key.
 type staticKeys struct{ key kosmoscrypto.PrivateKey }
 
-func (s staticKeys) ServicePrivateKey(context.Context) (kosmoscrypto.PrivateKey, error) { return s.key, nil }
+func (s staticKeys) ServicePrivateKey(context.Context) (kosmoscrypto.PrivateKey, error) {
+	return s.key, nil
+}
 
 // TestSharedKeyCacheOwnsItsKeys hands Verify a publickey header that aliases a buffer, as Fiber's
 // header strings alias fasthttp's request buffer, then reuses the buffer for the next request's

@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/internal/testvectors"
 )
 
 // fakeKeys is the service key source: an operator can reset the key while requests run.
@@ -215,47 +214,10 @@ func TestClientPassesRandomnessFailures(t *testing.T) {
 	}
 }
 
-type vectors struct {
-	ServiceKey struct{ Private, Public string } `json:"service_key"`
-	CallerKey  struct{ Private, Public string } `json:"caller_key"`
-	Cases      []struct {
-		Name, Plaintext, Ciphertext string
-	} `json:"cases"`
-}
-
-// loadVectors reads the project's known answers from ../shared/vectors, seen from the module root.
-func loadVectors(t *testing.T) vectors {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory: cannot locate ../shared/vectors")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "vectors", "ecdh-aes-secp256k1.json")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the known-answer file is missing: %v (it lives beside the module root, in ../shared/vectors)", err)
-	}
-	var v vectors
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	return v
-}
-
 // TestVectorRequest verifies the headers of the known-answer file as a 1Kosmos client sent them.
 func TestVectorRequest(t *testing.T) {
 	t.Parallel()
-	vec := loadVectors(t)
+	vec := testvectors.LoadECDH(t)
 	ciphertexts := map[string]string{}
 	for _, c := range vec.Cases {
 		ciphertexts[c.Name] = c.Ciphertext

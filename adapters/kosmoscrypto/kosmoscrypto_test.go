@@ -5,67 +5,18 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/internal/testvectors"
 )
 
-type vectorKey struct {
-	Private string `json:"private"`
-	Public  string `json:"public"`
-}
-
-type vectorFile struct {
-	ServiceKey   vectorKey `json:"service_key"`
-	CallerKey    vectorKey `json:"caller_key"`
-	SharedKeyHex string    `json:"shared_key_hex"`
-	Cases        []struct {
-		Name       string `json:"name"`
-		IVHex      string `json:"iv_hex"`
-		Plaintext  string `json:"plaintext"`
-		Ciphertext string `json:"ciphertext"`
-	} `json:"cases"`
-}
-
-// loadVectors reads the known answers shared by the whole project from ../shared/vectors, seen
-// from the module root.
-func loadVectors(t *testing.T) vectorFile {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory: cannot locate ../shared/vectors")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "vectors", "ecdh-aes-secp256k1.json")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the known-answer file is missing: %v (it lives beside the module root, in ../shared/vectors)", err)
-	}
-	var v vectorFile
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	if len(v.Cases) == 0 {
-		t.Fatalf("%s has no cases", path)
-	}
-	return v
-}
+// loadVectors reads the project's known answers for this package.
+func loadVectors(t *testing.T) testvectors.ECDH { return testvectors.LoadECDH(t) }
 
 func mustPriv(t *testing.T, s string) kosmoscrypto.PrivateKey {
 	t.Helper()
@@ -97,7 +48,7 @@ func mustShared(t *testing.T, priv kosmoscrypto.PrivateKey, pub kosmoscrypto.Pub
 func TestVectorKeys(t *testing.T) {
 	t.Parallel()
 	v := loadVectors(t)
-	for name, kp := range map[string]vectorKey{"service": v.ServiceKey, "caller": v.CallerKey} {
+	for name, kp := range map[string]testvectors.Key{"service": v.ServiceKey, "caller": v.CallerKey} {
 		priv := mustPriv(t, kp.Private)
 		if got := priv.Encode(); got != kp.Private {
 			t.Errorf("%s: private key re-encodes as %q, want %q", name, got, kp.Private)

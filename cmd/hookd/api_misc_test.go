@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/internal/testvectors"
 )
 
 // apiLicenseCount counts the licenses `hookd license list` shows.
@@ -335,52 +336,10 @@ func TestAllowedTimeSpanIsConfigurable(t *testing.T) {
 	}
 }
 
-// apiVectors is ../shared/vectors/ecdh-aes-secp256k1.json, seen from the module root.
-type apiVectors struct {
-	ServiceKey   struct{ Private, Public string } `json:"service_key"`
-	CallerKey    struct{ Private, Public string } `json:"caller_key"`
-	SharedKeyHex string                           `json:"shared_key_hex"`
-	Cases        []struct {
-		Name       string `json:"name"`
-		Plaintext  string `json:"plaintext"`
-		Ciphertext string `json:"ciphertext"`
-	} `json:"cases"`
-}
-
-func apiLoadVectors(t *testing.T) apiVectors {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory: cannot locate ../shared/vectors")
-		}
-		dir = parent
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "..", "shared", "vectors", "ecdh-aes-secp256k1.json"))
-	if err != nil {
-		t.Fatalf("the known-answer file is missing: %v", err)
-	}
-	var v apiVectors
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	if len(v.Cases) == 0 {
-		t.Fatal("no cases in the vector file")
-	}
-	return v
-}
-
 func TestECDSAHelperFollowsTheVectors(t *testing.T) {
 	t.Parallel()
 	h := startHookd(t, nil)
-	v := apiLoadVectors(t)
+	v := testvectors.LoadECDH(t)
 	helper := func(method, data, publicKey, privateKey string) (string, string) {
 		t.Helper()
 		var out struct{ Data, PublicKey string }

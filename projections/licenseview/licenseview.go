@@ -144,26 +144,14 @@ func (v *View) ByKeyHash(ctx context.Context, hash string) (License, error) {
 
 // List returns every license, revoked ones included, in the order they were issued.
 func (v *View) List(ctx context.Context) ([]License, error) {
-	rows, err := v.db.QueryContext(ctx, selectLicense+` ORDER BY seq`)
+	all, err := projections.QueryAll(ctx, v.db, selectLicense+` ORDER BY seq`, scan)
 	if err != nil {
 		return nil, fmt.Errorf("licenseview: %w", err)
 	}
-	defer rows.Close()
-	licenses := []License{}
-	for rows.Next() {
-		l, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("licenseview: %w", err)
-		}
-		licenses = append(licenses, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("licenseview: %w", err)
-	}
-	return licenses, nil
+	return all, nil
 }
 
-func scan(row interface{ Scan(...any) error }) (License, error) {
+func scan(row projections.Row) (License, error) {
 	var (
 		l               License
 		level, issuedAt string

@@ -150,26 +150,14 @@ func (v *View) Get(ctx context.Context, slot string) (Key, error) {
 
 // List returns the key pair of every slot, by slot name.
 func (v *View) List(ctx context.Context) ([]Key, error) {
-	rows, err := v.db.QueryContext(ctx, selectKey+` ORDER BY slot`)
+	all, err := projections.QueryAll(ctx, v.db, selectKey+` ORDER BY slot`, scan)
 	if err != nil {
 		return nil, fmt.Errorf("servicekeyview: %w", err)
 	}
-	defer rows.Close()
-	keys := []Key{}
-	for rows.Next() {
-		k, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("servicekeyview: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("servicekeyview: %w", err)
-	}
-	return keys, nil
+	return all, nil
 }
 
-func scan(row interface{ Scan(...any) error }) (Key, error) {
+func scan(row projections.Row) (Key, error) {
 	var (
 		k         Key
 		updatedAt string
