@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/readmodeltest"
 	"github.com/hookd/hookd/projections"
 )
 
@@ -41,7 +42,7 @@ func benchmarkRebuild(b *testing.B, readAll projections.ReadAllFunc, lastPositio
 	)
 	for b.Loop() {
 		b.StopTimer()
-		db := openDB(b, filepath.Join(b.TempDir(), "readmodels.db"))
+		db := readmodeltest.OpenDB(b, filepath.Join(b.TempDir(), "readmodels.db"))
 		cfg := projections.RebuildConfig{DB: db, ReadAll: readAll, LastPosition: lastPosition, Projection: newView(b, db)}
 		var events uint64
 		cfg.Progress = func(p projections.Progress) { events = p.Events }

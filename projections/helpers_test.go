@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,28 +16,9 @@ import (
 	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/readmodeltest"
 	"github.com/hookd/hookd/projections"
 )
-
-// openDB opens the read models' database at path as hookd should: WAL, a busy timeout,
-// synchronous=NORMAL, and a 64 MiB page cache, which makes a rebuild about a fifth faster than
-// SQLite's default of 2 MiB. Each call is a pool of its own, as another process would have.
-func openDB(t testing.TB, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-func tempDB(t testing.TB) (*sql.DB, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "readmodels.db")
-	return openDB(t, path), path
-}
 
 // tally is a projection that writes down every event it is given, keyed by position, and reports an
 // event applied twice as a test failure. Its hook runs after the rows are written and before the
@@ -185,31 +163,6 @@ func (r *running) waitFor(t testing.TB, pos eventlog.Position) {
 	}
 }
 
-// sealer stands in for the real one: it marks sealed values, so tests can see they stay sealed.
-type sealer struct{}
-
-func (sealer) Seal(plaintext, _ string) (string, error) { return "sealed:" + plaintext, nil }
-func (sealer) Open(sealed, _ string) (string, error) {
-	plain, ok := strings.CutPrefix(sealed, "sealed:")
-	if !ok {
-		return "", errors.New("not sealed")
-	}
-	return plain, nil
-}
-
-func newCodec(t testing.TB) *eventcodec.Codec {
-	t.Helper()
-	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := eventcodec.New(registry, sealer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return codec
-}
-
 // workload produces the webhook lifecycle of a busy service: creates, updates that change tags,
 // disables, enables and deletes over a few tenants and communities, each command through the
 // aggregate and the codec as the application would.
@@ -239,7 +192,7 @@ type tracked struct {
 
 func newWorkload(t testing.TB, seed uint64) *workload {
 	return &workload{
-		t: t, codec: newCodec(t), rng: mrand.New(mrand.NewPCG(seed, seed)),
+		t: t, codec: readmodeltest.Codec(t), rng: mrand.New(mrand.NewPCG(seed, seed)),
 		clock:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 		scopes:   [][2]string{{"t1", "c1"}, {"t1", "c2"}, {"t2", "c1"}},
 		tagNames: []string{"red", "green", "blue", "prod"},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/readmodeltest"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/webhookview"
 )
@@ -22,7 +23,7 @@ func rebuildConfig(db *sql.DB, log *memLog, p projections.Projection, batch int)
 
 func newView(t testing.TB, db *sql.DB) *webhookview.View {
 	t.Helper()
-	v, err := webhookview.New(db, newCodec(t))
+	v, err := webhookview.New(db, readmodeltest.Codec(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestRebuildGivesTheSameWebhookViewAsTheLiveRunner(t *testing.T) {
 
 	// As in hookd serve, one View is the Runner's projection and answers the queries: its prepared
 	// statements and caches must survive the swap.
-	liveDB, livePath := tempDB(t)
+	liveDB, livePath := readmodeltest.TempDB(t)
 	liveView := newView(t, liveDB)
 	live := startRunner(t, projections.RunnerConfig{DB: liveDB, Subscribe: log.Subscribe, Projection: liveView})
 	live.waitFor(t, log.head())
@@ -109,7 +110,7 @@ func TestRebuildGivesTheSameWebhookViewAsTheLiveRunner(t *testing.T) {
 	}
 
 	// Into a database of its own: the same answers.
-	freshDB, _ := tempDB(t)
+	freshDB, _ := readmodeltest.TempDB(t)
 	pos, err := projections.Rebuild(ctx, rebuildConfig(freshDB, log, newView(t, freshDB), 256))
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestRebuildGivesTheSameWebhookViewAsTheLiveRunner(t *testing.T) {
 
 	// In place, through another pool (another process), with the live runner going on and commands
 	// appending while the rebuild runs.
-	otherDB := openDB(t, livePath)
+	otherDB := readmodeltest.OpenDB(t, livePath)
 	cfg := rebuildConfig(otherDB, log, newView(t, otherDB), 200)
 	cfg.Progress = func(projections.Progress) { w.appendN(log, 20) } // on every batch: the log never rests
 	rebuilt, err := projections.Rebuild(ctx, cfg)
@@ -135,7 +136,7 @@ func TestRebuildGivesTheSameWebhookViewAsTheLiveRunner(t *testing.T) {
 			rebuilt, log.subscribedAfter())
 	}
 
-	referenceDB, _ := tempDB(t)
+	referenceDB, _ := readmodeltest.TempDB(t)
 	reference := startRunner(t, projections.RunnerConfig{DB: referenceDB, Subscribe: log.Subscribe, Projection: newView(t, referenceDB)})
 	reference.waitFor(t, log.head())
 	want := snapshot(t, newView(t, referenceDB), w)
@@ -148,10 +149,10 @@ func TestRebuildWhileAnotherProcessRunsIsExact(t *testing.T) {
 	ctx := context.Background()
 	log := newMemLog()
 	log.append(things(2000)...)
-	liveDB, path := tempDB(t)
+	liveDB, path := readmodeltest.TempDB(t)
 	live := startRunner(t, projections.RunnerConfig{DB: liveDB, Subscribe: log.Subscribe, Projection: &tally{t: t}, BatchSize: 50})
 
-	otherDB := openDB(t, path)
+	otherDB := readmodeltest.OpenDB(t, path)
 	for round := range 3 { // more than once: the second rebuild's indexes must not clash with the first's
 		// Commands append while the rebuild runs: a bounded number of them, so that a slow machine
 		// cannot make the log outrun the rebuild.
@@ -209,7 +210,7 @@ func TestRebuildAfterAnAbortedRebuild(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(1000)...)
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := rebuildConfig(db, log, &tally{t: t}, 300)
@@ -242,7 +243,7 @@ func TestRebuildReportsProgress(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(1000)...)
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	cfg := rebuildConfig(db, log, &tally{t: t}, 300)
 	var got []projections.Progress
 	cfg.Progress = func(p projections.Progress) { got = append(got, p) }
@@ -265,8 +266,8 @@ func TestASecondRebuildSupersedesTheFirst(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(1000)...)
-	db, path := tempDB(t)
-	other := openDB(t, path)
+	db, path := readmodeltest.TempDB(t)
+	other := readmodeltest.OpenDB(t, path)
 
 	cfg := rebuildConfig(db, log, &tally{t: t}, 300)
 	var once sync.Once
@@ -296,11 +297,11 @@ func TestLiveTablesServeUntilTheSwap(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(900)...)
-	db, path := tempDB(t)
+	db, path := readmodeltest.TempDB(t)
 	live := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}})
 	live.waitFor(t, log.head())
 
-	cfg := rebuildConfig(openDB(t, path), log, &tally{t: t}, 300)
+	cfg := rebuildConfig(readmodeltest.OpenDB(t, path), log, &tally{t: t}, 300)
 	cfg.Progress = func(p projections.Progress) {
 		if p.Events < 900 {
 			if n := len(tallied(t, db)); n != 900 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/internal/readmodeltest"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/webhookview"
 )
@@ -17,7 +18,7 @@ func TestNewRunnerRefusesMissingParts(t *testing.T) {
 	if _, err := projections.NewRunner(projections.RunnerConfig{}); err == nil {
 		t.Fatal("NewRunner accepted an empty config")
 	}
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	_, err := projections.NewRunner(projections.RunnerConfig{DB: db, Subscribe: newMemLog().Subscribe,
 		Projection: &tally{t: t}, MinBackoff: time.Second, MaxBackoff: time.Millisecond})
 	if err == nil {
@@ -29,7 +30,7 @@ func TestRunnerAppliesAndCheckpoints(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(1234)...)
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	p := &tally{t: t}
 	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: p, BatchSize: 100})
 
@@ -58,7 +59,7 @@ func TestRunnerResumesAfterCrashWithoutRepeatingOrSkipping(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(1000)...)
-	db, path := tempDB(t)
+	db, path := readmodeltest.TempDB(t)
 
 	// The third batch is written, then the process "dies" before the commit.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,7 +87,7 @@ func TestRunnerResumesAfterCrashWithoutRepeatingOrSkipping(t *testing.T) {
 	}
 
 	// A new process: a new pool on the same file, a new Runner.
-	db = openDB(t, path)
+	db = readmodeltest.OpenDB(t, path)
 	restarted := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}, BatchSize: 100})
 	restarted.waitFor(t, log.head())
 	assertTallied(t, db, 1000)
@@ -102,7 +103,7 @@ func TestRunnerRetriesAFailedBatch(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(500)...)
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	p := &tally{t: t, hook: func(_ context.Context, call int64, _ []eventlog.RecordedEvent) error {
 		if call == 2 {
 			return errors.New("disk full, once")
@@ -130,7 +131,7 @@ func TestRunnerResubscribesAfterADroppedSubscription(t *testing.T) {
 		}
 		return nil
 	}
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}, BatchSize: 100})
 	r.waitFor(t, log.head())
 	assertTallied(t, db, 600)
@@ -153,7 +154,7 @@ func TestRunnerSkipsEventsItWasGivenBefore(t *testing.T) {
 		}
 		return nil
 	}
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
 		if after.Commit >= 100 {
 			after.Commit, after.Prepare = after.Commit-100, after.Prepare-100
@@ -168,8 +169,8 @@ func TestRunnerAdvancesPastEventsTheProjectionIgnores(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(42)...)
-	db, _ := tempDB(t)
-	view, err := webhookview.New(db, newCodec(t))
+	db, _ := readmodeltest.TempDB(t)
+	view, err := webhookview.New(db, readmodeltest.Codec(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestRunnerAdvancesPastEventsTheProjectionIgnores(t *testing.T) {
 func TestWaitFor(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	cfg := projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}}
 
 	// Before Run has set up the read model, even the start of the log is not reached.
@@ -237,7 +238,7 @@ func TestRunnerRecreatesMissingTables(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
 	log.append(things(50)...)
-	db, _ := tempDB(t)
+	db, _ := readmodeltest.TempDB(t)
 	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}})
 	r.waitFor(t, log.head())
 	if err := r.stop(); err != nil {

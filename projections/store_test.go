@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/internal/readmodeltest"
 	"github.com/hookd/hookd/projections"
 )
 
@@ -67,13 +68,13 @@ func TestRunnerAndRebuildOnTheEmbeddedStore(t *testing.T) {
 	w := newWorkload(t, 3)
 	w.appendToStore(store, 600)
 
-	liveDB, path := tempDB(t)
+	liveDB, path := readmodeltest.TempDB(t)
 	liveView := newView(t, liveDB)
 	live := startRunner(t, projections.RunnerConfig{DB: liveDB, Subscribe: subscribeTo(store), Projection: liveView})
 	// Read your writes: the position an append returns is what a query waits for.
 	live.waitFor(t, w.appendToStore(store, 1))
 
-	otherDB := openDB(t, path)
+	otherDB := readmodeltest.OpenDB(t, path)
 	cfg := projections.RebuildConfig{DB: otherDB, ReadAll: store.ReadAll, LastPosition: store.LastPosition,
 		Projection: newView(t, otherDB), BatchSize: 100}
 	cfg.Progress = func(projections.Progress) { w.appendToStore(store, 5) }
@@ -86,7 +87,7 @@ func TestRunnerAndRebuildOnTheEmbeddedStore(t *testing.T) {
 		t.Fatalf("checkpoint %s, want %s", got, last)
 	}
 
-	referenceDB, _ := tempDB(t)
+	referenceDB, _ := readmodeltest.TempDB(t)
 	if _, err := projections.Rebuild(ctx, projections.RebuildConfig{DB: referenceDB, ReadAll: store.ReadAll,
 		LastPosition: store.LastPosition, Projection: newView(t, referenceDB)}); err != nil {
 		t.Fatal(err)

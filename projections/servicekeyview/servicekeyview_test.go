@@ -4,30 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	_ "modernc.org/sqlite"
 
 	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/servicekey"
+	"github.com/hookd/hookd/internal/readmodeltest"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/servicekeyview"
 )
-
-type sealer struct{}
-
-func (sealer) Seal(plaintext, _ string) (string, error) { return "sealed:" + plaintext, nil }
-func (sealer) Open(sealed, _ string) (string, error) {
-	plain, ok := strings.CutPrefix(sealed, "sealed:")
-	if !ok {
-		return "", errors.New("not sealed")
-	}
-	return plain, nil
-}
 
 // fixture applies service key events to a fresh view as the Runner would.
 type fixture struct {
@@ -41,20 +27,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "readmodels.db")+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := eventcodec.New(registry, sealer{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := readmodeltest.TempDB(t)
+	codec := readmodeltest.Codec(t)
 	view, err := servicekeyview.New(db, codec)
 	if err != nil {
 		t.Fatal(err)

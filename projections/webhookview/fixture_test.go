@@ -4,33 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	_ "modernc.org/sqlite"
 
 	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/readmodeltest"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/webhookview"
 )
-
-// sealer stands in for the real one: it marks sealed values, so tests can see they stay sealed.
-type sealer struct{}
-
-func (sealer) Seal(plaintext, _ string) (string, error) { return "sealed:" + plaintext, nil }
-func (sealer) Open(sealed, _ string) (string, error) {
-	plain, ok := strings.CutPrefix(sealed, "sealed:")
-	if !ok {
-		return "", errors.New("not sealed")
-	}
-	return plain, nil
-}
 
 // fixture drives the view as the Runner would: commands go through the aggregate and the codec, and
 // their records are applied in batches with flush.
@@ -53,20 +37,8 @@ type tracked struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "readmodels.db")+
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := eventcodec.New(registry, sealer{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := readmodeltest.TempDB(t)
+	codec := readmodeltest.Codec(t)
 	view, err := webhookview.New(db, codec)
 	if err != nil {
 		t.Fatal(err)

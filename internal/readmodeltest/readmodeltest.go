@@ -1,0 +1,63 @@
+// Package readmodeltest is test support for read models: their database opened as hookd opens it, and
+// a codec whose sealing is visible. Nothing outside tests imports it.
+package readmodeltest
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/adapters/readmodeldb"
+	"github.com/hookd/hookd/application/eventcodec"
+)
+
+// OpenDB opens a read models' database at path with hookd's own settings and closes it when the
+// test ends. Each call is a pool of its own, as another process would have.
+func OpenDB(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := readmodeldb.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// TempDB opens a fresh read models' database in the test's temporary directory.
+func TempDB(tb testing.TB) (*sql.DB, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "readmodels.db")
+	return OpenDB(tb, path), path
+}
+
+// Sealer stands in for the real sealer: it marks sealed values, so a test can see that a read model
+// keeps them sealed, and it opens only what it marked.
+type Sealer struct{}
+
+// Seal implements eventcodec.Sealer.
+func (Sealer) Seal(plaintext, _ string) (string, error) { return "sealed:" + plaintext, nil }
+
+// Open implements eventcodec.Sealer.
+func (Sealer) Open(sealed, _ string) (string, error) {
+	plain, ok := strings.CutPrefix(sealed, "sealed:")
+	if !ok {
+		return "", errors.New("readmodeltest: not sealed")
+	}
+	return plain, nil
+}
+
+// Codec returns a codec of every hookd event that seals with Sealer.
+func Codec(tb testing.TB) *eventcodec.Codec {
+	tb.Helper()
+	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	codec, err := eventcodec.New(registry, Sealer{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return codec
+}
