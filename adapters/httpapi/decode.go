@@ -35,6 +35,15 @@ func decodeBody(c *fiber.Ctx, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("body must hold a single JSON value")
 	}
+	// encoding/json matches field names regardless of case, so "NAME" would pass for "name": the
+	// exact names are checked on the body as decoded generically.
+	var generic any
+	if err := json.Unmarshal(body, &generic); err != nil {
+		return badRequest(describeJSONError(err, body, reflect.TypeOf(v)))
+	}
+	if path := unknownField(generic, reflect.TypeOf(v), ""); path != "" {
+		return badRequest("unknown field " + path)
+	}
 	return nil
 }
 
@@ -66,8 +75,8 @@ func describeJSONError(err error, body []byte, target reflect.Type) string {
 }
 
 // unknownField finds the path of the first field of value (in sorted key order) that t does not
-// have, walking objects and arrays; "" when there is none. encoding/json names only the last key
-// of an unknown field, which does not tell api.foo from foo.
+// have under its exact name, walking objects and arrays; "" when there is none. encoding/json names
+// only the last key of an unknown field, which does not tell api.foo from foo, and it ignores case.
 func unknownField(value any, t reflect.Type, prefix string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

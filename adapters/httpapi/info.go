@@ -33,8 +33,10 @@ func (s *server) healthz(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.Ready(c.UserContext()); err != nil {
+		// The cause goes to the log, not to callers, who need no authentication to ask.
+		s.log.WarnContext(c.UserContext(), "not ready", "err", err)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(healthzJSON{
-			Status: "degraded: " + err.Error(), PublicKey: publicKey, Code: "503", Version: s.Version,
+			Status: "degraded", PublicKey: publicKey, Code: "503", Version: s.Version,
 		})
 	}
 	return c.JSON(healthzJSON{Status: "all services operational", PublicKey: publicKey, Code: "200", Version: s.Version})
@@ -47,7 +49,8 @@ func (s *server) livez(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "
 // load balancer sends traffic elsewhere without restarting it.
 func (s *server) readyz(c *fiber.Ctx) error {
 	if err := s.Ready(c.UserContext()); err != nil {
-		return &apiError{status: fiber.StatusServiceUnavailable, message: "not ready: " + err.Error()}
+		s.log.WarnContext(c.UserContext(), "not ready", "err", err)
+		return &apiError{status: fiber.StatusServiceUnavailable, message: "not ready"}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -48,12 +49,15 @@ func (s *server) observe(c *fiber.Ctx) error {
 	code := c.Response().StatusCode()
 	elapsed := time.Since(start)
 	route := c.Route().Path
+	// Fiber's method string aliases the request buffer, which the next request overwrites; a
+	// Prometheus label keeps its string, so it gets a copy.
+	method := strings.Clone(c.Method())
 	if s.metrics != nil {
-		s.metrics.requests.WithLabelValues(c.Method(), route, strconv.Itoa(code)).Inc()
-		s.metrics.duration.WithLabelValues(c.Method(), route).Observe(elapsed.Seconds())
+		s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
+		s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 	}
 	if s.log.Enabled(c.UserContext(), slog.LevelDebug) {
-		s.log.DebugContext(c.UserContext(), "request", "method", c.Method(), "route", route,
+		s.log.DebugContext(c.UserContext(), "request", "method", method, "route", route,
 			"status", code, "duration_ms", float64(elapsed.Microseconds())/1000)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookd/hookd/adapters/kosmosauth"
@@ -145,6 +146,8 @@ func New(cfg Config) (*fiber.App, error) {
 
 func (s *server) routes(app *fiber.App) {
 	app.Use(s.observe)
+	// A panic in a handler becomes a 500 in the seed's shape instead of ending the process.
+	app.Use(recover.New())
 	app.Get("/healthz", s.healthz)
 	app.Get("/livez", s.livez)
 	app.Get("/readyz", s.readyz)

@@ -17,6 +17,7 @@ type serviceKeyJSON struct {
 	Type      string `json:"type"`
 }
 
+// keyJSON shows a key pair from the read model, whose private half is sealed there.
 func (s *server) keyJSON(k servicekeyview.Key) (serviceKeyJSON, error) {
 	secret, err := s.Secrets.OpenSecret(k.PrivateKey, k.Stream)
 	if err != nil {
@@ -40,7 +41,7 @@ func (s *server) listServiceKeys(c *fiber.Ctx) error {
 }
 
 func (s *server) resetServiceKey(c *fiber.Ctx) error {
-	_, res, err := s.ServiceKeys.Reset(c.UserContext(), servicekey.PrimarySlot, c.Params("keyId"), principalOf(c).caller())
+	pair, res, err := s.ServiceKeys.Reset(c.UserContext(), servicekey.PrimarySlot, c.Params("keyId"), principalOf(c).caller())
 	if err != nil {
 		return err
 	}
@@ -48,13 +49,8 @@ func (s *server) resetServiceKey(c *fiber.Ctx) error {
 	if s.OnServiceKeyReset != nil {
 		s.OnServiceKeyReset()
 	}
-	key, err := s.KeyView.Get(c.UserContext(), servicekey.PrimarySlot)
-	if err != nil {
-		return err
-	}
-	out, err := s.keyJSON(key)
-	if err != nil {
-		return err
-	}
-	return c.JSON([]serviceKeyJSON{out})
+	// The answer is the pair the command made, not a read of the read model, which may lag.
+	return c.JSON([]serviceKeyJSON{{
+		Tag: servicekey.PrimarySlot, KeyID: pair.KeyID, KeySecret: pair.PrivateKey, PublicKey: pair.PublicKey, Type: pair.Type,
+	}})
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/hookd/hookd/application/command"
@@ -219,18 +218,4 @@ func aggregateJSON(w *webhook.Webhook, showSecrets, showSecret bool) webhookJSON
 		out.Secret = w.Secret()
 	}
 	return out
-}
-
-// sortedTags returns tags sorted and without repeats, the form a tag filter is compared in.
-func sortedTags(tags []string) []string {
-	out := append([]string(nil), tags...)
-	sort.Strings(out)
-	j := 0
-	for i, t := range out {
-		if i == 0 || t != out[j-1] {
-			out[j] = t
-			j++
-		}
-	}
-	return out[:j]
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/webhook"
@@ -28,6 +29,16 @@ func scopeOf(c *fiber.Ctx) (tenantID, communityID string, err error) {
 		return "", "", badRequest("communityId must be 1 to 128 letters, digits, '_', '.' or '-'")
 	}
 	return tenantID, communityID, nil
+}
+
+// webhookIDOf returns the path's webhook id. Webhook ids are UUIDs; any other string names no
+// webhook, so it is 404 at once rather than a read of the log.
+func webhookIDOf(c *fiber.Ctx) (string, error) {
+	id, err := uuid.Parse(c.Params("webhookId"))
+	if err != nil {
+		return "", webhook.ErrNotFound
+	}
+	return id.String(), nil
 }
 
 func (s *server) createWebhook(c *fiber.Ctx) error {
@@ -90,9 +101,13 @@ func (s *server) updateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	id, err := webhookIDOf(c)
+	if err != nil {
+		return err
+	}
 	p := principalOf(c)
 	w, res, err := s.Webhooks.Update(c.UserContext(), command.UpdateWebhook{
-		TenantID: tenantID, CommunityID: communityID, WebhookID: c.Params("webhookId"),
+		TenantID: tenantID, CommunityID: communityID, WebhookID: id,
 		Patch: patch, Disabled: body.Disabled,
 	}, p.caller())
 	if err != nil {
@@ -107,8 +122,12 @@ func (s *server) deleteWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	id, err := webhookIDOf(c)
+	if err != nil {
+		return err
+	}
 	res, err := s.Webhooks.Delete(c.UserContext(), command.DeleteWebhook{
-		TenantID: tenantID, CommunityID: communityID, WebhookID: c.Params("webhookId"),
+		TenantID: tenantID, CommunityID: communityID, WebhookID: id,
 	}, principalOf(c).caller())
 	if err != nil {
 		return err
@@ -166,7 +185,7 @@ func (s *server) fetchWebhooks(c *fiber.Ctx) error {
 				return badRequest(fmt.Sprintf("tags[%d] must be 1 to %d characters", i, webhook.MaxTagLength))
 			}
 		}
-		q.Tags = sortedTags(*body.Tags)
+		q.Tags = *body.Tags
 	}
 	page, err := s.WebhookView.Fetch(c.UserContext(), q)
 	if err != nil {
@@ -192,7 +211,11 @@ func (s *server) getWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	w, err := s.WebhookView.Get(c.UserContext(), tenantID, communityID, c.Params("webhookId"))
+	id, err := webhookIDOf(c)
+	if err != nil {
+		return err
+	}
+	w, err := s.WebhookView.Get(c.UserContext(), tenantID, communityID, id)
 	if err != nil {
 		return err
 	}
@@ -217,7 +240,7 @@ func (s *server) viewJSON(w webhookview.Webhook, system bool) (webhookJSON, erro
 		return out, nil
 	}
 	credential := w.Settings.API.Credential
-	fields := append(credentialFields(&credential), &out.Secret)
+	fields := append(credential.Fields(), &out.Secret)
 	out.Secret = w.Secret
 	for _, f := range fields {
 		plain, err := s.Secrets.OpenSecret(*f, w.Stream)
@@ -228,10 +251,6 @@ func (s *server) viewJSON(w webhookview.Webhook, system bool) (webhookJSON, erro
 	}
 	out.API.Credential = credentialToJSON(credential)
 	return out, nil
-}
-
-func credentialFields(c *webhook.Credential) []*string {
-	return []*string{&c.Username, &c.Password, &c.KeyName, &c.KeyValue, &c.Token, &c.OAuth2.ClientID, &c.OAuth2.ClientSecret}
 }
 
 type historyEntryJSON struct {
@@ -270,7 +289,11 @@ func (s *server) webhookHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	entries, err := s.History.History(c.UserContext(), tenantID, communityID, c.Params("webhookId"))
+	id, err := webhookIDOf(c)
+	if err != nil {
+		return err
+	}
+	entries, err := s.History.History(c.UserContext(), tenantID, communityID, id)
 	if err != nil {
 		return err
 	}

@@ -393,7 +393,7 @@ func TestEncodeDoesNotChangeTheCallersEvent(t *testing.T) {
 	if _, err := c.Encode(webhook.Stream("w1"), eventID(4), w.Changes()[0], testMetadata); err != nil {
 		t.Fatal(err)
 	}
-	if w.Secret() != "CANARY_A_SECRET" || w.Settings().API.Credential.Password != "CANARY_A_PASSWORD" ||
+	if w.Secret() != "CANARY_A_SECRET" || w.Settings().API.Credential.OAuth2.ClientSecret != "CANARY_A_CLIENTSECRET" ||
 		w.Changes()[0].(webhook.Created).Secret != "CANARY_A_SECRET" {
 		t.Error("encoding an aggregate's change sealed the aggregate's own secrets")
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -22,12 +23,21 @@ type ValidationError struct {
 	Problems []Problem
 }
 
+// maxReported bounds the problems an error message names, so that a large bad input cannot make
+// a larger answer.
+const maxReported = 20
+
 func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
+	shown := e.Problems[:min(len(e.Problems), maxReported)]
+	parts := make([]string, len(shown))
+	for i, p := range shown {
 		parts[i] = p.Field + " " + p.Message
 	}
-	return strings.Join(parts, "; ")
+	msg := strings.Join(parts, "; ")
+	if more := len(e.Problems) - len(shown); more > 0 {
+		msg += fmt.Sprintf("; and %d more", more)
+	}
+	return msg
 }
 
 // validation collects problems so that one answer names them all.

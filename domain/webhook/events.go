@@ -70,8 +70,8 @@ func (Deleted) EventName() string { return EventDeleted }
 
 // SecretFields lists the fields that must be encrypted before the event reaches the log.
 func (e *Created) SecretFields() []*string {
-	return append(e.Settings.API.Credential.secretFields(), &e.Secret)
+	return append(e.Settings.API.Credential.Fields(), &e.Secret)
 }
 
 // SecretFields lists the fields that must be encrypted before the event reaches the log.
-func (e *Updated) SecretFields() []*string { return e.Settings.API.Credential.secretFields() }
+func (e *Updated) SecretFields() []*string { return e.Settings.API.Credential.Fields() }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Settings is what an integrator configures on a webhook: which events it wants and where and how they
@@ -68,11 +69,28 @@ type OAuth2Credential struct {
 	ClientSecret string `json:"clientSecret,omitempty"`
 }
 
+// usedBy keeps only the fields that an auth type presents: a secret that no delivery uses is not
+// kept at all, and changing the auth type drops the old type's secrets.
+func (c Credential) usedBy(t AuthType) Credential {
+	switch t {
+	case AuthBasic:
+		return Credential{Username: c.Username, Password: c.Password}
+	case AuthBearer:
+		return Credential{Token: c.Token}
+	case AuthAPIKey:
+		return Credential{KeyName: c.KeyName, KeyValue: c.KeyValue}
+	case AuthOAuth2:
+		return Credential{OAuth2: c.OAuth2}
+	}
+	return Credential{}
+}
+
 // IsZero reports whether no credential is set.
 func (c Credential) IsZero() bool { return c == Credential{} }
 
-// secretFields lists the credential's fields for encryption; the order is part of no format.
-func (c *Credential) secretFields() []*string {
+// Fields lists the credential's fields, all secrets, for code that seals or opens them; the order is
+// part of no format.
+func (c *Credential) Fields() []*string {
 	return []*string{&c.Username, &c.Password, &c.KeyName, &c.KeyValue, &c.Token,
 		&c.OAuth2.ClientID, &c.OAuth2.ClientSecret}
 }
@@ -134,6 +152,7 @@ func (s Settings) Normalized() Settings {
 	if s.API.AuthType.IsZero() {
 		s.API.AuthType = AuthNone
 	}
+	s.API.Credential = s.API.Credential.usedBy(s.API.AuthType)
 	s.EventNames = nonNil(s.EventNames)
 	s.Tags = nonNil(s.Tags)
 	s.Query = nonNil(s.Query)
@@ -153,26 +172,27 @@ func nonNil[T any](s []T) []T {
 func (s Settings) Validate() error {
 	var v validation
 	v.check(strings.TrimSpace(s.Name) != "", "name", "is required")
+	v.check(strings.TrimSpace(s.Name) == "" || printable(s.Name), "name", "must not contain control characters")
 	v.check(len(s.Name) <= MaxNameLength, "name", fmt.Sprintf("must be at most %d characters", MaxNameLength))
 
 	v.check(len(s.EventNames) > 0, "eventNames", "must name at least one event")
 	v.check(len(s.EventNames) <= MaxEventNames, "eventNames", fmt.Sprintf("must name at most %d events", MaxEventNames))
-	for i, name := range s.EventNames {
+	for i, name := range bounded(s.EventNames, MaxEventNames) {
 		v.check(ValidEventName(name), fmt.Sprintf("eventNames[%d]", i),
 			"must be 1 to 128 letters, digits, '_', '.' or '-'")
 	}
 
 	v.check(len(s.Tags) <= MaxTags, "tags", fmt.Sprintf("must have at most %d tags", MaxTags))
-	for i, tag := range s.Tags {
-		v.check(tag != "" && len(tag) <= MaxTagLength, fmt.Sprintf("tags[%d]", i),
-			fmt.Sprintf("must be 1 to %d characters", MaxTagLength))
+	for i, tag := range bounded(s.Tags, MaxTags) {
+		v.check(tag != "" && len(tag) <= MaxTagLength && printable(tag), fmt.Sprintf("tags[%d]", i),
+			fmt.Sprintf("must be 1 to %d characters without control characters", MaxTagLength))
 	}
 
 	v.check(len(s.Query) <= MaxQueryEntries, "query", fmt.Sprintf("must have at most %d entries", MaxQueryEntries))
-	for i, q := range s.Query {
+	for i, q := range bounded(s.Query, MaxQueryEntries) {
 		field := fmt.Sprintf("query[%d]", i)
-		v.check(q.Key != "" && len(q.Key) <= MaxQueryKeyLength, field,
-			fmt.Sprintf("key must be 1 to %d characters", MaxQueryKeyLength))
+		v.check(q.Key != "" && len(q.Key) <= MaxQueryKeyLength && printable(q.Key), field,
+			fmt.Sprintf("key must be 1 to %d characters without control characters", MaxQueryKeyLength))
 		switch value := q.Value.(type) {
 		case string:
 			v.check(len(value) <= MaxQueryValueLength, field,
@@ -190,15 +210,15 @@ func (s Settings) Validate() error {
 
 	v.check(len(s.SuccessCodes) > 0, "successCodes", "must have at least one status code")
 	v.check(len(s.SuccessCodes) <= MaxCodes, "successCodes", fmt.Sprintf("must have at most %d codes", MaxCodes))
-	for i, code := range s.SuccessCodes {
+	for i, code := range bounded(s.SuccessCodes, MaxCodes) {
 		v.check(code >= 100 && code <= 599, fmt.Sprintf("successCodes[%d]", i), "must be an HTTP status from 100 to 599")
 	}
 	v.check(len(s.RetryCodes) <= MaxCodes, "retryCodes", fmt.Sprintf("must have at most %d codes", MaxCodes))
-	for i, code := range s.RetryCodes {
+	for i, code := range bounded(s.RetryCodes, MaxCodes) {
 		v.check(code == 0 || (code >= 100 && code <= 599), fmt.Sprintf("retryCodes[%d]", i),
 			"must be 0 (no response) or an HTTP status from 100 to 599")
 	}
-	for _, code := range s.RetryCodes {
+	for _, code := range bounded(s.RetryCodes, MaxCodes) {
 		if code != 0 && slices.Contains(s.SuccessCodes, code) {
 			v.add("retryCodes", fmt.Sprintf("%d is also a success code", code))
 		}
@@ -225,7 +245,7 @@ func (e Endpoint) validate(v *validation) {
 			fmt.Sprintf("must be at most %d characters", MaxCredentialLength))
 	}
 	v.check(len(e.OAuthScopes) <= MaxScopes, "api.oAuthScopes", fmt.Sprintf("must have at most %d scopes", MaxScopes))
-	for i, scope := range e.OAuthScopes {
+	for i, scope := range bounded(e.OAuthScopes, MaxScopes) {
 		v.check(scope != "" && len(scope) <= MaxScopeLength && !strings.ContainsAny(scope, " \t\r\n"),
 			fmt.Sprintf("api.oAuthScopes[%d]", i), "must be 1 to 256 characters without spaces")
 	}
@@ -261,6 +281,21 @@ func (e Endpoint) validate(v *validation) {
 		v.check(e.OAuthTokenURL == "" || validHTTPURL(e.OAuthTokenURL), "api.oAuthTokenUrl",
 			"must be an absolute http or https URL with a host when given")
 	}
+}
+
+// bounded returns the items whose rules are worth checking one by one: none of a list that is over
+// its limit already, which is reported once, so that a huge list cannot make a huge answer.
+func bounded[T any](items []T, limit int) []T {
+	if len(items) > limit {
+		return nil
+	}
+	return items
+}
+
+// printable reports whether s has no control characters: names and tags show up in listings and
+// logs, and read models use control characters as separators.
+func printable(s string) bool {
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 func validHTTPURL(raw string) bool {

@@ -184,13 +184,19 @@ func TestValidateAuthType(t *testing.T) {
 		{"credential at the length bound", bearer(long), nil},
 		{"token too long", bearer(long + "x"), []string{"api.credential.token"}},
 		{"password too long", basic("alice", long+"x"), []string{"api.credential.password"}},
-		{"every credential too long", api(func(e *webhook.Endpoint) {
+		{"basic credential too long", basic(long+"x", long+"x"), []string{"api.credential.username", "api.credential.password"}},
+		{"api_key credential too long", api(func(e *webhook.Endpoint) {
+			e.AuthType = webhook.AuthAPIKey
+			e.Credential = webhook.Credential{KeyName: long + "x", KeyValue: long + "x"}
+		}), []string{"api.credential.keyName", "api.credential.keyValue"}},
+		{"oauth2 credential too long", oauth2(webhook.GrantClientCredentials, tokenURL, long+"x", long+"x"),
+			[]string{"api.credential.oauth2.clientId", "api.credential.oauth2.clientSecret"}},
+		// A credential the auth type does not use is dropped, not kept and not checked.
+		{"unused credential too long", api(func(e *webhook.Endpoint) {
 			l := long + "x"
 			e.Credential = webhook.Credential{Username: l, Password: l, KeyName: l, KeyValue: l, Token: l,
 				OAuth2: webhook.OAuth2Credential{ClientID: l, ClientSecret: l}}
-		}), []string{"api.credential.username", "api.credential.password", "api.credential.keyName",
-			"api.credential.keyValue", "api.credential.token", "api.credential.oauth2.clientId",
-			"api.credential.oauth2.clientSecret"}},
+		}), nil},
 	})
 }
 

@@ -645,3 +645,28 @@ func TestSettingsAreNotShared(t *testing.T) {
 		}
 	})
 }
+
+// TestCredentialKeepsOnlyWhatTheAuthTypeUses: a secret no delivery presents is not kept, and
+// changing the auth type drops the old type's secrets.
+func TestCredentialKeepsOnlyWhatTheAuthTypeUses(t *testing.T) {
+	t.Parallel()
+	s := validSettings()
+	s.API.AuthType = webhook.AuthBasic
+	s.API.Credential = webhook.Credential{Username: "u", Password: "p", Token: "unused",
+		OAuth2: webhook.OAuth2Credential{ClientID: "unused"}}
+	w, err := webhook.Create(webhook.Creation{ID: "w1", TenantID: "t", CommunityID: "c", Settings: s, Secret: "a-raw-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Settings().API.Credential; got != (webhook.Credential{Username: "u", Password: "p"}) {
+		t.Fatalf("created with %+v, want only the basic fields", got)
+	}
+	none := w.Settings()
+	none.API.AuthType = webhook.AuthNone
+	if err := w.Update(none); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Settings().API.Credential; !got.IsZero() {
+		t.Fatalf("after switching to none the credential is %+v, want none", got)
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestMetricsSurviveMixedMethodsOnOneConnection sends requests of every method over one kept-alive
+// connection, then scrapes /metrics: the labels must be the methods sent, not whatever the reused
+// request buffer held later.
+func TestMetricsSurviveMixedMethodsOnOneConnection(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	scope := apiScope("t1", "c1")
+	w := apiCreate(h, h.license, scope, apiMinimal("metrics"))
+	h.system(http.MethodGet, scope+"/webhook/"+w.ID, nil)
+	h.system(http.MethodPatch, scope+"/webhook/"+w.ID, map[string]any{"name": "renamed"})
+	h.system(http.MethodPost, scope+"/webhooks/fetch", map[string]any{})
+	h.do(http.MethodOptions, "/livez", nil, nil)
+	h.system(http.MethodDelete, scope+"/webhook/"+w.ID, nil)
+
+	r := h.do(http.MethodGet, "/metrics", nil, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("/metrics answered %d after mixed traffic: %.300s", r.Status, r.Body)
+	}
+	for _, method := range []string{"PUT", "GET", "PATCH", "POST", "DELETE"} {
+		if !strings.Contains(string(r.Body), `method="`+method+`"`) {
+			t.Errorf("/metrics has no series for %s", method)
+		}
+	}
+}
+
+// TestFieldNamesAreExact: encoding/json would take "NAME" for "name"; the API does not.
+func TestFieldNamesAreExact(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	body := apiMinimal("exact")
+	body["NAME"] = body["name"]
+	delete(body, "name")
+	apiWantError(t, h.system(http.MethodPut, apiScope("t1", "c1")+"/webhook", body), http.StatusBadRequest, "NAME")
+
+	nested := apiMinimal("exact")
+	nested["api"] = map[string]any{"URL": "https://example.com/hook"}
+	apiWantError(t, h.system(http.MethodPut, apiScope("t1", "c1")+"/webhook", nested), http.StatusBadRequest, "api.URL")
+}
+
+// TestAHugeBadListGetsASmallAnswer: a list far over its limit is reported once, not item by item.
+func TestAHugeBadListGetsASmallAnswer(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	body := apiMinimal("huge")
+	body["tags"] = make([]string, 100_000) // 100,000 empty tags, about 300 KB
+	r := h.system(http.MethodPut, apiScope("t1", "c1")+"/webhook", body)
+	apiWantError(t, r, http.StatusBadRequest, "tags")
+	if len(r.Body) > 4096 {
+		t.Fatalf("the answer to one oversized list is %d bytes", len(r.Body))
+	}
+}
+
+// TestAWebhookIDThatIsNoUUIDIsNotFound answers 404 on every webhook endpoint.
+func TestAWebhookIDThatIsNoUUIDIsNotFound(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	path := apiScope("t1", "c1") + "/webhook/not-a-uuid"
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{http.MethodGet, path, nil}, {http.MethodPatch, path, map[string]any{"name": "x"}},
+		{http.MethodDelete, path, nil}, {http.MethodGet, path + "/history", nil},
+	} {
+		apiWantError(t, h.system(c.method, c.path, c.body), http.StatusNotFound, "not found")
+	}
+}
