@@ -9,8 +9,9 @@
 // (RETURNING, json_each, sqlite_master). Every write transaction in this package starts with a write,
 // so SQLite takes the write lock at once and waits for it under busy_timeout, as BEGIN IMMEDIATE
 // would: a transaction that read first and wrote later could fail with SQLITE_BUSY_SNAPSHOT when
-// another writer (a second runner, or a rebuild in another process) committed in between. The DSN
-// therefore needs no _txlock.
+// another writer (a second runner, or a rebuild in another process) committed in between. hookd's
+// opener (adapters/readmodeldb) sets _txlock=immediate as well, so that guarantee does not rest on
+// the order of statements alone.
 package projections
 
 import (

@@ -188,18 +188,37 @@ func (r *Runner) Run(ctx context.Context) error {
 		} else {
 			log.Warn("projection stopped; resubscribing from its checkpoint", "error", err,
 				"position", r.Position().String(), "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			if !r.sleep(ctx, &backoff) {
 				return nil
 			}
-			backoff = min(2*backoff, r.cfg.MaxBackoff)
 		}
 		// Setting up again re-reads the stored checkpoint: the truth after a failed or moved batch.
-		if err := r.setup(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("projection setup failed", "error", err)
+		// A setup that fails waits too, so a moved checkpoint and a failing setup cannot spin.
+		for {
+			err := r.setup(ctx)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.Warn("projection setup failed", "error", err, "retry_in", backoff)
+			if !r.sleep(ctx, &backoff) {
+				return nil
+			}
 		}
 	}
+}
+
+// sleep waits for backoff, then doubles it up to MaxBackoff; false when ctx ended first.
+func (r *Runner) sleep(ctx context.Context, backoff *time.Duration) bool {
+	select {
+	case <-time.After(*backoff):
+	case <-ctx.Done():
+		return false
+	}
+	*backoff = min(2**backoff, r.cfg.MaxBackoff)
+	return true
 }
 
 // setup makes sure the checkpoint and the projection's live tables exist, creating them empty at

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"errors"
+	"math"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -53,19 +55,17 @@ func requireScope(c *fiber.Ctx, p principal) error {
 }
 
 // authenticate checks the 1Kosmos headers: the license key and request id, encrypted with the key
-// shared between the caller's key pair and the service's. A request that fails is 401; a license
-// that may not do what the request asks is 403.
+// shared between the caller's key pair and the service's. It verifies the headers, looks the
+// license up, and only for a known license that is not revoked records the request's uuid against
+// replays (Commit), so that strangers cannot fill the replay cache; then it checks the license's
+// level and scope. A request that fails authentication (bad headers, unknown or revoked license,
+// replay) is 401; a full replay cache is 429 with Retry-After; a license that may not do what the
+// request asks is 403.
 func (s *server) authenticate(allowed requirement) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		req, err := s.Verifier.Verify(c.UserContext(), c.Get("publickey"), c.Get("licensekey"), c.Get("requestid"))
-		var authErr *kosmosauth.AuthError
-		switch {
-		case errors.As(err, &authErr):
-			return unauthorized(authErr.Reason)
-		case errors.Is(err, kosmosauth.ErrReplayCacheFull):
-			return &apiError{status: fiber.StatusServiceUnavailable, message: "too many requests in the allowed time span; try again"}
-		case err != nil:
-			return err
+		req, err := s.Verifier.Verify(c.UserContext(), c.Get(kosmosauth.HeaderPublicKey), c.Get(kosmosauth.HeaderLicenseKey), c.Get(kosmosauth.HeaderRequestID))
+		if err != nil {
+			return s.authFailure(c, err)
 		}
 		lic, err := s.Licenses.ByKeyHash(c.UserContext(), command.KeyHash(req.LicenseKey))
 		if errors.Is(err, license.ErrNotFound) {
@@ -77,6 +77,9 @@ func (s *server) authenticate(allowed requirement) fiber.Handler {
 		if lic.Revoked {
 			return unauthorized("the license was revoked")
 		}
+		if err := s.Verifier.Commit(req); err != nil {
+			return s.authFailure(c, err)
+		}
 		p := principal{LicenseID: lic.ID, Level: lic.Level, Scope: lic.Scope, AppID: req.AppID, RequestID: req.UUID}
 		if err := allowed(c, p); err != nil {
 			return err
@@ -84,4 +87,20 @@ func (s *server) authenticate(allowed requirement) fiber.Handler {
 		c.Locals(principalKey, p)
 		return c.Next()
 	}
+}
+
+// authFailure maps an error of Verify or Commit: a rejected request is 401 with the reason; a full
+// replay cache is 429, to be retried once the requests it remembers have left the time span.
+func (s *server) authFailure(c *fiber.Ctx, err error) error {
+	var authErr *kosmosauth.AuthError
+	switch {
+	case errors.As(err, &authErr):
+		return unauthorized(authErr.Reason)
+	case errors.Is(err, kosmosauth.ErrReplayCacheFull):
+		retry := int64(math.Ceil(s.AllowedTimeSpan.Seconds()))
+		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(retry, 10))
+		return &apiError{status: fiber.StatusTooManyRequests, message: "too many requests inside the allowed time span of " +
+			s.AllowedTimeSpan.String() + "; try again after " + strconv.FormatInt(retry, 10) + " s"}
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/projections/servicekeyview"
 )
 
 // errorBody is the one shape of every error the API answers, as the 1Kosmos seed defines it.
@@ -61,6 +62,9 @@ func status(err error) (int, string) {
 		return http.StatusConflict, "the resource was changed by another request; fetch it and try again"
 	case errors.Is(err, eventlog.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the event store is unavailable; try again"
+	case errors.Is(err, servicekeyview.ErrNotFound):
+		// Only before the first start has made the service's key pair: the node is not ready yet.
+		return http.StatusServiceUnavailable, "the service key pair is not there yet; try again"
 	case errors.As(err, &fe):
 		return fe.Code, fe.Message
 	}

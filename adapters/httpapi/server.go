@@ -41,9 +41,12 @@ type ServiceKeyReader interface {
 	List(ctx context.Context) ([]servicekeyview.Key, error)
 }
 
-// RequestVerifier checks the three 1Kosmos authentication headers of a request.
+// RequestVerifier checks the three 1Kosmos authentication headers of a request (Verify), and
+// records a request of a valid license against replays (Commit). Recording only after the license
+// is known keeps strangers from filling the replay cache.
 type RequestVerifier interface {
 	Verify(ctx context.Context, publicKey, licenseKey, requestID string) (kosmosauth.Request, error)
+	Commit(req kosmosauth.Request) error
 }
 
 // SecretOpener opens a secret that a read model keeps sealed; stream is the record it belongs to.

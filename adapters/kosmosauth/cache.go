@@ -60,7 +60,7 @@ func (c *sharedKeyCache) put(id sharedKeyID, key [kosmoscrypto.SharedKeySize]byt
 	}
 }
 
-// replayCache remembers the uuids of accepted requests until their ts leaves the time span, after
+// replayCache remembers the uuids of committed requests until their ts leaves the time span, after
 // which the ts check rejects a replay on its own. Uuids sit in buckets by the unix second they
 // expire at: the buckets span at most twice the time span, so dropping the expired ones is cheap.
 type replayCache struct {

@@ -6,9 +6,10 @@ import "errors"
 // answers it with 401 and the AuthError's Reason as message.
 var ErrUnauthenticated = errors.New("unauthenticated")
 
-// ErrReplayCacheFull says more requests arrived inside one time span than the replay cache may
-// remember. The request is refused rather than let through unchecked, since a request the cache
-// cannot remember could be replayed; the HTTP layer answers it with 503 and the client retries.
+// ErrReplayCacheFull says more requests of known licenses arrived inside one time span than the
+// replay cache may remember; Commit returns it. The request is refused rather than let through
+// unchecked, since a request the cache cannot remember could be replayed; the HTTP layer answers it
+// with 429 Too Many Requests and the client retries once the time span has passed.
 var ErrReplayCacheFull = errors.New("kosmosauth: too many requests inside the allowed time span to guard against replays")
 
 // AuthError is a rejected request. It matches ErrUnauthenticated.

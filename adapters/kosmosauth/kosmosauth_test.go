@@ -114,6 +114,15 @@ func (f *fixture) verify(h map[string]string) (kosmosauth.Request, error) {
 	return f.v.Verify(context.Background(), h[kosmosauth.HeaderPublicKey], h[kosmosauth.HeaderLicenseKey], h[kosmosauth.HeaderRequestID])
 }
 
+// accept is the server's whole check of a request whose license is valid: Verify, then Commit.
+func (f *fixture) accept(h map[string]string) (kosmosauth.Request, error) {
+	req, err := f.verify(h)
+	if err != nil {
+		return req, err
+	}
+	return req, f.v.Commit(req)
+}
+
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -126,7 +135,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if req.LicenseKey != "lic_test" || req.AppID != "com.example.app" || req.CallerPublicKey != f.caller.Public.Encode() {
+	if req.LicenseKey != "lic_test" || req.AppID != "com.example.app" {
 		t.Errorf("Verify = %+v", req)
 	}
 	if !req.TS.Equal(epoch) {
@@ -239,14 +248,16 @@ func TestVectorRequest(t *testing.T) {
 		t.Fatalf("Verify: %v", err)
 	}
 	want := kosmosauth.Request{
-		LicenseKey:      "lic_3f9a1c0e5b7d4e2f8a6c",
-		AppID:           "com.example.app",
-		UUID:            "9b2f6c1e-1d5a-4c1b-8d7e-2f1a3b4c5d6e",
-		TS:              epoch,
-		CallerPublicKey: vec.CallerKey.Public,
+		LicenseKey: "lic_3f9a1c0e5b7d4e2f8a6c",
+		AppID:      "com.example.app",
+		UUID:       "9b2f6c1e-1d5a-4c1b-8d7e-2f1a3b4c5d6e",
+		TS:         epoch,
 	}
 	if req != want {
 		t.Fatalf("Verify = %+v, want %+v", req, want)
+	}
+	if err := v.Commit(req); err != nil {
+		t.Fatalf("Commit: %v", err)
 	}
 }
 
@@ -332,7 +343,25 @@ func TestRejections(t *testing.T) {
 		}, "requestid header: not the JSON", nil},
 		{"uuid too long", func(t *testing.T, f *fixture, h map[string]string) {
 			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), "a", strings.Repeat("u", 129)))
-		}, "requestid header: uuid longer than 128 characters", nil},
+		}, "requestid header: uuid must be a UUID in its canonical form of 36 characters", nil},
+		{"uuid not a UUID", func(t *testing.T, f *fixture, h map[string]string) {
+			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), "a", "request-1"))
+		}, "requestid header: uuid must be a UUID in its canonical form of 36 characters", nil},
+		{"uuid 36 characters but not hex", func(t *testing.T, f *fixture, h map[string]string) {
+			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), "a", "9b2f6c1e-1d5a-4c1b-8d7e-2f1a3b4c5d6g"))
+		}, "uuid must be a UUID in its canonical form", nil},
+		{"uuid without hyphens", func(t *testing.T, f *fixture, h map[string]string) {
+			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), "a", strings.ReplaceAll(uuid.NewString(), "-", "")))
+		}, "uuid must be a UUID in its canonical form", nil},
+		{"uuid in braces", func(t *testing.T, f *fixture, h map[string]string) {
+			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), "a", "{"+uuid.NewString()+"}"))
+		}, "uuid must be a UUID in its canonical form", nil},
+		{"uuid as a URN", func(t *testing.T, f *fixture, h map[string]string) {
+			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), "a", "urn:uuid:"+uuid.NewString()))
+		}, "uuid must be a UUID in its canonical form", nil},
+		{"uuid hyphens misplaced", func(t *testing.T, f *fixture, h map[string]string) {
+			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), "a", "9b2f6c1e1-d5a-4c1b-8d7e-2f1a3b4c5d6e"))
+		}, "uuid must be a UUID in its canonical form", nil},
 		{"appid too long", func(t *testing.T, f *fixture, h map[string]string) {
 			h["requestid"] = f.encrypt(t, rid(epoch.Unix(), strings.Repeat("a", 257), uuid.NewString()))
 		}, "requestid header: appid longer than 256 characters", nil},
@@ -355,7 +384,7 @@ func TestRejections(t *testing.T) {
 			h["requestid"] = f.encrypt(t, rid(epoch.UnixMilli(), "a", uuid.NewString()))
 		}, "ts 1763800000000 is outside the allowed time span", nil},
 		{"ts huge", func(t *testing.T, f *fixture, h map[string]string) {
-			h["requestid"] = f.encrypt(t, `{"ts":1e400,"uuid":"x"}`)
+			h["requestid"] = f.encrypt(t, `{"ts":1e400,"uuid":"`+uuid.NewString()+`"}`)
 		}, "requestid header: ts must be a number of unix seconds", nil},
 	}
 	for _, c := range cases {
@@ -422,12 +451,12 @@ func TestReplayRejected(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	h := f.headers(t)
-	if _, err := f.verify(h); err != nil {
+	if _, err := f.accept(h); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []time.Duration{0, time.Second, 29 * time.Second, 30 * time.Second} {
 		f.clock.set(epoch.Add(d))
-		_, err := f.verify(h)
+		_, err := f.accept(h)
 		var ae *kosmosauth.AuthError
 		if !errors.As(err, &ae) || !strings.Contains(ae.Reason, "uuid already used") {
 			t.Fatalf("replay %s later: err = %v, want a replay rejection", d, err)
@@ -435,7 +464,7 @@ func TestReplayRejected(t *testing.T) {
 	}
 	// Once ts leaves the span the request is too old, whatever the replay cache holds.
 	f.clock.set(epoch.Add(31 * time.Second))
-	if _, err := f.verify(h); err == nil || !strings.Contains(err.Error(), "outside the allowed time span") {
+	if _, err := f.accept(h); err == nil || !strings.Contains(err.Error(), "outside the allowed time span") {
 		t.Fatalf("replay after the span: err = %v", err)
 	}
 
@@ -443,12 +472,134 @@ func TestReplayRejected(t *testing.T) {
 	f.clock.set(epoch)
 	h2 := f.headers(t)
 	bad := map[string]string{"publickey": h2["publickey"], "licensekey": f.encrypt(t, ""), "requestid": h2["requestid"]}
-	if _, err := f.verify(bad); err == nil {
+	if _, err := f.accept(bad); err == nil {
 		t.Fatal("empty license passed")
 	}
-	if _, err := f.verify(h2); err != nil {
+	if _, err := f.accept(h2); err != nil {
 		t.Fatalf("the genuine request after a failed one with its uuid: %v", err)
 	}
+}
+
+// TestVerifyRecordsNothing: Verify alone, as for a request whose license turns out unknown, takes
+// no room in the replay cache, however often it runs.
+func TestVerifyRecordsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *kosmosauth.Config) { c.ReplayCacheSize = 1 })
+	h := f.headers(t)
+	for range 5 {
+		if _, err := f.verify(h); err != nil {
+			t.Fatalf("Verify of the same headers again: %v, want no replay detection before Commit", err)
+		}
+	}
+	// A stranger's flood of fresh requests, each verified and never committed...
+	for range 20 {
+		if _, err := f.verify(f.headers(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ... leaves the one-entry cache free for the first request committed, which is then a replay.
+	if _, err := f.accept(h); err != nil {
+		t.Fatalf("Commit after many Verifies: %v", err)
+	}
+	if _, err := f.accept(h); !errors.Is(err, kosmosauth.ErrUnauthenticated) || !strings.Contains(err.Error(), "uuid already used") {
+		t.Fatalf("second Commit: err = %v, want a replay rejection", err)
+	}
+}
+
+func TestCommitConcurrent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const n = 64
+	for round := range 5 {
+		req, err := f.verify(f.headers(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var passed, replayed atomic.Int32
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				<-start
+				err := f.v.Commit(req)
+				var ae *kosmosauth.AuthError
+				switch {
+				case err == nil:
+					passed.Add(1)
+				case errors.Is(err, kosmosauth.ErrUnauthenticated) && errors.As(err, &ae) && strings.Contains(ae.Reason, "uuid already used"):
+					replayed.Add(1)
+				default:
+					t.Errorf("unexpected error: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if passed.Load() != 1 || replayed.Load() != n-1 {
+			t.Fatalf("round %d: %d Commits passed and %d were rejected as replays, want 1 and %d", round, passed.Load(), replayed.Load(), n-1)
+		}
+	}
+}
+
+func TestCommitChecksItsRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	req, err := f.verify(f.headers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Time passed between Verify and Commit (a slow license lookup): the request is too old now,
+	// and the replay cache would forget it too soon to catch a replay.
+	f.clock.advance(kosmosauth.DefaultTimeSpan + time.Second)
+	if err := f.v.Commit(req); !errors.Is(err, kosmosauth.ErrUnauthenticated) || !strings.Contains(err.Error(), "outside the allowed time span") {
+		t.Fatalf("late Commit: err = %v, want a rejection for the ts", err)
+	}
+	f.clock.set(epoch)
+	for _, id := range []string{"", "x", strings.Repeat("u", 200), strings.ReplaceAll(uuid.NewString(), "-", "")} {
+		bad := req
+		bad.UUID = id
+		if err := f.v.Commit(bad); !errors.Is(err, kosmosauth.ErrUnauthenticated) || !strings.Contains(err.Error(), "uuid must be a UUID") {
+			t.Errorf("Commit of uuid %q: err = %v, want a rejection", id, err)
+		}
+	}
+	far := req
+	far.TS = epoch.Add(time.Hour)
+	if err := f.v.Commit(far); !errors.Is(err, kosmosauth.ErrUnauthenticated) {
+		t.Errorf("Commit of a ts an hour ahead: err = %v, want a rejection", err)
+	}
+	if err := f.v.Commit(req); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	// Upper and lower case name one uuid.
+	upper := req
+	upper.UUID = strings.ToUpper(req.UUID)
+	if err := f.v.Commit(upper); !errors.Is(err, kosmosauth.ErrUnauthenticated) || !strings.Contains(err.Error(), "uuid already used") {
+		t.Errorf("Commit of the uuid in upper case: err = %v, want a replay rejection", err)
+	}
+}
+
+func TestUpperCaseUUIDAccepted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := uuid.NewString()
+	h := f.headers(t)
+	h["requestid"] = f.encrypt(t, `{"ts":`+jsonNumber(epoch.Unix())+`,"appid":"a","uuid":"`+strings.ToUpper(id)+`"}`)
+	req, err := f.accept(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.UUID != id {
+		t.Errorf("UUID = %q, want it in lower case %q", req.UUID, id)
+	}
+	h["requestid"] = f.encrypt(t, `{"ts":`+jsonNumber(epoch.Unix())+`,"appid":"a","uuid":"`+id+`"}`)
+	if _, err := f.accept(h); !errors.Is(err, kosmosauth.ErrUnauthenticated) {
+		t.Errorf("the same uuid in lower case: err = %v, want a replay rejection", err)
+	}
+}
+
+func jsonNumber(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
 }
 
 func TestReplayConcurrent(t *testing.T) {
@@ -463,7 +614,7 @@ func TestReplayConcurrent(t *testing.T) {
 		for range n {
 			wg.Go(func() {
 				<-start
-				_, err := f.verify(h)
+				_, err := f.accept(h)
 				switch {
 				case err == nil:
 					passed.Add(1)
@@ -493,7 +644,7 @@ func TestDistinctRequestsConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, h := range hs {
 		wg.Go(func() {
-			if _, err := f.verify(h); err != nil {
+			if _, err := f.accept(h); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})
@@ -555,17 +706,22 @@ func TestReplayCacheFull(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *kosmosauth.Config) { c.ReplayCacheSize = 2 })
 	for range 2 {
-		if _, err := f.verify(f.headers(t)); err != nil {
+		if _, err := f.accept(f.headers(t)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := f.verify(f.headers(t))
+	h := f.headers(t)
+	req, err := f.verify(h)
+	if err != nil {
+		t.Fatalf("Verify with a full cache: %v, want it to pass (it records nothing)", err)
+	}
+	err = f.v.Commit(req)
 	if !errors.Is(err, kosmosauth.ErrReplayCacheFull) || errors.Is(err, kosmosauth.ErrUnauthenticated) {
 		t.Fatalf("err = %v, want ErrReplayCacheFull", err)
 	}
 	// Once the remembered requests' ts leave the span, there is room again.
 	f.clock.advance(kosmosauth.DefaultTimeSpan + time.Second)
-	if _, err := f.verify(f.headers(t)); err != nil {
+	if _, err := f.accept(f.headers(t)); err != nil {
 		t.Fatalf("after the span: %v", err)
 	}
 }

@@ -6,7 +6,16 @@
 // pair. The Verifier checks them on the server; Client makes them on the client.
 //
 // Authentication ends with knowing who claims to call: looking the license up, its level and its
-// scope are the application's business.
+// scope are the application's business. The server checks a request in two steps, with the
+// application's license lookup between them:
+//
+//	req, err := v.Verify(ctx, publicKey, licenseKey, requestID) // decrypts and checks; records nothing
+//	// ... look req.LicenseKey up; reject an unknown or revoked license ...
+//	err = v.Commit(req) // records req.UUID; fails for a replay
+//
+// so that only the requests of a known license take room in the bounded replay cache: anyone can
+// make a key pair and encrypt headers that Verify accepts, so were Verify to record their uuids, a
+// stranger could fill the cache and lock every caller out.
 package kosmosauth
 
 import (
@@ -42,7 +51,7 @@ const (
 	maxPublicKeyLen  = 128  // 88 characters for 64 bytes; room for a clear error on a near miss
 	maxEncryptedLen  = 4096 // base64 of IV, ciphertext and tag
 	maxAppIDLen      = 256
-	maxUUIDLen       = 128
+	uuidLen          = 36 // the canonical form 8-4-4-4-12 hex digits; see validUUID
 	maxLicenseKeyLen = 1024
 )
 
@@ -65,8 +74,9 @@ type Config struct {
 	// SharedKeyCacheSize bounds the number of shared keys remembered, one per caller key and service
 	// key. ECDH costs tens of microseconds, too much to pay on every request.
 	SharedKeyCacheSize int
-	// ReplayCacheSize bounds the number of request uuids remembered; each is forgotten once its ts
-	// leaves the time span. It must exceed the requests expected in twice the time span.
+	// ReplayCacheSize bounds the number of request uuids remembered (by Commit, so of known licenses
+	// only); each is forgotten once its ts leaves the time span. It must exceed the requests expected
+	// in twice the time span.
 	ReplayCacheSize int
 }
 
@@ -105,18 +115,18 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Request is what an authenticated request claims.
+// Request is what an authenticated request claims. Its strings are its own: none aliases the
+// header values Verify was given.
 type Request struct {
 	// LicenseKey is the decrypted license key; the application looks it up.
 	LicenseKey string
 	// AppID is requestid's appid, as the caller sent it (possibly empty).
 	AppID string
-	// UUID is requestid's uuid, unique inside the time span.
+	// UUID is requestid's uuid, a UUID in canonical form (36 characters, lower case), unique inside
+	// the time span once Commit has accepted it.
 	UUID string
 	// TS is requestid's ts.
 	TS time.Time
-	// CallerPublicKey is the publickey header.
-	CallerPublicKey string
 }
 
 // Verifier checks the authentication headers of requests. It is safe for concurrent use.
@@ -147,10 +157,13 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 func (v *Verifier) TimeSpan() time.Duration { return v.span }
 
 // Verify authenticates a request from the raw values of its publickey, licensekey and requestid
-// headers. A request that fails gets an error matching ErrUnauthenticated (an *AuthError with the
-// reason); a request whose uuid was seen inside the time span fails so too, and of several identical
-// requests arriving at once exactly one passes. Other errors are the server's: ErrReplayCacheFull,
-// or the ServiceKeys' error.
+// headers: it decrypts them and checks their shape and ts. A request that fails gets an error
+// matching ErrUnauthenticated (an *AuthError with the reason). Other errors are the server's: the
+// ServiceKeys' error, or no service key.
+//
+// Verify records nothing, so it does not detect replays: a request it accepts is not authenticated
+// until Commit accepts it too. The caller looks the license up in between and calls Commit only for
+// a license it knows and honours, so that strangers take no room in the replay cache.
 func (v *Verifier) Verify(ctx context.Context, publicKey, licenseKey, requestID string) (Request, error) {
 	if err := checkPresent(publicKey, licenseKey, requestID); err != nil {
 		return Request{}, err
@@ -184,22 +197,43 @@ func (v *Verifier) Verify(ctx context.Context, publicKey, licenseKey, requestID 
 		return Request{}, err
 	}
 
-	now := v.now()
-	ts, expires, err := v.checkTS(rid.TS, now)
+	ts, err := v.checkTS(rid.TS, v.now())
 	if err != nil {
 		return Request{}, err
 	}
-	// Last, so that a request failing any other check does not use up its uuid.
-	if err := v.replay.add(rid.UUID, expires, now.Unix()); err != nil {
-		return Request{}, err
-	}
 	return Request{
-		LicenseKey:      string(license),
-		AppID:           rid.AppID,
-		UUID:            rid.UUID,
-		TS:              ts,
-		CallerPublicKey: publicKey,
+		LicenseKey: string(license),
+		AppID:      rid.AppID,
+		UUID:       strings.ToLower(rid.UUID),
+		TS:         ts,
 	}, nil
+}
+
+// Commit records the uuid of a request Verify accepted and whose license the caller has found
+// valid, until its ts leaves the time span. Check and record are one step: a request whose uuid was
+// recorded before fails with an error matching ErrUnauthenticated (an *AuthError saying it is a
+// replay), and of several identical requests committed at once exactly one succeeds. Commit checks
+// the ts against the clock again, since time passed since Verify; a late request fails the same way.
+// When the replay cache is full, Commit fails with ErrReplayCacheFull and records nothing.
+//
+// A request must be committed before it is acted on; one that is not is open to replay.
+func (v *Verifier) Commit(req Request) error {
+	if !validUUID(req.UUID) {
+		return reject(HeaderRequestID+" header: "+uuidReason, nil)
+	}
+	now := v.now()
+	if d := now.Sub(req.TS); d > v.span || d < -v.span {
+		return reject(fmt.Sprintf("%s header: ts %d is outside the allowed time span of %s around the server's time %d",
+			HeaderRequestID, req.TS.Unix(), v.span, now.Unix()), nil)
+	}
+	// The unix second after which the ts check alone rejects the request, so the replay cache may
+	// forget the uuid: ts + span rounded up. It is not before now, as ts + span is not.
+	end := req.TS.Add(v.span)
+	expires := end.Unix()
+	if end.Nanosecond() != 0 {
+		expires++
+	}
+	return v.replay.add(strings.ToLower(req.UUID), expires, now.Unix())
 }
 
 func checkPresent(publicKey, licenseKey, requestID string) error {
@@ -262,27 +296,50 @@ func parseRequestID(plain []byte) (requestID, error) {
 		return requestID{}, reject(HeaderRequestID+" header: missing ts", nil)
 	case rid.UUID == "":
 		return requestID{}, reject(HeaderRequestID+" header: missing uuid", nil)
-	case len(rid.UUID) > maxUUIDLen:
-		return requestID{}, reject(fmt.Sprintf("%s header: uuid longer than %d characters", HeaderRequestID, maxUUIDLen), nil)
+	case !validUUID(rid.UUID):
+		return requestID{}, reject(HeaderRequestID+" header: "+uuidReason, nil)
 	case len(rid.AppID) > maxAppIDLen:
 		return requestID{}, reject(fmt.Sprintf("%s header: appid longer than %d characters", HeaderRequestID, maxAppIDLen), nil)
 	}
 	return rid, nil
 }
 
-// checkTS accepts ts when it lies within the time span of now, and returns it with the unix second
-// after which the ts check alone rejects the request, so the replay cache may forget its uuid.
-func (v *Verifier) checkTS(raw json.Number, now time.Time) (time.Time, int64, error) {
+const uuidReason = "uuid must be a UUID in its canonical form of 36 characters, 8-4-4-4-12 hexadecimal digits such as 9b2f6c1e-1d5a-4c1b-8d7e-2f1a3b4c5d6e"
+
+// validUUID reports whether s is a UUID in the canonical textual form of RFC 9562: 36 characters,
+// hexadecimal digits (of either case) in groups of 8, 4, 4, 4 and 12 separated by hyphens. The
+// version and variant are not checked: the uuid is only a nonce.
+func validUUID(s string) bool {
+	if len(s) != uuidLen {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkTS accepts ts when it lies within the time span of now, and returns it as a time.
+func (v *Verifier) checkTS(raw json.Number, now time.Time) (time.Time, error) {
 	ts, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(ts, 0) || math.IsNaN(ts) {
-		return time.Time{}, 0, reject(HeaderRequestID+" header: ts must be a number of unix seconds", nil)
+		return time.Time{}, reject(HeaderRequestID+" header: ts must be a number of unix seconds", nil)
 	}
 	nowSec := float64(now.UnixNano()) / 1e9
 	if math.Abs(nowSec-ts) > v.span.Seconds() {
-		return time.Time{}, 0, reject(fmt.Sprintf("%s header: ts %s is outside the allowed time span of %s around the server's time %d",
+		return time.Time{}, reject(fmt.Sprintf("%s header: ts %s is outside the allowed time span of %s around the server's time %d",
 			HeaderRequestID, raw, v.span, now.Unix()), nil)
 	}
 	sec, frac := math.Modf(ts)
-	expires := int64(math.Ceil(ts + v.span.Seconds()))
-	return time.Unix(int64(sec), int64(frac*1e9)), expires, nil
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"strings"
 
 	// The pure-Go SQLite driver: hookd builds and runs without cgo.
 	_ "modernc.org/sqlite"
@@ -23,6 +24,9 @@ const maxConns = 8
 //     writers (the runners, a rebuild in another process) wait for each other under busy_timeout
 //     instead of failing when one upgrades a read to a write; read-only transactions stay deferred.
 func Open(path string) (*sql.DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("readmodeldb: %q is not a plain file path", path)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")

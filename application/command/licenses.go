@@ -56,6 +56,15 @@ const (
 	maxKeyLength = 256
 )
 
+// NewLicenseKey makes a license key: "lic_" and 128 random bits in hex.
+func NewLicenseKey(random io.Reader) (string, error) {
+	raw := make([]byte, keyBytes)
+	if _, err := io.ReadFull(random, raw); err != nil {
+		return "", fmt.Errorf("command: generating a license key: %w", err)
+	}
+	return keyPrefix + hex.EncodeToString(raw), nil
+}
+
 // IssueLicense makes a new license.
 type IssueLicense struct {
 	Level license.Level
@@ -78,11 +87,10 @@ type Issued struct {
 func (h *Licenses) Issue(ctx context.Context, cmd IssueLicense, caller Caller) (Issued, error) {
 	key := cmd.Key
 	if key == "" {
-		raw := make([]byte, keyBytes)
-		if _, err := io.ReadFull(h.random, raw); err != nil {
-			return Issued{}, fmt.Errorf("command: generating a license key: %w", err)
+		var err error
+		if key, err = NewLicenseKey(h.random); err != nil {
+			return Issued{}, err
 		}
-		key = keyPrefix + hex.EncodeToString(raw)
 	}
 	if len(key) < minKeyLength || len(key) > maxKeyLength {
 		return Issued{}, fmt.Errorf("command: a license key must be %d to %d characters", minKeyLength, maxKeyLength)

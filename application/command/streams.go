@@ -74,15 +74,18 @@ func (s streams) save(ctx context.Context, stream string, version int64, changes
 	if len(changes) == 0 {
 		return Result{}, nil
 	}
-	key := caller.RequestID
-	if key == "" {
-		// Without a request id there is nothing to deduplicate on; a random key still makes the ids
+	requestID := caller.RequestID
+	if requestID == "" {
+		// Without a request id there is nothing to deduplicate on; a random one still makes the ids
 		// unique, and the expected version still guards against concurrent writers.
-		key = uuid.NewString()
+		requestID = uuid.NewString()
 	}
+	// The actor is part of the key: request ids are the callers' own, and two callers (or two nodes,
+	// each with its own replay check) may happen on the same one.
+	key := caller.Actor + "\x00" + requestID
 	md := eventlog.Metadata{
-		CorrelationID: key,
-		CausationID:   key,
+		CorrelationID: requestID,
+		CausationID:   requestID,
 		Actor:         caller.Actor,
 		OccurredAt:    s.clock().UTC(),
 	}

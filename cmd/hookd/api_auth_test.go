@@ -553,3 +553,57 @@ func TestAuthCredentialsAndSecretOnlyForSystem(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthOnlyValidLicensesUseUpTheUUID: the uuid of a request is recorded against replays only
+// once its license is known and not revoked, so that strangers with their own key pairs cannot fill
+// the replay cache. A request of an unknown or revoked license leaves its uuid to a valid one.
+func TestAuthOnlyValidLicensesUseUpTheUUID(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	scope := apiScope("t1", "c1")
+	fetch := scope + "/webhooks/fetch"
+	caller := apiNewCaller(t, h.servicePublicKey())
+	const unknown = "lic_00000000000000000000000000000000"
+
+	// An unknown license, again and again with one uuid: never a replay, always the unknown license.
+	rid := apiRequestID(time.Now())
+	unknownHeaders := caller.headers(t, unknown, rid)
+	for range 3 {
+		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, unknownHeaders), http.StatusUnauthorized, "unknown license")
+	}
+	// The same uuid with a known license passes: the failed requests did not record it.
+	valid := caller.headers(t, h.license, rid)
+	if r := h.do(http.MethodPost, fetch, map[string]any{}, valid); r.Status != http.StatusOK {
+		t.Fatalf("a known license with the uuid an unknown one used: %d %s", r.Status, r.Body)
+	}
+	// Replayed, the valid request is rejected, and so is its uuid under a fresh encryption.
+	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, valid), http.StatusUnauthorized, "uuid already used")
+	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, "uuid already used")
+	// The license is looked up before the uuid: the unknown license still hears that it is unknown.
+	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, unknownHeaders), http.StatusUnauthorized, "unknown license")
+
+	// A revoked license does not use up the uuid either.
+	revoked := apiIssueLicense(h, "--level", "service", "--tenant", "t1")
+	if out, err := h.runCLI("license", "revoke", revoked); err != nil {
+		t.Fatalf("license revoke: %v %s", err, out)
+	}
+	apiEventually(t, 10*time.Second, "the revoked license still works", func() bool {
+		return h.as(revoked, http.MethodPost, fetch, nil).Status == http.StatusUnauthorized
+	})
+	rid = apiRequestID(time.Now())
+	for range 2 {
+		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, revoked, rid)), http.StatusUnauthorized, "revoked")
+	}
+	if r := h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)); r.Status != http.StatusOK {
+		t.Fatalf("a valid license with the uuid a revoked one used: %d %s", r.Status, r.Body)
+	}
+	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, "uuid already used")
+
+	// A uuid is a UUID in canonical form, nothing longer or looser.
+	for _, id := range []string{"request-1", strings.Repeat("u", 128), strings.ReplaceAll(uuid.NewString(), "-", ""), "{" + uuid.NewString() + "}"} {
+		bad := apiRequestID(time.Now())
+		bad["uuid"] = id
+		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, bad)), http.StatusUnauthorized,
+			"uuid must be a UUID in its canonical form of 36 characters")
+	}
+}

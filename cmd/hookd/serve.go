@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -145,12 +147,24 @@ func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error
 }
 
 // bootstrapLicenseToFile issues a system license on the first start of an empty log and writes its
-// key, once, to a file only the owner reads: the key is shown nowhere else.
+// key, once, to a file only the owner reads: the key is shown nowhere else. The file is written (and
+// synced) before the license is issued, so that a crash in between cannot leave a license whose key
+// is lost; a file left by such a crash is issued at the next start.
 func bootstrapLicenseToFile(ctx context.Context, n *node, cfg config, log *slog.Logger) error {
 	path := filepath.Join(cfg.DataDir, bootstrapLicenseFile)
-	if _, err := os.Stat(path); err == nil {
-		log.Info("the bootstrap system license key is in a file", "path", path)
+	key, err := os.ReadFile(path)
+	if err == nil {
+		issued, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem, Key: strings.TrimSpace(string(key))}, systemCaller)
+		if err != nil {
+			return fmt.Errorf("the bootstrap license in %s: %w", path, err)
+		}
+		if !issued.Existed {
+			log.Info("issued the system license whose key is in a file", "path", path)
+		}
 		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	if err := n.catchUp(ctx); err != nil {
 		return err
@@ -159,15 +173,28 @@ func bootstrapLicenseToFile(ctx context.Context, n *node, cfg config, log *slog.
 	if err != nil || len(existing) > 0 {
 		return err
 	}
-	issued, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem}, systemCaller)
+	generated, err := command.NewLicenseKey(rand.Reader)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, []byte(issued.Key+"\n"), 0o600); err != nil {
+	if err := writeKeyFile(path, generated); err != nil {
 		return fmt.Errorf("writing the bootstrap license: %w", err)
+	}
+	if _, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem, Key: generated}, systemCaller); err != nil {
+		return err
 	}
 	log.Info("issued a system license; its key is in a file", "path", path)
 	return nil
+}
+
+// writeKeyFile creates path for the owner alone, refusing to replace a file, and syncs it.
+func writeKeyFile(path, key string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(key + "\n")
+	return errors.Join(err, f.Sync(), f.Close())
 }
 
 func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}) (*fiber.App, error) {

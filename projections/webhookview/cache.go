@@ -1,9 +1,6 @@
 package webhookview
 
-import (
-	"slices"
-	"sync"
-)
+import "sync"
 
 // Bounds of the View's caches. A decoded webhook takes about 2 KiB, so the webhooks cache holds some
 // 20 MiB at most.
@@ -63,12 +60,6 @@ func (b *bounded[V]) put(key string, v V) {
 // clone copies the slices of w, so that a caller who changes what a query returned does not change
 // the cache.
 func (w Webhook) clone() Webhook {
-	s := &w.Settings
-	s.EventNames = slices.Clone(s.EventNames)
-	s.Tags = slices.Clone(s.Tags)
-	s.Query = slices.Clone(s.Query)
-	s.SuccessCodes = slices.Clone(s.SuccessCodes)
-	s.RetryCodes = slices.Clone(s.RetryCodes)
-	s.API.OAuthScopes = slices.Clone(s.API.OAuthScopes)
+	w.Settings = w.Settings.Clone()
 	return w
 }

@@ -28,7 +28,7 @@ import (
 
 // ErrClosed is returned by calls on a Store after Close, by appends that were still queued when it
 // closed, and by Next on a Subscription after its Close.
-var ErrClosed = errors.New("sqlitestore: closed")
+var ErrClosed = fmt.Errorf("sqlitestore: closed: %w", eventlog.ErrUnavailable)
 
 // Store is the embedded event store. It implements eventstore.Store; all methods are safe for
 // concurrent use.
