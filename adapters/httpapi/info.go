@@ -7,16 +7,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
-	"github.com/hookd/hookd/domain/servicekey"
 )
 
 // servicePublicKey is the public half of the service key pair that callers encrypt their headers to.
 func (s *server) servicePublicKey(c *fiber.Ctx) (string, error) {
-	key, err := s.KeyView.Get(c.UserContext(), servicekey.PrimarySlot)
-	if err != nil {
-		return "", err
-	}
-	return key.PublicKey, nil
+	return s.PublicKey(c.UserContext())
 }
 
 // healthzJSON is /healthz's answer in the seed's field order; code is a string there.

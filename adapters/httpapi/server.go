@@ -64,6 +64,10 @@ type Config struct {
 	KeyView     ServiceKeyReader
 	Secrets     SecretOpener
 	Verifier    RequestVerifier
+	// PublicKey gives the public half of the service key pair that Verifier decrypts with, which
+	// /publickeys, /healthz and fetch answers publish. It is asked on every fetch: it must answer
+	// from memory.
+	PublicKey func(ctx context.Context) (string, error)
 	// WaitFor blocks until the read models have applied the log up to a position: a command's
 	// answer waits for it, so that the caller's next query sees the change (read your writes).
 	WaitFor func(ctx context.Context, pos eventlog.Position) error
@@ -103,6 +107,7 @@ func (c *Config) validate() error {
 	need(c.KeyView != nil, "KeyView")
 	need(c.Secrets != nil, "Secrets")
 	need(c.Verifier != nil, "Verifier")
+	need(c.PublicKey != nil, "PublicKey")
 	need(c.WaitFor != nil, "WaitFor")
 	need(c.Ready != nil, "Ready")
 	need(c.Version != "", "Version")

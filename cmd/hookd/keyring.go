@@ -34,17 +34,36 @@ type keyring struct {
 type openedKey struct {
 	id      string
 	key     kosmoscrypto.PrivateKey
+	public  string
 	checked time.Time
 }
 
 // ServicePrivateKey implements kosmosauth.ServiceKeys.
 func (k *keyring) ServicePrivateKey(ctx context.Context) (kosmoscrypto.PrivateKey, error) {
+	cur, err := k.get(ctx)
+	if err != nil {
+		return kosmoscrypto.PrivateKey{}, err
+	}
+	return cur.key, nil
+}
+
+// ServicePublicKey is the public half, as /publickeys publishes it: always the key that
+// authentication decrypts with.
+func (k *keyring) ServicePublicKey(ctx context.Context) (string, error) {
+	cur, err := k.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	return cur.public, nil
+}
+
+func (k *keyring) get(ctx context.Context) (*openedKey, error) {
 	cur := k.current.Load()
 	if cur != nil && k.clock().Sub(cur.checked) < keyringRefresh {
-		return cur.key, nil
+		return cur, nil
 	}
 	if cur != nil && !k.refreshing.TryLock() {
-		return cur.key, nil // another request is refreshing; this one uses the key it has
+		return cur, nil // another request is refreshing; this one uses the key it has
 	}
 	if cur == nil {
 		k.refreshing.Lock()
@@ -53,12 +72,12 @@ func (k *keyring) ServicePrivateKey(ctx context.Context) (kosmoscrypto.PrivateKe
 	next, err := k.read(ctx, k.current.Load())
 	if err != nil {
 		if cur != nil {
-			return cur.key, nil // a failed refresh keeps the key that worked until now
+			return cur, nil // a failed refresh keeps the key that worked until now
 		}
-		return kosmoscrypto.PrivateKey{}, err
+		return nil, err
 	}
 	k.current.Store(next)
-	return next.key, nil
+	return next, nil
 }
 
 // read asks the read model for the key, and opens it only when it changed.
@@ -69,7 +88,7 @@ func (k *keyring) read(ctx context.Context, cur *openedKey) (*openedKey, error) 
 	}
 	now := k.clock()
 	if cur != nil && cur.id == v.KeyID {
-		return &openedKey{id: cur.id, key: cur.key, checked: now}, nil
+		return &openedKey{id: cur.id, key: cur.key, public: cur.public, checked: now}, nil
 	}
 	plain, err := k.codec.OpenSecret(v.PrivateKey, v.Stream)
 	if err != nil {
@@ -79,7 +98,7 @@ func (k *keyring) read(ctx context.Context, cur *openedKey) (*openedKey, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &openedKey{id: v.KeyID, key: key, checked: now}, nil
+	return &openedKey{id: v.KeyID, key: key, public: key.PublicKey().Encode(), checked: now}, nil
 }
 
 // invalidate makes the next request read the key again: called after a reset on this node. It holds
@@ -88,6 +107,6 @@ func (k *keyring) invalidate() {
 	k.refreshing.Lock()
 	defer k.refreshing.Unlock()
 	if cur := k.current.Load(); cur != nil {
-		k.current.Store(&openedKey{id: cur.id, key: cur.key})
+		k.current.Store(&openedKey{id: cur.id, key: cur.key, public: cur.public})
 	}
 }

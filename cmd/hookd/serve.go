@@ -215,7 +215,7 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 	return httpapi.New(httpapi.Config{
 		Webhooks: n.webhooks, ServiceKeys: n.serviceKeys, History: n.history,
 		WebhookView: n.webhookView, Licenses: n.licenseView, KeyView: n.keyView, Secrets: n.codec,
-		Verifier: verifier, WaitFor: n.waitFor, OnServiceKeyReset: keys.invalidate,
+		Verifier: verifier, PublicKey: keys.ServicePublicKey, WaitFor: n.waitFor, OnServiceKeyReset: keys.invalidate,
 		Ready: func(ctx context.Context) error {
 			select {
 			case <-projectionsDone:
