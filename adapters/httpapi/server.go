@@ -180,15 +180,18 @@ func (s *server) routes(app *fiber.App) {
 	scoped.Get("/webhook/:webhookId/history", s.webhookHistory)
 }
 
-// awaitProjection lets a command's answer wait until the read models show the command's effect.
-// Past the timeout the command is still done and durable; only the read may lag, so it answers anyway.
-func (s *server) awaitProjection(c *fiber.Ctx, res command.Result) {
+// awaitProjection lets a command's answer wait until the read models show the command's effect, and
+// reports whether they do. Past the timeout the command is still done and durable; only the read
+// lags, so the caller answers anyway.
+func (s *server) awaitProjection(c *fiber.Ctx, res command.Result) bool {
 	if !res.Changed {
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.WriteTimeout)
 	defer cancel()
 	if err := s.WaitFor(ctx, res.Position); err != nil {
 		s.log.WarnContext(ctx, "read models lag behind a command", "position", res.Position.String(), "err", err)
+		return false
 	}
+	return true
 }

@@ -78,8 +78,29 @@ func (s *server) createWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.awaitProjection(c, res)
-	return c.JSON(aggregateJSON(w, p.isSystem(), true))
+	return s.answerChange(c, w, res, true)
+}
+
+// answerChange answers a create or an update with the webhook as the read model now shows it, so
+// that the answer has the shape (and times) of a GET; the create answer carries the secret for
+// everyone. If the read model lags past the write timeout, the answer comes from the command's own
+// result instead.
+func (s *server) answerChange(c *fiber.Ctx, w *webhook.Webhook, res command.Result, showSecret bool) error {
+	system := principalOf(c).isSystem()
+	if s.awaitProjection(c, res) {
+		v, err := s.WebhookView.Get(c.UserContext(), w.TenantID(), w.CommunityID(), w.ID())
+		if err == nil {
+			out, err := s.viewJSON(v, system)
+			if err != nil {
+				return err
+			}
+			if showSecret {
+				out.Secret = w.Secret()
+			}
+			return c.JSON(out)
+		}
+	}
+	return c.JSON(aggregateJSON(w, system, showSecret))
 }
 
 func (s *server) updateWebhook(c *fiber.Ctx) error {
@@ -113,8 +134,7 @@ func (s *server) updateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.awaitProjection(c, res)
-	return c.JSON(aggregateJSON(w, p.isSystem(), false))
+	return s.answerChange(c, w, res, false)
 }
 
 func (s *server) deleteWebhook(c *fiber.Ctx) error {

@@ -73,3 +73,29 @@ func TestAWebhookIDThatIsNoUUIDIsNotFound(t *testing.T) {
 		apiWantError(t, h.system(c.method, c.path, c.body), http.StatusNotFound, "not found")
 	}
 }
+
+// TestChangeAnswersHaveTheShapeOfAGet: a create or update answer is the webhook as a GET right after
+// shows it, times included (for a system license, which sees everything).
+func TestChangeAnswersHaveTheShapeOfAGet(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	scope := apiScope("t1", "c1")
+	created := h.system(http.MethodPut, scope+"/webhook", apiMinimal("shape"))
+	var w struct {
+		ID        string `json:"_id"`
+		CreatedAt string `json:"createdAt"`
+	}
+	h.mustJSON(created, http.StatusOK, &w)
+	if w.CreatedAt == "" {
+		t.Fatalf("the create answer has no createdAt: %s", created.Body)
+	}
+	got := h.system(http.MethodGet, scope+"/webhook/"+w.ID, nil)
+	if string(got.Body) != string(created.Body) {
+		t.Fatalf("create answered\n%s\nGET answers\n%s", created.Body, got.Body)
+	}
+	updated := h.system(http.MethodPatch, scope+"/webhook/"+w.ID, map[string]any{"name": "reshaped"})
+	got = h.system(http.MethodGet, scope+"/webhook/"+w.ID, nil)
+	if updated.Status != http.StatusOK || string(got.Body) != string(updated.Body) {
+		t.Fatalf("update answered %d\n%s\nGET answers\n%s", updated.Status, updated.Body, got.Body)
+	}
+}
