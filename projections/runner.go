@@ -94,6 +94,8 @@ type Runner struct {
 	loaded bool
 	// advanced is closed, and replaced, whenever committed or loaded changes: WaitFor sleeps on it.
 	advanced chan struct{}
+	// failing is why the last attempt to follow the log stopped, until a batch goes through again.
+	failing error
 }
 
 // NewRunner returns a Runner for cfg, with defaults filled in.
@@ -111,6 +113,21 @@ func (r *Runner) Position() eventlog.Position {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.committed.position
+}
+
+// Err returns why the Runner is not following the log, or nil while it is: a batch that keeps
+// failing (an event that cannot be decoded, say) leaves the read model behind, which a readiness
+// check must show rather than let every command wait for it.
+func (r *Runner) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failing
+}
+
+func (r *Runner) setFailing(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failing = err
 }
 
 // WaitFor returns nil once Run has set up the read model and committed it at or after pos, or ctx's
@@ -142,6 +159,7 @@ func (r *Runner) publish(cp checkpoint) {
 		return
 	}
 	r.committed, r.loaded = cp, true
+	r.failing = nil // the read model moved on: whatever failed before no longer holds it back
 	close(r.advanced)
 	r.advanced = make(chan struct{})
 }
@@ -186,6 +204,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if errors.Is(err, errCheckpointMoved) {
 			log.Info("projection tables were swapped by a rebuild; following from the new checkpoint")
 		} else {
+			r.setFailing(err)
 			log.Warn("projection stopped; resubscribing from its checkpoint", "error", err,
 				"position", r.Position().String(), "retry_in", backoff)
 			if !r.sleep(ctx, &backoff) {
@@ -202,6 +221,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			r.setFailing(err)
 			log.Warn("projection setup failed", "error", err, "retry_in", backoff)
 			if !r.sleep(ctx, &backoff) {
 				return nil

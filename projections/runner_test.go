@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,4 +252,37 @@ func TestRunnerRecreatesMissingTables(t *testing.T) {
 	r = startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: &tally{t: t}})
 	r.waitFor(t, log.head())
 	assertTallied(t, db, 50)
+}
+
+// TestRunnerReportsABatchThatKeepsFailing: while a batch fails, Err says why (for readiness checks);
+// once batches go through again, Err is nil.
+func TestRunnerReportsABatchThatKeepsFailing(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(10)...)
+	db, _ := readmodeltest.TempDB(t)
+	var broken atomic.Bool
+	broken.Store(true)
+	p := &tally{t: t, hook: func(context.Context, int64, []eventlog.RecordedEvent) error {
+		if broken.Load() {
+			return errors.New("poison event")
+		}
+		return nil
+	}}
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: p})
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Err() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a batch failing over and over never showed in Err")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(r.Err().Error(), "poison event") {
+		t.Fatalf("Err is %v, want the batch's failure", r.Err())
+	}
+	broken.Store(false)
+	r.waitFor(t, log.head())
+	if err := r.Err(); err != nil {
+		t.Fatalf("Err is %v after the read model caught up", err)
+	}
 }

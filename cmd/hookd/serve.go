@@ -222,6 +222,11 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 				return errors.New("projections stopped")
 			default:
 			}
+			for i, r := range n.runners {
+				if err := r.Err(); err != nil {
+					return fmt.Errorf("read model %s is stuck: %w", n.projections[i].Name(), err)
+				}
+			}
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
 			_, err := n.store.LastPosition(ctx)
