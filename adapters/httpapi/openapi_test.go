@@ -183,7 +183,7 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 200, hook},
 		{"post", "/tenant/{tenantId}/community/{communityId}/webhooks/fetch", 200,
 			fetchJSON{Page: pageJSON{Index: 0, Total: 1, Size: 25}, Data: []webhookJSON{hook}, PublicKey: "pub"}},
-		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/history", 200, fiber.Map{"data": []historyEntryJSON{
+		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/history", 200, historyJSON{Page: pageJSON{Index: 0, Total: 2, Size: 100}, Data: []historyEntryJSON{
 			{Revision: 0, Type: "WebhookCreated", OccurredAt: "2026-01-02T03:04:05.000Z", Actor: "license:l1", Settings: settings},
 			{Revision: 1, Type: "WebhookDisabled", OccurredAt: "2026-01-02T03:04:06.000Z"},
 		}}},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,15 +82,17 @@ func (s *server) createWebhook(c *fiber.Ctx) error {
 	return s.answerChange(c, w, res, true)
 }
 
-// answerChange answers a create or an update with the webhook as the read model now shows it, so
-// that the answer has the shape (and times) of a GET; the create answer carries the secret for
-// everyone. If the read model lags past the write timeout, the answer comes from the command's own
-// result instead.
+// answerChange answers a create or an update with the webhook as the read model shows it, so that
+// the answer has the shape (and times) of a GET; the create answer carries the secret for everyone.
+// The read model's row serves only if it is at exactly the version this command made: a concurrent
+// change may have landed since, and the caller must see its own. Otherwise, and when the read model
+// lags past the write timeout, the answer comes from the command's own result.
 func (s *server) answerChange(c *fiber.Ctx, w *webhook.Webhook, res command.Result, showSecret bool) error {
 	system := principalOf(c).isSystem()
 	if s.awaitProjection(c, res) {
+		made := uint64(w.Version() + int64(len(w.Changes())))
 		v, err := s.WebhookView.Get(c.UserContext(), w.TenantID(), w.CommunityID(), w.ID())
-		if err == nil {
+		if err == nil && v.Version == made {
 			out, err := s.viewJSON(v, system)
 			if err != nil {
 				return err
@@ -313,12 +316,16 @@ func (s *server) webhookHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	entries, err := s.History.History(c.UserContext(), tenantID, communityID, id)
+	index, size, err := historyPage(c)
 	if err != nil {
 		return err
 	}
-	out := make([]historyEntryJSON, len(entries))
-	for i, e := range entries {
+	page, err := s.History.History(c.UserContext(), tenantID, communityID, id, index, size)
+	if err != nil {
+		return err
+	}
+	out := make([]historyEntryJSON, len(page.Entries))
+	for i, e := range page.Entries {
 		out[i] = historyEntryJSON{Revision: e.Revision, Type: e.Type, OccurredAt: e.OccurredAt.UTC().Format(time.RFC3339Nano), Actor: e.Actor}
 		switch ev := e.Event.(type) {
 		case webhook.Created:
@@ -327,5 +334,27 @@ func (s *server) webhookHistory(c *fiber.Ctx) error {
 			out[i].Settings = settingsEntry(ev.Settings)
 		}
 	}
-	return c.JSON(fiber.Map{"data": out})
+	return c.JSON(historyJSON{Page: pageJSON{Index: index, Total: page.Total, Size: size}, Data: out})
+}
+
+// historyJSON is a page of a webhook's lifecycle, paged as fetch pages webhooks.
+type historyJSON struct {
+	Page pageJSON           `json:"page"`
+	Data []historyEntryJSON `json:"data"`
+}
+
+// historyPage reads the pIndex and pSize query parameters: from 0, and 1 to 100 (default 100).
+func historyPage(c *fiber.Ctx) (index, size int, err error) {
+	index, size = 0, maxPageSize
+	if raw := c.Query("pIndex"); raw != "" {
+		if index, err = strconv.Atoi(raw); err != nil || index < 0 || index > maxPageIndex {
+			return 0, 0, badRequest(fmt.Sprintf("pIndex must be from 0 to %d", maxPageIndex))
+		}
+	}
+	if raw := c.Query("pSize"); raw != "" {
+		if size, err = strconv.Atoi(raw); err != nil || size < 1 || size > maxPageSize {
+			return 0, 0, badRequest(fmt.Sprintf("pSize must be from 1 to %d", maxPageSize))
+		}
+	}
+	return index, size, nil
 }

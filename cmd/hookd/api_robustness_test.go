@@ -99,3 +99,28 @@ func TestChangeAnswersHaveTheShapeOfAGet(t *testing.T) {
 		t.Fatalf("update answered %d\n%s\nGET answers\n%s", updated.Status, updated.Body, got.Body)
 	}
 }
+
+// TestHistoryPages pages a webhook's lifecycle as fetch pages webhooks, and bounds the page size.
+func TestHistoryPages(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	scope := apiScope("t1", "c1")
+	w := apiCreate(h, h.license, scope, apiMinimal("paged"))
+	for i := range 6 {
+		h.mustJSON(h.system(http.MethodPatch, scope+"/webhook/"+w.ID, map[string]any{"disabled": i%2 == 0}), http.StatusOK, nil)
+	}
+	var page struct {
+		Page struct{ Index, Total, Size int }
+		Data []struct{ Revision int }
+	}
+	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+w.ID+"/history?pIndex=1&pSize=3", nil), http.StatusOK, &page)
+	if page.Page.Total != 7 || page.Page.Index != 1 || page.Page.Size != 3 || len(page.Data) != 3 || page.Data[0].Revision != 3 {
+		t.Fatalf("page 1 of 3: %+v", page)
+	}
+	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+w.ID+"/history?pIndex=9", nil), http.StatusOK, &page)
+	if page.Page.Total != 7 || len(page.Data) != 0 {
+		t.Fatalf("a page past the end: %+v", page)
+	}
+	apiWantError(t, h.system(http.MethodGet, scope+"/webhook/"+w.ID+"/history?pSize=101", nil), http.StatusBadRequest, "pSize")
+	apiWantError(t, h.system(http.MethodGet, scope+"/webhook/"+w.ID+"/history?pIndex=-1", nil), http.StatusBadRequest, "pIndex")
+}
