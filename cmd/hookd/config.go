@@ -21,7 +21,17 @@ type config struct {
 	PublicURL        string
 	LogLevel         slog.Level
 	LogFormat        string
+	// EventStore is where the log lives: "embedded" (a file in DataDir) or "kurrentdb".
+	EventStore string
+	// KurrentDBURL is the KurrentDB connection string, for EventStore "kurrentdb".
+	KurrentDBURL string
 }
+
+// Event stores HOOKD_EVENTSTORE names.
+const (
+	eventStoreEmbedded  = "embedded"
+	eventStoreKurrentDB = "kurrentdb"
+)
 
 func configFromEnv(getenv func(string) string) (config, error) {
 	cfg := config{
@@ -32,6 +42,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		Environment:      or(getenv("HOOKD_ENVIRONMENT"), "local"),
 		PublicURL:        getenv("HOOKD_PUBLIC_URL"),
 		LogFormat:        or(getenv("HOOKD_LOG_FORMAT"), "json"),
+		EventStore:       or(getenv("HOOKD_EVENTSTORE"), eventStoreEmbedded),
+		KurrentDBURL:     getenv("HOOKD_KURRENTDB_URL"),
 	}
 	var errs []error
 	span, err := parseSpan(or(getenv("HOOKD_ALLOWED_TIME_SPAN"), "30"))
@@ -44,6 +56,12 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	if cfg.LogFormat != "json" && cfg.LogFormat != "text" {
 		errs = append(errs, errors.New("HOOKD_LOG_FORMAT: must be json or text"))
+	}
+	switch {
+	case cfg.EventStore != eventStoreEmbedded && cfg.EventStore != eventStoreKurrentDB:
+		errs = append(errs, errors.New("HOOKD_EVENTSTORE: must be embedded or kurrentdb"))
+	case cfg.EventStore == eventStoreKurrentDB && cfg.KurrentDBURL == "":
+		errs = append(errs, errors.New("HOOKD_KURRENTDB_URL: required when HOOKD_EVENTSTORE=kurrentdb"))
 	}
 	return cfg, errors.Join(errs...)
 }

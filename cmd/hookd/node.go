@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hookd/hookd/adapters/eventstore/kurrentdb"
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
 	"github.com/hookd/hookd/adapters/readmodeldb"
@@ -78,7 +79,7 @@ func openNode(ctx context.Context, cfg config, log *slog.Logger) (n *node, err e
 	if n.codec, err = eventcodec.New(registry, seal); err != nil {
 		return nil, err
 	}
-	if n.store, err = sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, logFile), sqlitestore.Options{Logger: log}); err != nil {
+	if n.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	if n.readDB, err = readmodeldb.Open(filepath.Join(cfg.DataDir, readModelsFile)); err != nil {
@@ -88,6 +89,19 @@ func openNode(ctx context.Context, cfg config, log *slog.Logger) (n *node, err e
 		return nil, err
 	}
 	return n, n.buildCommands()
+}
+
+// openStore opens the log HOOKD_EVENTSTORE names. Read models stay in the data directory either way:
+// with KurrentDB, each node keeps its own, fed by its subscription to the shared log.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (eventstore.Store, error) {
+	if cfg.EventStore == eventStoreKurrentDB {
+		s, err := kurrentdb.Open(ctx, kurrentdb.Options{URL: cfg.KurrentDBURL, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("HOOKD_KURRENTDB_URL: %w", err)
+		}
+		return s, nil
+	}
+	return sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, logFile), sqlitestore.Options{Logger: log})
 }
 
 func (n *node) buildReadModels() error {
