@@ -49,16 +49,21 @@ func rebuildOne(ctx context.Context, n *node, p projections.Projection, stdout, 
 	}
 	// The bar starts with a known length: with an unknown one the library animates a spinner from a
 	// goroutine of its own that races its renderer.
-	bar := progressbar.NewOptions64(int64(max(head.Commit, 1)),
+	options := []progressbar.Option{
 		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("rebuilding "+p.Name()),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("events"),
+		progressbar.OptionSetDescription("rebuilding " + p.Name()),
 		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionClearOnFinish(),
-	)
+	}
+	// The embedded log numbers its events, so its positions count them and the bar can show
+	// events and events/s; KurrentDB's positions are byte offsets, good only for a percentage and
+	// the time left.
+	if n.cfg.EventStore == eventStoreEmbedded {
+		options = append(options, progressbar.OptionShowCount(), progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("events"))
+	}
+	bar := progressbar.NewOptions64(int64(max(head.Commit, 1)), options...)
 	var last projections.Progress
 	pos, err := projections.Rebuild(ctx, projections.RebuildConfig{
 		DB: n.readDB, ReadAll: n.store.ReadAll, LastPosition: n.store.LastPosition, Projection: p,
