@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/application/eventcodec"
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -160,6 +162,10 @@ func credentialCanaries(prefix string) []string {
 func samples() []sample {
 	const id = "5f0c6d1e-8a1b-4c2d-9e3f-0a1b2c3d4e5f"
 	ws := webhook.Stream(id)
+	const publishedID = "9ce6d871-15fb-4957-ba8d-88e80d102204"
+	deliveryID := delivery.ID(publishedID, id)
+	ds := delivery.Stream(deliveryID)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	noCredentials := fullSettings("")
 	noCredentials.API = webhook.Endpoint{Type: webhook.EndpointType, URL: "https://example.com/hook", AuthType: webhook.AuthNone}
 	noCredentials.Tags, noCredentials.Query, noCredentials.RetryCodes = []string{}, []webhook.QueryEntry{}, []int{}
@@ -205,6 +211,50 @@ func samples() []sample {
 			event: servicekey.Reset{Slot: servicekey.PrimarySlot, PreviousKeyID: "k1", Pair: servicekey.Pair{
 				KeyID: "k2", Type: "secp256k1", PublicKey: "cHVibGljMg", PrivateKey: "CANARY_SK_PRIVATE_2"}},
 			canaries: []string{"CANARY_SK_PRIVATE_2"},
+		},
+		{
+			name: "EventPublished", stream: publication.Stream(publishedID),
+			event: publication.Published{EventID: publishedID, TenantID: "t1", CommunityID: "c1",
+				Name: "FEDERATED_GRAPH_SCHEMA_UPDATED", Payload: []byte(`{"federated_graph":{"id":"g1"},"n":1.5}`),
+				IdempotencyKey: "order-42", Publisher: "license:l1"},
+		},
+		{
+			name: "DeliveryScheduled", stream: ds,
+			event: delivery.Scheduled{DeliveryID: deliveryID, EventID: publishedID, WebhookID: id, TenantID: "t1",
+				CommunityID: "c1", Name: "user.created",
+				// Bytes encoding/json would re-spell inside raw JSON: the body must come back as it was.
+				Body:        `{"version":1,"event":"user.created","payload":{"html":"<b>&amp;</b>","n":1e21}}`,
+				Settings:    delivery.SnapshotOf(fullSettings("CANARY_D_")),
+				ScheduledAt: at},
+			canaries: credentialCanaries("CANARY_D_"),
+		},
+		{
+			name: "DeliveryScheduled without credentials", stream: ds,
+			event: delivery.Scheduled{DeliveryID: deliveryID, EventID: publishedID, WebhookID: id, TenantID: "t1",
+				CommunityID: "c1", Name: "user.created", Body: `{"version":1,"event":"user.created","payload":{}}`,
+				Settings: delivery.SnapshotOf(noCredentials), ScheduledAt: at},
+		},
+		{
+			name: "DeliveryAttempted", stream: ds,
+			event: delivery.Attempted{DeliveryID: deliveryID, Attempt: 2, Status: 503, DurationMs: 1234,
+				ResponseExcerpt: "<html>busy</html>", At: at, RetryAt: at.Add(5 * time.Second)},
+		},
+		{
+			name: "DeliveryAttempted without response", stream: ds,
+			event: delivery.Attempted{DeliveryID: deliveryID, Attempt: 3, ErrorClass: "timeout", DurationMs: 10000, At: at},
+		},
+		{
+			name: "DeliverySucceeded", stream: ds,
+			event: delivery.Succeeded{DeliveryID: deliveryID, Attempt: 1, At: at},
+		},
+		{
+			name: "DeliveryFailed", stream: ds,
+			event: delivery.Failed{DeliveryID: deliveryID, Attempt: 3, Reason: delivery.ReasonExhausted, At: at},
+		},
+		{
+			name: "DeliveryReplayRequested", stream: ds,
+			event: delivery.ReplayRequested{DeliveryID: deliveryID, Mode: delivery.ReplayOriginal,
+				RequestedBy: "license:l1", At: at},
 		},
 	}
 }

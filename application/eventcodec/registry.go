@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"sort"
 
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -47,6 +49,9 @@ func HookdEvents() []Event {
 		webhook.Created{}, webhook.Updated{}, webhook.Disabled{}, webhook.Enabled{}, webhook.Deleted{},
 		license.Issued{}, license.Revoked{},
 		servicekey.Issued{}, servicekey.Reset{},
+		publication.Published{},
+		delivery.Scheduled{}, delivery.Attempted{}, delivery.Succeeded{}, delivery.Failed{},
+		delivery.ReplayRequested{},
 	}
 }
 

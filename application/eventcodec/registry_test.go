@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/application/eventcodec"
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -20,6 +22,12 @@ func TestRegisteredNamesAreStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
+		"DeliveryAttempted",
+		"DeliveryFailed",
+		"DeliveryReplayRequested",
+		"DeliveryScheduled",
+		"DeliverySucceeded",
+		"EventPublished",
 		"LicenseIssued",
 		"LicenseRevoked",
 		"ServiceKeyIssued",
@@ -38,15 +46,21 @@ func TestRegisteredNamesAreStable(t *testing.T) {
 func TestHookdEventsNamesMatchTheirConstants(t *testing.T) {
 	t.Parallel()
 	want := map[string]eventcodec.Event{
-		webhook.EventCreated:   webhook.Created{},
-		webhook.EventUpdated:   webhook.Updated{},
-		webhook.EventDisabled:  webhook.Disabled{},
-		webhook.EventEnabled:   webhook.Enabled{},
-		webhook.EventDeleted:   webhook.Deleted{},
-		license.EventIssued:    license.Issued{},
-		license.EventRevoked:   license.Revoked{},
-		servicekey.EventIssued: servicekey.Issued{},
-		servicekey.EventReset:  servicekey.Reset{},
+		webhook.EventCreated:          webhook.Created{},
+		webhook.EventUpdated:          webhook.Updated{},
+		webhook.EventDisabled:         webhook.Disabled{},
+		webhook.EventEnabled:          webhook.Enabled{},
+		webhook.EventDeleted:          webhook.Deleted{},
+		license.EventIssued:           license.Issued{},
+		license.EventRevoked:          license.Revoked{},
+		servicekey.EventIssued:        servicekey.Issued{},
+		servicekey.EventReset:         servicekey.Reset{},
+		publication.EventPublished:    publication.Published{},
+		delivery.EventScheduled:       delivery.Scheduled{},
+		delivery.EventAttempted:       delivery.Attempted{},
+		delivery.EventSucceeded:       delivery.Succeeded{},
+		delivery.EventFailed:          delivery.Failed{},
+		delivery.EventReplayRequested: delivery.ReplayRequested{},
 	}
 	events := eventcodec.HookdEvents()
 	if len(events) != len(want) {

@@ -1,0 +1,340 @@
+// Package delivery is the delivery aggregate: one published event on its way to one webhook, with
+// every attempt to send it, its outcome, and the replays an operator asks for. Every change is an
+// event; the aggregate is their fold. It reads no clock and no random source: times and the jitter
+// source are parameters.
+package delivery
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// Bounds on what a delivery records.
+const (
+	// MaxExcerptBytes bounds the response excerpt an attempt keeps; RecordAttempt cuts it there.
+	MaxExcerptBytes = 64 << 10
+	// MaxErrorClassLength bounds an attempt's error class.
+	MaxErrorClassLength = 64
+	// MaxRequestedByLength bounds who requested a replay.
+	MaxRequestedByLength = 256
+	// MaxIDLength bounds the event and webhook ids a delivery refers to.
+	MaxIDLength = 128
+)
+
+// Delivery is one event's delivery to one webhook. Its state changes only through its methods, each
+// of which records the events it causes; Changes returns them for the caller to append.
+type Delivery struct {
+	id          string
+	eventID     string
+	webhookID   string
+	tenantID    string
+	communityID string
+	eventName   string
+	body        string
+	settings    Snapshot
+	scheduledAt time.Time
+
+	status     Status
+	attempts   int       // over the delivery's whole life
+	round      int       // attempts since it was scheduled or last replayed
+	nextDueAt  time.Time // zero when finished
+	replayMode ReplayMode
+
+	version int64 // of the last event loaded from the log; -1 for a new delivery
+	changes []Event
+}
+
+// Scheduling is everything a new delivery starts with.
+type Scheduling struct {
+	EventID     string
+	WebhookID   string
+	TenantID    string
+	CommunityID string
+	EventName   string
+	// Body is the request body, built once by the caller (the canonical form of
+	// {"version":1,"event":...,"payload":...}); it must be valid UTF-8.
+	Body string
+	// Settings are the webhook's settings now (SnapshotOf).
+	Settings Snapshot
+	// At is when the delivery is scheduled; the first attempt is due then.
+	At time.Time
+}
+
+// Schedule validates a new delivery and records DeliveryScheduled. Its id is ID(EventID, WebhookID).
+// It returns a *webhook.ValidationError naming every broken rule.
+func Schedule(s Scheduling) (*Delivery, error) {
+	var problems []webhook.Problem
+	check := func(ok bool, field, message string) {
+		if !ok {
+			problems = append(problems, webhook.Problem{Field: field, Message: message})
+		}
+	}
+	idRule := fmt.Sprintf("must be 1 to %d characters without control characters", MaxIDLength)
+	check(validID(s.EventID), "eventId", idRule)
+	check(validID(s.WebhookID), "webhookId", idRule)
+	check(webhook.ValidScopeID(s.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
+	check(webhook.ValidScopeID(s.CommunityID), "communityId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
+	check(webhook.ValidEventName(s.EventName), "eventName", "must be 1 to 128 letters, digits, '_', '.' or '-'")
+	check(s.Body != "" && utf8.ValidString(s.Body), "body", "must be non-empty valid UTF-8")
+	check(!s.At.IsZero(), "scheduledAt", "is required")
+	if len(problems) > 0 {
+		return nil, &webhook.ValidationError{Problems: problems}
+	}
+	d := &Delivery{version: -1}
+	d.record(Scheduled{
+		DeliveryID:  ID(s.EventID, s.WebhookID),
+		EventID:     s.EventID,
+		WebhookID:   s.WebhookID,
+		TenantID:    s.TenantID,
+		CommunityID: s.CommunityID,
+		Name:        s.EventName,
+		Body:        s.Body,
+		Settings:    s.Settings.clone(),
+		ScheduledAt: s.At,
+	})
+	return d, nil
+}
+
+// Rehydrate rebuilds a delivery from its events as the log holds them; version is the revision of
+// the last one. It is not a constructor: it validates nothing, because the events were valid when
+// they were recorded.
+func Rehydrate(history []Event, version int64) (*Delivery, error) {
+	if len(history) == 0 {
+		return nil, ErrNotFound
+	}
+	if _, ok := history[0].(Scheduled); !ok {
+		return nil, fmt.Errorf("delivery: history starts with %s, not %s", history[0].EventName(), EventScheduled)
+	}
+	d := &Delivery{}
+	for _, e := range history {
+		d.apply(e)
+	}
+	d.version = version
+	return d, nil
+}
+
+// Attempt is what came of one attempt to send a delivery.
+type Attempt struct {
+	// Number is the attempt's number: NextAttempt's, one more than Attempts().
+	Number int
+	// Status is the HTTP status of the response, or 0 when none came.
+	Status int
+	// ErrorClass names why no response came (a timeout, a refused or reset connection…); required
+	// when Status is 0, at most MaxErrorClassLength printable characters.
+	ErrorClass string
+	// Duration is how long the attempt took; not negative.
+	Duration time.Duration
+	// ResponseExcerpt is the start of the response body. RecordAttempt keeps at most
+	// MaxExcerptBytes of it, cut at a character boundary, with invalid UTF-8 replaced by U+FFFD.
+	ResponseExcerpt string
+	// At is when the attempt was made.
+	At time.Time
+}
+
+// NextAttempt says which attempt to make next and how long to wait before it is due at now: number
+// is Attempts()+1, and wait is 0 when the attempt is due already. It returns ErrFinished when the
+// delivery succeeded or was parked.
+func (d *Delivery) NextAttempt(now time.Time) (number int, wait time.Duration, err error) {
+	if d.status.Finished() {
+		return 0, 0, ErrFinished
+	}
+	return d.attempts + 1, max(d.nextDueAt.Sub(now), 0), nil
+}
+
+// RecordAttempt records an attempt, judged by policy p, and what follows from the verdict:
+//   - Succeed: DeliverySucceeded.
+//   - Retry, with a retry left (fewer than 1 + p.RetryCount attempts in this round): the delivery
+//     stays scheduled, due b.Delay(retry) after the attempt.
+//   - Retry with no retry left: DeliveryFailed, reason exhausted.
+//   - Fail: DeliveryFailed, reason rejected.
+//
+// p is the policy in force (PolicyFor). A round is the attempts since the delivery was scheduled
+// or last replayed. It returns ErrFinished on a finished delivery, an *AttemptNumberError when
+// a.Number is not the next number, and a *webhook.ValidationError when a is malformed; it records
+// nothing then.
+func (d *Delivery) RecordAttempt(a Attempt, p Policy, b Backoff) error {
+	if d.status.Finished() {
+		return ErrFinished
+	}
+	if a.Number != d.attempts+1 {
+		return &AttemptNumberError{Got: a.Number, Want: d.attempts + 1}
+	}
+	var problems []webhook.Problem
+	check := func(ok bool, field, message string) {
+		if !ok {
+			problems = append(problems, webhook.Problem{Field: field, Message: message})
+		}
+	}
+	check(a.Status == 0 || (a.Status >= 100 && a.Status <= 599), "status",
+		"must be 0 (no response) or an HTTP status from 100 to 599")
+	check(a.Status != 0 || a.ErrorClass != "", "errorClass", "is required when no response came")
+	check(len(a.ErrorClass) <= MaxErrorClassLength && !strings.ContainsFunc(a.ErrorClass, unicode.IsControl),
+		"errorClass", fmt.Sprintf("must be at most %d characters without control characters", MaxErrorClassLength))
+	check(a.Duration >= 0, "duration", "must not be negative")
+	check(!a.At.IsZero(), "at", "is required")
+	if len(problems) > 0 {
+		return &webhook.ValidationError{Problems: problems}
+	}
+
+	attempted := Attempted{
+		DeliveryID:      d.id,
+		Attempt:         a.Number,
+		Status:          a.Status,
+		ErrorClass:      a.ErrorClass,
+		DurationMs:      a.Duration.Milliseconds(),
+		ResponseExcerpt: excerpt(a.ResponseExcerpt),
+		At:              a.At,
+	}
+	round := d.round + 1
+	switch verdict := p.Judge(a.Status); {
+	case verdict == Succeed:
+		d.record(attempted)
+		d.record(Succeeded{DeliveryID: d.id, Attempt: a.Number, At: a.At})
+	case verdict == Retry && round <= p.RetryCount:
+		attempted.RetryAt = a.At.Add(b.Delay(round))
+		d.record(attempted)
+	case verdict == Retry:
+		d.record(attempted)
+		d.record(Failed{DeliveryID: d.id, Attempt: a.Number, Reason: ReasonExhausted, At: a.At})
+	default:
+		d.record(attempted)
+		d.record(Failed{DeliveryID: d.id, Attempt: a.Number, Reason: ReasonRejected, At: a.At})
+	}
+	return nil
+}
+
+// RequestReplay reopens a finished delivery: it is scheduled again, due at once (at), for a new
+// round of attempts numbered on from the last one, sent with the settings mode names. It returns
+// ErrNotFinished while the delivery is still scheduled, and a *webhook.ValidationError when mode is
+// unset, requestedBy is too long or at is zero.
+func (d *Delivery) RequestReplay(mode ReplayMode, requestedBy string, at time.Time) error {
+	var problems []webhook.Problem
+	check := func(ok bool, field, message string) {
+		if !ok {
+			problems = append(problems, webhook.Problem{Field: field, Message: message})
+		}
+	}
+	check(!mode.IsZero(), "mode", `must be "current" or "original"`)
+	check(len(requestedBy) <= MaxRequestedByLength && !strings.ContainsFunc(requestedBy, unicode.IsControl),
+		"requestedBy", fmt.Sprintf("must be at most %d characters without control characters", MaxRequestedByLength))
+	check(!at.IsZero(), "at", "is required")
+	if len(problems) > 0 {
+		return &webhook.ValidationError{Problems: problems}
+	}
+	if !d.status.Finished() {
+		return ErrNotFinished
+	}
+	d.record(ReplayRequested{DeliveryID: d.id, Mode: mode, RequestedBy: requestedBy, At: at})
+	return nil
+}
+
+func (d *Delivery) record(e Event) {
+	d.apply(e)
+	d.changes = append(d.changes, e)
+}
+
+// apply is the fold: the one place where an event changes state, on replay and on a new change alike.
+func (d *Delivery) apply(e Event) {
+	switch e := e.(type) {
+	case Scheduled:
+		d.id, d.eventID, d.webhookID = e.DeliveryID, e.EventID, e.WebhookID
+		d.tenantID, d.communityID, d.eventName = e.TenantID, e.CommunityID, e.Name
+		d.body, d.settings, d.scheduledAt = e.Body, e.Settings, e.ScheduledAt
+		d.status, d.nextDueAt = StatusScheduled, e.ScheduledAt
+	case Attempted:
+		d.attempts = e.Attempt
+		d.round++
+		d.nextDueAt = e.RetryAt
+	case Succeeded:
+		d.status, d.nextDueAt = StatusSucceeded, time.Time{}
+	case Failed:
+		d.status, d.nextDueAt = StatusFailed, time.Time{}
+	case ReplayRequested:
+		d.status, d.nextDueAt, d.round, d.replayMode = StatusScheduled, e.At, 0, e.Mode
+	}
+}
+
+// excerpt keeps at most MaxExcerptBytes of valid UTF-8, cut at a character boundary, so that the
+// excerpt reads back from the log as it was recorded.
+func excerpt(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= MaxExcerptBytes {
+		return s
+	}
+	cut := MaxExcerptBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+func validID(s string) bool {
+	return s != "" && len(s) <= MaxIDLength && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// PolicyFor returns the policy an attempt is judged by: the webhook's present one (present) after a
+// replay in mode current, the snapshot's otherwise.
+func (d *Delivery) PolicyFor(present Policy) Policy {
+	return d.SettingsFor(Snapshot{Policy: present}).Policy
+}
+
+// SettingsFor returns the settings an attempt is sent with: the webhook's present ones (present)
+// after a replay in mode current, the snapshot taken at scheduling otherwise (first delivery,
+// retries, and replays in mode original).
+func (d *Delivery) SettingsFor(present Snapshot) Snapshot {
+	if d.replayMode == ReplayCurrent {
+		return present.clone()
+	}
+	return d.settings.clone()
+}
+
+// ID returns the delivery's id, the webhook-id of every request it sends.
+func (d *Delivery) ID() string { return d.id }
+
+// EventID returns the id of the published event delivered.
+func (d *Delivery) EventID() string { return d.eventID }
+
+// WebhookID returns the id of the webhook delivered to.
+func (d *Delivery) WebhookID() string { return d.webhookID }
+
+// TenantID returns the tenant of the event and the webhook.
+func (d *Delivery) TenantID() string { return d.tenantID }
+
+// CommunityID returns the community of the event and the webhook.
+func (d *Delivery) CommunityID() string { return d.communityID }
+
+// EventName returns the published event's name.
+func (d *Delivery) EventName() string { return d.eventName }
+
+// Body returns the request body every attempt sends.
+func (d *Delivery) Body() string { return d.body }
+
+// Snapshot returns the webhook's settings as they were when the delivery was scheduled.
+func (d *Delivery) Snapshot() Snapshot { return d.settings.clone() }
+
+// ScheduledAt returns when the delivery was first scheduled.
+func (d *Delivery) ScheduledAt() time.Time { return d.scheduledAt }
+
+// Status returns scheduled, succeeded or failed (parked).
+func (d *Delivery) Status() Status { return d.status }
+
+// Attempts returns the number of attempts made over the delivery's whole life, replays included.
+func (d *Delivery) Attempts() int { return d.attempts }
+
+// NextDueAt returns when the next attempt is due; zero when the delivery is finished.
+func (d *Delivery) NextDueAt() time.Time { return d.nextDueAt }
+
+// ReplayMode returns the mode of the latest replay; zero when the delivery was never replayed.
+func (d *Delivery) ReplayMode() ReplayMode { return d.replayMode }
+
+// Version returns the revision of the last event loaded from the log, -1 for a new delivery.
+// Changes must be appended expecting it.
+func (d *Delivery) Version() int64 { return d.version }
+
+// Changes returns the events recorded since the delivery was loaded or scheduled.
+func (d *Delivery) Changes() []Event { return d.changes }

@@ -1,0 +1,111 @@
+package delivery
+
+import "time"
+
+// Event is a fact about a delivery, as its stream in the log records it. Each type's name is stable:
+// it is written into the log and never derived from the Go type.
+//
+// The JSON names of the event structs are the log's schema; fields may be added, never renamed.
+type Event interface{ EventName() string }
+
+// The names of the delivery events in the log.
+const (
+	EventScheduled       = "DeliveryScheduled"
+	EventAttempted       = "DeliveryAttempted"
+	EventSucceeded       = "DeliverySucceeded"
+	EventFailed          = "DeliveryFailed"
+	EventReplayRequested = "DeliveryReplayRequested"
+)
+
+// StreamPrefix starts the name of every delivery's stream; the part before '-' is the stream category.
+const StreamPrefix = "delivery-"
+
+// Stream names the stream that holds a delivery's events.
+func Stream(id string) string { return StreamPrefix + id }
+
+// Scheduled records that an event is to be delivered to a webhook. It carries everything a delivery
+// needs, so that sending it reads no other stream: the body, built once, and the settings in force.
+type Scheduled struct {
+	DeliveryID  string `json:"deliveryId"`
+	EventID     string `json:"eventId"`
+	WebhookID   string `json:"webhookId"`
+	TenantID    string `json:"tenantId"`
+	CommunityID string `json:"communityId"`
+	// Name is the published event's name (a field named EventName would clash with the method).
+	Name string `json:"eventName"`
+	// Body is the request body, built once; every attempt, retry and replay sends these bytes. It is
+	// a string, not json.RawMessage, because encoding/json re-spells raw JSON ('<' as \u003c), and the
+	// bytes must not change; a string of valid UTF-8 comes back from the log byte for byte.
+	Body        string    `json:"body"`
+	Settings    Snapshot  `json:"settings"`
+	ScheduledAt time.Time `json:"scheduledAt"`
+}
+
+// Attempted records one attempt to send: its number, counted from 1 over the delivery's whole life
+// (replays continue the count), and what came of it. It never holds the target's credentials.
+type Attempted struct {
+	DeliveryID string `json:"deliveryId"`
+	Attempt    int    `json:"attempt"`
+	// Status is the HTTP status of the response; 0 when none came.
+	Status int `json:"status"`
+	// ErrorClass names why no response came (or why reading it failed); empty otherwise.
+	ErrorClass      string    `json:"errorClass,omitempty"`
+	DurationMs      int64     `json:"durationMs"`
+	ResponseExcerpt string    `json:"responseExcerpt,omitempty"`
+	At              time.Time `json:"at"`
+	// RetryAt is when the next attempt is due, when the verdict was to retry and a retry was left;
+	// zero otherwise. It is recorded, not recomputed, because it includes jitter.
+	RetryAt time.Time `json:"retryAt,omitzero"`
+}
+
+// Succeeded records that the attempt numbered Attempt succeeded. No attempt follows until a replay.
+type Succeeded struct {
+	DeliveryID string    `json:"deliveryId"`
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+}
+
+// The reasons a delivery is parked, as Failed.Reason records them.
+const (
+	// ReasonRejected: the status was neither a success nor a retry code.
+	ReasonRejected = "rejected"
+	// ReasonExhausted: the status was to be retried, and no retry was left.
+	ReasonExhausted = "exhausted"
+)
+
+// Failed records that the delivery is parked after the attempt numbered Attempt. No attempt follows
+// until a replay.
+type Failed struct {
+	DeliveryID string    `json:"deliveryId"`
+	Attempt    int       `json:"attempt"`
+	Reason     string    `json:"reason"`
+	At         time.Time `json:"at"`
+}
+
+// ReplayRequested records that a finished delivery is to be sent again, with the same id and body.
+// It reopens the delivery: a new round of 1 + RetryCount attempts, numbered on from the last one.
+type ReplayRequested struct {
+	DeliveryID  string     `json:"deliveryId"`
+	Mode        ReplayMode `json:"mode"`
+	RequestedBy string     `json:"requestedBy"`
+	At          time.Time  `json:"at"`
+}
+
+// EventName implements Event.
+func (Scheduled) EventName() string { return EventScheduled }
+
+// EventName implements Event.
+func (Attempted) EventName() string { return EventAttempted }
+
+// EventName implements Event.
+func (Succeeded) EventName() string { return EventSucceeded }
+
+// EventName implements Event.
+func (Failed) EventName() string { return EventFailed }
+
+// EventName implements Event.
+func (ReplayRequested) EventName() string { return EventReplayRequested }
+
+// SecretFields lists the fields that must be encrypted before the event reaches the log: the
+// target's credentials in the settings snapshot.
+func (e *Scheduled) SecretFields() []*string { return e.Settings.API.Credential.Fields() }

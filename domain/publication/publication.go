@@ -1,0 +1,114 @@
+// Package publication is an event published to hookd by an integrator or by the platform: the fact
+// that starts every delivery. It is named publication, not event, so that the word stays free for
+// the log's events; its stream category is still "event".
+package publication
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// EventPublished is the stable name of Published in the log.
+const EventPublished = "EventPublished"
+
+// StreamPrefix starts the name of every published event's stream; "event" is the stream category.
+const StreamPrefix = "event-"
+
+// Stream names the stream that holds a published event.
+func Stream(id string) string { return StreamPrefix + id }
+
+// Bounds on a publication.
+const (
+	// MaxPayloadBytes bounds the payload as the publisher sent it; the API answers 413 above it.
+	MaxPayloadBytes = 256 << 10
+	// MaxIdempotencyKeyLength bounds the publisher's optional idempotency key.
+	MaxIdempotencyKeyLength = 256
+	// MaxPublisherLength bounds who published (a license or app id).
+	MaxPublisherLength = 256
+	// MaxEventIDLength bounds the event id.
+	MaxEventIDLength = 128
+)
+
+// ErrPayloadTooLarge says a payload is over MaxPayloadBytes. Publish returns it alone, before any other
+// rule is checked, so that a large payload is never parsed.
+var ErrPayloadTooLarge = fmt.Errorf("publication: payload is over %d bytes", MaxPayloadBytes)
+
+// Published records an event published to a tenant and community. It is the only event of its
+// stream. The JSON names are the log's schema; fields may be added, never renamed.
+type Published struct {
+	EventID     string `json:"eventId"`
+	TenantID    string `json:"tenantId"`
+	CommunityID string `json:"communityId"`
+	Name        string `json:"name"`
+	// Payload is a JSON object. Publish stores it compacted, with '<', '>', '&', U+2028 and U+2029
+	// escaped as encoding/json writes them, so that it reads back from the log byte for byte; its
+	// meaning is the publisher's. Delivery bodies are built from its meaning, not its bytes.
+	Payload json.RawMessage `json:"payload"`
+	// IdempotencyKey is the publisher's optional id: publishing again with the same key publishes
+	// nothing new. Empty when none was given.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	// Publisher is who published: the actor (license or app id).
+	Publisher string `json:"publisher"`
+}
+
+// EventName implements the log's event interface.
+func (Published) EventName() string { return EventPublished }
+
+// Publish validates a publication and returns the event to append, with its payload normalized as
+// Published.Payload says. It returns ErrPayloadTooLarge when the payload is over MaxPayloadBytes, or
+// a *webhook.ValidationError naming every other broken rule: an event id is required; tenant and
+// community ids are 1 to 128 letters, digits, '_', '.' or '-'; the name likewise (webhook.ValidEventName);
+// the payload is a JSON object (the API's "payload": {...}); the key and the publisher are bounded and
+// printable.
+func Publish(p Published) (Published, error) {
+	if len(p.Payload) > MaxPayloadBytes {
+		return Published{}, ErrPayloadTooLarge
+	}
+	var problems []webhook.Problem
+	check := func(ok bool, field, message string) {
+		if !ok {
+			problems = append(problems, webhook.Problem{Field: field, Message: message})
+		}
+	}
+	check(p.EventID != "" && len(p.EventID) <= MaxEventIDLength && printable(p.EventID), "id",
+		fmt.Sprintf("must be 1 to %d characters without control characters", MaxEventIDLength))
+	check(webhook.ValidScopeID(p.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
+	check(webhook.ValidScopeID(p.CommunityID), "communityId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
+	check(webhook.ValidEventName(p.Name), "eventName", "must be 1 to 128 letters, digits, '_', '.' or '-'")
+	check(len(p.IdempotencyKey) <= MaxIdempotencyKeyLength && printable(p.IdempotencyKey), "idempotencyKey",
+		fmt.Sprintf("must be at most %d characters without control characters", MaxIdempotencyKeyLength))
+	check(len(p.Publisher) <= MaxPublisherLength && printable(p.Publisher), "publisher",
+		fmt.Sprintf("must be at most %d characters without control characters", MaxPublisherLength))
+	payload, err := normalizeObject(p.Payload)
+	if err != nil {
+		check(false, "payload", err.Error())
+	}
+	if len(problems) > 0 {
+		return Published{}, &webhook.ValidationError{Problems: problems}
+	}
+	p.Payload = payload
+	return p, nil
+}
+
+// normalizeObject checks that raw is one JSON object and returns it compacted and HTML-escaped.
+func normalizeObject(raw []byte) (json.RawMessage, error) {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(raw) {
+		return nil, errors.New("must be a JSON object")
+	}
+	var compacted bytes.Buffer
+	if err := json.Compact(&compacted, raw); err != nil {
+		return nil, errors.New("must be a JSON object")
+	}
+	var escaped bytes.Buffer
+	json.HTMLEscape(&escaped, compacted.Bytes())
+	return json.RawMessage(escaped.Bytes()), nil
+}
+
+func printable(s string) bool { return !strings.ContainsFunc(s, unicode.IsControl) }

@@ -1,0 +1,127 @@
+package publication_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+func valid() publication.Published {
+	return publication.Published{
+		EventID: "9ce6d871-15fb-4957-ba8d-88e80d102204", TenantID: "tenant-1", CommunityID: "community.a",
+		Name: "FEDERATED_GRAPH_SCHEMA_UPDATED", Payload: json.RawMessage(`{"federated_graph":{"id":"g1"}}`),
+		IdempotencyKey: "order-42", Publisher: "license:l1",
+	}
+}
+
+func TestPublish(t *testing.T) {
+	t.Parallel()
+	got, err := publication.Publish(valid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, valid()) {
+		t.Errorf("Publish = %#v, want the input unchanged", got)
+	}
+	if got.EventName() != "EventPublished" || publication.Stream("x") != "event-x" {
+		t.Errorf("name %q, stream %q", got.EventName(), publication.Stream("x"))
+	}
+}
+
+func TestPublishNormalizesThePayload(t *testing.T) {
+	t.Parallel()
+	p := valid()
+	p.Payload = json.RawMessage(" {\n \"a\" : [1, 2],\t\"html\": \"<b>&</b>\", \"ls\": \"\u2028\" }\n")
+	got, err := publication.Publish(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a":[1,2],"html":"\u003cb\u003e\u0026\u003c/b\u003e","ls":"\u2028"}`
+	if string(got.Payload) != want {
+		t.Errorf("payload %s, want %s", got.Payload, want)
+	}
+	// The normalized event reads back from JSON byte for byte, as the log will hold it.
+	data, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back publication.Published
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, got) {
+		t.Errorf("through JSON\n%#v\nwant\n%#v", back, got)
+	}
+}
+
+func TestPublishValidates(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		field  string
+		change func(*publication.Published)
+	}{
+		{"id", func(p *publication.Published) { p.EventID = "" }},
+		{"id", func(p *publication.Published) { p.EventID = strings.Repeat("i", 129) }},
+		{"tenantId", func(p *publication.Published) { p.TenantID = "" }},
+		{"communityId", func(p *publication.Published) { p.CommunityID = "a/b" }},
+		{"eventName", func(p *publication.Published) { p.Name = "" }},
+		{"eventName", func(p *publication.Published) { p.Name = strings.Repeat("n", 129) }},
+		{"eventName", func(p *publication.Published) { p.Name = "user created" }},
+		{"idempotencyKey", func(p *publication.Published) { p.IdempotencyKey = strings.Repeat("k", 257) }},
+		{"idempotencyKey", func(p *publication.Published) { p.IdempotencyKey = "a\x00b" }},
+		{"publisher", func(p *publication.Published) { p.Publisher = strings.Repeat("p", 257) }},
+		{"payload", func(p *publication.Published) { p.Payload = nil }},
+		{"payload", func(p *publication.Published) { p.Payload = json.RawMessage(`[]`) }},
+		{"payload", func(p *publication.Published) { p.Payload = json.RawMessage(`"x"`) }},
+		{"payload", func(p *publication.Published) { p.Payload = json.RawMessage(`null`) }},
+		{"payload", func(p *publication.Published) { p.Payload = json.RawMessage(`{"a":1`) }},
+		{"payload", func(p *publication.Published) { p.Payload = json.RawMessage(`{} {}`) }},
+	}
+	for _, tt := range tests {
+		p := valid()
+		tt.change(&p)
+		got, err := publication.Publish(p)
+		var v *webhook.ValidationError
+		if !errors.As(err, &v) || len(v.Problems) != 1 || v.Problems[0].Field != tt.field {
+			t.Errorf("%s: Publish = %v; want one problem with %s", tt.field, err, tt.field)
+		}
+		if !reflect.DeepEqual(got, publication.Published{}) {
+			t.Errorf("%s: Publish returned an event with its error", tt.field)
+		}
+	}
+	// Every problem at once.
+	_, err := publication.Publish(publication.Published{})
+	var v *webhook.ValidationError
+	if !errors.As(err, &v) || len(v.Problems) != 5 {
+		t.Errorf("Publish of nothing = %v, want 5 problems", err)
+	}
+	// The optional fields may be left out.
+	p := valid()
+	p.IdempotencyKey, p.Publisher = "", ""
+	if _, err := publication.Publish(p); err != nil {
+		t.Errorf("Publish without key and publisher: %v", err)
+	}
+}
+
+func TestPublishPayloadSize(t *testing.T) {
+	t.Parallel()
+	object := func(size int) json.RawMessage {
+		const frame = len(`{"a":""}`)
+		return json.RawMessage(`{"a":"` + strings.Repeat("x", size-frame) + `"}`)
+	}
+	p := valid()
+	p.Payload = object(publication.MaxPayloadBytes)
+	if _, err := publication.Publish(p); err != nil {
+		t.Errorf("payload of exactly %d bytes: %v", publication.MaxPayloadBytes, err)
+	}
+	p.Payload = object(publication.MaxPayloadBytes + 1)
+	p.Name = "" // not reported: a payload too large is answered alone
+	if _, err := publication.Publish(p); !errors.Is(err, publication.ErrPayloadTooLarge) {
+		t.Errorf("payload one byte over = %v, want ErrPayloadTooLarge", err)
+	}
+}
