@@ -1,0 +1,199 @@
+// Package deliveryview is the read model of deliveries: the delivery log an operator fetches (every
+// delivery of a webhook with its attempts, newest first), what a replay by filter selects, and the
+// deliveries still due, which a restart recovers after a crash.
+package deliveryview
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/projections"
+)
+
+// Name is the projection's name, under which its checkpoint is kept.
+const Name = "deliveries"
+
+const (
+	tableDeliveries = "deliveries"
+	tableAttempts   = "delivery_attempts"
+)
+
+// MaxExcerptBytes bounds the response excerpt the view keeps of each attempt; the log keeps up to
+// delivery.MaxExcerptBytes. Longer excerpts are cut at a character boundary.
+const MaxExcerptBytes = 4 << 10
+
+// timeLayout is fixed-width UTC, so that the text order of stored times is their time order.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(timeLayout, s)
+}
+
+// View is the deliveries read model: a projections.Projection and the queries on it. It is safe for
+// concurrent use.
+type View struct {
+	db      *sql.DB
+	decoder projections.Decoder
+	stmts   *projections.Statements
+}
+
+// New returns the view over db, the read models' database, decoding events with decoder. The tables
+// are created by the projections Runner (or a rebuild), not here.
+func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
+	if db == nil || decoder == nil {
+		return nil, errors.New("deliveryview: a database and a decoder are required")
+	}
+	return &View{db: db, decoder: decoder, stmts: projections.NewStatements(db)}, nil
+}
+
+// Name implements projections.Projection.
+func (v *View) Name() string { return Name }
+
+// Tables implements projections.Projection.
+func (v *View) Tables() []string { return []string{tableDeliveries, tableAttempts} }
+
+// Setup implements projections.Projection.
+func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) error {
+	d, a := s.Table(tableDeliveries), s.Table(tableAttempts)
+	for _, stmt := range []string{
+		// seq is the rowid, in the order deliveries were scheduled: it breaks ties of scheduled_at.
+		// Times are fixed-width UTC text (timeLayout); empty for none. next_due_at is set while the
+		// delivery is scheduled and empty once it succeeded or was parked.
+		`CREATE TABLE ` + d + ` (
+			seq              INTEGER PRIMARY KEY,
+			id               TEXT NOT NULL,
+			webhook_id       TEXT NOT NULL,
+			tenant           TEXT NOT NULL,
+			community        TEXT NOT NULL,
+			event_id         TEXT NOT NULL,
+			event_name       TEXT NOT NULL,
+			status           TEXT NOT NULL,
+			attempts         INTEGER NOT NULL,
+			last_status      INTEGER NOT NULL,
+			last_error_class TEXT NOT NULL,
+			last_attempt_at  TEXT NOT NULL,
+			next_due_at      TEXT NOT NULL,
+			scheduled_at     TEXT NOT NULL,
+			updated_at       TEXT NOT NULL,
+			replay_mode      TEXT NOT NULL,
+			version          INTEGER NOT NULL
+		)`,
+		`CREATE UNIQUE INDEX ` + s.Index("deliveries_id") + ` ON ` + d + ` (id)`,
+		`CREATE INDEX ` + s.Index("deliveries_scope") + ` ON ` + d + ` (tenant, community, webhook_id, scheduled_at)`,
+		`CREATE INDEX ` + s.Index("deliveries_due") + ` ON ` + d + ` (next_due_at) WHERE status = 'scheduled'`,
+		`CREATE TABLE ` + a + ` (
+			seq              INTEGER PRIMARY KEY,
+			delivery_id      TEXT NOT NULL,
+			attempt          INTEGER NOT NULL,
+			status           INTEGER NOT NULL,
+			error_class      TEXT NOT NULL,
+			duration_ms      INTEGER NOT NULL,
+			response_excerpt TEXT NOT NULL,
+			at               TEXT NOT NULL
+		)`,
+		`CREATE UNIQUE INDEX ` + s.Index("delivery_attempts_number") + ` ON ` + a + ` (delivery_id, attempt)`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("deliveryview: setup: %w", err)
+		}
+	}
+	return nil
+}
+
+// Apply implements projections.Projection. Events of other types are skipped, and so are events
+// already applied: each row keeps the revision of the last event of its delivery's stream, and an
+// event at or below it changes nothing.
+func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
+	d, a := s.Table(tableDeliveries), s.Table(tableAttempts)
+	for _, r := range events {
+		switch r.Type {
+		case delivery.EventScheduled, delivery.EventAttempted, delivery.EventSucceeded, delivery.EventFailed,
+			delivery.EventReplayRequested:
+		default:
+			continue
+		}
+		e, err := v.decoder.DecodeSealed(r)
+		if err != nil {
+			return fmt.Errorf("deliveryview: %w", err)
+		}
+		switch e := e.(type) {
+		case delivery.Scheduled:
+			_, err = tx.ExecContext(ctx, `INSERT INTO `+d+`
+				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
+				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
+				e.DeliveryID, e.WebhookID, e.TenantID, e.CommunityID, e.EventID, e.Name,
+				delivery.StatusScheduled.String(), formatTime(e.ScheduledAt), formatTime(e.ScheduledAt),
+				formatTime(e.ScheduledAt), r.Revision)
+		case delivery.Attempted:
+			_, err = tx.ExecContext(ctx, `INSERT INTO `+a+`
+				(delivery_id, attempt, status, error_class, duration_ms, response_excerpt, at)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				e.DeliveryID, e.Attempt, e.Status, e.ErrorClass, e.DurationMs, excerpt(e.ResponseExcerpt), formatTime(e.At))
+			if err == nil {
+				// Without RetryAt, a Succeeded or Failed follows in the same append; until it is
+				// applied, the next attempt is due at once, as the aggregate says.
+				due := e.RetryAt
+				if due.IsZero() {
+					due = e.At
+				}
+				err = v.update(ctx, tx, d, r.Revision, e.DeliveryID,
+					`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, next_due_at = ?, updated_at = ?`,
+					e.Attempt, e.Status, e.ErrorClass, formatTime(e.At), formatTime(due), formatTime(e.At))
+			}
+		case delivery.Succeeded:
+			err = v.update(ctx, tx, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
+				delivery.StatusSucceeded.String(), formatTime(e.At))
+		case delivery.Failed:
+			err = v.update(ctx, tx, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
+				delivery.StatusFailed.String(), formatTime(e.At))
+		case delivery.ReplayRequested:
+			err = v.update(ctx, tx, d, r.Revision, e.DeliveryID,
+				`status = ?, next_due_at = ?, replay_mode = ?, updated_at = ?`,
+				delivery.StatusScheduled.String(), formatTime(e.At), e.Mode.String(), formatTime(e.At))
+		default:
+			return fmt.Errorf("deliveryview: unexpected event %s of type %T", r.Type, e)
+		}
+		if err != nil {
+			return fmt.Errorf("deliveryview: %s@%d: %w", r.Stream, r.Revision, err)
+		}
+	}
+	return nil
+}
+
+// update sets columns (a SET list with placeholders, args in order) of the delivery id and its
+// version to revision, unless the row already holds that revision or a later one.
+func (v *View) update(ctx context.Context, tx *sql.Tx, table string, revision uint64, id, set string, args ...any) error {
+	args = append(args, revision, id, revision)
+	_, err := tx.ExecContext(ctx, `UPDATE `+table+` SET `+set+`, version = ? WHERE id = ? AND version < ?`, args...)
+	return err
+}
+
+// excerpt keeps at most MaxExcerptBytes of s, cut at a character boundary.
+func excerpt(s string) string {
+	if len(s) <= MaxExcerptBytes {
+		return s
+	}
+	cut := MaxExcerptBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.Clone(s[:cut])
+}

@@ -1,0 +1,291 @@
+package deliveryview
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/projections"
+)
+
+// Delivery is a delivery as the view keeps it: where it stands, and every attempt made.
+type Delivery struct {
+	ID          string
+	WebhookID   string
+	TenantID    string
+	CommunityID string
+	EventID     string
+	EventName   string
+	Status      delivery.Status
+	// Attempts counts the attempts over the delivery's whole life, replays included.
+	Attempts int
+	// LastAttempt is the latest attempt's outcome; zero when none was made.
+	LastAttempt LastAttempt
+	// NextDueAt is when the next attempt is due while the delivery is scheduled; zero otherwise.
+	NextDueAt   time.Time
+	ScheduledAt time.Time
+	// UpdatedAt is when the latest event about the delivery happened.
+	UpdatedAt time.Time
+	// ReplayMode is the mode of the latest replay; zero when the delivery was never replayed.
+	ReplayMode delivery.ReplayMode
+	// Version is the revision of the last event applied.
+	Version uint64
+	// AttemptLog lists the attempts in the order they were made (by number). Get and Fetch fill it.
+	AttemptLog []Attempt
+}
+
+// LastAttempt is the outcome of a delivery's latest attempt.
+type LastAttempt struct {
+	// Status is the HTTP status, 0 when no response came.
+	Status     int
+	ErrorClass string
+	At         time.Time
+}
+
+// Attempt is one attempt to send a delivery.
+type Attempt struct {
+	Number int
+	// Status is the HTTP status, 0 when no response came (ErrorClass says why).
+	Status     int
+	ErrorClass string
+	DurationMs int64
+	// ResponseExcerpt is at most MaxExcerptBytes of the response body.
+	ResponseExcerpt string
+	At              time.Time
+}
+
+// FetchQuery selects deliveries of one tenant and community.
+type FetchQuery struct {
+	// TenantID and CommunityID are required.
+	TenantID, CommunityID string
+	// WebhookID, when set, keeps the deliveries to that webhook.
+	WebhookID string
+	// Status, when set, keeps the deliveries that stand there.
+	Status delivery.Status
+	// EventName, when set, keeps the deliveries of events of that name.
+	EventName string
+	// From and To bound when deliveries were first scheduled: From <= scheduledAt < To. A zero time
+	// leaves its end open.
+	From, To time.Time
+	// PageIndex counts pages from 0; PageSize is at least 1.
+	PageIndex, PageSize int
+}
+
+// Page is one page of a Fetch.
+type Page struct {
+	// Total counts every delivery that matches the query, on every page.
+	Total int
+	// Items are the page's deliveries with their attempts, newest scheduled first; never nil.
+	Items []Delivery
+}
+
+// DueDelivery is a delivery still to be attempted.
+type DueDelivery struct {
+	DeliveryID string
+	NextDueAt  time.Time
+}
+
+const selectDelivery = `SELECT id, webhook_id, tenant, community, event_id, event_name, status, attempts,
+	last_status, last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version
+	FROM ` + tableDeliveries
+
+// Fetch returns one page of the deliveries q selects, newest scheduled first, with their attempts.
+// A page past the last is empty, with the total.
+func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
+	if q.TenantID == "" || q.CommunityID == "" {
+		return Page{}, errors.New("deliveryview: fetch: a tenant and a community are required")
+	}
+	if q.PageIndex < 0 || q.PageSize < 1 {
+		return Page{}, fmt.Errorf("deliveryview: fetch: page %d of size %d: the index must be at least 0 and the size at least 1",
+			q.PageIndex, q.PageSize)
+	}
+	where, args := []string{"tenant = ?", "community = ?"}, []any{q.TenantID, q.CommunityID}
+	if q.WebhookID != "" {
+		where, args = append(where, "webhook_id = ?"), append(args, q.WebhookID)
+	}
+	if !q.Status.IsZero() {
+		where, args = append(where, "status = ?"), append(args, q.Status.String())
+	}
+	if q.EventName != "" {
+		where, args = append(where, "event_name = ?"), append(args, q.EventName)
+	}
+	if !q.From.IsZero() {
+		where, args = append(where, "scheduled_at >= ?"), append(args, formatTime(q.From))
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "scheduled_at < ?"), append(args, formatTime(q.To))
+	}
+	cond := strings.Join(where, " AND ")
+
+	tx, err := v.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	page := Page{Items: []Delivery{}}
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+tableDeliveries+` WHERE `+cond, args...).Scan(&page.Total); err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	if q.PageIndex >= (page.Total+q.PageSize-1)/q.PageSize {
+		return page, nil
+	}
+	rows, err := tx.QueryContext(ctx, selectDelivery+` WHERE `+cond+` ORDER BY scheduled_at DESC, seq DESC LIMIT ? OFFSET ?`,
+		append(args, q.PageSize, q.PageIndex*q.PageSize)...)
+	if err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	page.Items, err = collect(rows, scan)
+	if err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	if err := attachAttempts(ctx, tx, page.Items); err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	return page, nil
+}
+
+// Get returns the delivery id of the tenant and community with its attempts, or delivery.ErrNotFound
+// when there is none in that scope.
+func (v *View) Get(ctx context.Context, tenantID, communityID, deliveryID string) (Delivery, error) {
+	tx, err := v.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("deliveryview: get: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	d, err := scan(tx.QueryRowContext(ctx, selectDelivery+` WHERE id = ? AND tenant = ? AND community = ?`,
+		deliveryID, tenantID, communityID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Delivery{}, delivery.ErrNotFound
+	}
+	if err != nil {
+		return Delivery{}, fmt.Errorf("deliveryview: get: %w", err)
+	}
+	items := []Delivery{d}
+	if err := attachAttempts(ctx, tx, items); err != nil {
+		return Delivery{}, fmt.Errorf("deliveryview: get: %w", err)
+	}
+	return items[0], nil
+}
+
+// Due returns up to limit deliveries that are scheduled (neither succeeded nor parked), the one due
+// first first, whether their time has come or not. It is what a restart hands back to delivery
+// after a crash.
+func (v *View) Due(ctx context.Context, limit int) ([]DueDelivery, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("deliveryview: due: limit %d must be at least 1", limit)
+	}
+	stmt, err := v.stmts.Get(ctx, `SELECT id, next_due_at FROM `+tableDeliveries+`
+		WHERE status = 'scheduled' ORDER BY next_due_at, seq LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("deliveryview: due: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("deliveryview: due: %w", err)
+	}
+	due, err := collect(rows, func(row projections.Row) (DueDelivery, error) {
+		var (
+			d  DueDelivery
+			at string
+		)
+		if err := row.Scan(&d.DeliveryID, &at); err != nil {
+			return DueDelivery{}, err
+		}
+		d.NextDueAt, err = parseTime(at)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deliveryview: due: %w", err)
+	}
+	return due, nil
+}
+
+// attachAttempts fills the AttemptLog of every item.
+func attachAttempts(ctx context.Context, tx *sql.Tx, items []Delivery) error {
+	if len(items) == 0 {
+		return nil
+	}
+	at := make(map[string]int, len(items))
+	args := make([]any, len(items))
+	for i := range items {
+		at[items[i].ID] = i
+		args[i] = items[i].ID
+		items[i].AttemptLog = []Attempt{}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT delivery_id, attempt, status, error_class, duration_ms, response_excerpt, at
+		FROM `+tableAttempts+` WHERE delivery_id IN (?`+strings.Repeat(", ?", len(items)-1)+`)
+		ORDER BY delivery_id, attempt`, args...)
+	if err != nil {
+		return err
+	}
+	type owned struct {
+		id string
+		a  Attempt
+	}
+	attempts, err := collect(rows, func(row projections.Row) (owned, error) {
+		var (
+			o    owned
+			when string
+		)
+		err := row.Scan(&o.id, &o.a.Number, &o.a.Status, &o.a.ErrorClass, &o.a.DurationMs, &o.a.ResponseExcerpt, &when)
+		if err != nil {
+			return owned{}, err
+		}
+		o.a.At, err = parseTime(when)
+		return o, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range attempts {
+		i := at[o.id]
+		items[i].AttemptLog = append(items[i].AttemptLog, o.a)
+	}
+	return nil
+}
+
+func collect[T any](rows *sql.Rows, scan func(projections.Row) (T, error)) ([]T, error) {
+	defer func() { _ = rows.Close() }()
+	out := []T{}
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+	}
+	return out, rows.Err()
+}
+
+func scan(row projections.Row) (Delivery, error) {
+	var (
+		d                                                       Delivery
+		status, lastAt, nextDue, scheduledAt, updatedAt, replay string
+	)
+	err := row.Scan(&d.ID, &d.WebhookID, &d.TenantID, &d.CommunityID, &d.EventID, &d.EventName, &status, &d.Attempts,
+		&d.LastAttempt.Status, &d.LastAttempt.ErrorClass, &lastAt, &nextDue, &scheduledAt, &updatedAt, &replay, &d.Version)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if d.Status, err = delivery.ParseStatus(status); err != nil {
+		return Delivery{}, err
+	}
+	if replay != "" {
+		if d.ReplayMode, err = delivery.ParseReplayMode(replay); err != nil {
+			return Delivery{}, err
+		}
+	}
+	for _, t := range []struct {
+		dst *time.Time
+		src string
+	}{{&d.LastAttempt.At, lastAt}, {&d.NextDueAt, nextDue}, {&d.ScheduledAt, scheduledAt}, {&d.UpdatedAt, updatedAt}} {
+		if *t.dst, err = parseTime(t.src); err != nil {
+			return Delivery{}, err
+		}
+	}
+	return d, nil
+}
