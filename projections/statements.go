@@ -22,8 +22,18 @@ func NewStatements(db *sql.DB) *Statements {
 	return &Statements{db: db, byQuery: make(map[string]*sql.Stmt)}
 }
 
+// Lookup returns query prepared if it already is, without preparing it. A caller that holds a
+// connection of the pool (inside a transaction) uses Lookup, since Get may need another connection.
+func (s *Statements) Lookup(query string) (*sql.Stmt, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	stmt, ok := s.byQuery[query]
+	return stmt, ok
+}
+
 // Get returns query prepared. A query that fails to prepare (its table does not exist yet, say) is
-// not kept, so a later Get tries again.
+// not kept, so a later Get tries again. Get may take a connection from the pool: never call it while
+// holding one (see Lookup).
 func (s *Statements) Get(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.mu.RLock()
 	stmt, ok := s.byQuery[query]
@@ -31,17 +41,20 @@ func (s *Statements) Get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if ok {
 		return stmt, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if stmt, ok := s.byQuery[query]; ok {
-		return stmt, nil
-	}
-	stmt, err := s.db.PrepareContext(ctx, query)
+	// Prepared outside the lock: preparing may wait for a connection, and readers inside a
+	// transaction must be able to Lookup meanwhile.
+	prepared, err := s.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	s.byQuery[query] = stmt
-	return stmt, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stmt, ok := s.byQuery[query]; ok {
+		_ = prepared.Close() // another Get prepared it first
+		return stmt, nil
+	}
+	s.byQuery[query] = prepared
+	return prepared, nil
 }
 
 // Row is what a scan function reads: a *sql.Row or a *sql.Rows.

@@ -90,8 +90,18 @@ func (v *View) read(ctx context.Context, tenant, community string, queries func(
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback() }()
-	return queries(fetcher{ctx: ctx, tx: tx, view: v, tenant: tenant, community: community})
+	var missed []string
+	err = queries(fetcher{ctx: ctx, tx: tx, view: v, tenant: tenant, community: community, missed: &missed})
+	_ = tx.Rollback()
+	// Queries the cache did not hold are prepared for the next reads only now, with the
+	// transaction's connection back in the pool: preparing them while holding it would take a second
+	// connection, and enough concurrent reads doing so would wait for each other forever.
+	for _, q := range missed {
+		if _, perr := v.stmts.Get(ctx, q); perr != nil {
+			break // the next read tries again
+		}
+	}
+	return err
 }
 
 // fetcher runs the queries of one Fetch or Get in its read transaction.
@@ -100,15 +110,18 @@ type fetcher struct {
 	tx                *sql.Tx
 	view              *View
 	tenant, community string
+	// missed collects the queries prepared on the transaction alone, for read to cache.
+	missed *[]string
 }
 
-// stmt returns query prepared for the transaction.
+// stmt returns query prepared for the transaction: from the view's cache when it holds it, or else
+// on the transaction's own connection, never on another one from the pool.
 func (f fetcher) stmt(query string) (*sql.Stmt, error) {
-	stmt, err := f.view.stmts.Get(f.ctx, query)
-	if err != nil {
-		return nil, err
+	if stmt, ok := f.view.stmts.Lookup(query); ok {
+		return f.tx.StmtContext(f.ctx, stmt), nil
 	}
-	return f.tx.StmtContext(f.ctx, stmt), nil
+	*f.missed = append(*f.missed, query)
+	return f.tx.PrepareContext(f.ctx, query)
 }
 
 // tagCounts is a tag's row of webhook_tag_counts; the zero value stands for a tag nobody carries.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections/webhookview"
@@ -354,5 +355,42 @@ func TestTotalsOfSeveralTagsFollowChanges(t *testing.T) {
 	f.do(b, (*webhook.Webhook).Delete)
 	if page := f.fetch(both); page.Total != 1 || !slices.Equal(ids(page.Items), []string{a}) {
 		t.Fatalf("x+y after a delete: %v of %d", ids(page.Items), page.Total)
+	}
+}
+
+// TestConcurrentFirstReadsDoNotExhaustThePool starts many more concurrent reads than the pool has
+// connections, on a view whose statement cache is empty: each read holds its transaction's
+// connection, so none may wait for another connection to prepare a statement.
+func TestConcurrentFirstReadsDoNotExhaustThePool(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.create("t1", "c1", "a", "b")
+	f.create("t1", "c1", "a")
+	f.flush()
+	fresh, err := webhookview.New(f.db, f.codec) // same tables, an empty statement cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errs := make(chan error, 64)
+	for i := range cap(errs) {
+		go func() {
+			var err error
+			switch i % 3 {
+			case 0:
+				_, err = fresh.Fetch(ctx, webhookview.FetchQuery{TenantID: "t1", CommunityID: "c1", Tags: []string{"a", "b"}, PageSize: 25})
+			case 1:
+				_, err = fresh.Fetch(ctx, webhookview.FetchQuery{TenantID: "t1", CommunityID: "c1", Tags: []string{"a"}, PageSize: 25})
+			default:
+				_, err = fresh.Get(ctx, "t1", "c1", id)
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent first read failed (a pool deadlock ends in the context's deadline): %v", err)
+		}
 	}
 }
