@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections/servicekeyview"
@@ -52,6 +54,8 @@ func status(err error) (int, string) {
 		return api.status, api.message
 	case errors.As(err, &validation):
 		return http.StatusBadRequest, validation.Error()
+	case errors.Is(err, publication.ErrPayloadTooLarge):
+		return http.StatusRequestEntityTooLarge, strings.ReplaceAll(err.Error(), "publication: ", "")
 	case errors.Is(err, webhook.ErrNotFound), errors.Is(err, webhook.ErrDeleted):
 		return http.StatusNotFound, "webhook not found"
 	case errors.Is(err, servicekey.ErrUnknownKey):

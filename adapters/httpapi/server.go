@@ -57,6 +57,7 @@ type SecretOpener interface {
 // Config is everything the API needs. Every field is required unless its comment says otherwise.
 type Config struct {
 	Webhooks    *command.Webhooks
+	Events      *command.Events
 	ServiceKeys *command.ServiceKeys
 	History     *query.WebhookHistory
 	WebhookView WebhookReader
@@ -100,6 +101,7 @@ func (c *Config) validate() error {
 		}
 	}
 	need(c.Webhooks != nil, "Webhooks")
+	need(c.Events != nil, "Events")
 	need(c.ServiceKeys != nil, "ServiceKeys")
 	need(c.History != nil, "History")
 	need(c.WebhookView != nil, "WebhookView")
@@ -178,6 +180,7 @@ func (s *server) routes(app *fiber.App) {
 	scoped.Patch("/webhook/:webhookId", s.updateWebhook)
 	scoped.Delete("/webhook/:webhookId", s.deleteWebhook)
 	scoped.Get("/webhook/:webhookId/history", s.webhookHistory)
+	scoped.Post("/events", s.publishEvents)
 }
 
 // awaitProjection lets a command's answer wait until the read models show the command's effect, and

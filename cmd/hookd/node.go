@@ -47,6 +47,7 @@ type node struct {
 	runners     []*projections.Runner
 
 	webhooks    *command.Webhooks
+	events      *command.Events
 	licenses    *command.Licenses
 	serviceKeys *command.ServiceKeys
 	history     *query.WebhookHistory
@@ -135,6 +136,9 @@ func (n *node) buildCommands() error {
 	var err error
 	newSecret := func() (string, error) { return newWebhookSecret(rand.Reader) }
 	if n.webhooks, err = command.NewWebhooks(n.store, n.codec, n.clock, uuid.NewString, newSecret); err != nil {
+		return err
+	}
+	if n.events, err = command.NewEvents(n.store, n.codec, n.clock); err != nil {
 		return err
 	}
 	if n.licenses, err = command.NewLicenses(n.store, n.codec, n.clock, rand.Reader); err != nil {

@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// publishBody is one event as a publisher sends it. ID is the publisher's optional idempotency key,
+// not the event id: the answer gives that.
+type publishBody struct {
+	EventName string          `json:"eventName"`
+	Payload   json.RawMessage `json:"payload"`
+	ID        string          `json:"id"`
+}
+
+func (b publishBody) event(tenantID, communityID string) command.PublishEvent {
+	return command.PublishEvent{
+		TenantID: tenantID, CommunityID: communityID, Name: b.EventName, Payload: b.Payload, IdempotencyKey: b.ID,
+	}
+}
+
+type publishedJSON struct {
+	ID string `json:"id"`
+}
+
+type publishedBatchJSON struct {
+	IDs []string `json:"ids"`
+}
+
+// publishEvents publishes one event (a JSON object) or a batch of up to command.MaxBatch (a JSON
+// array), and answers 202 with the event ids once the events are durable. It does not wait for the
+// read models: nothing a publisher reads shows a published event. A batch is bounded by MaxBodyBytes
+// as every body is, whatever its count.
+func (s *server) publishEvents(c *fiber.Ctx) error {
+	tenantID, communityID, err := scopeOf(c)
+	if err != nil {
+		return err
+	}
+	caller := principalOf(c).caller()
+	if trimmed := bytes.TrimLeft(c.Body(), " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		var bodies []publishBody
+		if err := decodeBody(c, &bodies); err != nil {
+			return err
+		}
+		events := make([]command.PublishEvent, len(bodies))
+		for i, b := range bodies {
+			events[i] = b.event(tenantID, communityID)
+		}
+		ids, _, err := s.Events.PublishBatch(c.UserContext(), events, caller)
+		if err != nil {
+			return publishError(err)
+		}
+		return c.Status(fiber.StatusAccepted).JSON(publishedBatchJSON{IDs: ids})
+	}
+	var body publishBody
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	id, _, err := s.Events.Publish(c.UserContext(), body.event(tenantID, communityID), caller)
+	if err != nil {
+		return publishError(err)
+	}
+	return c.Status(fiber.StatusAccepted).JSON(publishedJSON{ID: id})
+}
+
+// publishError names the idempotency key as the body names it, "id". Every error then goes to
+// status as any other does.
+func publishError(err error) error {
+	var v *webhook.ValidationError
+	if errors.As(err, &v) {
+		problems := make([]webhook.Problem, len(v.Problems))
+		for i, p := range v.Problems {
+			if head, ok := strings.CutSuffix(p.Field, "idempotencyKey"); ok {
+				p.Field = head + "id"
+			}
+			problems[i] = p
+		}
+		return &webhook.ValidationError{Problems: problems}
+	}
+	return err
+}
