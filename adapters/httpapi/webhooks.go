@@ -32,14 +32,17 @@ func scopeOf(c *fiber.Ctx) (tenantID, communityID string, err error) {
 	return tenantID, communityID, nil
 }
 
-// webhookIDOf returns the path's webhook id. Webhook ids are UUIDs; any other string names no
-// webhook, so it is 404 at once rather than a read of the log.
-func webhookIDOf(c *fiber.Ctx) (string, error) {
-	id, err := uuid.Parse(c.Params("webhookId"))
-	if err != nil {
-		return "", webhook.ErrNotFound
+// webhookOf returns the path's tenant, community and webhook id. Webhook ids are UUIDs; any other
+// string names no webhook, so it is 404 at once rather than a read of the log.
+func webhookOf(c *fiber.Ctx) (tenantID, communityID, id string, err error) {
+	if tenantID, communityID, err = scopeOf(c); err != nil {
+		return "", "", "", err
 	}
-	return id.String(), nil
+	parsed, err := uuid.Parse(c.Params("webhookId"))
+	if err != nil {
+		return "", "", "", webhook.ErrNotFound
+	}
+	return tenantID, communityID, parsed.String(), nil
 }
 
 func (s *server) createWebhook(c *fiber.Ctx) error {
@@ -107,7 +110,7 @@ func (s *server) answerChange(c *fiber.Ctx, w *webhook.Webhook, res command.Resu
 }
 
 func (s *server) updateWebhook(c *fiber.Ctx) error {
-	tenantID, communityID, err := scopeOf(c)
+	tenantID, communityID, id, err := webhookOf(c)
 	if err != nil {
 		return err
 	}
@@ -125,10 +128,6 @@ func (s *server) updateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id, err := webhookIDOf(c)
-	if err != nil {
-		return err
-	}
 	p := principalOf(c)
 	w, res, err := s.Webhooks.Update(c.UserContext(), command.UpdateWebhook{
 		TenantID: tenantID, CommunityID: communityID, WebhookID: id,
@@ -141,11 +140,7 @@ func (s *server) updateWebhook(c *fiber.Ctx) error {
 }
 
 func (s *server) deleteWebhook(c *fiber.Ctx) error {
-	tenantID, communityID, err := scopeOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := webhookIDOf(c)
+	tenantID, communityID, id, err := webhookOf(c)
 	if err != nil {
 		return err
 	}
@@ -230,11 +225,7 @@ func (s *server) fetchWebhooks(c *fiber.Ctx) error {
 }
 
 func (s *server) getWebhook(c *fiber.Ctx) error {
-	tenantID, communityID, err := scopeOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := webhookIDOf(c)
+	tenantID, communityID, id, err := webhookOf(c)
 	if err != nil {
 		return err
 	}
@@ -308,11 +299,7 @@ func settingsEntry(s webhook.Settings) *settingsEntryJSON {
 }
 
 func (s *server) webhookHistory(c *fiber.Ctx) error {
-	tenantID, communityID, err := scopeOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := webhookIDOf(c)
+	tenantID, communityID, id, err := webhookOf(c)
 	if err != nil {
 		return err
 	}
