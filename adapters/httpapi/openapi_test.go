@@ -183,7 +183,7 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 		{"put", "/tenant/{tenantId}/community/{communityId}/webhook", 200, hook},
 		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 200, hook},
 		{"post", "/tenant/{tenantId}/community/{communityId}/webhooks/fetch", 200,
-			fetchJSON{Page: pageJSON{Index: 0, Total: 1, Size: 25}, Data: []webhookJSON{hook}, PublicKey: "pub"}},
+			json.RawMessage(appendFetchAnswer(nil, pageJSON{Index: 0, Total: 1, Size: 25}, [][]byte{mustJSON(t, hook)}, "pub"))},
 		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/history", 200, historyJSON{Page: pageJSON{Index: 0, Total: 2, Size: 100}, Data: []historyEntryJSON{
 			{Revision: 0, Type: "WebhookCreated", OccurredAt: "2026-01-02T03:04:05.000Z", Actor: "license:l1", Settings: settings},
 			{Revision: 1, Type: "WebhookDisabled", OccurredAt: "2026-01-02T03:04:06.000Z"},
@@ -217,4 +217,13 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 			t.Errorf("%s %s %d: the handler's body %s does not fit the schema: %v", tc.method, tc.path, tc.status, raw, err)
 		}
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/query"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/internal/bounded"
 	"github.com/hookd/hookd/projections/licenseview"
 	"github.com/hookd/hookd/projections/servicekeyview"
 	"github.com/hookd/hookd/projections/webhookview"
@@ -121,6 +122,8 @@ type server struct {
 	Config
 	log     *slog.Logger
 	metrics *metrics
+	// rendered caches webhooks' JSON by id (see webhook_render.go).
+	rendered *bounded.Map[rendered]
 }
 
 // New returns the API as a Fiber app, ready to Listen or to Test.
@@ -137,7 +140,7 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 5 * time.Second
 	}
-	s := &server{Config: cfg, log: cfg.Logger}
+	s := &server{Config: cfg, log: cfg.Logger, rendered: bounded.New[rendered](renderedCacheSize)}
 	if cfg.Registry != nil {
 		s.metrics = newMetrics(cfg.Registry)
 	}

@@ -166,12 +166,6 @@ type pageJSON struct {
 	Size  int `json:"size"`
 }
 
-type fetchJSON struct {
-	Page      pageJSON      `json:"page"`
-	Data      []webhookJSON `json:"data"`
-	PublicKey string        `json:"publicKey"`
-}
-
 func (s *server) fetchWebhooks(c *fiber.Ctx) error {
 	tenantID, communityID, err := scopeOf(c)
 	if err != nil {
@@ -213,15 +207,19 @@ func (s *server) fetchWebhooks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := principalOf(c)
-	out := fetchJSON{Page: pageJSON{Index: q.PageIndex, Total: page.Total, Size: q.PageSize}, PublicKey: publicKey,
-		Data: make([]webhookJSON, len(page.Items))}
+	system := principalOf(c).isSystem()
+	docs := make([][]byte, len(page.Items))
+	size := 128 + len(publicKey)
 	for i, w := range page.Items {
-		if out.Data[i], err = s.viewJSON(w, p.isSystem()); err != nil {
+		if docs[i], err = s.webhookDocument(w, system); err != nil {
 			return err
 		}
+		size += len(docs[i]) + 1
 	}
-	return c.JSON(out)
+	answer := appendFetchAnswer(make([]byte, 0, size), pageJSON{Index: q.PageIndex, Total: page.Total, Size: q.PageSize},
+		docs, publicKey)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(answer)
 }
 
 func (s *server) getWebhook(c *fiber.Ctx) error {
@@ -233,11 +231,12 @@ func (s *server) getWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.viewJSON(w, principalOf(c).isSystem())
+	doc, err := s.webhookDocument(w, principalOf(c).isSystem())
 	if err != nil {
 		return err
 	}
-	return c.JSON(out)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(doc)
 }
 
 // viewJSON shows a webhook from the read model. Its credential and secret are sealed there; they are

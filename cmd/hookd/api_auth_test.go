@@ -552,6 +552,9 @@ func TestAuthCredentialsAndSecretOnlyForSystem(t *testing.T) {
 			t.Errorf("%s: system license sees secret %v, want %q", w.Name, w.Secret, want)
 		}
 	}
+	// The answers cached for service licenses never take the system license's form.
+	noSecrets("fetch after the system license's", h.as(service, http.MethodPost, scope+"/webhooks/fetch", nil))
+	noSecrets("get after the system license's", h.as(service, http.MethodGet, scope+"/webhook/"+given.ID, nil))
 }
 
 // TestAuthOnlyValidLicensesUseUpTheUUID: the uuid of a request is recorded against replays only

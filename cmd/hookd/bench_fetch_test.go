@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
 	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/webhook"
 )
 
@@ -26,7 +27,9 @@ const benchWebhooks = 100_000
 
 // seedWebhooks creates count webhooks in tenant bench, community c1, through the commands (not the
 // API, which would spend the benchmark's setup on HTTP). Every other webhook carries the tag "even".
-func seedWebhooks(b *testing.B, cfg config, count int) {
+// It returns the keys of a system license and of a service license for the tenant, as an integrator
+// would hold. (With licenses in the log, serve issues no bootstrap license.)
+func seedWebhooks(b *testing.B, cfg config, count int) (systemLicense, serviceLicense string) {
 	b.Helper()
 	ctx := context.Background()
 	n, err := openNode(ctx, cfg, slog.New(slog.DiscardHandler))
@@ -66,20 +69,35 @@ func seedWebhooks(b *testing.B, cfg config, count int) {
 	if err := <-errs; err != nil {
 		b.Fatal(err)
 	}
+	keys := make([]string, 2)
+	for i, l := range []command.IssueLicense{
+		{Level: license.LevelSystem},
+		{Level: license.LevelService, Scope: license.Scope{TenantID: "bench"}},
+	} {
+		issued, err := n.licenses.Issue(ctx, l, command.Caller{Actor: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[i] = issued.Key
+	}
 	if err := n.catchUp(ctx); err != nil {
 		b.Fatal(err)
 	}
+	return keys[0], keys[1]
 }
 
 // BenchmarkFetchAPI measures authenticated fetches of a page of 25 among 100,000 webhooks of one
 // community with a one-tag filter (50,000 match), over HTTP on 127.0.0.1, from 32 concurrent clients.
 // Every request carries fresh 1Kosmos headers, as real clients must (request ids are single-use).
 // It reports requests/s and the 99th percentile latency; the goal is at least 5,000 requests/s.
+//
+// It fetches with an integrator's service license, which sees no secrets, and with the system
+// license, whose answers open each webhook's sealed credential and secret (and are never cached).
 func BenchmarkFetchAPI(b *testing.B) {
 	dir := b.TempDir()
 	cfg := testConfig(b, dir, nil)
 	cfg.AllowedTimeSpan = time.Hour // the load runs long; replay protection still holds per uuid
-	seedWebhooks(b, cfg, benchWebhooks)
+	systemLicense, serviceLicense := seedWebhooks(b, cfg, benchWebhooks)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -90,14 +108,18 @@ func BenchmarkFetchAPI(b *testing.B) {
 	defer func() { cancel(); _ = inst.wait() }()
 	url := "http://" + inst.addr
 
-	license := readBootstrapLicense(b, dir)
 	servicePublicKey := fetchServicePublicKey(b, url)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 
 	for _, bc := range []struct {
-		name  string
-		pages int // pages the requests spread over: 1 is always the first
-	}{{"first-page", 1}, {"random-page", benchWebhooks / 2 / 25}} {
+		name    string
+		license string
+		pages   int // pages the requests spread over: 1 is always the first
+	}{
+		{"service/first-page", serviceLicense, 1},
+		{"service/random-page", serviceLicense, benchWebhooks / 2 / 25},
+		{"system/first-page", systemLicense, 1},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var mu sync.Mutex
 			var latencies []time.Duration
@@ -120,7 +142,7 @@ func BenchmarkFetchAPI(b *testing.B) {
 					page := mrand.IntN(bc.pages)
 					body := fmt.Appendf(nil, `{"pIndex":%d,"pSize":25,"tags":["even"]}`, page)
 					t0 := time.Now()
-					if err := fetchOnce(client, url, auth, license, body); err != nil {
+					if err := fetchOnce(client, url, auth, bc.license, body); err != nil {
 						b.Error(err)
 						return
 					}

@@ -1,7 +1,5 @@
 package webhookview
 
-import "sync"
-
 // Bounds of the View's caches. A decoded webhook takes about 2 KiB, so the webhooks cache holds some
 // 20 MiB at most.
 const (
@@ -25,36 +23,6 @@ const (
 type cachedTotal struct {
 	changed []string
 	total   int
-}
-
-// bounded is a map that holds at most size entries; when it is full, a random entry makes room.
-type bounded[V any] struct {
-	mu      sync.Mutex
-	size    int
-	entries map[string]V
-}
-
-func newBounded[V any](size int) *bounded[V] {
-	return &bounded[V]{size: size, entries: make(map[string]V, size)}
-}
-
-func (b *bounded[V]) get(key string) (V, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	v, ok := b.entries[key]
-	return v, ok
-}
-
-func (b *bounded[V]) put(key string, v V) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.entries[key]; !ok && len(b.entries) >= b.size {
-		for k := range b.entries { // map order is random: this evicts a random entry
-			delete(b.entries, k)
-			break
-		}
-	}
-	b.entries[key] = v
 }
 
 // clone copies the slices of w, so that a caller who changes what a query returned does not change

@@ -240,7 +240,7 @@ func (f fetcher) allTags(tags []string, index, size int) (Page, error) {
 	}
 
 	key := strings.Join(append([]string{f.tenant, f.community}, tags...), "\x00")
-	if cached, ok := f.view.totals.get(key); ok && slices.Equal(cached.changed, changed) {
+	if cached, ok := f.view.totals.Get(key); ok && slices.Equal(cached.changed, changed) {
 		page.Total = cached.total
 	} else {
 		stmt, err := f.stmt(`SELECT count(*) FROM ` + tableTags + ` t WHERE ` + where.String())
@@ -250,7 +250,7 @@ func (f fetcher) allTags(tags []string, index, size int) (Page, error) {
 		if err := stmt.QueryRowContext(f.ctx, args...).Scan(&page.Total); err != nil {
 			return Page{}, err
 		}
-		f.view.totals.put(key, cachedTotal{changed: changed, total: page.Total})
+		f.view.totals.Put(key, cachedTotal{changed: changed, total: page.Total})
 	}
 	if index >= (page.Total+size-1)/size {
 		return page, nil
@@ -299,7 +299,7 @@ func (f fetcher) webhooks(query string, args ...any) ([]Webhook, error) {
 	items := make([]Webhook, len(found))
 	var missing []int // indexes into found of the webhooks the cache does not hold at their version
 	for i, r := range found {
-		w, ok := f.view.webhooks.get(r.id)
+		w, ok := f.view.webhooks.Get(r.id)
 		if !ok || w.Version != r.version {
 			missing = append(missing, i)
 			continue
@@ -347,7 +347,7 @@ func (f fetcher) webhooks(query string, args ...any) ([]Webhook, error) {
 		if err := json.Unmarshal(data, &w); err != nil {
 			return nil, fmt.Errorf("stored webhook %s: %w", found[i].id, err)
 		}
-		f.view.webhooks.put(w.ID, w)
+		f.view.webhooks.Put(w.ID, w)
 		items[i] = w.clone()
 		decoded++
 	}

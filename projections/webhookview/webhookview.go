@@ -35,6 +35,7 @@ import (
 
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/bounded"
 	"github.com/hookd/hookd/projections"
 )
 
@@ -89,8 +90,8 @@ type View struct {
 	decoder projections.Decoder
 	stmts   *projections.Statements
 	// The caches are described in cache.go.
-	webhooks *bounded[Webhook]
-	totals   *bounded[cachedTotal]
+	webhooks *bounded.Map[Webhook]
+	totals   *bounded.Map[cachedTotal]
 }
 
 // New returns the view over db, the read models' database, decoding events with decoder. The tables
@@ -103,8 +104,8 @@ func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
 		db:       db,
 		decoder:  decoder,
 		stmts:    projections.NewStatements(db),
-		webhooks: newBounded[Webhook](webhooksCacheSize),
-		totals:   newBounded[cachedTotal](totalsCacheSize),
+		webhooks: bounded.New[Webhook](webhooksCacheSize),
+		totals:   bounded.New[cachedTotal](totalsCacheSize),
 	}, nil
 }
 

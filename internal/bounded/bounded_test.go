@@ -1,0 +1,41 @@
+package bounded
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestMapKeepsAtMostItsSize(t *testing.T) {
+	m := New[int](3)
+	for i := range 10 {
+		m.Put(fmt.Sprint(i), i)
+	}
+	held := 0
+	for i := range 10 {
+		if v, ok := m.Get(fmt.Sprint(i)); ok {
+			held++
+			if v != i {
+				t.Errorf("Get(%d) = %d", i, v)
+			}
+		}
+	}
+	if held != 3 {
+		t.Errorf("the map holds %d entries, want 3", held)
+	}
+	if v, ok := m.Get("9"); !ok || v != 9 {
+		t.Errorf("the last entry put is gone: %d, %v", v, ok)
+	}
+}
+
+func TestMapReplacesWithoutEvicting(t *testing.T) {
+	m := New[string](2)
+	m.Put("a", "1")
+	m.Put("b", "2")
+	m.Put("a", "3") // a replacement, not a new entry: nothing is evicted
+	if v, _ := m.Get("a"); v != "3" {
+		t.Errorf("a = %q, want 3", v)
+	}
+	if v, ok := m.Get("b"); !ok || v != "2" {
+		t.Errorf("b = %q, %v: evicted by a replacement", v, ok)
+	}
+}
