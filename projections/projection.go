@@ -41,6 +41,17 @@ type Projection interface {
 	Apply(ctx context.Context, tx *sql.Tx, s Schema, events []eventlog.RecordedEvent) error
 }
 
+// A Processor is a Projection whose events also cause effects outside the read models: appends to
+// the log, messages to send. A Runner calls Process with each batch before the batch's transaction,
+// and Apply after it; a batch whose Process fails is neither applied nor checkpointed, and comes
+// again. Effects therefore happen at least once per event, and Process must make repeating them
+// harmless (deterministic ids, idempotent appends). A Processor must never be rebuilt: a rebuild
+// would repeat every effect since the start of the log.
+type Processor interface {
+	Projection
+	Process(ctx context.Context, events []eventlog.RecordedEvent) error
+}
+
 // Schema names the tables and indexes of one build of a projection. The live build has no suffix; a
 // rebuild writes into tables with the suffix "_next" until they replace the live ones.
 type Schema struct {

@@ -72,6 +72,9 @@ func (c RebuildConfig) validate() error {
 		errs = append(errs, errors.New("projections: rebuild: LastPosition is required"))
 	}
 	errs = append(errs, validateProjection(c.Projection))
+	if _, ok := c.Projection.(Processor); ok {
+		errs = append(errs, fmt.Errorf("projections: rebuild: %s is a Processor, whose effects a rebuild would repeat", c.Projection.Name()))
+	}
 	if c.BatchSize < 0 {
 		errs = append(errs, errors.New("projections: rebuild: BatchSize must not be negative"))
 	}

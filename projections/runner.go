@@ -319,6 +319,13 @@ func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) err
 	}
 
 	p := r.cfg.Projection
+	// Effects go first, outside the transaction, so that the read models' write lock is not held
+	// while they take their time; until the checkpoint commits, a crash repeats them.
+	if proc, ok := p.(Processor); ok {
+		if err := proc.Process(ctx, events); err != nil {
+			return fmt.Errorf("projections: %s: processing events up to %s: %w", p.Name(), events[len(events)-1].Position, err)
+		}
+	}
 	tx, err := r.cfg.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projections: %s: %w", p.Name(), err)

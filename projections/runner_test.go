@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -284,5 +285,65 @@ func TestRunnerReportsABatchThatKeepsFailing(t *testing.T) {
 	r.waitFor(t, log.head())
 	if err := r.Err(); err != nil {
 		t.Fatalf("Err is %v after the read model caught up", err)
+	}
+}
+
+// effects is a tally that is also a Processor: it records the positions it processed, and fails
+// processing once when asked to.
+type effects struct {
+	tally
+	mu        sync.Mutex
+	processed []uint64
+	failOnce  atomic.Bool
+}
+
+func (p *effects) Process(_ context.Context, events []eventlog.RecordedEvent) error {
+	if p.failOnce.CompareAndSwap(true, false) {
+		return errors.New("the receiver is down, once")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range events {
+		p.processed = append(p.processed, e.Position.Commit)
+	}
+	return nil
+}
+
+// TestRunnerProcessesBeforeApplying: a Processor's effects run for every event before its batch is
+// applied; a batch whose effects fail is not applied nor checkpointed, and comes again.
+func TestRunnerProcessesBeforeApplying(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(250)...)
+	db, _ := readmodeltest.TempDB(t)
+	p := &effects{tally: tally{t: t}}
+	p.tally.hook = func(_ context.Context, _ int64, events []eventlog.RecordedEvent) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if last := events[len(events)-1].Position.Commit; len(p.processed) == 0 || p.processed[len(p.processed)-1] < last {
+			t.Errorf("batch up to %d applied before it was processed", last)
+		}
+		return nil
+	}
+	p.failOnce.Store(true)
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: p, BatchSize: 100})
+	r.waitFor(t, log.head())
+	assertTallied(t, db, 250)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.processed) != 250 || p.processed[0] != 1 || p.processed[249] != 250 {
+		t.Errorf("processed %d events (%v...), want 1 to 250 once each after the failed first try", len(p.processed), p.processed[:min(3, len(p.processed))])
+	}
+}
+
+func TestRebuildRefusesAProcessor(t *testing.T) {
+	t.Parallel()
+	db, _ := readmodeltest.TempDB(t)
+	log := newMemLog()
+	_, err := projections.Rebuild(context.Background(), projections.RebuildConfig{
+		DB: db, ReadAll: log.ReadAll, LastPosition: log.LastPosition, Projection: &effects{tally: tally{t: t}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "Processor") {
+		t.Fatalf("Rebuild of a Processor = %v, want a refusal", err)
 	}
 }

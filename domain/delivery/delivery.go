@@ -233,6 +233,28 @@ func (d *Delivery) RequestReplay(mode ReplayMode, requestedBy string, at time.Ti
 	return nil
 }
 
+// Abandon parks a delivery that is still scheduled without attempting it, because its webhook
+// no longer takes deliveries: reason is ReasonWebhookDeleted or ReasonWebhookDisabled. It returns
+// ErrFinished on a finished delivery and a *webhook.ValidationError for another reason or a zero at.
+func (d *Delivery) Abandon(reason string, at time.Time) error {
+	var problems []webhook.Problem
+	if reason != ReasonWebhookDeleted && reason != ReasonWebhookDisabled {
+		problems = append(problems, webhook.Problem{Field: "reason",
+			Message: fmt.Sprintf("must be %q or %q", ReasonWebhookDeleted, ReasonWebhookDisabled)})
+	}
+	if at.IsZero() {
+		problems = append(problems, webhook.Problem{Field: "at", Message: "is required"})
+	}
+	if len(problems) > 0 {
+		return &webhook.ValidationError{Problems: problems}
+	}
+	if d.status.Finished() {
+		return ErrFinished
+	}
+	d.record(Failed{DeliveryID: d.id, Attempt: d.attempts, Reason: reason, At: at})
+	return nil
+}
+
 func (d *Delivery) record(e Event) {
 	d.apply(e)
 	d.changes = append(d.changes, e)

@@ -515,3 +515,39 @@ func TestScheduledSecretFieldsCoverTheCredential(t *testing.T) {
 		t.Errorf("a credential field is not among SecretFields: %+v", e.Settings.API.Credential)
 	}
 }
+
+func TestAbandonParksWithoutAnAttempt(t *testing.T) {
+	t.Parallel()
+	d := mustSchedule(t, 2)
+	record(t, d, attempt(1, 503, t0))
+	at := t0.Add(time.Minute)
+	if err := d.Abandon(delivery.ReasonWebhookDeleted, at); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Changes()[len(d.Changes())-1]; got != (delivery.Failed{DeliveryID: d.ID(), Attempt: 1,
+		Reason: delivery.ReasonWebhookDeleted, At: at}) {
+		t.Errorf("Failed = %#v", got)
+	}
+	if d.Status() != delivery.StatusFailed || d.Attempts() != 1 || !d.NextDueAt().IsZero() {
+		t.Errorf("after Abandon: %v, %d attempts, due %v", d.Status(), d.Attempts(), d.NextDueAt())
+	}
+	if err := d.Abandon(delivery.ReasonWebhookDisabled, at); !errors.Is(err, delivery.ErrFinished) {
+		t.Errorf("Abandon of a parked delivery = %v, want ErrFinished", err)
+	}
+	// A replay reopens it like any parked delivery.
+	if err := d.RequestReplay(delivery.ReplayCurrent, "ops", at.Add(time.Hour)); err != nil {
+		t.Errorf("RequestReplay after Abandon = %v", err)
+	}
+}
+
+func TestAbandonValidates(t *testing.T) {
+	t.Parallel()
+	d := mustSchedule(t, 0)
+	var v *webhook.ValidationError
+	if err := d.Abandon("bored", time.Time{}); !errors.As(err, &v) || len(v.Problems) != 2 {
+		t.Errorf("Abandon(bad reason, zero time) = %v, want two problems", err)
+	}
+	if len(d.Changes()) != 1 || d.Status() != delivery.StatusScheduled {
+		t.Errorf("a refused Abandon changed the delivery: %v, %v", names(d.Changes()), d.Status())
+	}
+}

@@ -71,10 +71,15 @@ const (
 	ReasonRejected = "rejected"
 	// ReasonExhausted: the status was to be retried, and no retry was left.
 	ReasonExhausted = "exhausted"
+	// ReasonWebhookDeleted: the webhook was deleted before the delivery was sent.
+	ReasonWebhookDeleted = "webhook_deleted"
+	// ReasonWebhookDisabled: the webhook was disabled before the delivery was sent. Enabling it
+	// again does not resend parked deliveries; a replay does.
+	ReasonWebhookDisabled = "webhook_disabled"
 )
 
-// Failed records that the delivery is parked after the attempt numbered Attempt. No attempt follows
-// until a replay.
+// Failed records that the delivery is parked after the attempt numbered Attempt (0 when it was
+// parked before any attempt, because its webhook was gone). No attempt follows until a replay.
 type Failed struct {
 	DeliveryID string    `json:"deliveryId"`
 	Attempt    int       `json:"attempt"`
