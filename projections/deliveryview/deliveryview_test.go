@@ -105,13 +105,17 @@ func (v *view) get(tenant, community, id string) deliveryview.Delivery {
 	return d
 }
 
-func (v *view) due(limit int) []deliveryview.DueDelivery {
+// due returns a page of Due, with only the fields callers read, so pages compare with DeepEqual.
+func (v *view) due(after *deliveryview.DueDelivery, limit int) (page, raw []deliveryview.DueDelivery) {
 	v.t.Helper()
-	due, err := v.Due(context.Background(), limit)
+	raw, err := v.Due(context.Background(), after, limit)
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	return due
+	for _, d := range raw {
+		page = append(page, deliveryview.DueDelivery{DeliveryID: d.DeliveryID, NextDueAt: d.NextDueAt})
+	}
+	return page, raw
 }
 
 func (v *view) fetch(q deliveryview.FetchQuery) deliveryview.Page {
@@ -209,7 +213,7 @@ func TestRetriedThenSucceeded(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("scheduled: %+v\nwant %+v", got, want)
 	}
-	if due := v.due(10); !reflect.DeepEqual(due, []deliveryview.DueDelivery{{DeliveryID: d.ID(), NextDueAt: t0}}) {
+	if due, _ := v.due(nil, 10); !reflect.DeepEqual(due, []deliveryview.DueDelivery{{DeliveryID: d.ID(), NextDueAt: t0}}) {
 		t.Fatalf("Due = %+v", due)
 	}
 
@@ -221,7 +225,7 @@ func TestRetriedThenSucceeded(t *testing.T) {
 		got.LastAttempt != (deliveryview.LastAttempt{Status: 503, At: at1}) || got.Version != 1 {
 		t.Fatalf("after a retry: %+v", got)
 	}
-	if due := v.due(10); len(due) != 1 || !due[0].NextDueAt.Equal(at1.Add(time.Second)) {
+	if due, _ := v.due(nil, 10); len(due) != 1 || !due[0].NextDueAt.Equal(at1.Add(time.Second)) {
 		t.Fatalf("Due after a retry = %+v, want the retry's due time", due)
 	}
 
@@ -249,7 +253,7 @@ func TestRetriedThenSucceeded(t *testing.T) {
 	if !reflect.DeepEqual(got.AttemptLog, wantLog) {
 		t.Fatalf("attempts = %+v\nwant %+v", got.AttemptLog, wantLog)
 	}
-	if due := v.due(10); len(due) != 0 {
+	if due, _ := v.due(nil, 10); len(due) != 0 {
 		t.Fatalf("Due after success = %+v, want none", due)
 	}
 }
@@ -264,7 +268,7 @@ func TestParkedThenReplayed(t *testing.T) {
 	if got.Status != delivery.StatusFailed || got.Attempts != 1 || !got.NextDueAt.IsZero() {
 		t.Fatalf("parked: %+v", got)
 	}
-	if due := v.due(10); len(due) != 0 {
+	if due, _ := v.due(nil, 10); len(due) != 0 {
 		t.Fatalf("Due of a parked delivery = %+v, want none", due)
 	}
 
@@ -277,7 +281,7 @@ func TestParkedThenReplayed(t *testing.T) {
 	if got.Status != delivery.StatusScheduled || got.ReplayMode != delivery.ReplayCurrent || !got.NextDueAt.Equal(replayAt) {
 		t.Fatalf("replayed: %+v", got)
 	}
-	if due := v.due(10); !reflect.DeepEqual(due, []deliveryview.DueDelivery{{DeliveryID: d.ID(), NextDueAt: replayAt}}) {
+	if due, _ := v.due(nil, 10); !reflect.DeepEqual(due, []deliveryview.DueDelivery{{DeliveryID: d.ID(), NextDueAt: replayAt}}) {
 		t.Fatalf("Due after a replay = %+v", due)
 	}
 
@@ -424,13 +428,24 @@ func TestDueInDueOrder(t *testing.T) {
 		{DeliveryID: ds["f"].ID(), NextDueAt: t0.Add(5 * time.Minute)},
 		{DeliveryID: ds["g"].ID(), NextDueAt: t0.Add(time.Hour + time.Second)},
 	}
-	if got := v.due(10); !reflect.DeepEqual(got, want) {
+	if got, _ := v.due(nil, 10); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Due = %+v\nwant %+v", got, want)
 	}
-	if got := v.due(2); !reflect.DeepEqual(got, want[:2]) {
-		t.Fatalf("Due(2) = %+v", got)
+	// Page by page, each starting after the last of the one before.
+	var all []deliveryview.DueDelivery
+	var after *deliveryview.DueDelivery
+	for {
+		page, raw := v.due(after, 2)
+		if len(page) == 0 {
+			break
+		}
+		all = append(all, page...)
+		after = &raw[len(raw)-1]
 	}
-	if _, err := v.Due(context.Background(), 0); err == nil {
+	if !reflect.DeepEqual(all, want) {
+		t.Fatalf("Due in pages of 2 = %+v\nwant %+v", all, want)
+	}
+	if _, err := v.Due(context.Background(), nil, 0); err == nil {
 		t.Fatal("Due(0) succeeded, want an error")
 	}
 }
@@ -470,7 +485,8 @@ func TestRebuildGivesTheSameRows(t *testing.T) {
 			t.Fatalf("Fetch(%+v) found nothing", q)
 		}
 	}
-	if a, b := once.due(100), twice.due(100); !reflect.DeepEqual(a, b) {
+	a, _ := once.due(nil, 100)
+	if b, _ := twice.due(nil, 100); !reflect.DeepEqual(a, b) {
 		t.Fatalf("Due differs:\n%+v\n%+v", a, b)
 	}
 	replayed := twice.get("t1", "c1", ds["b"].ID())
@@ -519,7 +535,8 @@ func TestRebuildsSwapIn(t *testing.T) {
 		if a, b := want.fetch(q), rebuilt.fetch(q); !reflect.DeepEqual(a, b) || a.Total == 0 {
 			t.Fatalf("rebuilt Fetch differs:\n%+v\n%+v", a, b)
 		}
-		if a, b := want.due(100), rebuilt.due(100); !reflect.DeepEqual(a, b) {
+		a, _ := want.due(nil, 100)
+		if b, _ := rebuilt.due(nil, 100); !reflect.DeepEqual(a, b) {
 			t.Fatalf("rebuilt Due differs:\n%+v\n%+v", a, b)
 		}
 	}

@@ -87,6 +87,8 @@ type Page struct {
 type DueDelivery struct {
 	DeliveryID string
 	NextDueAt  time.Time
+	// seq places the delivery in Due's order, for the next page.
+	seq int64
 }
 
 const selectDelivery = `SELECT id, webhook_id, tenant, community, event_id, event_name, status, attempts,
@@ -172,18 +174,22 @@ func (v *View) Get(ctx context.Context, tenantID, communityID, deliveryID string
 }
 
 // Due returns up to limit deliveries that are scheduled (neither succeeded nor parked), the one due
-// first first, whether their time has come or not. It is what a restart hands back to delivery
-// after a crash.
-func (v *View) Due(ctx context.Context, limit int) ([]DueDelivery, error) {
+// first first, whether their time has come or not, starting after the delivery after (nil: from the
+// first). It is what a restart hands back to delivery after a crash, page by page.
+func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDelivery, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("deliveryview: due: limit %d must be at least 1", limit)
 	}
-	stmt, err := v.stmts.Get(ctx, `SELECT id, next_due_at FROM `+tableDeliveries+`
-		WHERE status = 'scheduled' ORDER BY next_due_at, seq LIMIT ?`)
+	at, seq := "", int64(0)
+	if after != nil {
+		at, seq = formatTime(after.NextDueAt), after.seq
+	}
+	stmt, err := v.stmts.Get(ctx, `SELECT id, next_due_at, seq FROM `+tableDeliveries+`
+		WHERE status = 'scheduled' AND (next_due_at, seq) > (?, ?) ORDER BY next_due_at, seq LIMIT ?`)
 	if err != nil {
 		return nil, fmt.Errorf("deliveryview: due: %w", err)
 	}
-	rows, err := stmt.QueryContext(ctx, limit)
+	rows, err := stmt.QueryContext(ctx, at, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("deliveryview: due: %w", err)
 	}
@@ -192,7 +198,7 @@ func (v *View) Due(ctx context.Context, limit int) ([]DueDelivery, error) {
 			d  DueDelivery
 			at string
 		)
-		if err := row.Scan(&d.DeliveryID, &at); err != nil {
+		if err := row.Scan(&d.DeliveryID, &at, &d.seq); err != nil {
 			return DueDelivery{}, err
 		}
 		d.NextDueAt, err = parseTime(at)

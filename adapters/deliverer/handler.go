@@ -1,0 +1,314 @@
+// Package deliverer sends deliveries: a Watermill router handler signs and sends each delivery the
+// Queue hands over, and appends what came of the attempt to the log. The handler is transport-
+// agnostic (a message carries a delivery id, and the delivery itself is read from the log), so
+// NATS JetStream can carry the same messages as the embedded profile's GoChannel.
+package deliverer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/hookd/hookd/adapters/sender"
+	"github.com/hookd/hookd/adapters/webhooksig"
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/projections/webhookview"
+)
+
+// Defaults of Config.
+const (
+	DefaultEndpointConcurrency = 32
+	// busyEndpointDelay is how long a delivery to an endpoint at its concurrency limit waits before
+	// it is tried again; a little jitter spreads those that wait together.
+	busyEndpointDelay = 100 * time.Millisecond
+	// storeRetryDelay is how long a delivery waits after the log could not be read or written.
+	storeRetryDelay = time.Second
+)
+
+// WebhookReader reads a webhook's present settings and secrets from the read model.
+type WebhookReader interface {
+	Get(ctx context.Context, tenantID, communityID, id string) (webhookview.Webhook, error)
+}
+
+// SecretOpener opens a secret that the read model keeps sealed.
+type SecretOpener interface {
+	OpenSecret(sealed, stream string) (string, error)
+}
+
+// Config is what a Handler needs. Every field is required unless its comment says otherwise.
+type Config struct {
+	Deliveries *command.Deliveries
+	Webhooks   WebhookReader
+	Secrets    SecretOpener
+	Sender     *sender.Sender
+	// SigningKey gives the service's ed25519 key for the v1a signature; it is asked on every attempt,
+	// so it must answer from memory.
+	SigningKey func(ctx context.Context) (ed25519.PrivateKey, error)
+	Queue      *Queue
+	// Backoff spaces retries (optional: the delivery package's defaults).
+	Backoff delivery.Backoff
+	// EndpointConcurrency bounds the attempts in flight to one endpoint (scheme, host and port), so
+	// that a slow or dead endpoint cannot take every slot (optional: DefaultEndpointConcurrency).
+	EndpointConcurrency int
+	Clock               func() time.Time
+	// Logger is optional.
+	Logger *slog.Logger
+}
+
+// Handler delivers one delivery per message.
+type Handler struct {
+	cfg Config
+	// sendCtx bounds attempts in flight; it ends only when a graceful stop runs out of time.
+	sendCtx   context.Context
+	endpoints *endpointSlots
+}
+
+// NewHandler returns a Handler whose attempts run until sendCtx ends.
+func NewHandler(sendCtx context.Context, cfg Config) (*Handler, error) {
+	var errs []error
+	for name, missing := range map[string]bool{
+		"Deliveries": cfg.Deliveries == nil, "Webhooks": cfg.Webhooks == nil, "Secrets": cfg.Secrets == nil,
+		"Sender": cfg.Sender == nil, "SigningKey": cfg.SigningKey == nil, "Queue": cfg.Queue == nil, "Clock": cfg.Clock == nil,
+	} {
+		if missing {
+			errs = append(errs, fmt.Errorf("deliverer: %s is required", name))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cfg.EndpointConcurrency <= 0 {
+		cfg.EndpointConcurrency = DefaultEndpointConcurrency
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Backoff.Random == nil {
+		cfg.Backoff.Random = rand.Float64
+	}
+	if cfg.Backoff.Jitter == 0 {
+		cfg.Backoff.Jitter = delivery.DefaultJitter
+	}
+	return &Handler{cfg: cfg, sendCtx: sendCtx, endpoints: newEndpointSlots(cfg.EndpointConcurrency)}, nil
+}
+
+// Handle is the Watermill handler: the message's payload is a delivery id. It always acks: what
+// must survive is in the log, and a delivery that could not be attempted now is queued again.
+func (h *Handler) Handle(msg *message.Message) error {
+	id := string(msg.Payload)
+	defer h.cfg.Queue.Done(id)
+	h.deliver(id)
+	return nil
+}
+
+// attemptCaller records attempts; each save gets its own request id, so two writers recording the
+// same attempt number conflict instead of one being taken for a repeat of the other.
+var attemptCaller = command.Caller{Actor: "hookd-deliverer"}
+
+func (h *Handler) deliver(id string) {
+	ctx, log := h.sendCtx, h.cfg.Logger.With("delivery_id", id)
+	d, err := h.cfg.Deliveries.Load(ctx, id)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("reading a delivery failed; trying again", "err", err)
+			h.cfg.Queue.Schedule(id, h.cfg.Clock().Add(storeRetryDelay))
+		}
+		return
+	}
+	now := h.cfg.Clock()
+	number, wait, err := d.NextAttempt(now)
+	if errors.Is(err, delivery.ErrFinished) {
+		return
+	}
+	if wait > 0 {
+		h.cfg.Queue.Schedule(id, now.Add(wait))
+		return
+	}
+
+	w, err := h.cfg.Webhooks.Get(ctx, d.TenantID(), d.CommunityID(), d.WebhookID())
+	switch {
+	case errors.Is(err, webhook.ErrNotFound):
+		h.abandon(ctx, log, d, delivery.ReasonWebhookDeleted)
+		return
+	case err != nil:
+		log.Warn("reading the webhook failed; trying again", "err", err)
+		h.cfg.Queue.Schedule(id, now.Add(storeRetryDelay))
+		return
+	case w.Disabled:
+		h.abandon(ctx, log, d, delivery.ReasonWebhookDisabled)
+		return
+	}
+
+	present := delivery.Snapshot{Policy: delivery.PolicyOf(w.Settings)}
+	if d.ReplayMode() == delivery.ReplayCurrent {
+		if present, err = h.presentSnapshot(w); err != nil {
+			log.Error("opening the webhook's credential failed", "err", err)
+			h.cfg.Queue.Schedule(id, now.Add(storeRetryDelay))
+			return
+		}
+	}
+	settings := d.SettingsFor(present)
+	endpoint := endpointOf(settings.API.URL)
+	if !h.endpoints.acquire(endpoint) {
+		h.cfg.Queue.Schedule(id, now.Add(busyEndpointDelay+time.Duration(rand.Int64N(int64(busyEndpointDelay)))))
+		return
+	}
+	outcome, err := h.send(ctx, d, w, settings)
+	h.endpoints.release(endpoint)
+	if err != nil {
+		log.Error("signing a delivery failed; trying again", "err", err)
+		h.cfg.Queue.Schedule(id, h.cfg.Clock().Add(storeRetryDelay))
+		return
+	}
+	if outcome.ErrorClass == sender.ClassCanceled {
+		// Stopping: the attempt is handed back unrecorded, and the next start makes it again.
+		return
+	}
+	err = d.RecordAttempt(delivery.Attempt{
+		Number: number, Status: outcome.Status, ErrorClass: outcome.ErrorClass, Duration: outcome.Duration,
+		ResponseExcerpt: string(outcome.ResponseExcerpt), At: now,
+	}, settings.Policy, h.cfg.Backoff)
+	if err != nil {
+		log.Error("the attempt cannot be recorded", "err", err)
+		return
+	}
+	h.save(ctx, log, d)
+}
+
+// send signs the delivery for this attempt and sends it.
+func (h *Handler) send(ctx context.Context, d *delivery.Delivery, w webhookview.Webhook, settings delivery.Snapshot) (sender.Outcome, error) {
+	secret, err := h.cfg.Secrets.OpenSecret(w.Secret, w.Stream)
+	if err != nil {
+		return sender.Outcome{}, fmt.Errorf("opening the webhook's secret: %w", err)
+	}
+	key, err := h.cfg.SigningKey(ctx)
+	if err != nil {
+		return sender.Outcome{}, fmt.Errorf("the signing key: %w", err)
+	}
+	body := []byte(d.Body())
+	ts := h.cfg.Clock().Unix()
+	headers, err := signatureHeaders(d.ID(), ts, body, []string{secret}, key)
+	if err != nil {
+		return sender.Outcome{}, err
+	}
+	return h.cfg.Sender.Send(ctx, sender.Request{
+		URL: settings.API.URL, Body: body, Headers: headers, Endpoint: settings.API, WebhookID: d.WebhookID(),
+		Timeout: time.Duration(settings.Policy.TTL) * time.Second,
+	}), nil
+}
+
+// signatureHeaders returns the headers that sign one attempt: Cosmo's, with the first (current)
+// secret, and Standard Webhooks' with a v1 entry per secret and a v1a entry with the service key.
+func signatureHeaders(msgID string, ts int64, body []byte, secrets []string, key ed25519.PrivateKey) (map[string]string, error) {
+	entries := make([]string, 0, len(secrets)+1)
+	for _, s := range secrets {
+		v1, err := webhooksig.StandardV1(s, msgID, ts, body)
+		if err != nil {
+			return nil, fmt.Errorf("signing with the webhook's secret: %w", err)
+		}
+		entries = append(entries, v1)
+	}
+	entries = append(entries, webhooksig.StandardV1a(key, msgID, ts, body))
+	headers := map[string]string{
+		webhooksig.HeaderID:        msgID,
+		webhooksig.HeaderTimestamp: strconv.FormatInt(ts, 10),
+		webhooksig.HeaderSignature: webhooksig.SignatureHeader(entries...),
+	}
+	if len(secrets) > 0 {
+		headers[webhooksig.HeaderCosmo] = webhooksig.CosmoSignature(secrets[0], body)
+	}
+	return headers, nil
+}
+
+// presentSnapshot is the webhook's settings now, with its credential opened, for a replay in mode
+// current.
+func (h *Handler) presentSnapshot(w webhookview.Webhook) (delivery.Snapshot, error) {
+	s := w.Settings.Clone()
+	for _, f := range s.API.Credential.Fields() {
+		plain, err := h.cfg.Secrets.OpenSecret(*f, w.Stream)
+		if err != nil {
+			return delivery.Snapshot{}, err
+		}
+		*f = plain
+	}
+	return delivery.SnapshotOf(s), nil
+}
+
+// abandon parks a delivery whose webhook no longer takes deliveries.
+func (h *Handler) abandon(ctx context.Context, log *slog.Logger, d *delivery.Delivery, reason string) {
+	if err := d.Abandon(reason, h.cfg.Clock()); err != nil {
+		log.Error("the delivery cannot be parked", "err", err)
+		return
+	}
+	h.save(ctx, log, d)
+}
+
+// save appends what the delivery recorded, and queues its next attempt when one is due.
+func (h *Handler) save(ctx context.Context, log *slog.Logger, d *delivery.Delivery) {
+	_, err := h.cfg.Deliveries.Save(ctx, d, attemptCaller)
+	switch {
+	case errors.Is(err, eventlog.ErrWrongExpectedVersion):
+		// Another writer recorded first; what it recorded stands, and says what comes next.
+		log.Info("the delivery changed while it was attempted; dropping this attempt's record")
+		return
+	case err != nil:
+		if ctx.Err() == nil {
+			log.Error("recording an attempt failed; the delivery will be attempted again", "err", err)
+			h.cfg.Queue.Schedule(d.ID(), h.cfg.Clock().Add(storeRetryDelay))
+		}
+		return
+	}
+	if d.Status() == delivery.StatusScheduled {
+		h.cfg.Queue.Schedule(d.ID(), d.NextDueAt())
+	}
+}
+
+// endpointOf names the endpoint a URL goes to: its scheme, host and port.
+func endpointOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// endpointSlots counts the attempts in flight per endpoint.
+type endpointSlots struct {
+	limit int
+	mu    sync.Mutex
+	busy  map[string]int
+}
+
+func newEndpointSlots(limit int) *endpointSlots {
+	return &endpointSlots{limit: limit, busy: make(map[string]int)}
+}
+
+func (s *endpointSlots) acquire(endpoint string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[endpoint] >= s.limit {
+		return false
+	}
+	s.busy[endpoint]++
+	return true
+}
+
+func (s *endpointSlots) release(endpoint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[endpoint]--; s.busy[endpoint] <= 0 {
+		delete(s.busy, endpoint)
+	}
+}

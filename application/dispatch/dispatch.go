@@ -1,0 +1,194 @@
+// Package dispatch turns published events into deliveries. It follows the log (as a
+// projections.Processor, fed by a checkpointed Runner): each EventPublished is matched against the
+// enabled webhooks of its tenant and community, and every match becomes a delivery
+// (DeliveryScheduled), whose id derives from the event and the webhook, so that going over the same
+// events again after a crash schedules nothing twice. Every delivery that becomes due in the log,
+// scheduled or replayed, is handed to the delivery queue.
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// scheduleConcurrency bounds the appends of one batch in flight at once: enough for the store to
+// commit them in groups.
+const scheduleConcurrency = 64
+
+// Candidate is a webhook that listens to an event's name: enabled, in the event's tenant and
+// community. Its credential is open: the delivery's snapshot carries it (sealed again in the log).
+type Candidate struct {
+	ID        string
+	Settings  webhook.Settings
+	CreatedAt time.Time
+}
+
+// Ports are what the Dispatcher needs. Every field is required.
+type Ports struct {
+	// Decode decodes a record of the log; Metadata its metadata.
+	Decode   func(r eventlog.RecordedEvent) (interface{ EventName() string }, error)
+	Metadata func(r eventlog.RecordedEvent) (eventlog.Metadata, error)
+	// Candidates returns the enabled webhooks of the tenant and community that list the event name.
+	Candidates func(ctx context.Context, tenantID, communityID, eventName string) ([]Candidate, error)
+	// WebhooksAt waits until Candidates answers from the log up to pos at least, so that a webhook
+	// created before an event was published is seen when the event is dispatched.
+	WebhooksAt func(ctx context.Context, pos eventlog.Position) error
+	// Body builds a delivery's request body from the event's name and payload.
+	Body func(eventName string, payload json.RawMessage) ([]byte, error)
+	// Deliveries appends DeliveryScheduled.
+	Deliveries *command.Deliveries
+	// Enqueue hands a delivery that is due at at to the delivery queue.
+	Enqueue func(deliveryID string, at time.Time)
+	// Clock gives the scheduling time.
+	Clock func() time.Time
+}
+
+// Dispatcher matches published events to webhooks and schedules their deliveries.
+type Dispatcher struct {
+	p Ports
+}
+
+// New returns a Dispatcher, or reports every missing port.
+func New(p Ports) (*Dispatcher, error) {
+	var errs []error
+	for name, missing := range map[string]bool{
+		"Decode": p.Decode == nil, "Metadata": p.Metadata == nil, "Candidates": p.Candidates == nil,
+		"WebhooksAt": p.WebhooksAt == nil, "Body": p.Body == nil, "Deliveries": p.Deliveries == nil,
+		"Enqueue": p.Enqueue == nil, "Clock": p.Clock == nil,
+	} {
+		if missing {
+			errs = append(errs, fmt.Errorf("dispatch: %s is required", name))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &Dispatcher{p: p}, nil
+}
+
+// caller is who schedules deliveries; the request id is the published event's id, the correlation
+// id of everything that follows from it.
+func caller(eventID string) command.Caller {
+	return command.Caller{Actor: "hookd-dispatcher", RequestID: eventID}
+}
+
+// Process implements projections.Processor: it schedules the deliveries of the batch's published
+// events, then enqueues the deliveries the batch made due. Repeating it on the same events repeats
+// nothing that shows: scheduling is idempotent, and the queue merges a delivery given twice.
+func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEvent) error {
+	var published []eventlog.RecordedEvent
+	for _, r := range events {
+		switch r.Type {
+		case publication.EventPublished:
+			published = append(published, r)
+		case delivery.EventScheduled, delivery.EventReplayRequested:
+			// The stream names the delivery; its events need no decoding to say that it is due: the
+			// delivery itself knows when, and the deliverer asks it.
+			if id, ok := strings.CutPrefix(r.Stream, delivery.StreamPrefix); ok {
+				d.p.Enqueue(id, d.p.Clock())
+			}
+		}
+	}
+	if len(published) == 0 {
+		return nil
+	}
+	if err := d.p.WebhooksAt(ctx, published[len(published)-1].Position); err != nil {
+		return fmt.Errorf("dispatch: waiting for the webhooks read model: %w", err)
+	}
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, scheduleConcurrency)
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
+	for _, r := range published {
+		scheduling, err := d.match(ctx, r)
+		if err != nil {
+			return err
+		}
+		for _, s := range scheduling {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if _, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID)); err != nil {
+					fail(fmt.Errorf("dispatch: scheduling event %s for webhook %s: %w", s.EventID, s.WebhookID, err))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// match returns the deliveries one published event makes: one per enabled webhook of its scope
+// that lists its name, was created before it was published, and whose query matches its payload.
+func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]delivery.Scheduling, error) {
+	e, err := d.p.Decode(r)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: %s@%d: %w", r.Stream, r.Revision, err)
+	}
+	p, ok := e.(publication.Published)
+	if !ok {
+		return nil, fmt.Errorf("dispatch: %s@%d decodes to %T", r.Stream, r.Revision, e)
+	}
+	md, err := d.p.Metadata(r)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: %s@%d: %w", r.Stream, r.Revision, err)
+	}
+	return d.Match(ctx, p, md.OccurredAt)
+}
+
+// Match returns the deliveries a published event makes, without scheduling them. publishedAt
+// keeps webhooks created later from receiving it: going over old events again (a dispatcher whose
+// checkpoint was lost starts from the beginning of the log) must not deliver them to webhooks that
+// did not exist when they were published.
+func (d *Dispatcher) Match(ctx context.Context, p publication.Published, publishedAt time.Time) ([]delivery.Scheduling, error) {
+	candidates, err := d.p.Candidates(ctx, p.TenantID, p.CommunityID, p.Name)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: webhooks for event %s: %w", p.EventID, err)
+	}
+	var (
+		payload any
+		body    []byte
+		out     []delivery.Scheduling
+	)
+	for _, c := range candidates {
+		if c.CreatedAt.After(publishedAt) {
+			continue
+		}
+		if payload == nil {
+			if err := json.Unmarshal(p.Payload, &payload); err != nil {
+				return nil, fmt.Errorf("dispatch: payload of event %s: %w", p.EventID, err)
+			}
+		}
+		if !c.Settings.Matches(p.Name, payload) {
+			continue
+		}
+		if body == nil {
+			if body, err = d.p.Body(p.Name, p.Payload); err != nil {
+				return nil, fmt.Errorf("dispatch: body of event %s: %w", p.EventID, err)
+			}
+		}
+		out = append(out, delivery.Scheduling{
+			EventID: p.EventID, WebhookID: c.ID, TenantID: p.TenantID, CommunityID: p.CommunityID,
+			EventName: p.Name, Body: string(body), Settings: delivery.SnapshotOf(c.Settings), At: d.p.Clock(),
+		})
+	}
+	return out, nil
+}
