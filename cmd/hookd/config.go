@@ -25,6 +25,11 @@ type config struct {
 	EventStore string
 	// KurrentDBURL is the KurrentDB connection string, for EventStore "kurrentdb".
 	KurrentDBURL string
+	// AllowPrivateTargets lets deliveries and token fetches reach loopback, private and other
+	// blocked addresses: local development and tests only.
+	AllowPrivateTargets bool
+	// DeliveryConcurrency bounds the delivery attempts in flight.
+	DeliveryConcurrency int
 }
 
 // Event stores HOOKD_EVENTSTORE names.
@@ -51,6 +56,18 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("HOOKD_ALLOWED_TIME_SPAN: %w", err))
 	}
 	cfg.AllowedTimeSpan = span
+	switch v := getenv("HOOKD_ALLOW_PRIVATE_TARGETS"); v {
+	case "", "false":
+	case "true":
+		cfg.AllowPrivateTargets = true
+	default:
+		errs = append(errs, fmt.Errorf("HOOKD_ALLOW_PRIVATE_TARGETS: %q must be true or false", v))
+	}
+	concurrency, err := strconv.Atoi(or(getenv("HOOKD_DELIVERY_CONCURRENCY"), "256"))
+	if err != nil || concurrency < 1 || concurrency > 10_000 {
+		errs = append(errs, errors.New("HOOKD_DELIVERY_CONCURRENCY: must be a number from 1 to 10000"))
+	}
+	cfg.DeliveryConcurrency = concurrency
 	if err := cfg.LogLevel.UnmarshalText([]byte(or(getenv("HOOKD_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("HOOKD_LOG_LEVEL: %w", err))
 	}

@@ -25,7 +25,9 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/projections"
+	"github.com/hookd/hookd/projections/deliveryview"
 	"github.com/hookd/hookd/projections/licenseview"
+	"github.com/hookd/hookd/projections/publicationview"
 	"github.com/hookd/hookd/projections/servicekeyview"
 	"github.com/hookd/hookd/projections/webhookview"
 )
@@ -39,15 +41,21 @@ type node struct {
 	codec  *eventcodec.Codec
 	readDB *sql.DB
 
-	webhookView *webhookview.View
-	licenseView *licenseview.View
-	keyView     *servicekeyview.View
+	webhookView  *webhookview.View
+	licenseView  *licenseview.View
+	keyView      *servicekeyview.View
+	deliveryView *deliveryview.View
+	// publicationView is fed by the dispatcher's runner, which only serve runs (see delivery.go):
+	// it is not among projections, so no rebuild repeats the dispatcher's effects.
+	publicationView *publicationview.View
 	// projections lists every read model, each with the runner that keeps it up to date.
-	projections []projections.Projection
-	runners     []*projections.Runner
+	projections   []projections.Projection
+	runners       []*projections.Runner
+	webhookRunner *projections.Runner
 
 	webhooks    *command.Webhooks
 	events      *command.Events
+	deliveries  *command.Deliveries
 	licenses    *command.Licenses
 	serviceKeys *command.ServiceKeys
 	history     *query.WebhookHistory
@@ -116,7 +124,13 @@ func (n *node) buildReadModels() error {
 	if n.keyView, err = servicekeyview.New(n.readDB, n.codec); err != nil {
 		return err
 	}
-	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView}
+	if n.deliveryView, err = deliveryview.New(n.readDB, n.codec); err != nil {
+		return err
+	}
+	if n.publicationView, err = publicationview.New(n.readDB, n.codec); err != nil {
+		return err
+	}
+	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView, n.deliveryView}
 	subscribe := func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
 		return n.store.SubscribeAll(ctx, after)
 	}
@@ -128,6 +142,9 @@ func (n *node) buildReadModels() error {
 			return err
 		}
 		n.runners = append(n.runners, r)
+		if p == projections.Projection(n.webhookView) {
+			n.webhookRunner = r
+		}
 	}
 	return nil
 }
@@ -139,6 +156,9 @@ func (n *node) buildCommands() error {
 		return err
 	}
 	if n.events, err = command.NewEvents(n.store, n.codec, n.clock); err != nil {
+		return err
+	}
+	if n.deliveries, err = command.NewDeliveries(n.store, n.codec, n.clock); err != nil {
 		return err
 	}
 	if n.licenses, err = command.NewLicenses(n.store, n.codec, n.clock, rand.Reader); err != nil {

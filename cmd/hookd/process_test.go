@@ -46,13 +46,15 @@ type process struct {
 	done chan error
 }
 
-// startProcess starts `hookd serve` on a free port and waits for its "hookd serving" log line.
-func startProcess(t *testing.T, bin, dataDir string) *process {
+// startProcess starts `hookd serve` on a free port and waits for its "hookd serving" log line; env
+// adds to its environment.
+func startProcess(t *testing.T, bin, dataDir string, env ...string) *process {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(os.Environ(), "HOOKD_ADDR=127.0.0.1:0", "HOOKD_DATA_DIR="+dataDir, "HOOKD_LOG_FORMAT=json")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

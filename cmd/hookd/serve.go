@@ -89,14 +89,26 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err := bootstrap(ctx, n, cfg, log); err != nil {
 		return fail(err)
 	}
+	keys := &keyring{view: n.keyView, codec: n.codec, clock: n.clock}
+	deliveries, err := newDelivery(n, cfg, log, keys.signingKey)
+	if err != nil {
+		return fail(err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone)
+	app, err := newAPI(n, cfg, log, keys, projectionsDone)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
+	// deliveryDone is closed when the pipeline stops: on shutdown, or when it fails.
+	deliveryDone := make(chan struct{})
+	var deliveryErr error
+	go func() {
+		deliveryErr = deliveries.run(ctx, n, log)
+		close(deliveryDone)
+	}()
 	inst := &instance{addr: ln.Addr().String(), done: make(chan struct{})}
 	log.Info("hookd serving", "addr", inst.addr, "data_dir", cfg.DataDir, "version", buildVersion())
 
@@ -108,11 +120,17 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		case err = <-served:
 		case <-projectionsDone:
 			err = fmt.Errorf("projections stopped: %w", projectionsErr)
+		case <-deliveryDone:
+			err, deliveryErr = fmt.Errorf("delivery stopped: %w", deliveryErr), nil
 		case <-ctx.Done():
 			log.Info("shutting down")
 		}
+		// No new requests first, then no new attempts: those in flight finish (or are handed back to
+		// the log) before the store closes.
 		err = errors.Join(err, app.ShutdownWithTimeout(shutdownGrace))
 		cancel()
+		<-deliveryDone
+		err = errors.Join(err, deliveryErr)
 		<-projectionsDone
 		inst.err = errors.Join(err, n.close())
 		close(inst.done)
@@ -197,8 +215,7 @@ func writeKeyFile(path, key string) error {
 	return errors.Join(err, f.Sync(), f.Close())
 }
 
-func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}) (*fiber.App, error) {
-	keys := &keyring{view: n.keyView, codec: n.codec, clock: n.clock}
+func newAPI(n *node, cfg config, log *slog.Logger, keys *keyring, projectionsDone <-chan struct{}) (*fiber.App, error) {
 	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{Keys: keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/hookd/hookd/adapters/deliverer"
+	"github.com/hookd/hookd/adapters/safedial"
+	"github.com/hookd/hookd/adapters/sender"
+	"github.com/hookd/hookd/adapters/webhooksig"
+	"github.com/hookd/hookd/application/dispatch"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/projections"
+	"github.com/hookd/hookd/projections/deliveryview"
+	"github.com/hookd/hookd/projections/publicationview"
+)
+
+// recoveryPage is how many due deliveries a start reads from the read model at a time.
+const recoveryPage = 1000
+
+// dispatchProjection is the dispatcher's Runner's Processor: the publications read model records
+// what the dispatcher did, and its checkpoint is the dispatcher's.
+type dispatchProjection struct {
+	*publicationview.View
+	*dispatch.Dispatcher
+}
+
+// deliveryPipeline is serve's delivery pipeline: the dispatcher following the log, and the deliverer
+// sending what the queue hands it.
+type deliveryPipeline struct {
+	queue    *deliverer.Queue
+	dispatch *projections.Runner
+	pipeline *deliverer.Pipeline
+}
+
+// newDelivery wires the pipeline. signingKey gives the service's ed25519 key for v1a signatures.
+func newDelivery(n *node, cfg config, log *slog.Logger, signingKey func(context.Context) (ed25519.PrivateKey, error)) (*deliveryPipeline, error) {
+	queue := deliverer.NewQueue(cfg.DeliveryConcurrency, n.clock)
+	send, err := sender.New(sender.Config{
+		Dialer:    &safedial.Dialer{AllowPrivate: cfg.AllowPrivateTargets},
+		UserAgent: "hookd/" + buildVersion(),
+		Clock:     n.clock,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pipeline, err := deliverer.NewPipeline(queue, deliverer.Config{
+		Deliveries: n.deliveries, Webhooks: n.webhookView, Secrets: n.codec, Sender: send, SigningKey: signingKey,
+		Clock: n.clock, Logger: log.With("component", "deliverer"),
+	}, shutdownGrace)
+	if err != nil {
+		return nil, err
+	}
+	dispatcher, err := dispatch.New(dispatch.Ports{
+		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
+		Candidates: n.candidates, WebhooksAt: n.webhooksAt,
+		Body: webhooksig.Body, Deliveries: n.deliveries, Enqueue: queue.Schedule, Clock: n.clock,
+	})
+	if err != nil {
+		return nil, err
+	}
+	runner, err := projections.NewRunner(projections.RunnerConfig{
+		DB: n.readDB, Projection: dispatchProjection{View: n.publicationView, Dispatcher: dispatcher},
+		Subscribe: func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
+			return n.store.SubscribeAll(ctx, after)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &deliveryPipeline{queue: queue, dispatch: runner, pipeline: pipeline}, nil
+}
+
+// run recovers the deliveries the read model says are still due, then dispatches and delivers until
+// ctx ends; it returns once both have stopped. The deliveries read model must have caught up with
+// the log first (serve's bootstrap waits for every read model): a delivery scheduled before the
+// dispatcher's checkpoint is found there, one after it the dispatcher meets again.
+func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) error {
+	recovered := 0
+	var after *deliveryview.DueDelivery
+	for {
+		due, err := n.deliveryView.Due(ctx, after, recoveryPage)
+		if err != nil {
+			return fmt.Errorf("recovering due deliveries: %w", err)
+		}
+		for _, dd := range due {
+			d.queue.Schedule(dd.DeliveryID, dd.NextDueAt)
+		}
+		recovered += len(due)
+		if len(due) < recoveryPage {
+			break
+		}
+		after = &due[len(due)-1]
+	}
+	if recovered > 0 {
+		log.Info("recovered due deliveries", "count", recovered)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dispatched := make(chan error, 1)
+	go func() { dispatched <- d.dispatch.Run(ctx) }()
+	err := d.pipeline.Run(ctx)
+	cancel()
+	return errors.Join(err, <-dispatched)
+}
+
+// candidates answers the dispatcher from the webhooks read model, with each credential opened for
+// the delivery's snapshot.
+func (n *node) candidates(ctx context.Context, tenantID, communityID, eventName string) ([]dispatch.Candidate, error) {
+	hooks, err := n.webhookView.Subscribers(ctx, tenantID, communityID, eventName)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dispatch.Candidate, len(hooks))
+	for i, w := range hooks {
+		s := w.Settings.Clone()
+		for _, f := range s.API.Credential.Fields() {
+			if *f, err = n.codec.OpenSecret(*f, w.Stream); err != nil {
+				return nil, fmt.Errorf("opening the credential of webhook %s: %w", w.ID, err)
+			}
+		}
+		out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt}
+	}
+	return out, nil
+}
+
+// webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.
+func (n *node) webhooksAt(ctx context.Context, pos eventlog.Position) error {
+	return n.webhookRunner.WaitFor(ctx, pos)
+}

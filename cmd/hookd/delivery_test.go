@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/hookd/hookd/adapters/webhooksig"
+	"github.com/hookd/hookd/domain/delivery"
+)
+
+// received is one request a test receiver got.
+type received struct {
+	header http.Header
+	body   []byte
+	at     time.Time
+}
+
+// receiver is a webhook target on 127.0.0.1: it records every request and answers with the next of
+// its statuses (the last one repeats).
+type receiver struct {
+	t        *testing.T
+	srv      *httptest.Server
+	mu       sync.Mutex
+	got      []received
+	statuses []int
+	arrived  chan struct{}
+}
+
+func newReceiver(t *testing.T, statuses ...int) *receiver {
+	t.Helper()
+	r := &receiver{t: t, statuses: statuses, arrived: make(chan struct{}, 1000)}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, received{header: req.Header.Clone(), body: body, at: time.Now()})
+		status := r.statuses[min(len(r.got), len(r.statuses))-1]
+		r.mu.Unlock()
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "thanks")
+		r.arrived <- struct{}{}
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// wait returns the first n requests once they have arrived.
+func (r *receiver) wait(n int, within time.Duration) []received {
+	r.t.Helper()
+	deadline := time.After(within)
+	for {
+		r.mu.Lock()
+		if len(r.got) >= n {
+			out := append([]received(nil), r.got[:n]...)
+			r.mu.Unlock()
+			return out
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.arrived:
+		case <-deadline:
+			r.t.Fatalf("the receiver got %d requests, want %d", r.count(), n)
+		}
+	}
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+// deliveryEnv lets deliveries reach the test's receivers on 127.0.0.1.
+var deliveryEnv = map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true"}
+
+// loadDelivery reads a delivery from the log through a second node on the server's data directory,
+// as another process would.
+func loadDelivery(t *testing.T, h *testHookd, id string) *delivery.Delivery {
+	t.Helper()
+	n, err := openNode(context.Background(), h.cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	d, err := n.deliveries.Load(context.Background(), id)
+	if err != nil {
+		t.Fatalf("loading delivery %s: %v", id, err)
+	}
+	return d
+}
+
+// waitDelivery waits until the delivery has finished in the log.
+func waitDelivery(t *testing.T, h *testHookd, id string) *delivery.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		d := loadDelivery(t, h, id)
+		if d.Status() != delivery.StatusScheduled || time.Now().After(deadline) {
+			return d
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func TestDeliverySignedSentAndRecorded(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"USER_CREATED"}, "name": "signed", "secret": testSecret,
+		"query": []map[string]any{{"user.plan": "pro"}}, "criteria": "ALL",
+		"api":          map[string]any{"url": rcv.srv.URL + "/in", "authType": "bearer", "credential": map[string]any{"token": "tok-1"}},
+		"successCodes": []int{200},
+	})
+	// Not delivered: another name, and a payload the query does not match.
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "USER_DELETED", "payload": map[string]any{"user": map[string]any{"plan": "pro"}}}, nil)
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "USER_CREATED", "payload": map[string]any{"user": map[string]any{"plan": "free"}}}, nil)
+	payload := json.RawMessage(`{"user":{"plan":"pro","id":2,"name":"<Zoë>"},"10":1e3,"2":0.5}`)
+	var published struct{ ID string }
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "USER_CREATED", "payload": payload}, &published)
+
+	got := rcv.wait(1, 20*time.Second)[0]
+	wantBody, err := webhooksig.Body("USER_CREATED", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.body) != string(wantBody) {
+		t.Errorf("body %s\nwant %s", got.body, wantBody)
+	}
+	id := delivery.ID(published.ID, hook.ID)
+	for name, want := range map[string]string{
+		"Content-Type": "application/json", "Authorization": "Bearer tok-1", "Webhook-Id": id,
+	} {
+		if v := got.header.Get(name); v != want {
+			t.Errorf("%s: %q, want %q", name, v, want)
+		}
+	}
+	if ua := got.header.Get("User-Agent"); len(ua) < 6 || ua[:6] != "hookd/" {
+		t.Errorf("User-Agent %q, want hookd/<version>", ua)
+	}
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write(got.body)
+	if v := got.header.Get(webhooksig.HeaderCosmo); v != hex.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("%s %q does not verify", webhooksig.HeaderCosmo, v)
+	}
+	wh, err := standardwebhooks.NewWebhook(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(got.body, got.header); err != nil {
+		t.Errorf("the Standard Webhooks library rejects the delivery: %v (headers %v)", err, got.header)
+	}
+
+	d := waitDelivery(t, h, id)
+	if d.Status() != delivery.StatusSucceeded || d.Attempts() != 1 || d.Body() != string(wantBody) {
+		t.Errorf("delivery in the log: %v after %d attempts", d.Status(), d.Attempts())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := rcv.count(); n != 1 {
+		t.Errorf("the receiver got %d requests, want only the matching event's", n)
+	}
+}
+
+func TestDeliveryRetriesWithTheSameIDAndBody(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusServiceUnavailable, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "retried", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}, "retryCodes": []int{503}, "retryCount": 1,
+	})
+	var published struct{ ID string }
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, &published)
+	got := rcv.wait(2, 20*time.Second)
+	if got[0].header.Get("Webhook-Id") != got[1].header.Get("Webhook-Id") || string(got[0].body) != string(got[1].body) {
+		t.Errorf("the retry differs: ids %q %q", got[0].header.Get("Webhook-Id"), got[1].header.Get("Webhook-Id"))
+	}
+	if gap := got[1].at.Sub(got[0].at); gap < 700*time.Millisecond {
+		t.Errorf("the retry came %v after the first attempt, want about 1 s", gap)
+	}
+	d := waitDelivery(t, h, delivery.ID(published.ID, hook.ID))
+	if d.Status() != delivery.StatusSucceeded || d.Attempts() != 2 {
+		t.Errorf("delivery: %v after %d attempts, want succeeded after 2", d.Status(), d.Attempts())
+	}
+}
+
+// tally is a receiver that counts requests per webhook-id and keeps the first body of each.
+type tally struct {
+	mu     sync.Mutex
+	count  map[string]int
+	body   map[string]string
+	differ int // requests whose body differed from the first with their id
+	srv    *httptest.Server
+}
+
+func newTally(t *testing.T, latency time.Duration) *tally {
+	r := &tally{count: map[string]int{}, body: map[string]string{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		id := req.Header.Get("Webhook-Id")
+		r.mu.Lock()
+		r.count[id]++
+		if first, ok := r.body[id]; !ok {
+			r.body[id] = string(body)
+		} else if first != string(body) {
+			r.differ++
+		}
+		r.mu.Unlock()
+		time.Sleep(latency)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *tally) distinct() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.count)
+}
+
+// TestDeliveryKill9LosesNothing kills a real `hookd serve` with SIGKILL while it delivers thousands
+// of events, starts it again on the same data directory, and counts what the receiver got: every
+// published event arrives, and events arrive twice only if they were in flight at the kill, with the
+// same webhook-id and body.
+func TestDeliveryKill9LosesNothing(t *testing.T) {
+	t.Parallel()
+	const events, concurrency = 3000, 64
+	bin := filepath.Join(t.TempDir(), "hookd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dataDir := t.TempDir()
+	env := []string{"HOOKD_ALLOW_PRIVATE_TARGETS=true", fmt.Sprintf("HOOKD_DELIVERY_CONCURRENCY=%d", concurrency)}
+	rcv := newTally(t, 2*time.Millisecond)
+
+	first := startProcess(t, bin, dataDir, env...)
+	h := &testHookd{t: t, url: first.url, http: &http.Client{Timeout: 30 * time.Second}, license: readBootstrapLicense(t, dataDir)}
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "survivor", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
+	})
+	var ids []string
+	for len(ids) < events {
+		batch := make([]map[string]any, 500)
+		for i := range batch {
+			batch[i] = map[string]any{"eventName": "E", "payload": map[string]any{"n": len(ids) + i}}
+		}
+		var out struct{ IDs []string }
+		apiPublish(h, h.license, scope, batch, &out)
+		ids = append(ids, out.IDs...)
+	}
+	// Kill it mid-way: some delivered, many still scheduled or in flight.
+	deadline := time.Now().Add(60 * time.Second)
+	for rcv.distinct() < events/3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+	atKill := rcv.distinct()
+	if atKill >= events {
+		t.Fatalf("everything was delivered before the kill (%d); the test proves nothing", atKill)
+	}
+
+	second := startProcess(t, bin, dataDir, env...)
+	for rcv.distinct() < events && time.Now().Before(deadline.Add(60*time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	second.stop(t)
+
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	lost, duplicates := 0, 0
+	for _, id := range ids {
+		n := rcv.count[delivery.ID(id, hook.ID)]
+		if n == 0 {
+			lost++
+		}
+		duplicates += max(n-1, 0)
+	}
+	t.Logf("%d events: %d delivered before the kill, %d lost, %d delivered twice", events, atKill, lost, duplicates)
+	if lost != 0 {
+		t.Errorf("%d of %d acknowledged events were never delivered", lost, events)
+	}
+	if duplicates > concurrency {
+		t.Errorf("%d duplicates, more than the %d attempts that can be in flight", duplicates, concurrency)
+	}
+	if rcv.differ != 0 {
+		t.Errorf("%d repeated deliveries carried another body than the first", rcv.differ)
+	}
+}
