@@ -163,8 +163,8 @@ func (r *running) waitFor(t testing.TB, pos eventlog.Position) {
 	}
 }
 
-// workload produces the webhook lifecycle of a busy service: creates, updates that change tags,
-// disables, enables and deletes over a few tenants and communities, each command through the
+// workload produces the webhook lifecycle of a busy service: creates, updates that change tags and
+// event names, disables, enables, secret rotations and deletes over a few tenants and communities, each command through the
 // aggregate and the codec as the application would.
 type workload struct {
 	t     testing.TB
@@ -172,11 +172,13 @@ type workload struct {
 	rng   *mrand.Rand
 	clock time.Time
 
-	mu       sync.Mutex
-	live     []*tracked
-	created  []createdIn
-	scopes   [][2]string
-	tagNames []string
+	mu         sync.Mutex
+	live       []*tracked
+	created    []createdIn
+	scopes     [][2]string
+	tagNames   []string
+	eventNames []string
+	rotations  int
 }
 
 // createdIn is a webhook id and the index of its scope in workload.scopes.
@@ -193,9 +195,10 @@ type tracked struct {
 func newWorkload(t testing.TB, seed uint64) *workload {
 	return &workload{
 		t: t, codec: readmodeltest.Codec(t), rng: mrand.New(mrand.NewPCG(seed, seed)),
-		clock:    time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
-		scopes:   [][2]string{{"t1", "c1"}, {"t1", "c2"}, {"t2", "c1"}},
-		tagNames: []string{"red", "green", "blue", "prod"},
+		clock:      time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		scopes:     [][2]string{{"t1", "c1"}, {"t1", "c2"}, {"t2", "c1"}},
+		tagNames:   []string{"red", "green", "blue", "prod"},
+		eventNames: []string{"order.created", "order.paid", "order.shipped"},
 	}
 }
 
@@ -206,9 +209,15 @@ func (w *workload) settings() webhook.Settings {
 			tags = append(tags, tag)
 		}
 	}
+	events := []string{w.eventNames[w.rng.IntN(len(w.eventNames))]}
+	for _, name := range w.eventNames {
+		if w.rng.IntN(3) == 0 {
+			events = append(events, name) // sometimes twice: the view must subscribe it once
+		}
+	}
 	return webhook.Settings{
 		Name:         fmt.Sprintf("hook %d", w.rng.IntN(1000)),
-		EventNames:   []string{"order.created"},
+		EventNames:   events,
 		Tags:         tags,
 		SuccessCodes: []int{200},
 		API: webhook.Endpoint{
@@ -241,13 +250,16 @@ func (w *workload) next() []eventlog.RecordedEvent {
 		i := w.rng.IntN(len(w.live))
 		h = w.live[i]
 		var err error
-		switch w.rng.IntN(10) {
+		switch w.rng.IntN(12) {
 		case 0, 1, 2, 3:
 			err = h.w.Update(w.settings())
 		case 4, 5:
 			err = h.w.Disable()
 		case 6, 7:
 			err = h.w.Enable()
+		case 8, 9:
+			w.rotations++
+			err = h.w.RotateSecret(fmt.Sprintf("rotated-secret-%d", w.rotations), time.Hour, w.clock)
 		default:
 			err = h.w.Delete()
 			w.live = append(w.live[:i], w.live[i+1:]...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,10 +32,12 @@ func newView(t testing.TB, db *sql.DB) *webhookview.View {
 }
 
 // viewSnapshot is everything the webhook view answers: every page of every scope under a set of tag
-// filters, and Get of every webhook id ever created in every scope.
+// filters, the subscribers of every scope and event name, and Get of every webhook id ever created in
+// every scope.
 type viewSnapshot struct {
-	Pages []webhookview.Page
-	Gets  []string
+	Pages       []webhookview.Page
+	Subscribers []string
+	Gets        []string
 }
 
 func snapshot(t testing.TB, v *webhookview.View, w *workload) viewSnapshot {
@@ -56,6 +59,13 @@ func snapshot(t testing.TB, v *webhookview.View, w *workload) viewSnapshot {
 					break
 				}
 			}
+		}
+		for _, event := range append(slices.Clone(w.eventNames), "none") {
+			items, err := v.Subscribers(ctx, scope[0], scope[1], event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Subscribers = append(s.Subscribers, fmt.Sprintf("%s/%s %s: %+v", scope[0], scope[1], event, items))
 		}
 	}
 	// Every webhook in its own scope, and in the next one, where it must not be found.
@@ -85,6 +95,14 @@ func assertSameView(t testing.TB, name string, got, want viewSnapshot) {
 			t.Fatalf("%s: page %d differs:\n got %+v\nwant %+v", name, i, got.Pages[i], want.Pages[i])
 		}
 	}
+	if len(got.Subscribers) != len(want.Subscribers) {
+		t.Fatalf("%s: %d subscriber answers, want %d", name, len(got.Subscribers), len(want.Subscribers))
+	}
+	for i := range want.Subscribers {
+		if got.Subscribers[i] != want.Subscribers[i] {
+			t.Fatalf("%s: subscribers differ:\n got %s\nwant %s", name, got.Subscribers[i], want.Subscribers[i])
+		}
+	}
 	if !slices.Equal(got.Gets, want.Gets) {
 		t.Fatalf("%s: Get answers differ", name)
 	}
@@ -107,6 +125,9 @@ func TestRebuildGivesTheSameWebhookViewAsTheLiveRunner(t *testing.T) {
 	before := snapshot(t, liveView, w)
 	if before.Pages[0].Total == 0 {
 		t.Fatal("the workload left no webhook in t1/c1")
+	}
+	if w.rotations == 0 || !slices.ContainsFunc(before.Subscribers, func(s string) bool { return strings.Contains(s, "PreviousSecret:sealed:") }) {
+		t.Fatal("no subscriber of the workload had its secret rotated: the snapshot would not compare rotations")
 	}
 
 	// Into a database of its own: the same answers.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,7 +57,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{store: store}
-	newSecret := func() (string, error) { return "generated-secret-value", nil }
+	var secrets atomic.Int64
+	newSecret := func() (string, error) { return fmt.Sprintf("generated-secret-%d", secrets.Add(1)), nil }
 	if f.webhooks, err = command.NewWebhooks(store, codec, time.Now, uuid.NewString, newSecret); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +115,7 @@ func TestCreateGeneratesASecretWhenNoneIsGiven(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	w := f.create(t)
-	if w.Secret() != "generated-secret-value" {
+	if w.Secret() != "generated-secret-1" {
 		t.Fatalf("secret %q, want the generated one", w.Secret())
 	}
 	if n := f.streamLength(t, webhook.Stream(w.ID())); n != 1 {

@@ -195,6 +195,12 @@ func samples() []sample {
 		{name: "WebhookEnabled", stream: ws, event: webhook.Enabled{WebhookID: id}},
 		{name: "WebhookDeleted", stream: ws, event: webhook.Deleted{WebhookID: id}},
 		{
+			name: "WebhookSecretRotated", stream: ws,
+			event: webhook.SecretRotated{WebhookID: id, Secret: "CANARY_R_NEW_SECRET", PreviousSecret: "CANARY_R_OLD_SECRET",
+				PreviousExpiresAt: at.Add(24 * time.Hour)},
+			canaries: []string{"CANARY_R_NEW_SECRET", "CANARY_R_OLD_SECRET"},
+		},
+		{
 			name: "LicenseIssued", stream: license.Stream("l1"),
 			event: license.Issued{LicenseID: "l1", KeyHash: strings.Repeat("ab", 32), KeyHint: "abcd",
 				Level: license.LevelServiceExt, Scope: license.Scope{TenantID: "t1", CommunityID: "c1"}},

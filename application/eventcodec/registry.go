@@ -47,6 +47,7 @@ func NewRegistry(events ...Event) (*Registry, error) {
 func HookdEvents() []Event {
 	return []Event{
 		webhook.Created{}, webhook.Updated{}, webhook.Disabled{}, webhook.Enabled{}, webhook.Deleted{},
+		webhook.SecretRotated{},
 		license.Issued{}, license.Revoked{},
 		servicekey.Issued{}, servicekey.Reset{},
 		publication.Published{},

@@ -36,6 +36,7 @@ func TestRegisteredNamesAreStable(t *testing.T) {
 		"WebhookDeleted",
 		"WebhookDisabled",
 		"WebhookEnabled",
+		"WebhookSecretRotated",
 		"WebhookUpdated",
 	}
 	if got := reg.Names(); !slices.Equal(got, want) {
@@ -51,6 +52,7 @@ func TestHookdEventsNamesMatchTheirConstants(t *testing.T) {
 		webhook.EventDisabled:         webhook.Disabled{},
 		webhook.EventEnabled:          webhook.Enabled{},
 		webhook.EventDeleted:          webhook.Deleted{},
+		webhook.EventSecretRotated:    webhook.SecretRotated{},
 		license.EventIssued:           license.Issued{},
 		license.EventRevoked:          license.Revoked{},
 		servicekey.EventIssued:        servicekey.Issued{},

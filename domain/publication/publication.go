@@ -67,10 +67,10 @@ func (Published) EventName() string { return EventPublished }
 // the payload is a JSON object (the API's "payload": {...}); the key and the publisher are bounded and
 // printable.
 func Publish(p Published) (Published, error) {
-	if len(p.Payload) > MaxPayloadBytes {
-		return Published{}, ErrPayloadTooLarge
+	payload, problems, err := content(p.Name, p.Payload)
+	if err != nil {
+		return Published{}, err
 	}
-	var problems []webhook.Problem
 	check := func(ok bool, field, message string) {
 		if !ok {
 			problems = append(problems, webhook.Problem{Field: field, Message: message})
@@ -80,20 +80,48 @@ func Publish(p Published) (Published, error) {
 		fmt.Sprintf("must be 1 to %d characters without control characters", MaxEventIDLength))
 	check(webhook.ValidScopeID(p.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(webhook.ValidScopeID(p.CommunityID), "communityId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
-	check(webhook.ValidEventName(p.Name), "eventName", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(len(p.IdempotencyKey) <= MaxIdempotencyKeyLength && printable(p.IdempotencyKey), "idempotencyKey",
 		fmt.Sprintf("must be at most %d characters without control characters", MaxIdempotencyKeyLength))
 	check(len(p.Publisher) <= MaxPublisherLength && printable(p.Publisher), "publisher",
 		fmt.Sprintf("must be at most %d characters without control characters", MaxPublisherLength))
-	payload, err := normalizeObject(p.Payload)
-	if err != nil {
-		check(false, "payload", err.Error())
-	}
 	if len(problems) > 0 {
 		return Published{}, &webhook.ValidationError{Problems: problems}
 	}
 	p.Payload = payload
 	return p, nil
+}
+
+// ValidateContent checks what an event says, its name and its payload, by the rules Publish applies
+// to them, for a caller that handles an event without publishing it (a dry run of the matching). It
+// returns the payload normalized as Publish stores it, ErrPayloadTooLarge when the payload is over
+// MaxPayloadBytes, or a *webhook.ValidationError naming eventName, payload or both.
+func ValidateContent(name string, payload json.RawMessage) (json.RawMessage, error) {
+	normalized, problems, err := content(name, payload)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, &webhook.ValidationError{Problems: problems}
+	}
+	return normalized, nil
+}
+
+// content checks an event's name and payload and returns the payload normalized. err is
+// ErrPayloadTooLarge alone, returned before the payload is parsed; every other broken rule is a
+// problem.
+func content(name string, payload json.RawMessage) (json.RawMessage, []webhook.Problem, error) {
+	if len(payload) > MaxPayloadBytes {
+		return nil, nil, ErrPayloadTooLarge
+	}
+	var problems []webhook.Problem
+	if !webhook.ValidEventName(name) {
+		problems = append(problems, webhook.Problem{Field: "eventName", Message: "must be 1 to 128 letters, digits, '_', '.' or '-'"})
+	}
+	normalized, err := normalizeObject(payload)
+	if err != nil {
+		problems = append(problems, webhook.Problem{Field: "payload", Message: err.Error()})
+	}
+	return normalized, problems, nil
 }
 
 // normalizeObject checks that raw is one JSON object and returns it compacted and HTML-escaped.

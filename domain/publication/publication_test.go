@@ -3,6 +3,7 @@ package publication_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -123,5 +124,41 @@ func TestPublishPayloadSize(t *testing.T) {
 	p.Name = "" // not reported: a payload too large is answered alone
 	if _, err := publication.Publish(p); !errors.Is(err, publication.ErrPayloadTooLarge) {
 		t.Errorf("payload one byte over = %v, want ErrPayloadTooLarge", err)
+	}
+}
+
+// ValidateContent judges a name and a payload as Publish does: same problems, same normalized payload,
+// and a payload too large answered alone.
+func TestValidateContentAgreesWithPublish(t *testing.T) {
+	t.Parallel()
+	large := json.RawMessage(`{"a":"` + strings.Repeat("x", publication.MaxPayloadBytes) + `"}`)
+	for _, tt := range []struct {
+		name    string
+		payload json.RawMessage
+	}{
+		{"E_LOGIN", json.RawMessage(" {\"a\" : \"<b>\",\n \"n\": [1, 2.5e3]} ")},
+		{"E_LOGIN", json.RawMessage(`{}`)},
+		{"", json.RawMessage(`{}`)},
+		{"user created", nil},
+		{"E_LOGIN", json.RawMessage(`[1]`)},
+		{"E_LOGIN", json.RawMessage(`{"a":`)},
+		{"", large},
+	} {
+		p := valid()
+		p.Name, p.Payload = tt.name, tt.payload
+		published, publishErr := publication.Publish(p)
+		got, err := publication.ValidateContent(tt.name, tt.payload)
+		if publishErr == nil {
+			if err != nil || string(got) != string(published.Payload) {
+				t.Errorf("%q %s: ValidateContent = %s, %v; Publish accepts it as %s", tt.name, tt.payload, got, err, published.Payload)
+			}
+			continue
+		}
+		if fmt.Sprint(err) != fmt.Sprint(publishErr) || errors.Is(err, publication.ErrPayloadTooLarge) != errors.Is(publishErr, publication.ErrPayloadTooLarge) {
+			t.Errorf("%q %.40s: ValidateContent = %v; Publish = %v", tt.name, tt.payload, err, publishErr)
+		}
+		if got != nil {
+			t.Errorf("%q: ValidateContent returned a payload with its error", tt.name)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package webhook
 
+import "time"
+
 // Event is a fact about a webhook, as its stream in the log records it. Each type's name is stable:
 // it is written into the log and never derived from the Go type.
 //
@@ -8,11 +10,12 @@ type Event interface{ EventName() string }
 
 // The names of the webhook events in the log.
 const (
-	EventCreated  = "WebhookCreated"
-	EventUpdated  = "WebhookUpdated"
-	EventDisabled = "WebhookDisabled"
-	EventEnabled  = "WebhookEnabled"
-	EventDeleted  = "WebhookDeleted"
+	EventCreated       = "WebhookCreated"
+	EventUpdated       = "WebhookUpdated"
+	EventDisabled      = "WebhookDisabled"
+	EventEnabled       = "WebhookEnabled"
+	EventDeleted       = "WebhookDeleted"
+	EventSecretRotated = "WebhookSecretRotated"
 )
 
 // StreamPrefix starts the name of every webhook's stream; the part before '-' is the stream category.
@@ -53,6 +56,16 @@ type Deleted struct {
 	WebhookID string `json:"webhookId"`
 }
 
+// SecretRotated records a new signing secret. The secret it replaces stays valid, and deliveries are
+// signed with both, until PreviousExpiresAt; the one that was previous before is no longer valid.
+type SecretRotated struct {
+	WebhookID string `json:"webhookId"`
+	Secret    string `json:"secret"`
+	// PreviousSecret is the secret that was current when the rotation happened.
+	PreviousSecret    string    `json:"previousSecret"`
+	PreviousExpiresAt time.Time `json:"previousExpiresAt"`
+}
+
 // EventName implements Event.
 func (Created) EventName() string { return EventCreated }
 
@@ -68,6 +81,9 @@ func (Enabled) EventName() string { return EventEnabled }
 // EventName implements Event.
 func (Deleted) EventName() string { return EventDeleted }
 
+// EventName implements Event.
+func (SecretRotated) EventName() string { return EventSecretRotated }
+
 // SecretFields lists the fields that must be encrypted before the event reaches the log.
 func (e *Created) SecretFields() []*string {
 	return append(e.Settings.API.Credential.Fields(), &e.Secret)
@@ -75,3 +91,7 @@ func (e *Created) SecretFields() []*string {
 
 // SecretFields lists the fields that must be encrypted before the event reaches the log.
 func (e *Updated) SecretFields() []*string { return e.Settings.API.Credential.Fields() }
+
+// SecretFields lists the fields that must be encrypted before the event reaches the log: the previous
+// secret is as secret as the new one, since deliveries are still signed with it.
+func (e *SecretRotated) SecretFields() []*string { return []*string{&e.Secret, &e.PreviousSecret} }

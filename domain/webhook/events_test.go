@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -116,6 +117,15 @@ func TestUpdatedSecretFields(t *testing.T) {
 	}
 }
 
+func TestSecretRotatedSecretFields(t *testing.T) {
+	t.Parallel()
+	e := webhook.SecretRotated{WebhookID: "w", Secret: "new", PreviousSecret: "old"}
+	checkSecretFields(t, e.SecretFields(), map[string]*string{"Secret": &e.Secret, "PreviousSecret": &e.PreviousSecret})
+	if e.WebhookID != "w" {
+		t.Errorf("writing through SecretFields changed the webhook id: %#v", e)
+	}
+}
+
 // The events without secrets do not claim any: the codec must not expect to seal them.
 func TestLifecycleEventsHaveNoSecrets(t *testing.T) {
 	t.Parallel()
@@ -125,7 +135,7 @@ func TestLifecycleEventsHaveNoSecrets(t *testing.T) {
 			t.Errorf("%T has SecretFields; it carries no secret", e)
 		}
 	}
-	for _, e := range []any{&webhook.Created{}, &webhook.Updated{}} {
+	for _, e := range []any{&webhook.Created{}, &webhook.Updated{}, &webhook.SecretRotated{}} {
 		if _, ok := e.(secretBearer); !ok {
 			t.Errorf("%T has no SecretFields; its credentials would reach the log in plain text", e)
 		}
@@ -143,6 +153,7 @@ func TestEventNames(t *testing.T) {
 		{webhook.Disabled{}, "WebhookDisabled"},
 		{webhook.Enabled{}, "WebhookEnabled"},
 		{webhook.Deleted{}, "WebhookDeleted"},
+		{webhook.SecretRotated{}, "WebhookSecretRotated"},
 	}
 	for _, tt := range tests {
 		if got := tt.event.EventName(); got != tt.want {
@@ -186,5 +197,20 @@ func TestSettingsJSONSchema(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back, s) {
 		t.Errorf("round trip gave %#v", back)
+	}
+}
+
+// The JSON names of SecretRotated are the log's schema too.
+func TestSecretRotatedJSONSchema(t *testing.T) {
+	t.Parallel()
+	e := webhook.SecretRotated{WebhookID: "w", Secret: "new", PreviousSecret: "old",
+		PreviousExpiresAt: time.Date(2026, 3, 2, 12, 0, 0, 500, time.UTC)}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"webhookId":"w","secret":"new","previousSecret":"old","previousExpiresAt":"2026-03-02T12:00:00.0000005Z"}`
+	if string(b) != want {
+		t.Errorf("JSON of SecretRotated\n got %s\nwant %s", b, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -23,6 +24,9 @@ type Webhook struct {
 	createdBy   string
 	secret      string
 	deleted     bool
+	// previousSecret is the secret a rotation replaced; it stays valid until previousExpiresAt.
+	previousSecret    string
+	previousExpiresAt time.Time
 
 	version int64 // of the last event loaded from the log; -1 for a new webhook
 	changes []Event
@@ -144,6 +148,44 @@ func (w *Webhook) Delete() error {
 	return nil
 }
 
+// Bounds of the grace period of a secret rotation, during which the replaced secret stays valid.
+const (
+	// DefaultSecretGracePeriod is the grace period of a rotation that names none: a day, long enough
+	// for a receiver to deploy the new secret.
+	DefaultSecretGracePeriod = 24 * time.Hour
+	// MaxSecretGracePeriod bounds the grace period: a week. A leaked secret must not stay valid
+	// longer than that after it was rotated away.
+	MaxSecretGracePeriod = 7 * 24 * time.Hour
+)
+
+// RotateSecret makes secret the signing secret. The present one stays valid, and deliveries are signed
+// with both, until grace after now; a previous secret left from an earlier rotation stops being valid
+// at once, so that a webhook never has more than two. The new secret follows the rules of a secret
+// given at creation (ValidateSecret) and must differ from the present one; grace is 0 to
+// MaxSecretGracePeriod. now is the time of the command, since the domain reads no clock.
+func (w *Webhook) RotateSecret(secret string, grace time.Duration, now time.Time) error {
+	if w.deleted {
+		return ErrDeleted
+	}
+	var v validation
+	if err := ValidateSecret(secret); err != nil {
+		v.add("secret", err.Error())
+	} else {
+		v.check(secret != w.secret, "secret", "must differ from the current secret")
+	}
+	v.check(grace >= 0 && grace <= MaxSecretGracePeriod, "gracePeriodSeconds",
+		fmt.Sprintf("must be from 0 to %d", int64(MaxSecretGracePeriod/time.Second)))
+	if err := v.err(); err != nil {
+		return err
+	}
+	w.record(SecretRotated{
+		WebhookID: w.id, Secret: secret, PreviousSecret: w.secret,
+		// UTC drops the monotonic reading, which the log could not keep.
+		PreviousExpiresAt: now.Add(grace).UTC(),
+	})
+	return nil
+}
+
 func (w *Webhook) record(e Event) {
 	w.apply(e)
 	w.changes = append(w.changes, e)
@@ -163,6 +205,8 @@ func (w *Webhook) apply(e Event) {
 		w.disabled = false
 	case Deleted:
 		w.deleted = true
+	case SecretRotated:
+		w.secret, w.previousSecret, w.previousExpiresAt = e.Secret, e.PreviousSecret, e.PreviousExpiresAt
 	}
 }
 
@@ -184,8 +228,26 @@ func (w *Webhook) Disabled() bool { return w.disabled }
 // CreatedBy returns who created the webhook.
 func (w *Webhook) CreatedBy() string { return w.createdBy }
 
-// Secret returns the secret deliveries are signed with.
+// Secret returns the current secret: the one deliveries are signed with, and the only one after a
+// rotation's grace period.
 func (w *Webhook) Secret() string { return w.secret }
+
+// ValidSecrets returns the secrets that sign a delivery made at now; see SecretsValidAt.
+func (w *Webhook) ValidSecrets(now time.Time) []string {
+	return SecretsValidAt(w.secret, w.previousSecret, w.previousExpiresAt, now)
+}
+
+// SecretsValidAt returns the secrets valid at now of a webhook whose current secret is current and
+// whose last rotation replaced previous, valid until previousExpiresAt: current first, then previous
+// while now is before previousExpiresAt. previous is empty when the secret was never rotated. A
+// delivery is signed with each (one Standard Webhooks signature per secret), so a receiver verifies
+// whichever of them it holds.
+func SecretsValidAt(current, previous string, previousExpiresAt, now time.Time) []string {
+	if previous != "" && now.Before(previousExpiresAt) {
+		return []string{current, previous}
+	}
+	return []string{current}
+}
 
 // Deleted reports whether the webhook was deleted.
 func (w *Webhook) Deleted() bool { return w.deleted }

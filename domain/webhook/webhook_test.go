@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -340,6 +341,7 @@ func TestDeletedWebhookAcceptsNoCommand(t *testing.T) {
 		{"Disable", (*webhook.Webhook).Disable},
 		{"Enable", (*webhook.Webhook).Enable},
 		{"Delete", (*webhook.Webhook).Delete},
+		{"RotateSecret", func(w *webhook.Webhook) error { return w.RotateSecret("a-new-raw-secret", time.Hour, time.Now()) }},
 	}
 	for _, disabled := range []bool{false, true} {
 		for _, cmd := range commands {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections/webhookview"
 )
 
@@ -91,4 +92,45 @@ func BenchmarkFetch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSubscribers measures what the dispatcher asks for every published event: the webhooks of a
+// community that subscribe to its name. The community holds 10,000 webhooks, of which one listens to
+// the name asked for; "alone" is that one webhook in a community of its own. The two must cost about
+// the same.
+//
+//	go test -run '^$' -bench BenchmarkSubscribers -benchtime 2s ./projections/webhookview/
+func BenchmarkSubscribers(b *testing.B) {
+	const webhooks = 10_000
+	f := newFixture(b)
+	crowd, alone := settings(), settings()
+	crowd.EventNames = []string{"E_COMMON", "E_OTHER"}
+	alone.EventNames = []string{"E_RARE"}
+	for i := range webhooks - 1 {
+		f.createWith(webhook.Creation{TenantID: "tenant-1", CommunityID: "crowded", Settings: crowd})
+		if i == webhooks/2 { // the one that matches is in the middle, not at an end of the key
+			f.createWith(webhook.Creation{TenantID: "tenant-1", CommunityID: "crowded", Settings: alone})
+		}
+	}
+	f.createWith(webhook.Creation{TenantID: "tenant-1", CommunityID: "alone", Settings: alone})
+	f.flush()
+	f.hooks = nil
+
+	for _, bc := range []struct{ name, community string }{
+		{"1-of-10000", "crowded"},
+		{"alone", "alone"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				items, err := f.view.Subscribers(ctx, "tenant-1", bc.community, "E_RARE")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(items) != 1 {
+					b.Fatalf("%d subscribers, want 1", len(items))
+				}
+			}
+		})
+	}
 }

@@ -81,8 +81,23 @@ func settings(tags ...string) webhook.Settings {
 // create records a new webhook and returns its id.
 func (f *fixture) create(tenant, community string, tags ...string) string {
 	f.t.Helper()
-	w, err := webhook.Create(webhook.Creation{ID: newID(), TenantID: tenant, CommunityID: community,
-		Settings: settings(tags...), CreatedBy: "alice", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+	return f.createWith(webhook.Creation{TenantID: tenant, CommunityID: community, Settings: settings(tags...)})
+}
+
+// createWith records a new webhook made of c, with an id, a creator and a secret when c has none, and
+// returns its id.
+func (f *fixture) createWith(c webhook.Creation) string {
+	f.t.Helper()
+	if c.ID == "" {
+		c.ID = newID()
+	}
+	if c.CreatedBy == "" {
+		c.CreatedBy = "alice"
+	}
+	if c.Secret == "" {
+		c.Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	}
+	w, err := webhook.Create(c)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -82,6 +82,28 @@ func (v *View) Get(ctx context.Context, tenantID, communityID, id string) (Webho
 	return items[0], nil
 }
 
+// Subscribers returns the enabled webhooks of the tenant and community given that subscribe to
+// eventName, oldest first: the webhooks an event of that name may go to, before their queries are
+// matched against its payload (webhook.Settings.Matches). Disabled and deleted webhooks are not
+// among them. Its cost grows with the webhooks returned, not with the others of the community. The
+// webhooks returned are the caller's to change.
+func (v *View) Subscribers(ctx context.Context, tenantID, communityID, eventName string) ([]Webhook, error) {
+	var items []Webhook
+	err := v.read(ctx, tenantID, communityID, func(f fetcher) (err error) {
+		items, err = f.webhooks(subscribersQuery, tenantID, communityID, eventName)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webhookview: subscribers: %w", err)
+	}
+	return items, nil
+}
+
+// subscribersQuery selects the rows of Subscribers: a range of webhook_subscribers' key, each joined
+// to its webhook by seq.
+const subscribersQuery = `SELECT s.seq, w.id, w.version FROM ` + tableSubscribers + ` s JOIN ` + tableWebhooks + ` w ON w.seq = s.seq
+	WHERE s.tenant = ? AND s.community = ? AND s.event = ? ORDER BY s.seq`
+
 // read runs queries in one read transaction, so that they see the same snapshot.
 func (v *View) read(ctx context.Context, tenant, community string, queries func(fetcher) error) error {
 	// Read-only: the driver then begins a deferred transaction even when the DSN asks for immediate
@@ -104,7 +126,7 @@ func (v *View) read(ctx context.Context, tenant, community string, queries func(
 	return err
 }
 
-// fetcher runs the queries of one Fetch or Get in its read transaction.
+// fetcher runs the queries of one Fetch, Get or Subscribers in its read transaction.
 type fetcher struct {
 	ctx               context.Context
 	tx                *sql.Tx

@@ -1,5 +1,6 @@
 // Package webhookview is the read model of webhooks: per tenant and community, in creation order, with
-// their tags. It answers the management API's fetch and get.
+// their tags. It answers the management API's fetch and get, and tells the dispatcher which webhooks
+// subscribe to an event (Subscribers).
 //
 // Fetching a page must stay cheap with a hundred thousand webhooks in one community, so no query scans
 // or counts a whole community:
@@ -15,6 +16,12 @@
 //     64 rows, whatever the page.
 //   - Decoding a stored webhook costs more than the rest of a page; a cache keeps decoded webhooks by
 //     id and version (see cache.go).
+//
+// Subscribers is asked for every published event, so its cost must not grow with the webhooks of the
+// community that do not listen to the event's name: webhook_subscribers holds one row per enabled
+// webhook and event name, keyed (tenant, community, event name, seq), and an answer is one range scan
+// of that key. Disabling a webhook takes its rows away, enabling it puts them back, an update changes
+// the rows of the names that changed, and a delete takes them away.
 //
 // Queries answer from what the projections Runner committed. For a query to see a command's effect,
 // wait first with the Runner's WaitFor for the position the command's append returned.
@@ -48,6 +55,8 @@ const (
 	tableTags     = "webhook_tags"
 	tableCounts   = "webhook_tag_counts"
 	tableBuckets  = "webhook_tag_buckets"
+	// tableSubscribers indexes the enabled webhooks by the event names they subscribe to.
+	tableSubscribers = "webhook_subscribers"
 )
 
 // A bucket is 64 consecutive seqs and a block 1024, 16 buckets.
@@ -73,6 +82,10 @@ type Webhook struct {
 	CreatedBy   string           `json:"createdBy"`
 	// Secret is sealed.
 	Secret string `json:"secret"`
+	// PreviousSecret is the secret the last rotation replaced, sealed; empty when the secret was never
+	// rotated. It signs deliveries too until PreviousSecretExpiresAt (see ValidSecrets).
+	PreviousSecret          string    `json:"previousSecret,omitempty"`
+	PreviousSecretExpiresAt time.Time `json:"previousSecretExpiresAt,omitzero"`
 	// Stream is the webhook's stream in the log: the associated data its secrets are sealed with.
 	Stream string `json:"stream"`
 	// CreatedAt and UpdatedAt are the times the events that created and last changed the webhook
@@ -81,6 +94,13 @@ type Webhook struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Version is the revision of the last event applied: the expected version for the next command.
 	Version uint64 `json:"version"`
+}
+
+// ValidSecrets returns the secrets that sign a delivery made at now, still sealed: Secret first, then
+// PreviousSecret while now is before PreviousSecretExpiresAt. Open each with the codec's OpenSecret
+// and Stream.
+func (w Webhook) ValidSecrets(now time.Time) []string {
+	return webhook.SecretsValidAt(w.Secret, w.PreviousSecret, w.PreviousSecretExpiresAt, now)
 }
 
 // View is the webhooks read model: a projections.Projection and the queries on it. It is safe for
@@ -114,7 +134,7 @@ func (v *View) Name() string { return Name }
 
 // Tables implements projections.Projection.
 func (v *View) Tables() []string {
-	return []string{tableWebhooks, tableTags, tableCounts, tableBuckets}
+	return []string{tableWebhooks, tableTags, tableCounts, tableBuckets, tableSubscribers}
 }
 
 // Setup implements projections.Projection.
@@ -123,7 +143,8 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 		// seq is the rowid: SQLite gives each new row the largest seq plus one, so seqs follow creation
 		// order and a rebuild, applying the same events, hands out the same ones. data is the Webhook
 		// as JSON text; version is its Version, which queries read to find a decoded copy in the cache;
-		// tags are its tags as a JSON array, which changing it takes.
+		// tags are its tags and events its distinct event names, as JSON arrays, and disabled whether
+		// it is, which changing it takes.
 		`CREATE TABLE ` + s.Table(tableWebhooks) + ` (
 			seq       INTEGER PRIMARY KEY,
 			id        TEXT NOT NULL,
@@ -131,6 +152,8 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			community TEXT NOT NULL,
 			version   INTEGER NOT NULL,
 			tags      TEXT NOT NULL,
+			events    TEXT NOT NULL,
+			disabled  INTEGER NOT NULL,
 			data      TEXT NOT NULL
 		)`,
 		`CREATE UNIQUE INDEX ` + s.Index("webhooks_id") + ` ON ` + s.Table(tableWebhooks) + ` (id)`,
@@ -158,6 +181,14 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			bucket INTEGER NOT NULL,
 			n      INTEGER NOT NULL,
 			PRIMARY KEY (key, bucket)
+		) WITHOUT ROWID`,
+		// One row per enabled webhook and event name, in creation order within a name of a community.
+		`CREATE TABLE ` + s.Table(tableSubscribers) + ` (
+			tenant    TEXT NOT NULL,
+			community TEXT NOT NULL,
+			event     TEXT NOT NULL,
+			seq       INTEGER NOT NULL,
+			PRIMARY KEY (tenant, community, event, seq)
 		) WITHOUT ROWID`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
@@ -206,7 +237,8 @@ func (v *View) decodeAhead(events []eventlog.RecordedEvent) (decoded <-chan deco
 		defer close(out)
 		for _, r := range events {
 			switch r.Type {
-			case webhook.EventCreated, webhook.EventUpdated, webhook.EventDisabled, webhook.EventEnabled, webhook.EventDeleted:
+			case webhook.EventCreated, webhook.EventUpdated, webhook.EventDisabled, webhook.EventEnabled, webhook.EventDeleted,
+				webhook.EventSecretRotated:
 			default:
 				continue
 			}
@@ -238,6 +270,12 @@ func tagSet(tags []string) []string {
 	set = slices.Compact(set)
 	// A tag is never empty (the aggregate validates it); should one be, allTag already stands there.
 	return set
+}
+
+// nameSet returns the distinct event names of a webhook, sorted: a name listed twice is subscribed
+// once.
+func nameSet(names []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(names)))
 }
 
 // diff returns what is in a but not in b; both are sorted.

@@ -20,6 +20,7 @@ const (
 	qLoad
 	qSetSettings
 	qSetDisabled
+	qSetSecret
 	qDelete
 	qTagKey
 	qNewTagKey
@@ -29,6 +30,8 @@ const (
 	qDropEmptyBucket
 	qLoadCounts
 	qSaveCounts
+	qSubscribe
+	qUnsubscribe
 	qCount
 )
 
@@ -37,14 +40,18 @@ const (
 // it; the paths are the JSON names of Webhook's fields.
 func queries(s projections.Schema) [qCount]string {
 	webhooks, tags, counts, buckets := s.Table(tableWebhooks), s.Table(tableTags), s.Table(tableCounts), s.Table(tableBuckets)
+	subscribers := s.Table(tableSubscribers)
 	return [qCount]string{
-		qInsert: `INSERT INTO ` + webhooks + ` (id, tenant, community, version, tags, data) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING RETURNING seq`,
-		qLoad: `SELECT seq, tenant, community, version, tags FROM ` + webhooks + ` WHERE id = ?`,
-		qSetSettings: `UPDATE ` + webhooks + ` SET version = ?1, tags = ?2,
-			data = json_set(data, '$.settings', json(?3), '$.updatedAt', ?4, '$.version', ?1) WHERE seq = ?5`,
-		qSetDisabled: `UPDATE ` + webhooks + ` SET version = ?1,
-			data = json_set(data, '$.disabled', json(?2), '$.updatedAt', ?3, '$.version', ?1) WHERE seq = ?4`,
+		qInsert: `INSERT INTO ` + webhooks + ` (id, tenant, community, version, tags, events, disabled, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`,
+		qLoad: `SELECT seq, tenant, community, version, tags, events, disabled FROM ` + webhooks + ` WHERE id = ?`,
+		qSetSettings: `UPDATE ` + webhooks + ` SET version = ?1, tags = ?2, events = ?3,
+			data = json_set(data, '$.settings', json(?4), '$.updatedAt', ?5, '$.version', ?1) WHERE seq = ?6`,
+		qSetDisabled: `UPDATE ` + webhooks + ` SET version = ?1, disabled = ?2,
+			data = json_set(data, '$.disabled', json(?3), '$.updatedAt', ?4, '$.version', ?1) WHERE seq = ?5`,
+		qSetSecret: `UPDATE ` + webhooks + ` SET version = ?1,
+			data = json_set(data, '$.secret', ?2, '$.previousSecret', ?3, '$.previousSecretExpiresAt', ?4,
+				'$.updatedAt', ?5, '$.version', ?1) WHERE seq = ?6`,
 		qDelete:    `DELETE FROM ` + webhooks + ` WHERE seq = ?`,
 		qTagKey:    `SELECT key FROM ` + counts + ` WHERE tenant = ? AND community = ? AND tag = ?`,
 		qNewTagKey: `INSERT INTO ` + counts + ` (tenant, community, tag, total, blocks, changed) VALUES (?, ?, ?, 0, x'', '') RETURNING key`,
@@ -56,6 +63,12 @@ func queries(s projections.Schema) [qCount]string {
 		qDropEmptyBucket: `DELETE FROM ` + buckets + ` WHERE key = ? AND bucket = ? AND n <= 0`,
 		qLoadCounts:      `SELECT total, blocks FROM ` + counts + ` WHERE key = ?`,
 		qSaveCounts:      `UPDATE ` + counts + ` SET total = ?, blocks = ?, changed = ? WHERE key = ?`,
+		// A webhook's event names, a JSON array, are subscribed and unsubscribed in one statement each.
+		// "WHERE true" tells SQLite's parser that ON CONFLICT is the upsert's, not a join's.
+		qSubscribe: `INSERT INTO ` + subscribers + ` (tenant, community, event, seq)
+			SELECT ?1, ?2, value, ?3 FROM json_each(?4) WHERE true ON CONFLICT DO NOTHING`,
+		qUnsubscribe: `DELETE FROM ` + subscribers + ` WHERE tenant = ?1 AND community = ?2 AND seq = ?3
+			AND event IN (SELECT value FROM json_each(?4))`,
 	}
 }
 
@@ -131,6 +144,8 @@ func (w *writer) apply(ctx context.Context, r eventlog.RecordedEvent, e interfac
 		return w.setDisabled(ctx, r, e.WebhookID, false, md)
 	case webhook.Deleted:
 		return w.remove(ctx, r, e.WebhookID)
+	case webhook.SecretRotated:
+		return w.rotate(ctx, r, e, md)
 	}
 	return fmt.Errorf("unexpected event %s of type %T", e.EventName(), e)
 }
@@ -157,18 +172,29 @@ func (w *writer) create(ctx context.Context, r eventlog.RecordedEvent, e webhook
 	if err != nil {
 		return err
 	}
+	events := nameSet(h.Settings.EventNames)
+	eventsJSON, err := json.Marshal(events)
+	if err != nil {
+		return err
+	}
 	stmt, err := w.stmt(ctx, qInsert)
 	if err != nil {
 		return err
 	}
 	var seq int64
 	// The JSON goes in as text: SQLite's JSON functions would read a blob as its binary JSON.
-	err = stmt.QueryRowContext(ctx, h.ID, h.TenantID, h.CommunityID, h.Version, string(tags), string(data)).Scan(&seq)
+	err = stmt.QueryRowContext(ctx, h.ID, h.TenantID, h.CommunityID, h.Version, string(tags), string(eventsJSON),
+		h.Disabled, string(data)).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // created before: this event was applied already
 	}
 	if err != nil {
 		return err
+	}
+	if !h.Disabled {
+		if err := w.subscribe(ctx, qSubscribe, h.TenantID, h.CommunityID, seq, events); err != nil {
+			return err
+		}
 	}
 	return w.addTags(ctx, h.TenantID, h.CommunityID, seq, tagSet(h.Settings.Tags))
 }
@@ -185,6 +211,15 @@ func (w *writer) update(ctx context.Context, r eventlog.RecordedEvent, e webhook
 	if err := w.addTags(ctx, h.tenant, h.community, h.seq, diff(after, h.tags)); err != nil {
 		return err
 	}
+	events := nameSet(e.Settings.EventNames)
+	if !h.disabled {
+		if err := w.subscribe(ctx, qUnsubscribe, h.tenant, h.community, h.seq, diff(h.events, events)); err != nil {
+			return err
+		}
+		if err := w.subscribe(ctx, qSubscribe, h.tenant, h.community, h.seq, diff(events, h.events)); err != nil {
+			return err
+		}
+	}
 	settings, err := json.Marshal(e.Settings)
 	if err != nil {
 		return err
@@ -193,7 +228,11 @@ func (w *writer) update(ctx context.Context, r eventlog.RecordedEvent, e webhook
 	if err != nil {
 		return err
 	}
-	return w.exec(ctx, qSetSettings, r.Revision, string(tags), string(settings), jsonTime(md), h.seq)
+	eventsJSON, err := json.Marshal(events)
+	if err != nil {
+		return err
+	}
+	return w.exec(ctx, qSetSettings, r.Revision, string(tags), string(eventsJSON), string(settings), jsonTime(md), h.seq)
 }
 
 func (w *writer) setDisabled(ctx context.Context, r eventlog.RecordedEvent, id string, disabled bool, md eventlog.Metadata) error {
@@ -201,7 +240,16 @@ func (w *writer) setDisabled(ctx context.Context, r eventlog.RecordedEvent, id s
 	if err != nil || !found || r.Revision <= h.version {
 		return err
 	}
-	return w.exec(ctx, qSetDisabled, r.Revision, strconv.FormatBool(disabled), jsonTime(md), h.seq)
+	switch {
+	case disabled && !h.disabled:
+		err = w.subscribe(ctx, qUnsubscribe, h.tenant, h.community, h.seq, h.events)
+	case !disabled && h.disabled:
+		err = w.subscribe(ctx, qSubscribe, h.tenant, h.community, h.seq, h.events)
+	}
+	if err != nil {
+		return err
+	}
+	return w.exec(ctx, qSetDisabled, r.Revision, disabled, strconv.FormatBool(disabled), jsonTime(md), h.seq)
 }
 
 // jsonTime renders the event's time as encoding/json renders a time.Time.
@@ -215,15 +263,46 @@ func (w *writer) remove(ctx context.Context, r eventlog.RecordedEvent, id string
 	if err := w.removeTags(ctx, h.tenant, h.community, h.seq, h.tags); err != nil {
 		return err
 	}
+	if !h.disabled {
+		if err := w.subscribe(ctx, qUnsubscribe, h.tenant, h.community, h.seq, h.events); err != nil {
+			return err
+		}
+	}
 	return w.exec(ctx, qDelete, h.seq)
 }
 
-// stored is what changing a stored webhook takes: where it is, its version and its tags.
+// rotate keeps the new secret and the one it replaced, both sealed as the event holds them, and the
+// time the replaced one expires.
+func (w *writer) rotate(ctx context.Context, r eventlog.RecordedEvent, e webhook.SecretRotated, md eventlog.Metadata) error {
+	h, found, err := w.load(ctx, e.WebhookID)
+	if err != nil || !found || r.Revision <= h.version {
+		return err
+	}
+	return w.exec(ctx, qSetSecret, r.Revision, e.Secret, e.PreviousSecret,
+		e.PreviousExpiresAt.Format(time.RFC3339Nano), jsonTime(md), h.seq)
+}
+
+// subscribe runs qSubscribe or qUnsubscribe for the event names given of the webhook at seq.
+func (w *writer) subscribe(ctx context.Context, q int, tenant, community string, seq int64, events []string) error {
+	if len(events) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(events)
+	if err != nil {
+		return err
+	}
+	return w.exec(ctx, q, tenant, community, seq, string(list))
+}
+
+// stored is what changing a stored webhook takes: where it is, its version, its tags, its event names
+// and whether it is disabled.
 type stored struct {
 	seq               int64
 	tenant, community string
 	version           uint64
 	tags              []string // as tagSet returns them
+	events            []string // as nameSet returns them
+	disabled          bool
 }
 
 func (w *writer) load(ctx context.Context, id string) (h stored, found bool, err error) {
@@ -231,8 +310,8 @@ func (w *writer) load(ctx context.Context, id string) (h stored, found bool, err
 	if err != nil {
 		return h, false, err
 	}
-	var tags []byte
-	err = stmt.QueryRowContext(ctx, id).Scan(&h.seq, &h.tenant, &h.community, &h.version, &tags)
+	var tags, events []byte
+	err = stmt.QueryRowContext(ctx, id).Scan(&h.seq, &h.tenant, &h.community, &h.version, &tags, &events, &h.disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, false, nil
 	}
@@ -244,6 +323,9 @@ func (w *writer) load(ctx context.Context, id string) (h stored, found bool, err
 		return h, false, fmt.Errorf("stored tags of webhook %s: %w", id, err)
 	}
 	h.tags = tagSet(list)
+	if err := json.Unmarshal(events, &h.events); err != nil {
+		return h, false, fmt.Errorf("stored event names of webhook %s: %w", id, err)
+	}
 	return h, true, nil
 }
 

@@ -1,0 +1,64 @@
+package webhookview
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/internal/readmodeltest"
+	"github.com/hookd/hookd/projections"
+)
+
+// Subscribers must cost what the webhooks it returns cost, whatever else the community holds: SQLite
+// must answer it with a search of webhook_subscribers' key on the tenant, the community and the event
+// name, and a lookup of each webhook by seq, and never scan either table.
+func TestSubscribersQueryNeverScans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := readmodeltest.TempDB(t)
+	v, err := New(db, readmodeltest.Codec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Setup(ctx, tx, projections.Schema{Build: "plan"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// hookd never runs ANALYZE, so SQLite plans by the schema alone: the plan on these empty tables is
+	// the plan on full ones.
+	rows, err := db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+subscribersQuery, "t1", "c1", "E1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	for _, want := range []string{
+		"SEARCH s USING PRIMARY KEY (tenant=? AND community=? AND event=?)",
+		"SEARCH w USING INTEGER PRIMARY KEY (rowid=?)",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("the plan of Subscribers lacks %q:\n%s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "SCAN") || strings.Contains(joined, "TEMP B-TREE") {
+		t.Errorf("the plan of Subscribers scans or sorts:\n%s", joined)
+	}
+}
