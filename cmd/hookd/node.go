@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
 	"github.com/hookd/hookd/adapters/readmodeldb"
 	"github.com/hookd/hookd/adapters/sealer"
+	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/application/eventstore"
@@ -42,6 +43,8 @@ type node struct {
 	webhookView *webhookview.View
 	licenseView *licenseview.View
 	keyView     *servicekeyview.View
+	// keys serves the service's key pairs from memory, to authentication and to the deliverer.
+	keys *keyring
 	// projections lists every read model, each with the runner that keeps it up to date.
 	projections []projections.Projection
 	runners     []*projections.Runner
@@ -116,6 +119,7 @@ func (n *node) buildReadModels() error {
 	if n.keyView, err = servicekeyview.New(n.readDB, n.codec); err != nil {
 		return err
 	}
+	n.keys = newKeyring(n.keyView, n.codec, n.clock)
 	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView}
 	subscribe := func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
 		return n.store.SubscribeAll(ctx, after)
@@ -144,7 +148,11 @@ func (n *node) buildCommands() error {
 	if n.licenses, err = command.NewLicenses(n.store, n.codec, n.clock, rand.Reader); err != nil {
 		return err
 	}
-	if n.serviceKeys, err = command.NewServiceKeys(n.store, n.codec, n.clock, newServiceKeyPair); err != nil {
+	generators := map[string]command.KeyGenerator{
+		servicekey.PrimarySlot: newServiceKeyPair,
+		servicekey.SigningSlot: newSigningKeyPair,
+	}
+	if n.serviceKeys, err = command.NewServiceKeys(n.store, n.codec, n.clock, generators); err != nil {
 		return err
 	}
 	n.history, err = query.NewWebhookHistory(n.store, n.codec)
@@ -160,6 +168,17 @@ func newServiceKeyPair() (servicekey.Pair, error) {
 	return servicekey.Pair{
 		KeyID: uuid.NewString(), Type: kosmoscrypto.CurveName,
 		PublicKey: pair.Public.Encode(), PrivateKey: pair.Private.Encode(),
+	}, nil
+}
+
+// newSigningKeyPair makes the ed25519 pair that signs deliveries (Standard Webhooks v1a).
+func newSigningKeyPair() (servicekey.Pair, error) {
+	public, private, err := webhooksig.GenerateSigningKey(rand.Reader)
+	if err != nil {
+		return servicekey.Pair{}, err
+	}
+	return servicekey.Pair{
+		KeyID: uuid.NewString(), Type: webhooksig.SigningKeyType, PublicKey: public, PrivateKey: private,
 	}, nil
 }
 
