@@ -189,17 +189,23 @@ func (h *Handler) deliver(id string) {
 
 // send signs the delivery for this attempt and sends it.
 func (h *Handler) send(ctx context.Context, d *delivery.Delivery, w webhookview.Webhook, settings delivery.Snapshot) (sender.Outcome, error) {
-	secret, err := h.cfg.Secrets.OpenSecret(w.Secret, w.Stream)
-	if err != nil {
-		return sender.Outcome{}, fmt.Errorf("opening the webhook's secret: %w", err)
+	// During a rotation both secrets sign, the new one first, so receivers that still hold the old
+	// one keep verifying.
+	now := h.cfg.Clock()
+	sealed := w.ValidSecrets(now)
+	secrets := make([]string, len(sealed))
+	for i, s := range sealed {
+		var err error
+		if secrets[i], err = h.cfg.Secrets.OpenSecret(s, w.Stream); err != nil {
+			return sender.Outcome{}, fmt.Errorf("opening the webhook's secret: %w", err)
+		}
 	}
 	key, err := h.cfg.SigningKey(ctx)
 	if err != nil {
 		return sender.Outcome{}, fmt.Errorf("the signing key: %w", err)
 	}
 	body := []byte(d.Body())
-	ts := h.cfg.Clock().Unix()
-	headers, err := signatureHeaders(d.ID(), ts, body, []string{secret}, key)
+	headers, err := signatureHeaders(d.ID(), now.Unix(), body, secrets, key)
 	if err != nil {
 		return sender.Outcome{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/adapters/webhooksig"
 )
 
 // servicePublicKey is the public half of the service key pair that callers encrypt their headers to.
@@ -58,12 +59,33 @@ func (s *server) publicKeys(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"publicKey": publicKey})
 }
 
+// wellKnownJSON is /.well-known's answer: the service key, as /publickeys shows it, and the keys
+// receivers verify deliveries' v1a signatures with. The latter is a list so that a later rotation
+// can publish the outgoing key beside the new one; today it holds the one key in use.
+type wellKnownJSON struct {
+	PublicKey          string           `json:"public_key"`
+	WebhookSigningKeys []signingKeyJSON `json:"webhook_signing_keys"`
+}
+
+// signingKeyJSON is a delivery signing key in Standard Webhooks' asymmetric form.
+type signingKeyJSON struct {
+	KeyID     string `json:"keyId"`
+	Type      string `json:"type"`
+	PublicKey string `json:"publicKey"`
+}
+
 func (s *server) wellKnown(c *fiber.Ctx) error {
 	publicKey, err := s.servicePublicKey(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"public_key": publicKey})
+	signing, err := s.SigningKey(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(wellKnownJSON{PublicKey: publicKey, WebhookSigningKeys: []signingKeyJSON{{
+		KeyID: signing.KeyID, Type: webhooksig.SigningKeyType, PublicKey: webhooksig.PublicKeyString(signing.Key),
+	}}})
 }
 
 func (s *server) serviceDirectory(c *fiber.Ctx) error {

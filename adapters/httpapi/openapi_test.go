@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/domain/webhook"
 )
 
@@ -174,6 +176,10 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 	settings := settingsEntry(webhook.Settings{Name: "n", EventNames: []string{"E1"}, SuccessCodes: []int{200},
 		API: webhook.Endpoint{URL: "https://example.com/h"}}.Normalized())
 	key := serviceKeyJSON{Tag: "primary", KeyID: "k1", KeySecret: "priv", PublicKey: "pub", Type: "secp256k1"}
+	signingKey := serviceKeyJSON{Tag: "signing", KeyID: "k2", KeySecret: "seed", PublicKey: "pub", Type: "ed25519"}
+	wellKnown := wellKnownJSON{PublicKey: "pub", WebhookSigningKeys: []signingKeyJSON{{
+		KeyID: "k2", Type: webhooksig.SigningKeyType, PublicKey: webhooksig.PublicKeyString(make(ed25519.PublicKey, ed25519.PublicKeySize)),
+	}}}
 
 	for _, tc := range []struct {
 		method, path string
@@ -190,8 +196,10 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 		}}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/events", 202, publishedJSON{ID: "0b6f1c1e-8d3a-5f2b-9a4c-1e2d3c4b5a69"}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/events", 202, publishedBatchJSON{IDs: []string{"a", "b"}}},
-		{"get", "/servicekeys", 200, []serviceKeyJSON{key}},
+		{"get", "/servicekeys", 200, []serviceKeyJSON{key, signingKey}},
 		{"delete", "/servicekey/{keyId}", 200, []serviceKeyJSON{key}},
+		{"delete", "/servicekey/{keyId}", 200, []serviceKeyJSON{signingKey}},
+		{"get", "/.well-known", 200, wellKnown},
 		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 404,
 			errorBody{StatusCode: 404, Error: http.StatusText(404), Message: "webhook not found"}},
 	} {

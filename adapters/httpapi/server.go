@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"log/slog"
 	"time"
@@ -55,6 +56,13 @@ type SecretOpener interface {
 	OpenSecret(sealed, stream string) (string, error)
 }
 
+// SigningPublicKey is the public half of the service's ed25519 key that signs deliveries (Standard
+// Webhooks v1a), with the id of its pair.
+type SigningPublicKey struct {
+	KeyID string
+	Key   ed25519.PublicKey
+}
+
 // Config is everything the API needs. Every field is required unless its comment says otherwise.
 type Config struct {
 	Webhooks    *command.Webhooks
@@ -70,6 +78,9 @@ type Config struct {
 	// /publickeys, /healthz and fetch answers publish. It is asked on every fetch: it must answer
 	// from memory.
 	PublicKey func(ctx context.Context) (string, error)
+	// SigningKey gives the public half of the service's key that signs deliveries, which
+	// /.well-known publishes. It must answer from memory, as PublicKey does.
+	SigningKey func(ctx context.Context) (SigningPublicKey, error)
 	// WaitFor blocks until the read models have applied the log up to a position: a command's
 	// answer waits for it, so that the caller's next query sees the change (read your writes).
 	WaitFor func(ctx context.Context, pos eventlog.Position) error
@@ -85,8 +96,8 @@ type Config struct {
 	PublicURL string
 	// Registry collects the API's metrics and is served at /metrics (optional).
 	Registry *prometheus.Registry
-	// OnServiceKeyReset is called after the service key was reset through the API, so caches of the
-	// key can drop it at once (optional).
+	// OnServiceKeyReset is called after a service key (of any slot) was reset through the API, so
+	// caches of the keys can drop them at once (optional).
 	OnServiceKeyReset func()
 	// Logger logs requests that fail on the server's side (optional).
 	Logger *slog.Logger
@@ -111,6 +122,7 @@ func (c *Config) validate() error {
 	need(c.Secrets != nil, "Secrets")
 	need(c.Verifier != nil, "Verifier")
 	need(c.PublicKey != nil, "PublicKey")
+	need(c.SigningKey != nil, "SigningKey")
 	need(c.WaitFor != nil, "WaitFor")
 	need(c.Ready != nil, "Ready")
 	need(c.Version != "", "Version")

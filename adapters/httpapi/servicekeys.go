@@ -3,7 +3,6 @@ package httpapi
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/projections/servicekeyview"
 )
 
@@ -40,8 +39,10 @@ func (s *server) listServiceKeys(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// resetServiceKey replaces the key whose id the path names, whichever slot holds it: the service key
+// (callers then fetch the new public key) or the signing key (receivers then fetch /.well-known).
 func (s *server) resetServiceKey(c *fiber.Ctx) error {
-	pair, res, err := s.ServiceKeys.Reset(c.UserContext(), servicekey.PrimarySlot, c.Params("keyId"), principalOf(c).caller())
+	slot, pair, res, err := s.ServiceKeys.ResetKey(c.UserContext(), c.Params("keyId"), principalOf(c).caller())
 	if err != nil {
 		return err
 	}
@@ -51,6 +52,6 @@ func (s *server) resetServiceKey(c *fiber.Ctx) error {
 	}
 	// The answer is the pair the command made, not a read of the read model, which may lag.
 	return c.JSON([]serviceKeyJSON{{
-		Tag: servicekey.PrimarySlot, KeyID: pair.KeyID, KeySecret: pair.PrivateKey, PublicKey: pair.PublicKey, Type: pair.Type,
+		Tag: slot, KeyID: pair.KeyID, KeySecret: pair.PrivateKey, PublicKey: pair.PublicKey, Type: pair.Type,
 	}})
 }

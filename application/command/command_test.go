@@ -26,7 +26,9 @@ import (
 
 // fixture is the commands on a real embedded store, with a real codec and sealer.
 type fixture struct {
+	path     string // the log's file
 	store    *sqlitestore.Store
+	codec    *eventcodec.Codec
 	webhooks *command.Webhooks
 	licenses *command.Licenses
 	keys     *command.ServiceKeys
@@ -35,7 +37,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlitestore.Options{})
+	path := filepath.Join(t.TempDir(), "events.db")
+	store, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: store}
+	f := &fixture{path: path, store: store, codec: codec}
 	var secrets atomic.Int64
 	newSecret := func() (string, error) { return fmt.Sprintf("generated-secret-%d", secrets.Add(1)), nil }
 	if f.webhooks, err = command.NewWebhooks(store, codec, time.Now, uuid.NewString, newSecret); err != nil {
@@ -65,18 +68,23 @@ func newFixture(t *testing.T) *fixture {
 	if f.licenses, err = command.NewLicenses(store, codec, time.Now, rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	keyNo := 0
-	var mu sync.Mutex
-	generate := func() (servicekey.Pair, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		keyNo++
-		return servicekey.Pair{KeyID: uuid.NewString(), Type: "secp256k1", PublicKey: "pub", PrivateKey: "priv"}, nil
-	}
-	if f.keys, err = command.NewServiceKeys(store, codec, time.Now, generate); err != nil {
+	if f.keys, err = command.NewServiceKeys(store, codec, time.Now, testKeyGenerators()); err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// testKeyGenerators make pairs whose type tells the slot they were made for.
+func testKeyGenerators() map[string]command.KeyGenerator {
+	gen := func(typ string) command.KeyGenerator {
+		return func() (servicekey.Pair, error) {
+			return servicekey.Pair{KeyID: uuid.NewString(), Type: typ, PublicKey: "pub", PrivateKey: "priv"}, nil
+		}
+	}
+	return map[string]command.KeyGenerator{
+		servicekey.PrimarySlot: gen("secp256k1"),
+		servicekey.SigningSlot: gen("ed25519"),
+	}
 }
 
 func settings() webhook.Settings {
@@ -315,54 +323,137 @@ func TestLicenseKeysAreNeverWritten(t *testing.T) {
 	}
 }
 
-// TestServiceKeyEnsureAgreesUnderConcurrency starts several "nodes" at once on one log: they all end
-// up with one and the same key pair.
+// TestServiceKeyEnsureAgreesUnderConcurrency starts several "nodes" at once on one log, each with its
+// own connection to it, as two processes on one data directory would have: they all end up with one
+// and the same key pair in every slot.
 func TestServiceKeyEnsureAgreesUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	const nodes = 8
-	ids := make([]string, nodes)
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pair, _, err := f.keys.Ensure(context.Background(), servicekey.PrimarySlot, caller())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			ids[i] = pair.KeyID
-		}()
-	}
-	wg.Wait()
-	for _, id := range ids[1:] {
-		if id != ids[0] {
-			t.Fatalf("nodes disagree on the key: %v", ids)
-		}
-	}
-	if n := f.streamLength(t, servicekey.Stream(servicekey.PrimarySlot)); n != 1 {
-		t.Fatalf("key stream holds %d events, want 1", n)
-	}
-}
-
-func TestServiceKeyReset(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	ctx := context.Background()
-	first, _, err := f.keys.Ensure(ctx, servicekey.PrimarySlot, caller())
+	// A second store and command handler on the same file: another process.
+	other, err := sqlitestore.Open(context.Background(), f.path, sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.keys.Reset(ctx, servicekey.PrimarySlot, "not-the-key", caller()); !errors.Is(err, servicekey.ErrUnknownKey) {
+	t.Cleanup(func() { _ = other.Close() })
+	otherKeys, err := command.NewServiceKeys(other, f.codec, time.Now, testKeyGenerators())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slot := range []string{servicekey.PrimarySlot, servicekey.SigningSlot} {
+		t.Run(slot, func(t *testing.T) {
+			const nodes = 8
+			pairs := make([]servicekey.Pair, nodes)
+			var wg sync.WaitGroup
+			for i := range nodes {
+				keys := f.keys
+				if i%2 == 1 {
+					keys = otherKeys
+				}
+				wg.Go(func() {
+					pair, _, err := keys.Ensure(context.Background(), slot, caller())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					pairs[i] = pair
+				})
+			}
+			wg.Wait()
+			for _, p := range pairs[1:] {
+				if p != pairs[0] {
+					t.Fatalf("nodes disagree on the key: %+v", pairs)
+				}
+			}
+			if n := f.streamLength(t, servicekey.Stream(slot)); n != 1 {
+				t.Fatalf("key stream holds %d events, want 1", n)
+			}
+		})
+	}
+}
+
+func TestServiceKeyEnsureRefusesASlotWithoutGenerator(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, _, err := f.keys.Ensure(context.Background(), "backup", caller()); err == nil {
+		t.Fatal("Ensure of a slot without a generator succeeded")
+	}
+	if n := f.streamLength(t, servicekey.Stream("backup")); n != 0 {
+		t.Fatalf("the refused slot's stream holds %d events", n)
+	}
+}
+
+func TestNewServiceKeysRefusesBadGenerators(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ok := testKeyGenerators()[servicekey.PrimarySlot]
+	for name, gens := range map[string]map[string]command.KeyGenerator{
+		"none":          nil,
+		"nil generator": {servicekey.PrimarySlot: nil},
+		"unnamed slot":  {"": ok},
+	} {
+		if _, err := command.NewServiceKeys(f.store, f.codec, time.Now, gens); err == nil {
+			t.Errorf("%s: NewServiceKeys succeeded", name)
+		}
+	}
+}
+
+// TestServiceKeyResetFindsTheSlot resets each slot by its key id alone and leaves the other slot be.
+func TestServiceKeyResetFindsTheSlot(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	present := map[string]servicekey.Pair{}
+	for _, slot := range []string{servicekey.PrimarySlot, servicekey.SigningSlot} {
+		p, _, err := f.keys.Ensure(ctx, slot, caller())
+		if err != nil {
+			t.Fatal(err)
+		}
+		present[slot] = p
+	}
+	if _, _, _, err := f.keys.ResetKey(ctx, "not-a-key", caller()); !errors.Is(err, servicekey.ErrUnknownKey) {
 		t.Fatalf("reset of an unknown key: %v", err)
 	}
-	next, res, err := f.keys.Reset(ctx, servicekey.PrimarySlot, first.KeyID, caller())
-	if err != nil || !res.Changed || next.KeyID == first.KeyID {
-		t.Fatalf("reset: %+v %+v %v", next, res, err)
+	for _, tc := range []struct{ slot, other, typ string }{
+		{servicekey.SigningSlot, servicekey.PrimarySlot, "ed25519"},
+		{servicekey.PrimarySlot, servicekey.SigningSlot, "secp256k1"},
+	} {
+		old := present[tc.slot]
+		slot, next, res, err := f.keys.ResetKey(ctx, old.KeyID, caller())
+		if err != nil || !res.Changed || slot != tc.slot || next.KeyID == old.KeyID || next.Type != tc.typ {
+			t.Fatalf("reset of %s's key: slot %q pair %+v result %+v err %v", tc.slot, slot, next, res, err)
+		}
+		if now, _, err := f.keys.Ensure(ctx, tc.slot, caller()); err != nil || now != next {
+			t.Fatalf("after reset %s holds %+v (%v), want %+v", tc.slot, now, err, next)
+		}
+		if now, _, err := f.keys.Ensure(ctx, tc.other, caller()); err != nil || now != present[tc.other] {
+			t.Fatalf("resetting %s changed %s to %+v (%v)", tc.slot, tc.other, now, err)
+		}
+		// The replaced id is unknown now.
+		if _, _, _, err := f.keys.ResetKey(ctx, old.KeyID, caller()); !errors.Is(err, servicekey.ErrUnknownKey) {
+			t.Fatalf("second reset of %s's old key: %v", tc.slot, err)
+		}
+		present[tc.slot] = next
 	}
-	now, _, err := f.keys.Ensure(ctx, servicekey.PrimarySlot, caller())
-	if err != nil || now.KeyID != next.KeyID {
-		t.Fatalf("after reset Ensure gives %s, want %s", now.KeyID, next.KeyID)
+	for slot := range present {
+		if n := f.streamLength(t, servicekey.Stream(slot)); n != 2 {
+			t.Errorf("%s's stream holds %d events, want Issued and one Reset", slot, n)
+		}
+	}
+}
+
+// A slot that was never issued is skipped, not an error: a log written before the slot existed.
+func TestServiceKeyResetSkipsSlotsNotIssued(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	signing, _, err := f.keys.Ensure(ctx, servicekey.SigningSlot, caller())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slot, _, _, err := f.keys.ResetKey(ctx, signing.KeyID, caller()); err != nil || slot != servicekey.SigningSlot {
+		t.Fatalf("reset with the primary slot not issued: slot %q, %v", slot, err)
+	}
+	if n := f.streamLength(t, servicekey.Stream(servicekey.PrimarySlot)); n != 0 {
+		t.Errorf("the reset issued the primary slot: %d events", n)
 	}
 }

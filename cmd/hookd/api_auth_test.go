@@ -421,13 +421,7 @@ func TestAuthLicenseScopes(t *testing.T) {
 func TestAuthServiceLevelsManageWebhooksButNotServiceKeys(t *testing.T) {
 	t.Parallel()
 	h := startHookd(t, nil)
-	var keys []struct {
-		KeyID string `json:"keyId"`
-	}
-	h.mustJSON(h.system(http.MethodGet, "/servicekeys", nil), http.StatusOK, &keys)
-	if len(keys) != 1 {
-		t.Fatalf("%d service keys, want 1", len(keys))
-	}
+	keys := apiServiceKeys(h)
 	publicKey := h.servicePublicKey()
 	for _, level := range []string{"service", "service_ext"} {
 		t.Run(level, func(t *testing.T) {
@@ -444,9 +438,14 @@ func TestAuthServiceLevelsManageWebhooksButNotServiceKeys(t *testing.T) {
 				t.Errorf("delete: %d %s", r.Status, r.Body)
 			}
 			apiWantError(t, h.as(key, http.MethodGet, "/servicekeys", nil), http.StatusForbidden)
-			apiWantError(t, h.as(key, http.MethodDelete, "/servicekey/"+keys[0].KeyID, nil), http.StatusForbidden)
+			for _, k := range keys {
+				apiWantError(t, h.as(key, http.MethodDelete, "/servicekey/"+k.KeyID, nil), http.StatusForbidden)
+			}
 			if got := h.servicePublicKey(); got != publicKey {
 				t.Errorf("a %s license reset the service key", level)
+			}
+			if got := apiServiceKeys(h); got["signing"] != keys["signing"] {
+				t.Errorf("a %s license reset the signing key", level)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -106,7 +107,24 @@ type apiServiceKeyJSON struct {
 	Tag       string `json:"tag"`
 	KeyID     string `json:"keyId"`
 	KeySecret string `json:"keySecret"`
+	PublicKey string `json:"publicKey"`
 	Type      string `json:"type"`
+}
+
+// apiServiceKeys lists the service keys by tag, failing unless there is one primary and one signing
+// key and nothing else.
+func apiServiceKeys(h *testHookd) map[string]apiServiceKeyJSON {
+	h.t.Helper()
+	var keys []apiServiceKeyJSON
+	h.mustJSON(h.system(http.MethodGet, "/servicekeys", nil), http.StatusOK, &keys)
+	byTag := map[string]apiServiceKeyJSON{}
+	for _, k := range keys {
+		byTag[k.Tag] = k
+	}
+	if len(keys) != 2 || byTag["primary"].KeyID == "" || byTag["signing"].KeyID == "" {
+		h.t.Fatalf("service keys %+v, want exactly one primary and one signing key", keys)
+	}
+	return byTag
 }
 
 // apiPublicOf is the public key of a private key in 1Kosmos's form.
@@ -126,12 +144,8 @@ func TestServiceKeysListAndReset(t *testing.T) {
 	scope := apiScope("t1", "c1")
 	w := apiCreate(h, h.license, scope, apiCanaryBody("before reset", "pw-before-reset", ""))
 
-	var keys []apiServiceKeyJSON
-	h.mustJSON(h.system(http.MethodGet, "/servicekeys", nil), http.StatusOK, &keys)
-	if len(keys) != 1 {
-		t.Fatalf("%d service keys, want the primary one", len(keys))
-	}
-	old := keys[0]
+	keys := apiServiceKeys(h)
+	old, signing := keys["primary"], keys["signing"]
 	oldPub := h.servicePublicKey()
 	if old.KeyID == "" || old.Type != "secp256k1" || apiPublicOf(t, old.KeySecret) != oldPub {
 		t.Fatalf("service key %+v: want a keyId, type secp256k1 and the private key of /publickeys' %s", old, oldPub)
@@ -148,7 +162,7 @@ func TestServiceKeysListAndReset(t *testing.T) {
 	}
 	fresh := reset[0]
 	newPub := h.servicePublicKey()
-	if newPub == oldPub || fresh.KeyID == old.KeyID || fresh.KeySecret == old.KeySecret {
+	if fresh.Tag != "primary" || newPub == oldPub || fresh.KeyID == old.KeyID || fresh.KeySecret == old.KeySecret {
 		t.Fatalf("the key did not change: %+v", fresh)
 	}
 	if apiPublicOf(t, fresh.KeySecret) != newPub || fresh.Type != "secp256k1" {
@@ -178,9 +192,9 @@ func TestServiceKeysListAndReset(t *testing.T) {
 		t.Errorf("a credential stored before the reset reads %+v", got.API.Credential)
 	}
 
-	h.mustJSON(h.system(http.MethodGet, "/servicekeys", nil), http.StatusOK, &keys)
-	if len(keys) != 1 || keys[0].KeyID != fresh.KeyID {
-		t.Errorf("service keys after reset: %+v, want only %s", keys, fresh.KeyID)
+	keys = apiServiceKeys(h)
+	if keys["primary"].KeyID != fresh.KeyID || keys["signing"] != signing {
+		t.Errorf("service keys after reset: %+v, want primary %s and the signing key unchanged", keys, fresh.KeyID)
 	}
 	// The old key id and unknown ids are gone.
 	for _, id := range []string{old.KeyID, "00000000-0000-0000-0000-000000000000", "nope"} {
@@ -196,8 +210,7 @@ func TestServiceKeysListAndReset(t *testing.T) {
 	if got := h.servicePublicKey(); got != newPub {
 		t.Errorf("after restart /publickeys is %q, want %q", got, newPub)
 	}
-	h.mustJSON(h.system(http.MethodGet, "/servicekeys", nil), http.StatusOK, &keys)
-	if len(keys) != 1 || keys[0].KeySecret != fresh.KeySecret {
+	if keys = apiServiceKeys(h); keys["primary"].KeySecret != fresh.KeySecret || keys["signing"] != signing {
 		t.Errorf("after restart: %+v", keys)
 	}
 }
@@ -488,9 +501,17 @@ func TestSecretsAtRestAndInLogs(t *testing.T) {
 	if p := apiFetch(h, h.license, scope, nil); p.Page.Total != len(bodies) {
 		t.Fatalf("fetch total %d", p.Page.Total)
 	}
-	var keys []apiServiceKeyJSON
-	h.mustJSON(h.system(http.MethodGet, "/servicekeys", nil), http.StatusOK, &keys)
-	canaries["service private key"] = keys[0].KeySecret
+	keys := apiServiceKeys(h)
+	canaries["service private key"] = keys["primary"].KeySecret
+	// The signing key in every form it could leak in: the base64 seed /servicekeys shows, the raw
+	// seed, and Go's 64-byte private key (seed and public key), each also as base64 and hex (check).
+	canaries["signing private key"] = keys["signing"].KeySecret
+	seed, err := base64.StdEncoding.DecodeString(keys["signing"].KeySecret)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		t.Fatalf("signing keySecret %q: %d bytes, %v", keys["signing"].KeySecret, len(seed), err)
+	}
+	canaries["signing key seed"] = string(seed)
+	canaries["signing key, 64-byte form"] = string(ed25519.NewKeyFromSeed(seed))
 	canaries["issued license key"] = apiIssueLicense(h, "--level", "service")
 	h.stop()
 
@@ -503,7 +524,7 @@ func TestSecretsAtRestAndInLogs(t *testing.T) {
 		}
 	}
 	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -36,8 +36,8 @@ type deliveryPipeline struct {
 	pipeline *deliverer.Pipeline
 }
 
-// newDelivery wires the pipeline. signingKey gives the service's ed25519 key for v1a signatures.
-func newDelivery(n *node, cfg config, log *slog.Logger, signingKey func(context.Context) (ed25519.PrivateKey, error)) (*deliveryPipeline, error) {
+// newDelivery wires the pipeline.
+func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, error) {
 	queue := deliverer.NewQueue(cfg.DeliveryConcurrency, n.clock)
 	send, err := sender.New(sender.Config{
 		Dialer:    &safedial.Dialer{AllowPrivate: cfg.AllowPrivateTargets},
@@ -48,7 +48,11 @@ func newDelivery(n *node, cfg config, log *slog.Logger, signingKey func(context.
 		return nil, err
 	}
 	pipeline, err := deliverer.NewPipeline(queue, deliverer.Config{
-		Deliveries: n.deliveries, Webhooks: n.webhookView, Secrets: n.codec, Sender: send, SigningKey: signingKey,
+		Deliveries: n.deliveries, Webhooks: n.webhookView, Secrets: n.codec, Sender: send,
+		SigningKey: func(ctx context.Context) (ed25519.PrivateKey, error) {
+			key, _, err := n.keys.SigningKey(ctx)
+			return key, err
+		},
 		Clock: n.clock, Logger: log.With("component", "deliverer"),
 	}, shutdownGrace)
 	if err != nil {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,6 +119,33 @@ func waitDelivery(t *testing.T, h *testHookd, id string) *delivery.Delivery {
 	}
 }
 
+// verifyV1a checks the request's v1a entry with the signing key /.well-known publishes.
+func verifyV1a(t *testing.T, h *testHookd, got received) {
+	t.Helper()
+	var wellKnown struct {
+		Keys []struct{ PublicKey string } `json:"webhook_signing_keys"`
+	}
+	h.mustJSON(h.do(http.MethodGet, "/.well-known", nil, nil), http.StatusOK, &wellKnown)
+	if len(wellKnown.Keys) != 1 {
+		t.Fatalf("/.well-known publishes %d signing keys, want 1", len(wellKnown.Keys))
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(wellKnown.Keys[0].PublicKey, "whpk_"))
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		t.Fatalf("signing key %q: %v", wellKnown.Keys[0].PublicKey, err)
+	}
+	signed := got.header.Get("Webhook-Id") + "." + got.header.Get("Webhook-Timestamp") + "." + string(got.body)
+	for _, entry := range strings.Fields(got.header.Get("Webhook-Signature")) {
+		if sig, ok := strings.CutPrefix(entry, "v1a,"); ok {
+			raw64, err := base64.StdEncoding.DecodeString(sig)
+			if err != nil || !ed25519.Verify(raw, []byte(signed), raw64) {
+				t.Errorf("the v1a signature does not verify with the published key")
+			}
+			return
+		}
+	}
+	t.Errorf("no v1a entry in %q", got.header.Get("Webhook-Signature"))
+}
+
 const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 func TestDeliverySignedSentAndRecorded(t *testing.T) {
@@ -167,6 +197,8 @@ func TestDeliverySignedSentAndRecorded(t *testing.T) {
 	if err := wh.Verify(got.body, got.header); err != nil {
 		t.Errorf("the Standard Webhooks library rejects the delivery: %v (headers %v)", err, got.header)
 	}
+
+	verifyV1a(t, h, got)
 
 	d := waitDelivery(t, h, id)
 	if d.Status() != delivery.StatusSucceeded || d.Attempts() != 1 || d.Body() != string(wantBody) {

@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
 	"github.com/hookd/hookd/adapters/readmodeldb"
 	"github.com/hookd/hookd/adapters/sealer"
+	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/application/eventstore"
@@ -48,6 +49,8 @@ type node struct {
 	// publicationView is fed by the dispatcher's runner, which only serve runs (see delivery.go):
 	// it is not among projections, so no rebuild repeats the dispatcher's effects.
 	publicationView *publicationview.View
+	// keys serves the service's key pairs from memory, to authentication and to the deliverer.
+	keys *keyring
 	// projections lists every read model, each with the runner that keeps it up to date.
 	projections   []projections.Projection
 	runners       []*projections.Runner
@@ -130,6 +133,7 @@ func (n *node) buildReadModels() error {
 	if n.publicationView, err = publicationview.New(n.readDB, n.codec); err != nil {
 		return err
 	}
+	n.keys = newKeyring(n.keyView, n.codec, n.clock)
 	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView, n.deliveryView}
 	subscribe := func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
 		return n.store.SubscribeAll(ctx, after)
@@ -164,7 +168,11 @@ func (n *node) buildCommands() error {
 	if n.licenses, err = command.NewLicenses(n.store, n.codec, n.clock, rand.Reader); err != nil {
 		return err
 	}
-	if n.serviceKeys, err = command.NewServiceKeys(n.store, n.codec, n.clock, newServiceKeyPair); err != nil {
+	generators := map[string]command.KeyGenerator{
+		servicekey.PrimarySlot: newServiceKeyPair,
+		servicekey.SigningSlot: newSigningKeyPair,
+	}
+	if n.serviceKeys, err = command.NewServiceKeys(n.store, n.codec, n.clock, generators); err != nil {
 		return err
 	}
 	n.history, err = query.NewWebhookHistory(n.store, n.codec)
@@ -180,6 +188,17 @@ func newServiceKeyPair() (servicekey.Pair, error) {
 	return servicekey.Pair{
 		KeyID: uuid.NewString(), Type: kosmoscrypto.CurveName,
 		PublicKey: pair.Public.Encode(), PrivateKey: pair.Private.Encode(),
+	}, nil
+}
+
+// newSigningKeyPair makes the ed25519 pair that signs deliveries (Standard Webhooks v1a).
+func newSigningKeyPair() (servicekey.Pair, error) {
+	public, private, err := webhooksig.GenerateSigningKey(rand.Reader)
+	if err != nil {
+		return servicekey.Pair{}, err
+	}
+	return servicekey.Pair{
+		KeyID: uuid.NewString(), Type: webhooksig.SigningKeyType, PublicKey: public, PrivateKey: private,
 	}, nil
 }
 

@@ -31,7 +31,7 @@ const shutdownGrace = 10 * time.Second
 // bootstrapLicenseFile is where serve writes the first system license when none was configured.
 const bootstrapLicenseFile = "bootstrap-license.key"
 
-// systemCaller is the actor of what hookd does by itself (the first service key, the first license).
+// systemCaller is the actor of what hookd does by itself (the first service keys, the first license).
 var systemCaller = command.Caller{Actor: "hookd"}
 
 func serve(ctx context.Context, cfg config, args []string, stderr io.Writer) error {
@@ -89,8 +89,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err := bootstrap(ctx, n, cfg, log); err != nil {
 		return fail(err)
 	}
-	keys := &keyring{view: n.keyView, codec: n.codec, clock: n.clock}
-	deliveries, err := newDelivery(n, cfg, log, keys.signingKey)
+	deliveries, err := newDelivery(n, cfg, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -98,7 +97,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, keys, projectionsDone)
+	app, err := newAPI(n, cfg, log, projectionsDone)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -138,13 +137,16 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	return inst, nil
 }
 
-// bootstrap makes sure the service has a key pair and someone can log in: the first system license
-// is the one HOOKD_BOOTSTRAP_LICENSE_KEY names, or else a generated one written to a file.
+// bootstrap makes sure the service has its key pairs (the service key that authenticates callers and
+// the key that signs deliveries) and someone can log in: the first system license is the one
+// HOOKD_BOOTSTRAP_LICENSE_KEY names, or else a generated one written to a file.
 func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error {
-	if _, res, err := n.serviceKeys.Ensure(ctx, servicekey.PrimarySlot, systemCaller); err != nil {
-		return fmt.Errorf("service key: %w", err)
-	} else if res.Changed {
-		log.Info("created the service key pair")
+	for _, slot := range []string{servicekey.PrimarySlot, servicekey.SigningSlot} {
+		if _, res, err := n.serviceKeys.Ensure(ctx, slot, systemCaller); err != nil {
+			return fmt.Errorf("service key %s: %w", slot, err)
+		} else if res.Changed {
+			log.Info("created a service key pair", "slot", slot)
+		}
 	}
 	if cfg.BootstrapLicense != "" {
 		issued, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem, Key: cfg.BootstrapLicense}, systemCaller)
@@ -215,8 +217,8 @@ func writeKeyFile(path, key string) error {
 	return errors.Join(err, f.Sync(), f.Close())
 }
 
-func newAPI(n *node, cfg config, log *slog.Logger, keys *keyring, projectionsDone <-chan struct{}) (*fiber.App, error) {
-	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{Keys: keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan})
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}) (*fiber.App, error) {
+	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan})
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +234,8 @@ func newAPI(n *node, cfg config, log *slog.Logger, keys *keyring, projectionsDon
 	return httpapi.New(httpapi.Config{
 		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, History: n.history,
 		WebhookView: n.webhookView, Licenses: n.licenseView, KeyView: n.keyView, Secrets: n.codec,
-		Verifier: verifier, PublicKey: keys.ServicePublicKey, WaitFor: n.waitFor, OnServiceKeyReset: keys.invalidate,
+		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
+		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
 		Ready: func(ctx context.Context) error {
 			select {
 			case <-projectionsDone:

@@ -1,6 +1,7 @@
-// Package servicekey is the service's own key pair, with which callers and the service agree on the
-// keys that encrypt license keys and request ids (1Kosmos's ECDSA authentication). The pair lives in
-// a slot; resetting the slot replaces the pair, and callers fetch the new public key.
+// Package servicekey is the service's own key pairs: the one with which callers and the service agree
+// on the keys that encrypt license keys and request ids (1Kosmos's ECDSA authentication), and the one
+// that signs deliveries. Each pair lives in a slot; resetting the slot replaces the pair, and callers
+// fetch the new public key.
 package servicekey
 
 import (
@@ -17,14 +18,20 @@ const (
 // StreamPrefix starts the name of every key slot's stream.
 const StreamPrefix = "servicekey-"
 
-// PrimarySlot is the slot of the key pair that authenticates API callers.
-const PrimarySlot = "primary"
+// The slots hookd keeps a key pair in.
+const (
+	// PrimarySlot is the slot of the key pair that authenticates API callers.
+	PrimarySlot = "primary"
+	// SigningSlot is the slot of the key pair that signs deliveries (Standard Webhooks v1a), whose
+	// public half receivers verify with.
+	SigningSlot = "signing"
+)
 
 // Stream names the stream that holds a slot's events.
 func Stream(slot string) string { return StreamPrefix + slot }
 
-// Pair is a key pair as the log keeps it: both halves encoded as 1Kosmos does (base64). PrivateKey is
-// a secret and is encrypted before it reaches the log.
+// Pair is a key pair as the log keeps it: both halves in standard base64, in the encoding of its Type
+// (secp256k1 as 1Kosmos encodes it). PrivateKey is a secret and is encrypted before it reaches the log.
 type Pair struct {
 	KeyID      string `json:"keyId"`
 	Type       string `json:"type"`

@@ -1,5 +1,6 @@
 // Package servicekeyview is the read model of the service's key pairs, one per slot: what
-// authentication decrypts callers' headers with and what /publickeys and /servicekeys publish.
+// authentication decrypts callers' headers with, what signs deliveries, and what /publickeys,
+// /.well-known and /servicekeys publish.
 package servicekeyview
 
 import (
@@ -30,7 +31,8 @@ type Key struct {
 	Slot  string
 	KeyID string
 	Type  string
-	// PublicKey is base64 of the 64-byte X‖Y point.
+	// PublicKey is the public half as the log keeps it: for secp256k1 base64 of the 64-byte X‖Y
+	// point, for ed25519 base64 of the 32-byte key.
 	PublicKey string
 	// PrivateKey is sealed, as the log holds it; open it with the codec's OpenSecret and Stream.
 	PrivateKey string
