@@ -101,6 +101,9 @@ type Config struct {
 	OnServiceKeyReset func()
 	// Logger logs requests that fail on the server's side (optional).
 	Logger *slog.Logger
+	// CheckTargetURL refuses a webhook or token URL that deliveries must never reach, such as a
+	// literal private address, with an error that says why (optional: every URL passes).
+	CheckTargetURL func(raw string) error
 	// WriteTimeout bounds how long a command waits for the read models (optional; default 5 s).
 	WriteTimeout time.Duration
 }

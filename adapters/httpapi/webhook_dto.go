@@ -3,6 +3,8 @@ package httpapi
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/application/command"
@@ -101,6 +103,28 @@ func (b *webhookBody) patch() (command.SettingsPatch, error) {
 		p.API = ep
 	}
 	return p, nil
+}
+
+// checkTargets applies check (Config.CheckTargetURL) to the URLs a body sets, and names every
+// refused one by its field.
+func (b *webhookBody) checkTargets(check func(string) error) error {
+	if check == nil || b.API == nil {
+		return nil
+	}
+	var problems []webhook.Problem
+	for field, value := range map[string]*string{"api.url": b.API.URL, "api.oAuthTokenUrl": b.API.OAuthTokenURL} {
+		if value == nil || *value == "" {
+			continue
+		}
+		if err := check(*value); err != nil {
+			problems = append(problems, webhook.Problem{Field: field, Message: err.Error()})
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.SortFunc(problems, func(a, b webhook.Problem) int { return strings.Compare(a.Field, b.Field) })
+	return &webhook.ValidationError{Problems: problems}
 }
 
 // queryEntries reads 1Kosmos's query form, a list of objects with one key each.

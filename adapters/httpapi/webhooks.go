@@ -57,6 +57,9 @@ func (s *server) createWebhook(c *fiber.Ctx) error {
 	if missing := body.missingForCreate(); len(missing) > 0 {
 		return badRequest(strings.Join(missing, ", ") + " required")
 	}
+	if err := body.checkTargets(s.CheckTargetURL); err != nil {
+		return err
+	}
 	patch, err := body.patch()
 	if err != nil {
 		return err
@@ -123,6 +126,9 @@ func (s *server) updateWebhook(c *fiber.Ctx) error {
 		return badRequest("secret cannot be changed by an update")
 	case body.CreatedBy != nil:
 		return badRequest("createdBy cannot be changed by an update")
+	}
+	if err := body.checkTargets(s.CheckTargetURL); err != nil {
+		return err
 	}
 	patch, err := body.patch()
 	if err != nil {

@@ -342,3 +342,37 @@ func TestDeliveryKill9LosesNothing(t *testing.T) {
 		t.Errorf("%d repeated deliveries carried another body than the first", rcv.differ)
 	}
 }
+
+// TestBlockedTargetsAreRefusedAtCreateAndUpdate: without HOOKD_ALLOW_PRIVATE_TARGETS, a webhook or
+// token URL that is a literal blocked address, in any spelling, is 400 and nothing is written.
+func TestBlockedTargetsAreRefusedAtCreateAndUpdate(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	scope := apiScope("t1", "c1")
+	for _, target := range []string{
+		"http://127.0.0.1/in", "http://2130706433/in", "http://0x7f000001/in", "http://0177.0.0.1/in",
+		"http://[::ffff:127.0.0.1]/in", "http://169.254.169.254/latest/meta-data", "http://10.0.0.8/in",
+		"http://localhost:8080/in", "http://[::1]/in", "http://0.0.0.0/in",
+	} {
+		body := apiMinimal("blocked")
+		body["api"] = map[string]any{"url": target}
+		apiWantError(t, h.system(http.MethodPut, scope+"/webhook", body), http.StatusBadRequest, "api.url")
+	}
+	oauth := apiMinimal("blocked token endpoint")
+	oauth["api"] = map[string]any{"url": "https://hooks.example.com/in", "authType": "oauth2",
+		"oAuthGrantType": "client_credentials", "oAuthTokenUrl": "http://[fd00::1]/token",
+		"credential": map[string]any{"oauth2": map[string]any{"clientId": "id", "clientSecret": "s"}}}
+	apiWantError(t, h.system(http.MethodPut, scope+"/webhook", oauth), http.StatusBadRequest, "api.oAuthTokenUrl")
+	if p := apiFetch(h, h.license, scope, nil); p.Page.Total != 0 {
+		t.Fatalf("refused creates wrote %d webhooks", p.Page.Total)
+	}
+
+	w := apiCreate(h, h.license, scope, apiMinimal("public"))
+	apiWantError(t, h.system(http.MethodPatch, scope+"/webhook/"+w.ID, map[string]any{"api": map[string]any{"url": "http://192.168.1.1/x"}}),
+		http.StatusBadRequest, "api.url")
+	var got apiWebhookJSON
+	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+w.ID, nil), http.StatusOK, &got)
+	if got.API.URL != "https://hooks.example.com/in" || got.Version != w.Version {
+		t.Errorf("a refused update changed the webhook: %s at version %d", got.API.URL, got.Version)
+	}
+}

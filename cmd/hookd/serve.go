@@ -20,6 +20,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/httpapi"
 	"github.com/hookd/hookd/adapters/kosmosauth"
+	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/servicekey"
@@ -251,6 +252,16 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			defer cancel()
 			_, err := n.store.LastPosition(ctx)
 			return err
+		},
+		CheckTargetURL: func(raw string) error {
+			if cfg.AllowPrivateTargets {
+				return nil
+			}
+			// Only a blocked address is refused here; the aggregate explains any other bad URL.
+			if err := safedial.CheckURL(raw); errors.Is(err, safedial.ErrBlocked) {
+				return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address")
+			}
+			return nil
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, Registry: registry, Logger: log,
