@@ -1,0 +1,78 @@
+// Package platform is the catalogue of Cosmo's platform events, which hookd accepts from system
+// licenses (POST /platform/events) and delivers to the one endpoint WEBHOOK_URL names, signed with
+// WEBHOOK_SECRET, and the retry policy Cosmo delivers them with. docs/platform-events.md describes
+// the events' payloads and the wire format.
+package platform
+
+import (
+	"time"
+
+	"github.com/hookd/hookd/domain/delivery"
+)
+
+// The platform events, named as Cosmo names them in the body's "event" field (its PlatformEventName
+// enum). Names are case-sensitive: receivers compare them as they are.
+const (
+	// UserRegisterSuccess: a user registered. Payload: user_id, user_email; user_first_name and
+	// user_last_name when known.
+	UserRegisterSuccess = "USER_REGISTER_SUCCESS"
+	// UserDeleteSuccess: a user was deleted. Payload as UserRegisterSuccess.
+	UserDeleteSuccess = "USER_DELETE_SUCCESS"
+	// ApolloMigrateInit: a graph migration from Apollo started. Payload: actor_id, optional.
+	ApolloMigrateInit = "APOLLO_MIGRATE_INIT"
+	// ApolloMigrateSuccess: a graph migration from Apollo succeeded. Payload: federated_graph (id,
+	// name, namespace) and actor_id, optional.
+	ApolloMigrateSuccess = "APOLLO_MIGRATE_SUCCESS"
+)
+
+// Known reports whether name is one of the platform events above.
+func Known(name string) bool {
+	switch name {
+	case UserRegisterSuccess, UserDeleteSuccess, ApolloMigrateInit, ApolloMigrateSuccess:
+		return true
+	}
+	return false
+}
+
+// Cosmo's retry policy for platform events.
+const (
+	// Retries is how many times an event is sent again after its first attempt failed with a
+	// retryable outcome: seven attempts at most.
+	Retries = 6
+	// Timeout bounds one attempt, the response's headers and body included.
+	Timeout = 10 * time.Second
+)
+
+// RetryPolicy returns Cosmo's policy for judging an attempt, in the form the delivery aggregate
+// takes: a 2xx succeeds; no response (a connection error or a timeout, status 0), 429 and any 5xx
+// are retried up to Retries times; anything else, 3xx included, fails at once. TTL is Timeout in
+// seconds. Each call returns new lists, so a caller cannot change another's.
+func RetryPolicy() delivery.Policy {
+	success := make([]int, 0, 100)
+	for code := 200; code <= 299; code++ {
+		success = append(success, code)
+	}
+	retry := make([]int, 0, 102)
+	retry = append(retry, 0, 429)
+	for code := 500; code <= 599; code++ {
+		retry = append(retry, code)
+	}
+	return delivery.Policy{
+		SuccessCodes: success,
+		RetryCodes:   retry,
+		RetryCount:   Retries,
+		TTL:          int(Timeout / time.Second),
+	}
+}
+
+// RetryBackoff returns Cosmo's spacing of the retries: 1 s before the first, doubling up to 32 s
+// before the sixth, each varied by up to a fifth either way (delivery.DefaultJitter), so that events
+// that failed together, when WEBHOOK_URL was down, are not all sent again in the same instant. The
+// caller sets Random; left nil, every delay is exact. Each call returns a new list of delays.
+func RetryBackoff() delivery.Backoff {
+	delays := make([]time.Duration, Retries)
+	for i := range delays {
+		delays[i] = time.Second << i
+	}
+	return delivery.Backoff{Delays: delays, Jitter: delivery.DefaultJitter}
+}
