@@ -25,6 +25,7 @@ import (
 // fixture is the commands on a real embedded store, with a real codec and sealer.
 type fixture struct {
 	store    *sqlitestore.Store
+	codec    *eventcodec.Codec
 	webhooks *command.Webhooks
 	licenses *command.Licenses
 	keys     *command.ServiceKeys
@@ -54,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: store}
+	f := &fixture{store: store, codec: codec}
 	newSecret := func() (string, error) { return "generated-secret-value", nil }
 	if f.webhooks, err = command.NewWebhooks(store, codec, time.Now, uuid.NewString, newSecret); err != nil {
 		t.Fatal(err)
