@@ -25,6 +25,7 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/servicekey"
 	"github.com/hookd/hookd/projections"
+	"github.com/hookd/hookd/projections/deliveryview"
 	"github.com/hookd/hookd/projections/licenseview"
 	"github.com/hookd/hookd/projections/servicekeyview"
 	"github.com/hookd/hookd/projections/webhookview"
@@ -39,9 +40,10 @@ type node struct {
 	codec  *eventcodec.Codec
 	readDB *sql.DB
 
-	webhookView *webhookview.View
-	licenseView *licenseview.View
-	keyView     *servicekeyview.View
+	webhookView  *webhookview.View
+	licenseView  *licenseview.View
+	keyView      *servicekeyview.View
+	deliveryView *deliveryview.View
 	// projections lists every read model, each with the runner that keeps it up to date.
 	projections []projections.Projection
 	runners     []*projections.Runner
@@ -50,6 +52,7 @@ type node struct {
 	events      *command.Events
 	licenses    *command.Licenses
 	serviceKeys *command.ServiceKeys
+	replays     *command.Replays
 	history     *query.WebhookHistory
 }
 
@@ -116,7 +119,10 @@ func (n *node) buildReadModels() error {
 	if n.keyView, err = servicekeyview.New(n.readDB, n.codec); err != nil {
 		return err
 	}
-	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView}
+	if n.deliveryView, err = deliveryview.New(n.readDB, n.codec); err != nil {
+		return err
+	}
+	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView, n.deliveryView}
 	subscribe := func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
 		return n.store.SubscribeAll(ctx, after)
 	}
@@ -145,6 +151,9 @@ func (n *node) buildCommands() error {
 		return err
 	}
 	if n.serviceKeys, err = command.NewServiceKeys(n.store, n.codec, n.clock, newServiceKeyPair); err != nil {
+		return err
+	}
+	if n.replays, err = command.NewReplays(n.store, n.codec, n.clock, deliverySelector{n.deliveryView}); err != nil {
 		return err
 	}
 	n.history, err = query.NewWebhookHistory(n.store, n.codec)
