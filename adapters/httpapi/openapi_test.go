@@ -150,6 +150,8 @@ func TestOpenAPIRequestBodiesMatchDTOs(t *testing.T) {
 		{"FetchRequest", fieldNames(fetchBody{})},
 		{"EcdsaHelperRequest", fieldNames(ecdsaHelperBody{})},
 		{"PublishRequest", fieldNames(publishBody{})},
+		{"DeliveryFetchRequest", fieldNames(deliveryFetchBody{})},
+		{"ReplayRequest", fieldNames(replayBody{})},
 	} {
 		if got := schemaFields(t, doc, tc.schema); !slices.Equal(got, tc.fields) {
 			t.Errorf("schema %s has fields %v; the request body has %v", tc.schema, got, tc.fields)
@@ -175,6 +177,16 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 	}
 	settings := settingsEntry(webhook.Settings{Name: "n", EventNames: []string{"E1"}, SuccessCodes: []int{200},
 		API: webhook.Endpoint{URL: "https://example.com/h"}}.Normalized())
+	due := now.Add(time.Second)
+	deliveries := deliveryPageJSON{Page: pageJSON{Index: 0, Total: 2, Size: 25}, Data: []deliveryJSON{
+		{ID: "d1", EventID: "e1", EventName: "E1", Status: "scheduled", ScheduledAt: now, UpdatedAt: now, NextDueAt: &due,
+			ReplayMode: "original", Attempts: []attemptJSON{
+				{Number: 1, Status: 0, ErrorClass: "timeout", DurationMs: 5000, At: now},
+				{Number: 2, Status: 500, DurationMs: 12, ResponseExcerpt: "oops", At: now},
+			}},
+		{ID: "d2", EventID: "e2", EventName: "E1", Status: "succeeded", ScheduledAt: now, UpdatedAt: now,
+			Attempts: []attemptJSON{{Number: 1, Status: 200, DurationMs: 3, At: now}}},
+	}}
 	key := serviceKeyJSON{Tag: "primary", KeyID: "k1", KeySecret: "priv", PublicKey: "pub", Type: "secp256k1"}
 	signingKey := serviceKeyJSON{Tag: "signing", KeyID: "k2", KeySecret: "seed", PublicKey: "pub", Type: "ed25519"}
 	wellKnown := wellKnownJSON{PublicKey: "pub", WebhookSigningKeys: []signingKeyJSON{{
@@ -196,6 +208,15 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 		}}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/events", 202, publishedJSON{ID: "0b6f1c1e-8d3a-5f2b-9a4c-1e2d3c4b5a69"}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/events", 202, publishedBatchJSON{IDs: []string{"a", "b"}}},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/deliveries/fetch", 200, deliveries},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/deliveries/fetch", 200,
+			deliveryPageJSON{Page: pageJSON{Index: 3, Total: 2, Size: 25}, Data: []deliveryJSON{}}},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/replay", 202,
+			replayJSON{Replayed: 2, Skipped: 1, NotFound: []string{"d9"}}},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/replay", 202,
+			replayJSON{NotFound: []string{}}},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/replay", 404,
+			errorBody{StatusCode: 404, Error: http.StatusText(404), Message: "webhook not found"}},
 		{"get", "/servicekeys", 200, []serviceKeyJSON{key, signingKey}},
 		{"delete", "/servicekey/{keyId}", 200, []serviceKeyJSON{key}},
 		{"delete", "/servicekey/{keyId}", 200, []serviceKeyJSON{signingKey}},

@@ -68,8 +68,10 @@ type Config struct {
 	Webhooks    *command.Webhooks
 	Events      *command.Events
 	ServiceKeys *command.ServiceKeys
+	Replays     *command.Replays
 	History     *query.WebhookHistory
 	WebhookView WebhookReader
+	Deliveries  DeliveryReader
 	Licenses    LicenseReader
 	KeyView     ServiceKeyReader
 	Secrets     SecretOpener
@@ -118,8 +120,10 @@ func (c *Config) validate() error {
 	need(c.Webhooks != nil, "Webhooks")
 	need(c.Events != nil, "Events")
 	need(c.ServiceKeys != nil, "ServiceKeys")
+	need(c.Replays != nil, "Replays")
 	need(c.History != nil, "History")
 	need(c.WebhookView != nil, "WebhookView")
+	need(c.Deliveries != nil, "Deliveries")
 	need(c.Licenses != nil, "Licenses")
 	need(c.KeyView != nil, "KeyView")
 	need(c.Secrets != nil, "Secrets")
@@ -198,6 +202,8 @@ func (s *server) routes(app *fiber.App) {
 	scoped.Patch("/webhook/:webhookId", s.updateWebhook)
 	scoped.Delete("/webhook/:webhookId", s.deleteWebhook)
 	scoped.Get("/webhook/:webhookId/history", s.webhookHistory)
+	scoped.Post("/webhook/:webhookId/deliveries/fetch", s.fetchDeliveries)
+	scoped.Post("/webhook/:webhookId/replay", s.replayDeliveries)
 	scoped.Post("/events", s.publishEvents)
 }
 

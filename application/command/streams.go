@@ -80,9 +80,7 @@ func (s streams) save(ctx context.Context, stream string, version int64, changes
 		// unique, and the expected version still guards against concurrent writers.
 		requestID = uuid.NewString()
 	}
-	// The actor is part of the key: request ids are the callers' own, and two callers (or two nodes,
-	// each with its own replay check) may happen on the same one.
-	key := caller.Actor + "\x00" + requestID
+	key := idempotencyKey(caller.Actor, requestID)
 	md := eventlog.Metadata{
 		CorrelationID: requestID,
 		CausationID:   requestID,
@@ -102,6 +100,11 @@ func (s streams) save(ctx context.Context, stream string, version int64, changes
 	}
 	return Result{Position: res.Position, Changed: true}, nil
 }
+
+// idempotencyKey is what the ids of a request's events are derived from. The actor is part of it:
+// request ids are the callers' own, and two callers (or two nodes, each with its own replay check)
+// may happen on the same one.
+func idempotencyKey(actor, requestID string) string { return actor + "\x00" + requestID }
 
 // eventIDSpace is the UUIDv5 namespace of hookd's event ids.
 var eventIDSpace = uuid.MustParse("6f1d3b0e-5a2c-4e4f-9b57-2d1c8a7e9f30")

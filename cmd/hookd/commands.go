@@ -14,6 +14,9 @@ const usage = `hookd: an event-sourced webhook platform
 Usage:
   hookd serve                                  run the API and the projections
   hookd projections rebuild                    rebuild every read model from the log
+  hookd replay --tenant T --community C [--webhook W] [--status S] [--since D] [--event E]
+               [--mode current|original] [--dry-run] [--request-id ID]
+                                               send deliveries again (at least one filter)
   hookd license issue --level L [--tenant T [--community C]]
   hookd license list
   hookd license revoke KEY
@@ -42,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: hookd projections rebuild")
 		}
 		return rebuild(ctx, cfg, args[2:], stdout, stderr)
+	case "replay":
+		return replayCommand(ctx, cfg, args[1:], stdout, stderr)
 	case "license":
 		return licenseCommand(ctx, cfg, args[1:], stdout)
 	case "headers":

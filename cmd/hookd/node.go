@@ -61,6 +61,7 @@ type node struct {
 	deliveries  *command.Deliveries
 	licenses    *command.Licenses
 	serviceKeys *command.ServiceKeys
+	replays     *command.Replays
 	history     *query.WebhookHistory
 }
 
@@ -173,6 +174,9 @@ func (n *node) buildCommands() error {
 		servicekey.SigningSlot: newSigningKeyPair,
 	}
 	if n.serviceKeys, err = command.NewServiceKeys(n.store, n.codec, n.clock, generators); err != nil {
+		return err
+	}
+	if n.replays, err = command.NewReplays(n.store, n.codec, n.clock, deliverySelector{n.deliveryView}); err != nil {
 		return err
 	}
 	n.history, err = query.NewWebhookHistory(n.store, n.codec)

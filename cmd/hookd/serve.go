@@ -233,8 +233,8 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		}, func() float64 { return float64(r.Position().Commit) }))
 	}
 	return httpapi.New(httpapi.Config{
-		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, History: n.history,
-		WebhookView: n.webhookView, Licenses: n.licenseView, KeyView: n.keyView, Secrets: n.codec,
+		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: n.replays, History: n.history,
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: n.licenseView, KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
 		Ready: func(ctx context.Context) error {
