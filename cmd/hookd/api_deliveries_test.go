@@ -92,7 +92,7 @@ func apiReplay(h *testHookd, scope, webhookID string, body any) apiReplayJSON {
 
 func TestDeliveriesFetchFiltersAndPagesNewestFirst(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	scope := apiScope("t1", "c1")
 	w := apiCreate(h, h.license, scope, apiMinimal("w"))
@@ -179,7 +179,7 @@ func TestDeliveriesFetchFiltersAndPagesNewestFirst(t *testing.T) {
 
 func TestDeliveriesOfAnotherScopeOrADeletedWebhookAreNotFound(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	home := apiScope("t1", "c1")
 	w := apiCreate(h, h.license, home, apiMinimal("home"))
@@ -209,7 +209,7 @@ func TestDeliveriesOfAnotherScopeOrADeletedWebhookAreNotFound(t *testing.T) {
 
 func TestReplayByIDsInBothModes(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	scope := apiScope("t1", "c1")
 	w := apiCreate(h, h.license, scope, apiMinimal("w"))
@@ -258,7 +258,7 @@ func TestReplayByIDsInBothModes(t *testing.T) {
 
 func TestReplayByFilterAndRepeatedRequests(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	scope := apiScope("t1", "c1")
 	w := apiCreate(h, h.license, scope, apiMinimal("w"))
@@ -316,7 +316,7 @@ func TestReplayByFilterAndRepeatedRequests(t *testing.T) {
 
 func TestReplayAndDeliveriesRefuseBadInputAndAppendNothing(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	scope := apiScope("t1", "c1")
 	w := apiCreate(h, h.license, scope, apiMinimal("w"))
@@ -376,3 +376,7 @@ func TestReplayAndDeliveriesRefuseBadInputAndAppendNothing(t *testing.T) {
 		apiWantError(t, h.system(http.MethodPost, webhookPath(scope, w.ID)+"/deliveries/fetch", c.body), http.StatusBadRequest, c.mention)
 	}
 }
+
+// handDrivenDeliveries runs a node that does not deliver, for tests that put deliveries in the
+// states they need by appending their events by hand: a delivering node would attempt them.
+var handDrivenDeliveries = map[string]string{"HOOKD_DELIVERY": "off"}

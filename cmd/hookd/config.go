@@ -30,6 +30,10 @@ type config struct {
 	AllowPrivateTargets bool
 	// DeliveryConcurrency bounds the delivery attempts in flight.
 	DeliveryConcurrency int
+	// Deliver says whether serve dispatches and delivers. Off, a node serves the API and its read
+	// models only: with several nodes on one KurrentDB log, exactly one must deliver, since each
+	// node's queue lives in its own memory.
+	Deliver bool
 }
 
 // Event stores HOOKD_EVENTSTORE names.
@@ -68,6 +72,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_DELIVERY_CONCURRENCY: must be a number from 1 to 10000"))
 	}
 	cfg.DeliveryConcurrency = concurrency
+	switch v := getenv("HOOKD_DELIVERY"); v {
+	case "", "on":
+		cfg.Deliver = true
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("HOOKD_DELIVERY: %q must be on or off", v))
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(or(getenv("HOOKD_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("HOOKD_LOG_LEVEL: %w", err))
 	}

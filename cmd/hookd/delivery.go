@@ -88,6 +88,9 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) e
 	var after *deliveryview.DueDelivery
 	for {
 		due, err := n.deliveryView.Due(ctx, after, recoveryPage)
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		if err != nil {
 			return fmt.Errorf("recovering due deliveries: %w", err)
 		}

@@ -376,3 +376,60 @@ func TestBlockedTargetsAreRefusedAtCreateAndUpdate(t *testing.T) {
 		t.Errorf("a refused update changed the webhook: %s at version %d", got.API.URL, got.Version)
 	}
 }
+
+// TestDeliveryReplayedFromTheLog: a parked delivery, replayed through the API in both modes, is sent
+// again by the running pipeline with the same webhook-id and body, a new timestamp and signature;
+// mode current sends to the webhook's present URL, mode original to the URL of the first delivery.
+func TestDeliveryReplayedFromTheLog(t *testing.T) {
+	t.Parallel()
+	before := newReceiver(t, http.StatusNotFound) // rejects: parked at once
+	after := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "replayed", "api": map[string]any{"url": before.srv.URL},
+		"successCodes": []int{200},
+	})
+	var published struct{ ID string }
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, &published)
+	first := before.wait(1, 20*time.Second)[0]
+	id := delivery.ID(published.ID, hook.ID)
+	if d := waitDelivery(t, h, id); d.Status() != delivery.StatusFailed {
+		t.Fatalf("after a 404 the delivery is %v, want failed (parked)", d.Status())
+	}
+
+	// The integrator moves the webhook, then replays: mode current goes to the new URL.
+	h.mustJSON(h.system(http.MethodPatch, scope+"/webhook/"+hook.ID, map[string]any{"api": map[string]any{"url": after.srv.URL}}), http.StatusOK, nil)
+	replay := func(mode string) {
+		t.Helper()
+		var out struct{ Replayed int }
+		h.mustJSON(h.system(http.MethodPost, scope+"/webhook/"+hook.ID+"/replay", map[string]any{"deliveryIds": []string{id}, "mode": mode}),
+			http.StatusAccepted, &out)
+		if out.Replayed != 1 {
+			t.Fatalf("replay %s: %d replayed, want 1", mode, out.Replayed)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // a new second, so the timestamp must differ
+	replay("current")
+	again := after.wait(1, 20*time.Second)[0]
+	if again.header.Get("Webhook-Id") != id || string(again.body) != string(first.body) {
+		t.Errorf("the replay carries id %q and body %s; want %q and %s", again.header.Get("Webhook-Id"), again.body, id, first.body)
+	}
+	if again.header.Get("Webhook-Timestamp") == first.header.Get("Webhook-Timestamp") ||
+		again.header.Get("Webhook-Signature") == first.header.Get("Webhook-Signature") {
+		t.Errorf("the replay reuses the first attempt's timestamp or signature")
+	}
+	if d := waitDelivery(t, h, id); d.Status() != delivery.StatusSucceeded || d.Attempts() != 2 {
+		t.Fatalf("after the replay: %v after %d attempts, want succeeded after 2", d.Status(), d.Attempts())
+	}
+
+	// Mode original goes where the first delivery went, which still answers 404.
+	replay("original")
+	before.wait(2, 20*time.Second)
+	if d := waitDelivery(t, h, id); d.Status() != delivery.StatusFailed || d.Attempts() != 3 {
+		t.Errorf("after the original-mode replay: %v after %d attempts, want failed after 3", d.Status(), d.Attempts())
+	}
+	if n := after.count(); n != 1 {
+		t.Errorf("the present URL got %d requests, want only the current-mode replay's", n)
+	}
+}

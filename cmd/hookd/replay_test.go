@@ -18,7 +18,7 @@ import (
 
 func TestReplayCLICoversACommunityWithDryRunAndSince(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	scope := apiScope("t1", "c1")
 	w1 := apiCreate(h, h.license, scope, apiMinimal("w1"))
@@ -92,7 +92,7 @@ func TestReplayCLICoversACommunityWithDryRunAndSince(t *testing.T) {
 
 func TestReplayCLIRequestIDFinishesWithoutReplayingTwice(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	w := apiCreate(h, h.license, apiScope("t1", "c1"), apiMinimal("w"))
 	a := l.deliver(w, "E_A", time.Now().Add(-time.Minute), 500)
@@ -128,7 +128,7 @@ func TestReplayCLIRequestIDFinishesWithoutReplayingTwice(t *testing.T) {
 
 func TestReplayCLIRefusesBadInputAndAppendsNothing(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, nil)
+	h := startHookd(t, handDrivenDeliveries)
 	l := newTestLog(h)
 	w := apiCreate(h, h.license, apiScope("t1", "c1"), apiMinimal("w"))
 	l.deliver(w, "E_A", time.Now().Add(-time.Minute), 500)

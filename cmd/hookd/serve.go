@@ -90,9 +90,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err := bootstrap(ctx, n, cfg, log); err != nil {
 		return fail(err)
 	}
-	deliveries, err := newDelivery(n, cfg, log)
-	if err != nil {
-		return fail(err)
+	var deliveries *deliveryPipeline
+	if cfg.Deliver {
+		if deliveries, err = newDelivery(n, cfg, log); err != nil {
+			return fail(err)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -102,13 +104,17 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
-	// deliveryDone is closed when the pipeline stops: on shutdown, or when it fails.
-	deliveryDone := make(chan struct{})
+	// deliveryDone is closed when the pipeline stops: on shutdown, or when it fails. It stays nil on
+	// a node that does not deliver, where waiting on it never ends.
+	var deliveryDone chan struct{}
 	var deliveryErr error
-	go func() {
-		deliveryErr = deliveries.run(ctx, n, log)
-		close(deliveryDone)
-	}()
+	if deliveries != nil {
+		deliveryDone = make(chan struct{})
+		go func() {
+			deliveryErr = deliveries.run(ctx, n, log)
+			close(deliveryDone)
+		}()
+	}
 	inst := &instance{addr: ln.Addr().String(), done: make(chan struct{})}
 	log.Info("hookd serving", "addr", inst.addr, "data_dir", cfg.DataDir, "version", buildVersion())
 
@@ -129,8 +135,10 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		// the log) before the store closes.
 		err = errors.Join(err, app.ShutdownWithTimeout(shutdownGrace))
 		cancel()
-		<-deliveryDone
-		err = errors.Join(err, deliveryErr)
+		if deliveryDone != nil {
+			<-deliveryDone
+			err = errors.Join(err, deliveryErr)
+		}
 		<-projectionsDone
 		inst.err = errors.Join(err, n.close())
 		close(inst.done)
