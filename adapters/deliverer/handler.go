@@ -23,6 +23,7 @@ import (
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/platform"
 	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections/webhookview"
 )
@@ -63,13 +64,17 @@ type Config struct {
 	// that a slow or dead endpoint cannot take every slot (optional: DefaultEndpointConcurrency).
 	EndpointConcurrency int
 	Clock               func() time.Time
+	// PlatformURL and PlatformSecret are WEBHOOK_URL and WEBHOOK_SECRET: where platform events go,
+	// and the secret that signs them (optional: without a secret they go unsigned by HMAC).
+	PlatformURL, PlatformSecret string
 	// Logger is optional.
 	Logger *slog.Logger
 }
 
 // Handler delivers one delivery per message.
 type Handler struct {
-	cfg Config
+	cfg             Config
+	platformBackoff delivery.Backoff
 	// sendCtx bounds attempts in flight; it ends only when a graceful stop runs out of time.
 	sendCtx   context.Context
 	endpoints *endpointSlots
@@ -101,7 +106,10 @@ func NewHandler(sendCtx context.Context, cfg Config) (*Handler, error) {
 	if cfg.Backoff.Jitter == 0 {
 		cfg.Backoff.Jitter = delivery.DefaultJitter
 	}
-	return &Handler{cfg: cfg, sendCtx: sendCtx, endpoints: newEndpointSlots(cfg.EndpointConcurrency)}, nil
+	platformBackoff := platform.RetryBackoff()
+	platformBackoff.Random = cfg.Backoff.Random
+	return &Handler{cfg: cfg, platformBackoff: platformBackoff, sendCtx: sendCtx,
+		endpoints: newEndpointSlots(cfg.EndpointConcurrency)}, nil
 }
 
 // Handle is the Watermill handler: the message's payload is a delivery id. It always acks: what
@@ -137,35 +145,17 @@ func (h *Handler) deliver(id string) {
 		return
 	}
 
-	w, err := h.cfg.Webhooks.Get(ctx, d.TenantID(), d.CommunityID(), d.WebhookID())
-	switch {
-	case errors.Is(err, webhook.ErrNotFound):
-		h.abandon(ctx, log, d, delivery.ReasonWebhookDeleted)
-		return
-	case err != nil:
-		log.Warn("reading the webhook failed; trying again", "err", err)
-		h.cfg.Queue.Schedule(id, now.Add(storeRetryDelay))
-		return
-	case w.Disabled:
-		h.abandon(ctx, log, d, delivery.ReasonWebhookDisabled)
+	t, ok := h.target(ctx, log, d, now)
+	if !ok {
 		return
 	}
-
-	present := delivery.Snapshot{Policy: delivery.PolicyOf(w.Settings)}
-	if d.ReplayMode() == delivery.ReplayCurrent {
-		if present, err = h.presentSnapshot(w); err != nil {
-			log.Error("opening the webhook's credential failed", "err", err)
-			h.cfg.Queue.Schedule(id, now.Add(storeRetryDelay))
-			return
-		}
-	}
-	settings := d.SettingsFor(present)
+	settings := d.SettingsFor(t.present)
 	endpoint := endpointOf(settings.API.URL)
 	if !h.endpoints.acquire(endpoint) {
 		h.cfg.Queue.Schedule(id, now.Add(busyEndpointDelay+time.Duration(rand.Int64N(int64(busyEndpointDelay)))))
 		return
 	}
-	outcome, err := h.send(ctx, d, w, settings)
+	outcome, err := h.send(ctx, d, settings, t.secrets)
 	h.endpoints.release(endpoint)
 	if err != nil {
 		log.Error("signing a delivery failed; trying again", "err", err)
@@ -179,7 +169,7 @@ func (h *Handler) deliver(id string) {
 	err = d.RecordAttempt(delivery.Attempt{
 		Number: number, Status: outcome.Status, ErrorClass: outcome.ErrorClass, Duration: outcome.Duration,
 		ResponseExcerpt: string(outcome.ResponseExcerpt), At: now,
-	}, settings.Policy, h.cfg.Backoff)
+	}, settings.Policy, t.backoff)
 	if err != nil {
 		log.Error("the attempt cannot be recorded", "err", err)
 		return
@@ -187,25 +177,67 @@ func (h *Handler) deliver(id string) {
 	h.save(ctx, log, d)
 }
 
-// send signs the delivery for this attempt and sends it.
-func (h *Handler) send(ctx context.Context, d *delivery.Delivery, w webhookview.Webhook, settings delivery.Snapshot) (sender.Outcome, error) {
-	// During a rotation both secrets sign, the new one first, so receivers that still hold the old
-	// one keep verifying.
-	now := h.cfg.Clock()
-	sealed := w.ValidSecrets(now)
-	secrets := make([]string, len(sealed))
-	for i, s := range sealed {
-		var err error
-		if secrets[i], err = h.cfg.Secrets.OpenSecret(s, w.Stream); err != nil {
-			return sender.Outcome{}, fmt.Errorf("opening the webhook's secret: %w", err)
+// target is where and how a delivery goes now: the settings in force at present (which a replay in
+// mode current sends with), the secrets that sign it, and the spacing of its retries.
+type target struct {
+	present delivery.Snapshot
+	secrets []string
+	backoff delivery.Backoff
+}
+
+// target finds the delivery's target. A webhook that is gone or disabled parks the delivery, and a
+// read that fails queues it again; ok is false then, and nothing is to be sent.
+func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Delivery, now time.Time) (t target, ok bool) {
+	if d.WebhookID() == platform.WebhookID {
+		t = target{present: platform.Target(h.cfg.PlatformURL), backoff: h.platformBackoff}
+		if h.cfg.PlatformSecret != "" {
+			t.secrets = []string{h.cfg.PlatformSecret}
+		}
+		return t, true
+	}
+	w, err := h.cfg.Webhooks.Get(ctx, d.TenantID(), d.CommunityID(), d.WebhookID())
+	switch {
+	case errors.Is(err, webhook.ErrNotFound):
+		h.abandon(ctx, log, d, delivery.ReasonWebhookDeleted)
+		return target{}, false
+	case err != nil:
+		log.Warn("reading the webhook failed; trying again", "err", err)
+		h.cfg.Queue.Schedule(d.ID(), now.Add(storeRetryDelay))
+		return target{}, false
+	case w.Disabled:
+		h.abandon(ctx, log, d, delivery.ReasonWebhookDisabled)
+		return target{}, false
+	}
+	t = target{present: delivery.Snapshot{Policy: delivery.PolicyOf(w.Settings)}, backoff: h.cfg.Backoff}
+	if d.ReplayMode() == delivery.ReplayCurrent {
+		if t.present, err = h.presentSnapshot(w); err != nil {
+			log.Error("opening the webhook's credential failed", "err", err)
+			h.cfg.Queue.Schedule(d.ID(), now.Add(storeRetryDelay))
+			return target{}, false
 		}
 	}
+	// During a rotation both secrets sign, the new one first, so receivers that still hold the old
+	// one keep verifying.
+	for _, sealed := range w.ValidSecrets(now) {
+		secret, err := h.cfg.Secrets.OpenSecret(sealed, w.Stream)
+		if err != nil {
+			log.Error("opening the webhook's secret failed", "err", err)
+			h.cfg.Queue.Schedule(d.ID(), now.Add(storeRetryDelay))
+			return target{}, false
+		}
+		t.secrets = append(t.secrets, secret)
+	}
+	return t, true
+}
+
+// send signs the delivery for this attempt with secrets and the service key, and sends it.
+func (h *Handler) send(ctx context.Context, d *delivery.Delivery, settings delivery.Snapshot, secrets []string) (sender.Outcome, error) {
 	key, err := h.cfg.SigningKey(ctx)
 	if err != nil {
 		return sender.Outcome{}, fmt.Errorf("the signing key: %w", err)
 	}
 	body := []byte(d.Body())
-	headers, err := signatureHeaders(d.ID(), now.Unix(), body, secrets, key)
+	headers, err := signatureHeaders(d.ID(), h.cfg.Clock().Unix(), body, secrets, key)
 	if err != nil {
 		return sender.Outcome{}, err
 	}

@@ -194,6 +194,7 @@ func (s *server) routes(app *fiber.App) {
 	system := s.authenticate(requireSystem)
 	app.Get("/servicekeys", system, s.listServiceKeys)
 	app.Delete("/servicekey/:keyId", system, s.resetServiceKey)
+	app.Post("/platform/events", system, s.publishPlatformEvent)
 
 	scoped := app.Group("/tenant/:tenantId/community/:communityId", s.authenticate(requireScope))
 	scoped.Put("/webhook", s.createWebhook)

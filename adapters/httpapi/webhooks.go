@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/platform"
 	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections/webhookview"
 )
@@ -28,6 +29,9 @@ func scopeOf(c *fiber.Ctx) (tenantID, communityID string, err error) {
 	}
 	if !webhook.ValidScopeID(communityID) {
 		return "", "", badRequest("communityId must be 1 to 128 letters, digits, '_', '.' or '-'")
+	}
+	if tenantID == platform.Scope || communityID == platform.Scope {
+		return "", "", badRequest(platform.Scope + " is reserved for platform events")
 	}
 	return tenantID, communityID, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/platform"
 	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -52,6 +53,9 @@ type Ports struct {
 	Enqueue func(deliveryID string, at time.Time)
 	// Clock gives the scheduling time.
 	Clock func() time.Time
+	// PlatformURL is WEBHOOK_URL, where platform events go (optional: without it they are recorded
+	// and delivered nowhere).
+	PlatformURL string
 }
 
 // Dispatcher matches published events to webhooks and schedules their deliveries.
@@ -158,7 +162,12 @@ func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]del
 // keeps webhooks created later from receiving it: going over old events again (a dispatcher whose
 // checkpoint was lost starts from the beginning of the log) must not deliver them to webhooks that
 // did not exist when they were published.
+//
+// A platform event has one target, PlatformURL, when it is set.
 func (d *Dispatcher) Match(ctx context.Context, p publication.Published, publishedAt time.Time) ([]delivery.Scheduling, error) {
+	if p.TenantID == platform.Scope {
+		return d.platform(p)
+	}
 	candidates, err := d.p.Candidates(ctx, p.TenantID, p.CommunityID, p.Name)
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: webhooks for event %s: %w", p.EventID, err)
@@ -191,4 +200,19 @@ func (d *Dispatcher) Match(ctx context.Context, p publication.Published, publish
 		})
 	}
 	return out, nil
+}
+
+// platform returns the delivery of a platform event to PlatformURL, or none when it is not set.
+func (d *Dispatcher) platform(p publication.Published) ([]delivery.Scheduling, error) {
+	if d.p.PlatformURL == "" {
+		return nil, nil
+	}
+	body, err := d.p.Body(p.Name, p.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: body of platform event %s: %w", p.EventID, err)
+	}
+	return []delivery.Scheduling{{
+		EventID: p.EventID, WebhookID: platform.WebhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
+		EventName: p.Name, Body: string(body), Settings: platform.Target(d.p.PlatformURL), At: d.p.Clock(),
+	}}, nil
 }

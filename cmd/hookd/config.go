@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type config struct {
 	// models only: with several nodes on one KurrentDB log, exactly one must deliver, since each
 	// node's queue lives in its own memory.
 	Deliver bool
+	// PlatformURL and PlatformSecret are WEBHOOK_URL and WEBHOOK_SECRET, Cosmo's names: where
+	// platform events are delivered, and the secret that signs them.
+	PlatformURL, PlatformSecret string
 }
 
 // Event stores HOOKD_EVENTSTORE names.
@@ -53,6 +57,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		LogFormat:        or(getenv("HOOKD_LOG_FORMAT"), "json"),
 		EventStore:       or(getenv("HOOKD_EVENTSTORE"), eventStoreEmbedded),
 		KurrentDBURL:     getenv("HOOKD_KURRENTDB_URL"),
+		PlatformURL:      getenv("WEBHOOK_URL"),
+		PlatformSecret:   getenv("WEBHOOK_SECRET"),
 	}
 	var errs []error
 	span, err := parseSpan(or(getenv("HOOKD_ALLOWED_TIME_SPAN"), "30"))
@@ -72,6 +78,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_DELIVERY_CONCURRENCY: must be a number from 1 to 10000"))
 	}
 	cfg.DeliveryConcurrency = concurrency
+	if cfg.PlatformURL != "" {
+		if u, err := url.Parse(cfg.PlatformURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("WEBHOOK_URL: must be an absolute http or https URL"))
+		}
+	}
 	switch v := getenv("HOOKD_DELIVERY"); v {
 	case "", "on":
 		cfg.Deliver = true

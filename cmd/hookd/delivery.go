@@ -53,6 +53,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
 		},
+		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
 		Clock: n.clock, Logger: log.With("component", "deliverer"),
 	}, shutdownGrace)
 	if err != nil {
@@ -62,6 +63,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 		Candidates: n.candidates, WebhooksAt: n.webhooksAt,
 		Body: webhooksig.Body, Deliveries: n.deliveries, Enqueue: queue.Schedule, Clock: n.clock,
+		PlatformURL: cfg.PlatformURL,
 	})
 	if err != nil {
 		return nil, err

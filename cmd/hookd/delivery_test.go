@@ -24,6 +24,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/platform"
 )
 
 // received is one request a test receiver got.
@@ -431,5 +432,64 @@ func TestDeliveryReplayedFromTheLog(t *testing.T) {
 	}
 	if n := after.count(); n != 1 {
 		t.Errorf("the present URL got %d requests, want only the current-mode replay's", n)
+	}
+}
+
+// TestPlatformEventsGoToWebhookURL: a platform event published by a system license is delivered to
+// WEBHOOK_URL with Cosmo's body and signature, and retried after a 5xx as Cosmo retries.
+func TestPlatformEventsGoToWebhookURL(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusBadGateway, http.StatusOK)
+	const secret = "platform-secret"
+	h := startHookd(t, map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true", "WEBHOOK_URL": rcv.srv.URL + "/cosmo", "WEBHOOK_SECRET": secret})
+	var published struct{ ID string }
+	h.mustJSON(h.system(http.MethodPost, "/platform/events", map[string]any{
+		"event": "USER_REGISTER_SUCCESS", "payload": map[string]any{"user_id": "u1", "user_email": "a@example.com"},
+	}), http.StatusAccepted, &published)
+	got := rcv.wait(2, 20*time.Second)
+	want := `{"version":1,"event":"USER_REGISTER_SUCCESS","payload":{"user_email":"a@example.com","user_id":"u1"}}`
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(want))
+	for i, r := range got {
+		if string(r.body) != want {
+			t.Errorf("request %d body %s, want %s", i, r.body, want)
+		}
+		if v := r.header.Get(webhooksig.HeaderCosmo); v != hex.EncodeToString(mac.Sum(nil)) {
+			t.Errorf("request %d: %s %q does not verify with WEBHOOK_SECRET", i, webhooksig.HeaderCosmo, v)
+		}
+	}
+	if gap := got[1].at.Sub(got[0].at); gap < 700*time.Millisecond || gap > 3*time.Second {
+		t.Errorf("the retry came %v after the 502, want about 1 s", gap)
+	}
+	if d := waitDelivery(t, h, delivery.ID(published.ID, "platform")); d.Status() != delivery.StatusSucceeded || d.Attempts() != 2 {
+		t.Errorf("platform delivery: %v after %d attempts", d.Status(), d.Attempts())
+	}
+
+	service := apiIssueLicense(h, "--level", "service", "--tenant", "t1")
+	apiWantError(t, h.as(service, http.MethodPost, "/platform/events", map[string]any{"event": "USER_REGISTER_SUCCESS", "payload": map[string]any{}}),
+		http.StatusForbidden)
+	apiWantError(t, h.system(http.MethodPost, "/platform/events", map[string]any{"event": "USER_LOGIN", "payload": map[string]any{}}),
+		http.StatusBadRequest, "event")
+	apiWantError(t, h.system(http.MethodPost, "/platform/events", map[string]any{"event": "USER_DELETE_SUCCESS", "payload": []int{1}}),
+		http.StatusBadRequest, "payload")
+	apiWantError(t, h.system(http.MethodPost, apiScope(platform.Scope, "c1")+"/events", map[string]any{"eventName": "E", "payload": map[string]any{}}),
+		http.StatusBadRequest, "reserved")
+	time.Sleep(200 * time.Millisecond)
+	if n := rcv.count(); n != 2 {
+		t.Errorf("WEBHOOK_URL got %d requests, want the one event's two attempts", n)
+	}
+}
+
+// TestPlatformEventsUnsignedWithoutSecret: with WEBHOOK_SECRET empty, no X-Cosmo-Signature-256.
+func TestPlatformEventsUnsignedWithoutSecret(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true", "WEBHOOK_URL": rcv.srv.URL})
+	h.mustJSON(h.system(http.MethodPost, "/platform/events", map[string]any{
+		"event": "APOLLO_MIGRATE_INIT", "payload": map[string]any{"organization_id": "o1"},
+	}), http.StatusAccepted, nil)
+	got := rcv.wait(1, 20*time.Second)[0]
+	if v, ok := got.header[http.CanonicalHeaderKey(webhooksig.HeaderCosmo)]; ok {
+		t.Errorf("%s sent without a secret: %v", webhooksig.HeaderCosmo, v)
 	}
 }

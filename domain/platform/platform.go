@@ -5,9 +5,11 @@
 package platform
 
 import (
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/webhook"
 )
 
 // The platform events, named as Cosmo names them in the body's "event" field (its PlatformEventName
@@ -26,13 +28,7 @@ const (
 )
 
 // Known reports whether name is one of the platform events above.
-func Known(name string) bool {
-	switch name {
-	case UserRegisterSuccess, UserDeleteSuccess, ApolloMigrateInit, ApolloMigrateSuccess:
-		return true
-	}
-	return false
-}
+func Known(name string) bool { return slices.Contains(Names(), name) }
 
 // Cosmo's retry policy for platform events.
 const (
@@ -75,4 +71,26 @@ func RetryBackoff() delivery.Backoff {
 		delays[i] = time.Second << i
 	}
 	return delivery.Backoff{Delays: delays, Jitter: delivery.DefaultJitter}
+}
+
+// Scope is the tenant and community that platform events and their deliveries are recorded under.
+// No integrator's scope can take it: the API refuses it as a tenant or community id.
+const Scope = "_platform"
+
+// WebhookID stands for WEBHOOK_URL where a delivery names its webhook: platform events have one
+// target, set by configuration rather than by a webhook.
+const WebhookID = "platform"
+
+// Target is the snapshot a platform delivery is sent with: a POST to url, without auth (the
+// signature authenticates hookd), judged by RetryPolicy.
+func Target(url string) delivery.Snapshot {
+	return delivery.Snapshot{
+		API:    webhook.Endpoint{Type: webhook.EndpointType, URL: url, AuthType: webhook.AuthNone},
+		Policy: RetryPolicy(),
+	}
+}
+
+// Names lists the platform events, in the catalogue's order.
+func Names() []string {
+	return []string{UserRegisterSuccess, UserDeleteSuccess, ApolloMigrateInit, ApolloMigrateSuccess}
 }
