@@ -185,6 +185,7 @@ func (s *server) routes(app *fiber.App) {
 	scoped.Patch("/webhook/:webhookId", s.updateWebhook)
 	scoped.Delete("/webhook/:webhookId", s.deleteWebhook)
 	scoped.Get("/webhook/:webhookId/history", s.webhookHistory)
+	scoped.Post("/webhook/:webhookId/secret/rotate", s.rotateWebhookSecret)
 	scoped.Post("/events", s.publishEvents)
 }
 
