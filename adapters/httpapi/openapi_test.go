@@ -152,6 +152,8 @@ func TestOpenAPIRequestBodiesMatchDTOs(t *testing.T) {
 		{"PublishRequest", fieldNames(publishBody{})},
 		{"DeliveryFetchRequest", fieldNames(deliveryFetchBody{})},
 		{"ReplayRequest", fieldNames(replayBody{})},
+		{"MatchRequest", fieldNames(matchBody{})},
+		{"RotateSecretRequest", fieldNames(rotateSecretBody{})},
 	} {
 		if got := schemaFields(t, doc, tc.schema); !slices.Equal(got, tc.fields) {
 			t.Errorf("schema %s has fields %v; the request body has %v", tc.schema, got, tc.fields)
@@ -205,7 +207,13 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/history", 200, historyJSON{Page: pageJSON{Index: 0, Total: 2, Size: 100}, Data: []historyEntryJSON{
 			{Revision: 0, Type: "WebhookCreated", OccurredAt: "2026-01-02T03:04:05.000Z", Actor: "license:l1", Settings: settings},
 			{Revision: 1, Type: "WebhookDisabled", OccurredAt: "2026-01-02T03:04:06.000Z"},
+			{Revision: 2, Type: "WebhookSecretRotated", OccurredAt: "2026-01-02T03:04:07.000Z",
+				PreviousSecretExpiresAt: "2026-01-03T03:04:07Z"},
 		}}},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhooks/match", 200,
+			json.RawMessage(appendMatchAnswer(nil, [][]byte{mustJSON(t, hook), mustJSON(t, hook)}))},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhooks/match", 200, json.RawMessage(appendMatchAnswer(nil, nil))},
+		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/secret/rotate", 200, hook},
 		{"post", "/tenant/{tenantId}/community/{communityId}/events", 202, publishedJSON{ID: "0b6f1c1e-8d3a-5f2b-9a4c-1e2d3c4b5a69"}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/events", 202, publishedBatchJSON{IDs: []string{"a", "b"}}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/deliveries/fetch", 200, deliveries},

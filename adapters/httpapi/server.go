@@ -30,6 +30,7 @@ const MaxBodyBytes = 1 << 20
 type WebhookReader interface {
 	Fetch(ctx context.Context, q webhookview.FetchQuery) (webhookview.Page, error)
 	Get(ctx context.Context, tenantID, communityID, id string) (webhookview.Webhook, error)
+	Subscribers(ctx context.Context, tenantID, communityID, eventName string) ([]webhookview.Webhook, error)
 }
 
 // LicenseReader finds licenses by the hash of their key.
@@ -199,12 +200,14 @@ func (s *server) routes(app *fiber.App) {
 	scoped := app.Group("/tenant/:tenantId/community/:communityId", s.authenticate(requireScope))
 	scoped.Put("/webhook", s.createWebhook)
 	scoped.Post("/webhooks/fetch", s.fetchWebhooks)
+	scoped.Post("/webhooks/match", s.matchWebhooks)
 	scoped.Get("/webhook/:webhookId", s.getWebhook)
 	scoped.Patch("/webhook/:webhookId", s.updateWebhook)
 	scoped.Delete("/webhook/:webhookId", s.deleteWebhook)
 	scoped.Get("/webhook/:webhookId/history", s.webhookHistory)
 	scoped.Post("/webhook/:webhookId/deliveries/fetch", s.fetchDeliveries)
 	scoped.Post("/webhook/:webhookId/replay", s.replayDeliveries)
+	scoped.Post("/webhook/:webhookId/secret/rotate", s.rotateWebhookSecret)
 	scoped.Post("/events", s.publishEvents)
 }
 

@@ -63,3 +63,16 @@ func appendFetchAnswer(b []byte, page pageJSON, docs [][]byte, publicKey string)
 	b = append(b, key...)
 	return append(b, '}')
 }
+
+// appendMatchAnswer appends the match answer, {"data":[...]}, written around the webhooks' documents
+// as appendFetchAnswer writes them.
+func appendMatchAnswer(b []byte, docs [][]byte) []byte {
+	b = append(b, `{"data":[`...)
+	for i, d := range docs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d...)
+	}
+	return append(b, "]}"...)
+}

@@ -92,8 +92,9 @@ func (s *server) createWebhook(c *fiber.Ctx) error {
 	return s.answerChange(c, w, res, true)
 }
 
-// answerChange answers a create or an update with the webhook as the read model shows it, so that
-// the answer has the shape (and times) of a GET; the create answer carries the secret for everyone.
+// answerChange answers a create, an update or a secret rotation with the webhook as the read model
+// shows it, so that the answer has the shape (and times) of a GET; with showSecret (the create and
+// rotation answers) it carries the current secret for everyone, who made it or was just given it.
 // The read model's row serves only if it is at exactly the version this command made: a concurrent
 // change may have landed since, and the caller must see its own. Otherwise, and when the read model
 // lags past the write timeout, the answer comes from the command's own result.
@@ -282,6 +283,9 @@ type historyEntryJSON struct {
 	OccurredAt string             `json:"occurredAt"`
 	Actor      string             `json:"actor,omitempty"`
 	Settings   *settingsEntryJSON `json:"settings,omitempty"`
+	// PreviousSecretExpiresAt is when the secret a rotation replaced stopped being valid; a history
+	// shows no secret itself.
+	PreviousSecretExpiresAt string `json:"previousSecretExpiresAt,omitempty"`
 }
 
 // settingsEntryJSON shows the settings an event of the history recorded, never the credential.
@@ -328,6 +332,8 @@ func (s *server) webhookHistory(c *fiber.Ctx) error {
 			out[i].Settings = settingsEntry(ev.Settings)
 		case webhook.Updated:
 			out[i].Settings = settingsEntry(ev.Settings)
+		case webhook.SecretRotated:
+			out[i].PreviousSecretExpiresAt = ev.PreviousExpiresAt.UTC().Format(time.RFC3339Nano)
 		}
 	}
 	return c.JSON(historyJSON{Page: pageJSON{Index: index, Total: page.Total, Size: size}, Data: out})

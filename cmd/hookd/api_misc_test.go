@@ -471,6 +471,7 @@ func TestSecretsAtRestAndInLogs(t *testing.T) {
 		"api_key keyValue":     "canary-apikey-value-1f2e3d",
 		"oauth2 clientSecret":  "canary-oauth-client-secret-6c5b",
 		"custom secret":        "canary-custom-secret-0a9b8c",
+		"rotated-in secret":    "canary-rotated-in-secret-2f7e",
 	}
 	bodies := []map[string]any{
 		{"authType": "basic", "credential": map[string]any{"username": "u", "password": canaries["basic password"]}},
@@ -479,7 +480,7 @@ func TestSecretsAtRestAndInLogs(t *testing.T) {
 		{"authType": "oauth2", "oAuthGrantType": "client_credentials", "oAuthTokenUrl": "https://idp.example.com/token",
 			"credential": map[string]any{"oauth2": map[string]any{"clientId": "client", "clientSecret": canaries["oauth2 clientSecret"]}}},
 	}
-	var bearerID string
+	var customID, bearerID, generatedID string
 	for i, a := range bodies {
 		a["url"] = "https://hooks.example.com/in"
 		b := apiMinimal("canary")
@@ -488,15 +489,25 @@ func TestSecretsAtRestAndInLogs(t *testing.T) {
 			b["secret"] = canaries["custom secret"]
 		}
 		w := apiCreate(h, h.license, scope, b)
-		if i == 1 {
+		switch i {
+		case 0:
+			customID = w.ID
+		case 1:
 			bearerID = w.ID
-		} else if i == 2 {
+		case 2:
+			generatedID = w.ID
 			canaries["generated secret"] = *w.Secret
 		}
 	}
 	h.mustJSON(h.system(http.MethodPatch, scope+"/webhook/"+bearerID, map[string]any{
 		"api": map[string]any{"credential": map[string]any{"token": canaries["rotated bearer token"]}},
 	}), http.StatusOK, nil)
+	// Rotations: the secrets they replace (the custom and the generated one) stay valid, and so stay
+	// in the log and the read model, sealed, beside the new ones; the second rotation of the custom
+	// webhook replaces the rotated-in secret in turn.
+	apiRotate(h, h.license, scope, customID, map[string]any{"secret": canaries["rotated-in secret"]})
+	canaries["secret rotated in after a rotation"] = *apiRotate(h, h.license, scope, customID, map[string]any{"gracePeriodSeconds": 60}).Secret
+	canaries["generated rotated secret"] = *apiRotate(h, h.license, scope, generatedID, nil).Secret
 	// Read them back, so that a read path that logs would show up too.
 	if p := apiFetch(h, h.license, scope, nil); p.Page.Total != len(bodies) {
 		t.Fatalf("fetch total %d", p.Page.Total)
