@@ -493,3 +493,34 @@ func TestPlatformEventsUnsignedWithoutSecret(t *testing.T) {
 		t.Errorf("%s sent without a secret: %v", webhooksig.HeaderCosmo, v)
 	}
 }
+
+// TestDeliveryDuringARotationVerifiesWithBothSecrets: after POST .../secret/rotate, deliveries carry
+// a v1 entry for the new secret and one for the old, so receivers holding either verify.
+func TestDeliveryDuringARotationVerifiesWithBothSecrets(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "rotating", "secret": testSecret,
+		"api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
+	})
+	const rotated = "whsec_" + "QWxsIHRoYXQgaXMgZ29sZCBkb2VzIG5vdCBnbGl0dGVy"
+	h.mustJSON(h.system(http.MethodPost, scope+"/webhook/"+hook.ID+"/secret/rotate", map[string]any{"secret": rotated}), http.StatusOK, nil)
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, nil)
+	got := rcv.wait(1, 20*time.Second)[0]
+	for _, secret := range []string{rotated, testSecret} {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wh.Verify(got.body, got.header); err != nil {
+			t.Errorf("a receiver holding %s cannot verify: %v", secret[:12], err)
+		}
+	}
+	mac := hmac.New(sha256.New, []byte(rotated))
+	mac.Write(got.body)
+	if v := got.header.Get(webhooksig.HeaderCosmo); v != hex.EncodeToString(mac.Sum(nil)) {
+		t.Errorf("%s is not made with the new secret", webhooksig.HeaderCosmo)
+	}
+}
