@@ -78,3 +78,36 @@ func QueryAll[T any](ctx context.Context, db *sql.DB, query string, scan func(Ro
 	}
 	return out, rows.Err()
 }
+
+// TxStatements prepares the statements of one transaction once each, however many events of a
+// batch run them: SQLite parses a statement on every Exec otherwise, which costs more than most
+// writes. Close releases them before the transaction ends.
+type TxStatements struct {
+	tx      *sql.Tx
+	byQuery map[string]*sql.Stmt
+}
+
+// NewTxStatements returns an empty set of statements on tx.
+func NewTxStatements(tx *sql.Tx) *TxStatements {
+	return &TxStatements{tx: tx, byQuery: make(map[string]*sql.Stmt)}
+}
+
+// Exec runs query with args, preparing it on the first call.
+func (t *TxStatements) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	stmt, ok := t.byQuery[query]
+	if !ok {
+		var err error
+		if stmt, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		t.byQuery[query] = stmt
+	}
+	return stmt.ExecContext(ctx, args...)
+}
+
+// Close closes every statement prepared.
+func (t *TxStatements) Close() {
+	for _, stmt := range t.byQuery {
+		_ = stmt.Close()
+	}
+}

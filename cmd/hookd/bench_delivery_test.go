@@ -266,21 +266,29 @@ func (d *deliveryBench) load(workers int, duration, interval time.Duration) []ac
 // settle waits until every delivery of the events to the hooks has arrived, or a minute has gone
 // by, and returns the accept-to-receive latencies and when the last arrived.
 func (d *deliveryBench) settle(events []accepted, hooks []string) (latencies []time.Duration, last time.Time, missing int) {
+	type wanted struct {
+		id       string
+		accepted time.Time
+	}
+	var want []wanted
+	for _, e := range events {
+		for _, h := range hooks {
+			want = append(want, wanted{delivery.ID(e.id, h), e.at})
+		}
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		latencies, last, missing = nil, time.Time{}, 0
+		latencies, last, missing = latencies[:0], time.Time{}, 0
 		d.rcv.mu.Lock()
-		for _, e := range events {
-			for _, h := range hooks {
-				at, ok := d.rcv.arrived[delivery.ID(e.id, h)]
-				if !ok {
-					missing++
-					continue
-				}
-				latencies = append(latencies, at.Sub(e.at))
-				if at.After(last) {
-					last = at
-				}
+		for _, w := range want {
+			at, ok := d.rcv.arrived[w.id]
+			if !ok {
+				missing++
+				continue
+			}
+			latencies = append(latencies, at.Sub(w.accepted))
+			if at.After(last) {
+				last = at
 			}
 		}
 		d.rcv.mu.Unlock()
@@ -288,7 +296,7 @@ func (d *deliveryBench) settle(events []accepted, hooks []string) (latencies []t
 			slices.Sort(latencies)
 			return latencies, last, missing
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

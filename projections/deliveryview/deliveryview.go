@@ -122,6 +122,8 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 // event at or below it changes nothing.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
 	d, a := s.Table(tableDeliveries), s.Table(tableAttempts)
+	stmts := projections.NewTxStatements(tx)
+	defer stmts.Close()
 	for _, r := range events {
 		switch r.Type {
 		case delivery.EventScheduled, delivery.EventAttempted, delivery.EventSucceeded, delivery.EventFailed,
@@ -135,7 +137,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		}
 		switch e := e.(type) {
 		case delivery.Scheduled:
-			_, err = tx.ExecContext(ctx, `INSERT INTO `+d+`
+			_, err = stmts.Exec(ctx, `INSERT INTO `+d+`
 				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
 				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version)
 				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
@@ -143,7 +145,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				delivery.StatusScheduled.String(), formatTime(e.ScheduledAt), formatTime(e.ScheduledAt),
 				formatTime(e.ScheduledAt), r.Revision)
 		case delivery.Attempted:
-			_, err = tx.ExecContext(ctx, `INSERT INTO `+a+`
+			_, err = stmts.Exec(ctx, `INSERT INTO `+a+`
 				(delivery_id, attempt, status, error_class, duration_ms, response_excerpt, at)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 				e.DeliveryID, e.Attempt, e.Status, e.ErrorClass, e.DurationMs, excerpt(e.ResponseExcerpt), formatTime(e.At))
@@ -154,18 +156,18 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				if due.IsZero() {
 					due = e.At
 				}
-				err = v.update(ctx, tx, d, r.Revision, e.DeliveryID,
+				err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
 					`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, next_due_at = ?, updated_at = ?`,
 					e.Attempt, e.Status, e.ErrorClass, formatTime(e.At), formatTime(due), formatTime(e.At))
 			}
 		case delivery.Succeeded:
-			err = v.update(ctx, tx, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
+			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
 				delivery.StatusSucceeded.String(), formatTime(e.At))
 		case delivery.Failed:
-			err = v.update(ctx, tx, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
+			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
 				delivery.StatusFailed.String(), formatTime(e.At))
 		case delivery.ReplayRequested:
-			err = v.update(ctx, tx, d, r.Revision, e.DeliveryID,
+			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
 				`status = ?, next_due_at = ?, replay_mode = ?, updated_at = ?`,
 				delivery.StatusScheduled.String(), formatTime(e.At), e.Mode.String(), formatTime(e.At))
 		default:
@@ -180,9 +182,9 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 
 // update sets columns (a SET list with placeholders, args in order) of the delivery id and its
 // version to revision, unless the row already holds that revision or a later one.
-func (v *View) update(ctx context.Context, tx *sql.Tx, table string, revision uint64, id, set string, args ...any) error {
+func update(ctx context.Context, stmts *projections.TxStatements, table string, revision uint64, id, set string, args ...any) error {
 	args = append(args, revision, id, revision)
-	_, err := tx.ExecContext(ctx, `UPDATE `+table+` SET `+set+`, version = ? WHERE id = ? AND version < ?`, args...)
+	_, err := stmts.Exec(ctx, `UPDATE `+table+` SET `+set+`, version = ? WHERE id = ? AND version < ?`, args...)
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/domain/delivery"
@@ -72,6 +73,8 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 // metadata correlates with (the dispatcher schedules with the event's id as correlation id), so its
 // body need not be decoded.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
+	stmts := projections.NewTxStatements(tx)
+	defer stmts.Close()
 	for _, r := range events {
 		if r.Type != publication.EventPublished && r.Type != delivery.EventScheduled {
 			continue
@@ -82,10 +85,10 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		}
 		at := md.OccurredAt.UTC().Format(timeLayout)
 		if r.Type == publication.EventPublished {
-			_, err = tx.ExecContext(ctx, `INSERT INTO `+s.Table(table)+` (event_id, published_at, deliveries, last_scheduled_at)
-				VALUES (?, ?, 0, '') ON CONFLICT DO NOTHING`, r.Stream[len(publication.StreamPrefix):], at)
+			_, err = stmts.Exec(ctx, `INSERT INTO `+s.Table(table)+` (event_id, published_at, deliveries, last_scheduled_at)
+				VALUES (?, ?, 0, '') ON CONFLICT DO NOTHING`, strings.TrimPrefix(r.Stream, publication.StreamPrefix), at)
 		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE `+s.Table(table)+` SET deliveries = deliveries + 1, last_scheduled_at = ?
+			_, err = stmts.Exec(ctx, `UPDATE `+s.Table(table)+` SET deliveries = deliveries + 1, last_scheduled_at = ?
 				WHERE event_id = ?`, at, md.CorrelationID)
 		}
 		if err != nil {
