@@ -41,6 +41,13 @@ type Projection interface {
 	Apply(ctx context.Context, tx *sql.Tx, s Schema, events []eventlog.RecordedEvent) error
 }
 
+// A Selective projection names the event types it reads. A Runner passes a batch without any of
+// them in memory, with no transaction: read models that follow a few types stay idle while the log
+// fills with others (deliveries, say).
+type Selective interface {
+	Reads(eventType string) bool
+}
+
 // A Processor is a Projection whose events also cause effects outside the read models: appends to
 // the log, messages to send. A Runner calls Process with each batch before the batch's transaction,
 // and Apply after it; a batch whose Process fails is neither applied nor checkpointed, and comes

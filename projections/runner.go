@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,6 +88,10 @@ func validateProjection(p Projection) error {
 // called from any goroutine at any time.
 type Runner struct {
 	cfg RunnerConfig
+
+	// stored is the checkpoint as this Runner last read or wrote it in the database; committed runs
+	// ahead of it past batches a Selective projection reads nothing of. Only Run's goroutine uses it.
+	stored checkpoint
 
 	mu        sync.Mutex
 	committed checkpoint
@@ -281,6 +286,7 @@ func (r *Runner) setup(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("projections: setting up %s: %w", p.Name(), err)
 	}
+	r.stored = cp
 	r.publish(cp)
 	return nil
 }
@@ -319,6 +325,13 @@ func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) err
 	}
 
 	p := r.cfg.Projection
+	if sel, ok := p.(Selective); ok && !slices.ContainsFunc(events, func(e eventlog.RecordedEvent) bool { return sel.Reads(e.Type) }) {
+		// Nothing to write: the batch is passed in memory, without a transaction. The stored
+		// checkpoint stays behind until a batch with something to write, and a restart before it
+		// reads these events again, to skip them again.
+		r.publish(checkpoint{position: events[len(events)-1].Position, build: committed.build})
+		return nil
+	}
 	// Effects go first, outside the transaction, so that the read models' write lock is not held
 	// while they take their time; until the checkpoint commits, a crash repeats them.
 	if proc, ok := p.(Processor); ok {
@@ -336,7 +349,7 @@ func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) err
 	if err != nil {
 		return err
 	}
-	if !found || stored != committed {
+	if !found || stored != r.stored {
 		return errCheckpointMoved
 	}
 	if err := p.Apply(ctx, tx, Schema{Build: committed.build}, events); err != nil {
@@ -349,6 +362,7 @@ func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("projections: %s: committing: %w", p.Name(), err)
 	}
+	r.stored = next
 	r.publish(next)
 	return nil
 }

@@ -179,8 +179,13 @@ func TestRunnerAdvancesPastEventsTheProjectionIgnores(t *testing.T) {
 	}
 	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: view})
 	r.waitFor(t, log.head())
-	if got := storedCheckpoint(t, db, webhookview.Name); got != log.head() {
-		t.Fatalf("checkpoint %s, want %s", got, log.head())
+	if got := r.Position(); got != log.head() {
+		t.Fatalf("Position %s, want %s", got, log.head())
+	}
+	// The view is Selective and reads none of these: the batch passed without a transaction, so the
+	// stored checkpoint is still where setup left it.
+	if got := storedCheckpoint(t, db, webhookview.Name); got != eventlog.Start {
+		t.Fatalf("stored checkpoint %s, want the start: nothing was written", got)
 	}
 	page, err := view.Fetch(context.Background(), webhookview.FetchQuery{TenantID: "t1", CommunityID: "c1", PageSize: 10})
 	if err != nil || page.Total != 0 || len(page.Items) != 0 {
@@ -345,5 +350,30 @@ func TestRebuildRefusesAProcessor(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "Processor") {
 		t.Fatalf("Rebuild of a Processor = %v, want a refusal", err)
+	}
+}
+
+// picky is a tally that reads only WantedHappened events.
+type picky struct{ tally }
+
+func (p *picky) Reads(eventType string) bool { return eventType == "WantedHappened" }
+
+// TestRunnerStoresSkippedProgressWithTheNextBatchItReads: batches a Selective projection reads
+// nothing of pass in memory; the next batch it reads stores the checkpoint past them all.
+func TestRunnerStoresSkippedProgressWithTheNextBatchItReads(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(100)...)
+	db, _ := readmodeltest.TempDB(t)
+	p := &picky{tally{t: t}}
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: p})
+	r.waitFor(t, log.head())
+	if got := storedCheckpoint(t, db, "tally"); got != eventlog.Start || p.calls.Load() != 0 {
+		t.Fatalf("after unread events: stored %s, %d Apply calls; want the start and none", got, p.calls.Load())
+	}
+	last := log.append(eventlog.RecordedEvent{Stream: "wanted-1", Type: "WantedHappened", Data: []byte(`{}`)})
+	r.waitFor(t, last)
+	if got := storedCheckpoint(t, db, "tally"); got != last {
+		t.Fatalf("after a read event: stored %s, want %s", got, last)
 	}
 }

@@ -25,17 +25,23 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/bounded"
 	"github.com/hookd/hookd/projections/webhookview"
 )
 
 // Defaults of Config.
 const (
-	DefaultEndpointConcurrency = 32
+	DefaultEndpointConcurrency = 64
 	// busyEndpointDelay is how long a delivery to an endpoint at its concurrency limit waits before
 	// it is tried again; a little jitter spreads those that wait together.
 	busyEndpointDelay = 100 * time.Millisecond
 	// storeRetryDelay is how long a delivery waits after the log could not be read or written.
 	storeRetryDelay = time.Second
+	// webhookFreshness is how old a webhook read from the read model may be when an attempt uses
+	// it: a change (a new URL, a disable, a rotation) reaches attempts within it. Reading the
+	// webhook once per attempt would cost a read transaction on every delivery.
+	webhookFreshness = time.Second
+	webhookCacheSize = 10_000
 )
 
 // WebhookReader reads a webhook's present settings and secrets from the read model.
@@ -78,6 +84,14 @@ type Handler struct {
 	// sendCtx bounds attempts in flight; it ends only when a graceful stop runs out of time.
 	sendCtx   context.Context
 	endpoints *endpointSlots
+	webhooks  *bounded.Map[readWebhook]
+}
+
+// readWebhook is a webhook as the read model answered, and when.
+type readWebhook struct {
+	w   webhookview.Webhook
+	err error
+	at  time.Time
 }
 
 // NewHandler returns a Handler whose attempts run until sendCtx ends.
@@ -109,7 +123,7 @@ func NewHandler(sendCtx context.Context, cfg Config) (*Handler, error) {
 	platformBackoff := platform.RetryBackoff()
 	platformBackoff.Random = cfg.Backoff.Random
 	return &Handler{cfg: cfg, platformBackoff: platformBackoff, sendCtx: sendCtx,
-		endpoints: newEndpointSlots(cfg.EndpointConcurrency)}, nil
+		endpoints: newEndpointSlots(cfg.EndpointConcurrency), webhooks: bounded.New[readWebhook](webhookCacheSize)}, nil
 }
 
 // Handle is the Watermill handler: the message's payload is a delivery id. It always acks: what
@@ -195,7 +209,7 @@ func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Deli
 		}
 		return t, true
 	}
-	w, err := h.cfg.Webhooks.Get(ctx, d.TenantID(), d.CommunityID(), d.WebhookID())
+	w, err := h.webhook(ctx, d, now)
 	switch {
 	case errors.Is(err, webhook.ErrNotFound):
 		h.abandon(ctx, log, d, delivery.ReasonWebhookDeleted)
@@ -228,6 +242,19 @@ func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Deli
 		t.secrets = append(t.secrets, secret)
 	}
 	return t, true
+}
+
+// webhook reads the delivery's webhook, from what was read within webhookFreshness if anything was.
+func (h *Handler) webhook(ctx context.Context, d *delivery.Delivery, now time.Time) (webhookview.Webhook, error) {
+	key := d.TenantID() + "\x00" + d.CommunityID() + "\x00" + d.WebhookID()
+	if r, ok := h.webhooks.Get(key); ok && now.Sub(r.at) < webhookFreshness {
+		return r.w, r.err
+	}
+	w, err := h.cfg.Webhooks.Get(ctx, d.TenantID(), d.CommunityID(), d.WebhookID())
+	if err == nil || errors.Is(err, webhook.ErrNotFound) {
+		h.webhooks.Put(key, readWebhook{w: w, err: err, at: now})
+	}
+	return w, err
 }
 
 // send signs the delivery for this attempt with secrets and the service key, and sends it.

@@ -61,6 +61,10 @@ type Ports struct {
 // Dispatcher matches published events to webhooks and schedules their deliveries.
 type Dispatcher struct {
 	p Ports
+	// scheduled holds the deliveries this Dispatcher scheduled and enqueued at once, until their
+	// DeliveryScheduled comes back through the log, where it needs no enqueueing again.
+	mu        sync.Mutex
+	scheduled map[string]struct{}
 }
 
 // New returns a Dispatcher, or reports every missing port.
@@ -78,7 +82,7 @@ func New(p Ports) (*Dispatcher, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Dispatcher{p: p}, nil
+	return &Dispatcher{p: p, scheduled: make(map[string]struct{})}, nil
 }
 
 // caller is who schedules deliveries; the request id is the published event's id, the correlation
@@ -99,7 +103,8 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 		case delivery.EventScheduled, delivery.EventReplayRequested:
 			// The stream names the delivery; its events need no decoding to say that it is due: the
 			// delivery itself knows when, and the deliverer asks it.
-			if id, ok := strings.CutPrefix(r.Stream, delivery.StreamPrefix); ok {
+			id, ok := strings.CutPrefix(r.Stream, delivery.StreamPrefix)
+			if ok && (r.Type == delivery.EventReplayRequested || !d.ownScheduled(id)) {
 				d.p.Enqueue(id, d.p.Clock())
 			}
 		}
@@ -130,8 +135,19 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				if _, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID)); err != nil {
+				res, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID))
+				if err != nil {
 					fail(fmt.Errorf("dispatch: scheduling event %s for webhook %s: %w", s.EventID, s.WebhookID, err))
+					return
+				}
+				if res.Changed {
+					// Enqueued now rather than when its DeliveryScheduled comes back through the
+					// log: that saves a trip through the subscription on every delivery's way.
+					id := delivery.ID(s.EventID, s.WebhookID)
+					d.mu.Lock()
+					d.scheduled[id] = struct{}{}
+					d.mu.Unlock()
+					d.p.Enqueue(id, s.At)
 				}
 			})
 		}
@@ -215,4 +231,14 @@ func (d *Dispatcher) platform(p publication.Published) ([]delivery.Scheduling, e
 		EventID: p.EventID, WebhookID: platform.WebhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
 		EventName: p.Name, Body: string(body), Settings: platform.Target(d.p.PlatformURL), At: d.p.Clock(),
 	}}, nil
+}
+
+// ownScheduled reports whether this Dispatcher scheduled and enqueued the delivery id itself, and
+// forgets it: its DeliveryScheduled has come back.
+func (d *Dispatcher) ownScheduled(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.scheduled[id]
+	delete(d.scheduled, id)
+	return ok
 }

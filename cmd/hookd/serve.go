@@ -195,7 +195,13 @@ func bootstrapLicenseToFile(ctx context.Context, n *node, cfg config, log *slog.
 	if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := n.catchUp(ctx); err != nil {
+	// serve's runners are running already: wait for them to reach the end of the log (running a
+	// second set, as catchUp does for commands without serve, would run each Runner twice at once).
+	head, err := n.store.LastPosition(ctx)
+	if err != nil {
+		return err
+	}
+	if err := n.waitFor(ctx, head); err != nil {
 		return err
 	}
 	existing, err := n.licenseView.List(ctx)

@@ -117,6 +117,16 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 	return nil
 }
 
+// Reads implements projections.Selective.
+func (v *View) Reads(eventType string) bool {
+	switch eventType {
+	case delivery.EventScheduled, delivery.EventAttempted, delivery.EventSucceeded, delivery.EventFailed,
+		delivery.EventReplayRequested:
+		return true
+	}
+	return false
+}
+
 // Apply implements projections.Projection. Events of other types are skipped, and so are events
 // already applied: each row keeps the revision of the last event of its delivery's stream, and an
 // event at or below it changes nothing.
@@ -125,10 +135,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 	stmts := projections.NewTxStatements(tx)
 	defer stmts.Close()
 	for _, r := range events {
-		switch r.Type {
-		case delivery.EventScheduled, delivery.EventAttempted, delivery.EventSucceeded, delivery.EventFailed,
-			delivery.EventReplayRequested:
-		default:
+		if !v.Reads(r.Type) {
 			continue
 		}
 		e, err := v.decoder.DecodeSealed(r)

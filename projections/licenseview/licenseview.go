@@ -83,13 +83,18 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 	return nil
 }
 
+// Reads implements projections.Selective.
+func (v *View) Reads(eventType string) bool {
+	return eventType == license.EventIssued || eventType == license.EventRevoked
+}
+
 // Apply implements projections.Projection. Events of other streams are skipped, and so are events
 // already applied. A license issued with the hash of a key that another license already has is left
 // out: the key keeps authenticating as the first license.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
 	table := s.Table(tableLicenses)
 	for _, r := range events {
-		if r.Type != license.EventIssued && r.Type != license.EventRevoked {
+		if !v.Reads(r.Type) {
 			continue
 		}
 		e, err := v.decoder.DecodeSealed(r)

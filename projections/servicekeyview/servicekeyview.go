@@ -85,12 +85,17 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 	return nil
 }
 
+// Reads implements projections.Selective.
+func (v *View) Reads(eventType string) bool {
+	return eventType == servicekey.EventIssued || eventType == servicekey.EventReset
+}
+
 // Apply implements projections.Projection. Events of other streams are skipped, and so are events
 // already applied.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
 	table := s.Table(tableKeys)
 	for _, r := range events {
-		if r.Type != servicekey.EventIssued && r.Type != servicekey.EventReset {
+		if !v.Reads(r.Type) {
 			continue
 		}
 		e, err := v.decoder.DecodeSealed(r)

@@ -198,6 +198,16 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 	return nil
 }
 
+// Reads implements projections.Selective.
+func (v *View) Reads(eventType string) bool {
+	switch eventType {
+	case webhook.EventCreated, webhook.EventUpdated, webhook.EventDisabled, webhook.EventEnabled, webhook.EventDeleted,
+		webhook.EventSecretRotated:
+		return true
+	}
+	return false
+}
+
 // Apply implements projections.Projection. Events of other streams are skipped, and so is an event
 // the view has already applied (its revision is not after the webhook's Version) or one for a
 // webhook the view does not hold.
@@ -236,10 +246,7 @@ func (v *View) decodeAhead(events []eventlog.RecordedEvent) (decoded <-chan deco
 	wg.Go(func() {
 		defer close(out)
 		for _, r := range events {
-			switch r.Type {
-			case webhook.EventCreated, webhook.EventUpdated, webhook.EventDisabled, webhook.EventEnabled, webhook.EventDeleted,
-				webhook.EventSecretRotated:
-			default:
+			if !v.Reads(r.Type) {
 				continue
 			}
 			d := decodedEvent{record: r}
