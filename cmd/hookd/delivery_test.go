@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/hookd/hookd/adapters/readmodeldb"
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/platform"
@@ -586,5 +588,59 @@ func TestDeliverySIGTERMHandsOverCleanly(t *testing.T) {
 	t.Logf("%d events: %d delivered before SIGTERM, %d lost, %d delivered twice", events, atStop, lost, duplicates)
 	if lost != 0 || duplicates != 0 {
 		t.Errorf("after a graceful stop: %d lost, %d duplicates; want none of either", lost, duplicates)
+	}
+}
+
+// TestDispatchingAgainSchedulesNothingTwice loses the dispatcher's checkpoint (and its read model),
+// so that a restart goes over every published event again: no delivery is scheduled or sent twice,
+// and a webhook created after an event was published does not receive it.
+func TestDispatchingAgainSchedulesNothingTwice(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	dir := t.TempDir()
+	h := startHookdIn(t, dir, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	body := func(name string) map[string]any {
+		return map[string]any{"eventNames": []string{"E"}, "name": name, "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200}}
+	}
+	early := apiCreate(h, h.license, scope, body("early"))
+	var first struct{ ID string }
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, &first)
+	rcv.wait(1, 20*time.Second)
+	late := apiCreate(h, h.license, scope, body("late"))
+	h.cancel()
+	if err := h.inst.wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := readmodeldb.Open(filepath.Join(dir, readModelsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{`DELETE FROM projection_checkpoints WHERE name = 'dispatch'`, `DROP TABLE publications`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := startHookdIn(t, dir, deliveryEnv)
+	var second struct{ ID string }
+	apiPublish(again, again.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 2}}, &second)
+	got := rcv.wait(3, 20*time.Second)
+	time.Sleep(300 * time.Millisecond) // anything scheduled twice would arrive by now
+	ids := map[string]int{}
+	rcv.mu.Lock()
+	for _, r := range rcv.got {
+		ids[r.header.Get("Webhook-Id")]++
+	}
+	rcv.mu.Unlock()
+	want := map[string]int{
+		delivery.ID(first.ID, early.ID): 1, delivery.ID(second.ID, early.ID): 1, delivery.ID(second.ID, late.ID): 1,
+	}
+	if len(got) != 3 || !maps.Equal(ids, want) {
+		t.Errorf("deliveries by webhook-id %v, want %v (the first event once, to the early webhook only)", ids, want)
 	}
 }
