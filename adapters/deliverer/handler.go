@@ -81,6 +81,7 @@ type Config struct {
 type Handler struct {
 	cfg             Config
 	platformBackoff delivery.Backoff
+	limits          *rateLimits
 	// sendCtx bounds attempts in flight; it ends only when a graceful stop runs out of time.
 	sendCtx   context.Context
 	endpoints *endpointSlots
@@ -123,7 +124,8 @@ func NewHandler(sendCtx context.Context, cfg Config) (*Handler, error) {
 	platformBackoff := platform.RetryBackoff()
 	platformBackoff.Random = cfg.Backoff.Random
 	return &Handler{cfg: cfg, platformBackoff: platformBackoff, sendCtx: sendCtx,
-		endpoints: newEndpointSlots(cfg.EndpointConcurrency), webhooks: bounded.New[readWebhook](webhookCacheSize)}, nil
+		endpoints: newEndpointSlots(cfg.EndpointConcurrency), webhooks: bounded.New[readWebhook](webhookCacheSize),
+		limits: newRateLimits()}, nil
 }
 
 // Handle is the Watermill handler: the message's payload is a delivery id. It always acks: what
@@ -163,6 +165,10 @@ func (h *Handler) deliver(id string) {
 	if !ok {
 		return
 	}
+	if wait := h.limits.wait(d.WebhookID(), t.rateLimit, now); wait > 0 {
+		h.cfg.Queue.Schedule(id, now.Add(wait))
+		return
+	}
 	settings := d.SettingsFor(t.present)
 	endpoint := endpointOf(settings.API.URL)
 	if !h.endpoints.acquire(endpoint) {
@@ -197,6 +203,8 @@ type target struct {
 	present delivery.Snapshot
 	secrets []string
 	backoff delivery.Backoff
+	// rateLimit is the webhook's requests per second at most; 0 for none.
+	rateLimit int
 }
 
 // target finds the delivery's target. A webhook that is gone or disabled parks the delivery, and a
@@ -222,7 +230,7 @@ func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Deli
 		h.abandon(ctx, log, d, delivery.ReasonWebhookDisabled)
 		return target{}, false
 	}
-	t = target{present: delivery.Snapshot{Policy: delivery.PolicyOf(w.Settings)}, backoff: h.cfg.Backoff}
+	t = target{present: delivery.Snapshot{Policy: delivery.PolicyOf(w.Settings)}, backoff: h.cfg.Backoff, rateLimit: w.Settings.RateLimit}
 	if d.ReplayMode() == delivery.ReplayCurrent {
 		if t.present, err = h.presentSnapshot(w); err != nil {
 			log.Error("opening the webhook's credential failed", "err", err)

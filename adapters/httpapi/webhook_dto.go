@@ -26,6 +26,7 @@ type webhookBody struct {
 	RetryCodes   *[]int            `json:"retryCodes"`
 	RetryCount   *int              `json:"retryCount"`
 	TTL          *int              `json:"ttl"`
+	RateLimit    *int              `json:"rateLimit"`
 	Secret       *string           `json:"secret"`
 }
 
@@ -68,7 +69,7 @@ func (c *credentialJSON) domain() webhook.Credential {
 func (b *webhookBody) patch() (command.SettingsPatch, error) {
 	p := command.SettingsPatch{
 		Name: b.Name, EventNames: b.EventNames, Tags: b.Tags, SuccessCodes: b.SuccessCodes,
-		RetryCodes: b.RetryCodes, RetryCount: b.RetryCount, TTL: b.TTL,
+		RetryCodes: b.RetryCodes, RetryCount: b.RetryCount, TTL: b.TTL, RateLimit: b.RateLimit,
 	}
 	if b.Query != nil {
 		query, err := queryEntries(*b.Query)
@@ -176,6 +177,7 @@ type webhookJSON struct {
 	RetryCodes   []int            `json:"retryCodes"`
 	RetryCount   int              `json:"retryCount"`
 	TTL          int              `json:"ttl"`
+	RateLimit    int              `json:"rateLimit"`
 	Secret       string           `json:"secret,omitempty"`
 	Version      uint64           `json:"version"`
 	CreatedAt    *time.Time       `json:"createdAt,omitempty"`
@@ -209,6 +211,7 @@ func settingsJSON(out *webhookJSON, s webhook.Settings) {
 		out.API.OAuthScopes = []string{}
 	}
 	out.SuccessCodes, out.RetryCodes, out.RetryCount, out.TTL = s.SuccessCodes, s.RetryCodes, s.RetryCount, s.TTL
+	out.RateLimit = s.RateLimit
 }
 
 // jsonNumber writes whole numbers as integers, as the integrator sent them.

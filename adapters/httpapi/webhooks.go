@@ -300,6 +300,7 @@ type settingsEntryJSON struct {
 	RetryCodes   []int            `json:"retryCodes"`
 	RetryCount   int              `json:"retryCount"`
 	TTL          int              `json:"ttl"`
+	RateLimit    int              `json:"rateLimit"`
 }
 
 func settingsEntry(s webhook.Settings) *settingsEntryJSON {
@@ -308,6 +309,7 @@ func settingsEntry(s webhook.Settings) *settingsEntryJSON {
 	return &settingsEntryJSON{
 		EventNames: w.EventNames, Name: w.Name, Tags: w.Tags, Query: w.Query, Criteria: w.Criteria, API: w.API,
 		SuccessCodes: w.SuccessCodes, RetryCodes: w.RetryCodes, RetryCount: w.RetryCount, TTL: w.TTL,
+		RateLimit: w.RateLimit,
 	}
 }
 

@@ -27,6 +27,7 @@ type SettingsPatch struct {
 	RetryCodes   *[]int
 	RetryCount   *int
 	TTL          *int
+	RateLimit    *int
 }
 
 // EndpointPatch names the endpoint fields to change. A credential given replaces the present one
@@ -59,6 +60,7 @@ func (p SettingsPatch) Apply(s webhook.Settings) webhook.Settings {
 	set(&s.RetryCodes, p.RetryCodes)
 	set(&s.RetryCount, p.RetryCount)
 	set(&s.TTL, p.TTL)
+	set(&s.RateLimit, p.RateLimit)
 	if a := p.API; a != nil {
 		set(&s.API.Type, a.Type)
 		set(&s.API.URL, a.URL)

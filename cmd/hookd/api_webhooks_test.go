@@ -51,6 +51,7 @@ type apiWebhookJSON struct {
 	RetryCodes   []int            `json:"retryCodes"`
 	RetryCount   int              `json:"retryCount"`
 	TTL          int              `json:"ttl"`
+	RateLimit    int              `json:"rateLimit"`
 	Secret       *string          `json:"secret"`
 	Version      uint64           `json:"version"`
 }

@@ -644,3 +644,41 @@ func TestDispatchingAgainSchedulesNothingTwice(t *testing.T) {
 		t.Errorf("deliveries by webhook-id %v, want %v (the first event once, to the early webhook only)", ids, want)
 	}
 }
+
+// TestDeliveryRespectsTheWebhooksRateLimit: a webhook with rateLimit 5 receives a burst of 20
+// events at 5 requests per second after the first second's worth.
+func TestDeliveryRespectsTheWebhooksRateLimit(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "limited", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}, "rateLimit": 5,
+	})
+	if hook.RateLimit != 5 {
+		t.Fatalf("create answered rateLimit %d, want 5", hook.RateLimit)
+	}
+	batch := make([]map[string]any, 20)
+	for i := range batch {
+		batch[i] = map[string]any{"eventName": "E", "payload": map[string]any{"n": i}}
+	}
+	apiPublish(h, h.license, scope, batch, nil)
+	got := rcv.wait(20, 30*time.Second)
+	// A bucket of 5 refilled at 5 a second: 15 requests after the first 5 take 3 s.
+	if span := got[19].at.Sub(got[0].at); span < 2500*time.Millisecond {
+		t.Errorf("20 requests arrived within %v, want about 3 s at 5 a second", span)
+	}
+	for i := range got {
+		n := 0
+		for _, r := range got[i:] {
+			if r.at.Sub(got[i].at) < time.Second {
+				n++
+			}
+		}
+		if n > 11 {
+			t.Errorf("%d requests within a second from request %d, want at most the burst and a second's rate (10)", n, i)
+		}
+	}
+	apiWantError(t, h.system(http.MethodPatch, scope+"/webhook/"+hook.ID, map[string]any{"rateLimit": 10_001}), http.StatusBadRequest, "rateLimit")
+}

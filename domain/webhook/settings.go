@@ -26,6 +26,9 @@ type Settings struct {
 	RetryCodes   []int        `json:"retryCodes"`
 	RetryCount   int          `json:"retryCount"`
 	TTL          int          `json:"ttl"`
+	// RateLimit bounds the requests per second deliveries send to the webhook; 0 means no bound.
+	// It is hookd's own field, beyond the 1Kosmos model.
+	RateLimit int `json:"rateLimit,omitempty"`
 }
 
 // QueryEntry is one condition on an event's payload: the value at the dot path Key must equal Value
@@ -112,6 +115,7 @@ const (
 	MaxCodes            = 50
 	MaxRetryCount       = 2
 	MaxTTL              = 5
+	MaxRateLimit        = 10_000
 )
 
 // EndpointType is the only delivery method 1Kosmos defines.
@@ -225,6 +229,8 @@ func (s Settings) Validate() error {
 	}
 	v.check(s.RetryCount >= 0 && s.RetryCount <= MaxRetryCount, "retryCount", fmt.Sprintf("must be from 0 to %d", MaxRetryCount))
 	v.check(s.TTL >= 0 && s.TTL <= MaxTTL, "ttl", fmt.Sprintf("must be from 0 to %d seconds", MaxTTL))
+	v.check(s.RateLimit >= 0 && s.RateLimit <= MaxRateLimit, "rateLimit",
+		fmt.Sprintf("must be from 0 (no limit) to %d requests per second", MaxRateLimit))
 	return v.err()
 }
 
@@ -318,7 +324,8 @@ func (s Settings) Equal(o Settings) bool {
 		slices.Equal(s.SuccessCodes, o.SuccessCodes) &&
 		slices.Equal(s.RetryCodes, o.RetryCodes) &&
 		s.RetryCount == o.RetryCount &&
-		s.TTL == o.TTL
+		s.TTL == o.TTL &&
+		s.RateLimit == o.RateLimit
 }
 
 func (e Endpoint) equal(o Endpoint) bool {

@@ -354,6 +354,8 @@ func TestValidateCodesAndLimits(t *testing.T) {
 		{"ttl 5", func(s *webhook.Settings) { s.TTL = webhook.MaxTTL }, nil},
 		{"ttl -1", func(s *webhook.Settings) { s.TTL = -1 }, []string{"ttl"}},
 		{"ttl 6", func(s *webhook.Settings) { s.TTL = webhook.MaxTTL + 1 }, []string{"ttl"}},
+		{"rateLimit -1", func(s *webhook.Settings) { s.RateLimit = -1 }, []string{"rateLimit"}},
+		{"rateLimit over the bound", func(s *webhook.Settings) { s.RateLimit = webhook.MaxRateLimit + 1 }, []string{"rateLimit"}},
 
 		{"name at the length bound", func(s *webhook.Settings) { s.Name = strings.Repeat("n", webhook.MaxNameLength) }, nil},
 		{"name empty", func(s *webhook.Settings) { s.Name = "" }, []string{"name"}},
@@ -464,6 +466,7 @@ func TestSettingsEqual(t *testing.T) {
 		{"retry codes", validSettings(), with(func(s *webhook.Settings) { s.RetryCodes = []int{0} }), false},
 		{"retry count", validSettings(), with(func(s *webhook.Settings) { s.RetryCount = 2 }), false},
 		{"ttl", validSettings(), with(func(s *webhook.Settings) { s.TTL = 0 }), false},
+		{"rateLimit", validSettings(), with(func(s *webhook.Settings) { s.RateLimit = 7 }), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
