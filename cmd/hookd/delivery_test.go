@@ -682,3 +682,49 @@ func TestDeliveryRespectsTheWebhooksRateLimit(t *testing.T) {
 	}
 	apiWantError(t, h.system(http.MethodPatch, scope+"/webhook/"+hook.ID, map[string]any{"rateLimit": 10_001}), http.StatusBadRequest, "rateLimit")
 }
+
+// TestDeliveryTTLBoundsAnAttempt: ttl 1 gives up on a receiver that takes 3 s; without 0 among its
+// retry codes the delivery is parked at once, recorded as a timeout.
+func TestDeliveryTTLBoundsAnAttempt(t *testing.T) {
+	t.Parallel()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	h := startHookd(t, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "impatient", "api": map[string]any{"url": slow.URL},
+		"successCodes": []int{200}, "retryCodes": []int{503}, "retryCount": 2, "ttl": 1,
+	})
+	var published struct{ ID string }
+	started := time.Now()
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{}}, &published)
+	d := waitDelivery(t, h, delivery.ID(published.ID, hook.ID))
+	if d.Status() != delivery.StatusFailed || d.Attempts() != 1 {
+		t.Fatalf("delivery %v after %d attempts, want failed after 1", d.Status(), d.Attempts())
+	}
+	if took := time.Since(started); took > 2500*time.Millisecond {
+		t.Errorf("the attempt took %v: ttl 1 was not applied", took)
+	}
+	var page struct {
+		Data []struct {
+			Attempts []struct {
+				Status     int
+				ErrorClass string
+			}
+		}
+	}
+	// The delivery log is a read model: it may lag the log by a batch.
+	apiEventually(t, 10*time.Second, "the delivery log does not show the attempt", func() bool {
+		h.mustJSON(h.system(http.MethodPost, scope+"/webhook/"+hook.ID+"/deliveries/fetch", map[string]any{}), http.StatusOK, &page)
+		return len(page.Data) == 1 && len(page.Data[0].Attempts) == 1
+	})
+	if len(page.Data) != 1 || len(page.Data[0].Attempts) != 1 || page.Data[0].Attempts[0].Status != 0 ||
+		page.Data[0].Attempts[0].ErrorClass != "timeout" {
+		t.Errorf("the delivery log shows %+v, want one attempt with no status, class timeout", page.Data)
+	}
+}
