@@ -142,8 +142,9 @@ type server struct {
 	Config
 	log     *slog.Logger
 	metrics *metrics
-	// rendered caches webhooks' JSON by id (see webhook_render.go).
-	rendered *bounded.Map[rendered]
+	// rendered and renderedSystem cache webhooks' JSON by id, for non-system and for system readers
+	// (see webhook_render.go).
+	rendered, renderedSystem *bounded.Map[rendered]
 }
 
 // New returns the API as a Fiber app, ready to Listen or to Test.
@@ -160,7 +161,8 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 5 * time.Second
 	}
-	s := &server{Config: cfg, log: cfg.Logger, rendered: bounded.New[rendered](renderedCacheSize)}
+	s := &server{Config: cfg, log: cfg.Logger, rendered: bounded.New[rendered](renderedCacheSize),
+		renderedSystem: bounded.New[rendered](renderedCacheSize)}
 	if cfg.Registry != nil {
 		s.metrics = newMetrics(cfg.Registry)
 	}

@@ -7,25 +7,30 @@ import (
 	"github.com/hookd/hookd/projections/webhookview"
 )
 
-// renderedCacheSize bounds the cache of rendered webhooks: at well under 1 KiB each, some 10 MiB.
+// renderedCacheSize bounds each cache of rendered webhooks: at well under 1 KiB each, some 10 MiB.
 const renderedCacheSize = 10_000
 
-// rendered is a webhook's JSON as non-system readers see it (no credential, no secret), at one
-// version of the webhook. That form depends on the webhook's version alone, so it is rendered once
-// and served from the cache while the version holds: a fetch then splices cached bytes instead of
-// building and encoding 25 documents.
+// rendered is a webhook's JSON at one version of the webhook, in one of its two forms: as non-system
+// readers see it (no credential, no secret) or as system readers do (both opened). Each form depends
+// on the webhook's version alone, so it is rendered once and served from the cache while the version
+// holds: a fetch then splices cached bytes instead of opening secrets and encoding 25 documents.
+//
+// The system form holds the opened credential and secret in memory. The process holds the master
+// key that opens them all, and opens them for every delivery, so the cache exposes nothing a look at
+// its memory would not; it is what lets system readers fetch as fast as integrators.
 type rendered struct {
 	version uint64
 	json    []byte
 }
 
-// webhookDocument returns the JSON of a webhook from the read model, as the reader may see it. A
-// system reader's form opens sealed secrets, so it is never cached.
+// webhookDocument returns the JSON of a webhook from the read model, as the reader may see it.
 func (s *server) webhookDocument(w webhookview.Webhook, system bool) ([]byte, error) {
-	if !system {
-		if r, ok := s.rendered.Get(w.ID); ok && r.version == w.Version {
-			return r.json, nil
-		}
+	cache := s.rendered
+	if system {
+		cache = s.renderedSystem
+	}
+	if r, ok := cache.Get(w.ID); ok && r.version == w.Version {
+		return r.json, nil
 	}
 	out, err := s.viewJSON(w, system)
 	if err != nil {
@@ -35,9 +40,7 @@ func (s *server) webhookDocument(w webhookview.Webhook, system bool) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	if !system {
-		s.rendered.Put(w.ID, rendered{version: w.Version, json: doc})
-	}
+	cache.Put(w.ID, rendered{version: w.Version, json: doc})
 	return doc, nil
 }
 
