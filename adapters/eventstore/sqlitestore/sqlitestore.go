@@ -48,6 +48,9 @@ type Store struct {
 	// subscriptions of this process read at once instead of at their next poll.
 	mu   sync.Mutex
 	wake chan struct{}
+
+	// pages shares what subscriptions read between them.
+	pages pages
 }
 
 var _ eventstore.Store = (*Store)(nil)

@@ -65,7 +65,7 @@ func (sub *subscription) Next(ctx context.Context, max int) ([]eventlog.Recorded
 		}
 		// Taken before reading, so that a commit between the read and the wait still wakes us.
 		wake := sub.store.changed()
-		page, err := sub.store.ReadAll(ctx, sub.after, pageSize)
+		page, err := sub.store.pages.read(ctx, sub.store, sub.after)
 		if err != nil {
 			if endErr := sub.ended(ctx); endErr != nil {
 				return nil, endErr
@@ -73,7 +73,7 @@ func (sub *subscription) Next(ctx context.Context, max int) ([]eventlog.Recorded
 			return nil, err
 		}
 		if len(page) > 0 {
-			sub.buffered = page
+			sub.buffered = page // shared with other subscriptions: Next hands out sub-slices only
 			sub.after = page[len(page)-1].Position
 			continue
 		}

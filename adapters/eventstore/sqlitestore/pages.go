@@ -1,0 +1,51 @@
+package sqlitestore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// pagesKept bounds the pages a Store keeps for its subscriptions.
+const pagesKept = 16
+
+// pages keeps the last pages the Store's subscriptions read, by the position they were read after.
+// Subscriptions that follow the log closely wake together on every commit and ask for the same page:
+// one reads it from the file, the others share what it read. A shared page may miss events committed
+// since it was read; a subscription that gets one reads on from its end and so sees them next, and
+// it only ever waits after a read of the file found nothing, so no commit goes unseen.
+type pages struct {
+	mu    sync.Mutex
+	byKey map[uint64][]eventlog.RecordedEvent
+	order []uint64
+}
+
+// read returns the page after position after: shared when another subscription read it, from the
+// file otherwise. The events' byte slices are shared: readers never change them.
+func (p *pages) read(ctx context.Context, s *Store, after eventlog.Position) ([]eventlog.RecordedEvent, error) {
+	p.mu.Lock()
+	page, ok := p.byKey[after.Commit]
+	p.mu.Unlock()
+	if ok {
+		return page, nil
+	}
+	page, err := s.ReadAll(ctx, after, pageSize)
+	if err != nil || len(page) == 0 {
+		return page, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byKey == nil {
+		p.byKey = make(map[uint64][]eventlog.RecordedEvent, pagesKept)
+	}
+	if _, ok := p.byKey[after.Commit]; !ok {
+		if len(p.order) == pagesKept {
+			delete(p.byKey, p.order[0])
+			p.order = p.order[1:]
+		}
+		p.order = append(p.order, after.Commit)
+	}
+	p.byKey[after.Commit] = page
+	return page, nil
+}
