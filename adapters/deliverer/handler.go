@@ -42,6 +42,8 @@ const (
 	// webhook once per attempt would cost a read transaction on every delivery.
 	webhookFreshness = time.Second
 	webhookCacheSize = 10_000
+	// savedCacheSize bounds the deliveries kept in memory as last saved, for their next attempt.
+	savedCacheSize = 10_000
 )
 
 // WebhookReader reads a webhook's present settings and secrets from the read model.
@@ -86,6 +88,11 @@ type Handler struct {
 	sendCtx   context.Context
 	endpoints *endpointSlots
 	webhooks  *bounded.Map[readWebhook]
+	// saved holds deliveries as this process last saved them, for their next attempt to take
+	// instead of reading the log. One taken is gone, so a later message (a replay's, say) reads the
+	// log; one evicted is read from the log too. Another writer in between makes the save conflict,
+	// and the delivery is read again.
+	saved *bounded.Map[*delivery.Delivery]
 }
 
 // readWebhook is a webhook as the read model answered, and when.
@@ -125,7 +132,7 @@ func NewHandler(sendCtx context.Context, cfg Config) (*Handler, error) {
 	platformBackoff.Random = cfg.Backoff.Random
 	return &Handler{cfg: cfg, platformBackoff: platformBackoff, sendCtx: sendCtx,
 		endpoints: newEndpointSlots(cfg.EndpointConcurrency), webhooks: bounded.New[readWebhook](webhookCacheSize),
-		limits: newRateLimits()}, nil
+		limits: newRateLimits(), saved: bounded.New[*delivery.Delivery](savedCacheSize)}, nil
 }
 
 // Handle is the Watermill handler: the message's payload is a delivery id. It always acks: what
@@ -143,7 +150,7 @@ var attemptCaller = command.Caller{Actor: "hookd-deliverer"}
 
 func (h *Handler) deliver(id string) {
 	ctx, log := h.sendCtx, h.cfg.Logger.With("delivery_id", id)
-	d, err := h.cfg.Deliveries.Load(ctx, id)
+	d, err := h.load(ctx, id)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warn("reading a delivery failed; trying again", "err", err)
@@ -157,6 +164,7 @@ func (h *Handler) deliver(id string) {
 		return
 	}
 	if wait > 0 {
+		h.saved.Put(id, d)
 		h.cfg.Queue.Schedule(id, now.Add(wait))
 		return
 	}
@@ -166,12 +174,14 @@ func (h *Handler) deliver(id string) {
 		return
 	}
 	if wait := h.limits.wait(d.WebhookID(), t.rateLimit, now); wait > 0 {
+		h.saved.Put(id, d)
 		h.cfg.Queue.Schedule(id, now.Add(wait))
 		return
 	}
 	settings := d.SettingsFor(t.present)
 	endpoint := endpointOf(settings.API.URL)
 	if !h.endpoints.acquire(endpoint) {
+		h.saved.Put(id, d)
 		h.cfg.Queue.Schedule(id, now.Add(busyEndpointDelay+time.Duration(rand.Int64N(int64(busyEndpointDelay)))))
 		return
 	}
@@ -344,8 +354,20 @@ func (h *Handler) save(ctx context.Context, log *slog.Logger, d *delivery.Delive
 		return
 	}
 	if d.Status() == delivery.StatusScheduled {
+		h.saved.Put(d.ID(), d)
 		h.cfg.Queue.Schedule(d.ID(), d.NextDueAt())
 	}
+}
+
+// Scheduled keeps a delivery the dispatcher just scheduled and saved, for its first attempt.
+func (h *Handler) Scheduled(d *delivery.Delivery) { h.saved.Put(d.ID(), d) }
+
+// load returns the delivery as this process last saved it, or else as the log has it.
+func (h *Handler) load(ctx context.Context, id string) (*delivery.Delivery, error) {
+	if d, ok := h.saved.Take(id); ok {
+		return d, nil
+	}
+	return h.cfg.Deliveries.Load(ctx, id)
 }
 
 // endpointOf names the endpoint a URL goes to: its scheme, host and port.

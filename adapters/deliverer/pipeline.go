@@ -9,6 +9,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+
+	"github.com/hookd/hookd/domain/delivery"
 )
 
 // Topic is the Watermill topic that carries delivery ids to the deliver handler.
@@ -41,6 +43,10 @@ func NewPipeline(queue *Queue, cfg Config, grace time.Duration) (*Pipeline, erro
 	}
 	return &Pipeline{queue: queue, handler: h, grace: grace, stop: stop, log: log}, nil
 }
+
+// Scheduled keeps a delivery just scheduled and saved, so that its first attempt need not read it
+// back from the log.
+func (p *Pipeline) Scheduled(d *delivery.Delivery) { p.handler.Scheduled(d) }
 
 // Run delivers until ctx ends, then stops gracefully: the queue hands out nothing more, attempts in
 // flight get the grace period to finish and be recorded, and those still running after it are

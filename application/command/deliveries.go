@@ -25,19 +25,24 @@ func NewDeliveries(log EventLog, codec *eventcodec.Codec, clock func() time.Time
 	return &Deliveries{streams: s}, nil
 }
 
-// Schedule appends a new delivery's DeliveryScheduled. Its stream is new: a delivery's id derives
-// from its event and webhook, so when the stream exists the delivery was scheduled before (by an
-// earlier run over the same published event) and Schedule appends nothing, with Changed false.
-func (h *Deliveries) Schedule(ctx context.Context, s delivery.Scheduling, caller Caller) (Result, error) {
+// Schedule appends a new delivery's DeliveryScheduled and returns the delivery, saved. Its stream
+// is new: a delivery's id derives from its event and webhook, so when the stream exists the delivery
+// was scheduled before (by an earlier run over the same published event) and Schedule appends
+// nothing, with Changed false and no delivery.
+func (h *Deliveries) Schedule(ctx context.Context, s delivery.Scheduling, caller Caller) (*delivery.Delivery, Result, error) {
 	d, err := delivery.Schedule(s)
 	if err != nil {
-		return Result{}, err
+		return nil, Result{}, err
 	}
 	res, err := h.streams.save(ctx, delivery.Stream(d.ID()), d.Version(), asEvents(d.Changes()), caller)
 	if errors.Is(err, eventlog.ErrWrongExpectedVersion) {
-		return Result{}, nil
+		return nil, Result{}, nil
 	}
-	return res, err
+	if err != nil {
+		return nil, Result{}, err
+	}
+	d.Saved()
+	return d, res, nil
 }
 
 // Load reads a delivery from its stream, with the target's credentials opened. It returns
@@ -56,7 +61,11 @@ func (h *Deliveries) Load(ctx context.Context, id string) (*delivery.Delivery, e
 }
 
 // Save appends what was recorded on d since it was loaded, expecting its stream where it was
-// loaded: eventlog.ErrWrongExpectedVersion says another writer recorded first.
+// loaded, and marks d saved: eventlog.ErrWrongExpectedVersion says another writer recorded first.
 func (h *Deliveries) Save(ctx context.Context, d *delivery.Delivery, caller Caller) (Result, error) {
-	return h.streams.save(ctx, delivery.Stream(d.ID()), d.Version(), asEvents(d.Changes()), caller)
+	res, err := h.streams.save(ctx, delivery.Stream(d.ID()), d.Version(), asEvents(d.Changes()), caller)
+	if err == nil {
+		d.Saved()
+	}
+	return res, err
 }

@@ -49,8 +49,13 @@ type Ports struct {
 	Body func(eventName string, payload json.RawMessage) ([]byte, error)
 	// Deliveries appends DeliveryScheduled.
 	Deliveries *command.Deliveries
+	// Head returns the log's last position.
+	Head func(ctx context.Context) (eventlog.Position, error)
 	// Enqueue hands a delivery that is due at at to the delivery queue.
 	Enqueue func(deliveryID string, at time.Time)
+	// Scheduled receives each delivery this Dispatcher scheduled, as saved, before it is enqueued:
+	// the deliverer can make its first attempt without reading the delivery back (optional).
+	Scheduled func(*delivery.Delivery)
 	// Clock gives the scheduling time.
 	Clock func() time.Time
 	// PlatformURL is WEBHOOK_URL, where platform events go (optional: without it they are recorded
@@ -72,7 +77,7 @@ func New(p Ports) (*Dispatcher, error) {
 	var errs []error
 	for name, missing := range map[string]bool{
 		"Decode": p.Decode == nil, "Metadata": p.Metadata == nil, "Candidates": p.Candidates == nil,
-		"WebhooksAt": p.WebhooksAt == nil, "Body": p.Body == nil, "Deliveries": p.Deliveries == nil,
+		"WebhooksAt": p.WebhooksAt == nil, "Body": p.Body == nil, "Deliveries": p.Deliveries == nil, "Head": p.Head == nil,
 		"Enqueue": p.Enqueue == nil, "Clock": p.Clock == nil,
 	} {
 		if missing {
@@ -115,6 +120,14 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 	if err := d.p.WebhooksAt(ctx, published[len(published)-1].Position); err != nil {
 		return fmt.Errorf("dispatch: waiting for the webhooks read model: %w", err)
 	}
+	// Scheduling is idempotent: going over these events again (after a crash, or a batch that
+	// failed) appends the same DeliveryScheduled, which the store takes for a repeat and answers
+	// with the first append's result. A result past the log's head as it is now is a new delivery;
+	// one at or before it was scheduled before, and is the log's and the recovery's to hand over.
+	head, err := d.p.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("dispatch: %w", err)
+	}
 	var (
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, scheduleConcurrency)
@@ -135,15 +148,18 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				res, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID))
+				scheduled, res, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID))
 				if err != nil {
 					fail(fmt.Errorf("dispatch: scheduling event %s for webhook %s: %w", s.EventID, s.WebhookID, err))
 					return
 				}
-				if res.Changed {
+				if res.Changed && head.Before(res.Position) {
 					// Enqueued now rather than when its DeliveryScheduled comes back through the
 					// log: that saves a trip through the subscription on every delivery's way.
-					id := delivery.ID(s.EventID, s.WebhookID)
+					id := scheduled.ID()
+					if d.p.Scheduled != nil {
+						d.p.Scheduled(scheduled)
+					}
 					d.mu.Lock()
 					d.scheduled[id] = struct{}{}
 					d.mu.Unlock()

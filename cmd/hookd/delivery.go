@@ -62,7 +62,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 	dispatcher, err := dispatch.New(dispatch.Ports{
 		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 		Candidates: n.candidates, WebhooksAt: n.webhooksAt,
-		Body: webhooksig.Body, Deliveries: n.deliveries, Enqueue: queue.Schedule, Clock: n.clock,
+		Body: webhooksig.Body, Deliveries: n.deliveries, Head: n.store.LastPosition, Enqueue: queue.Schedule, Scheduled: pipeline.Scheduled, Clock: n.clock,
 		PlatformURL: cfg.PlatformURL,
 	})
 	if err != nil {

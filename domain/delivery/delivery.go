@@ -358,5 +358,12 @@ func (d *Delivery) ReplayMode() ReplayMode { return d.replayMode }
 // Changes must be appended expecting it.
 func (d *Delivery) Version() int64 { return d.version }
 
+// Saved says that Changes were appended to the log: they become part of the delivery as loaded, and
+// Version moves past them, so the delivery can record and be saved again without being read back.
+func (d *Delivery) Saved() {
+	d.version += int64(len(d.changes))
+	d.changes = nil
+}
+
 // Changes returns the events recorded since the delivery was loaded or scheduled.
 func (d *Delivery) Changes() []Event { return d.changes }

@@ -551,3 +551,18 @@ func TestAbandonValidates(t *testing.T) {
 		t.Errorf("a refused Abandon changed the delivery: %v, %v", names(d.Changes()), d.Status())
 	}
 }
+
+func TestSavedMovesTheVersionPastTheChanges(t *testing.T) {
+	t.Parallel()
+	d := mustSchedule(t, 1)
+	d.Saved()
+	if d.Version() != 0 || len(d.Changes()) != 0 {
+		t.Fatalf("after Saved: version %d, %d changes; want 0 and none", d.Version(), len(d.Changes()))
+	}
+	record(t, d, attempt(1, 503, t0))
+	checkChanges(t, d, delivery.EventAttempted)
+	d.Saved()
+	if d.Version() != 1 || len(d.Changes()) != 0 || d.Attempts() != 1 {
+		t.Errorf("after the second Saved: version %d, %d changes, %d attempts; want 1, none, 1", d.Version(), len(d.Changes()), d.Attempts())
+	}
+}

@@ -26,6 +26,15 @@ func (m *Map[V]) Get(key string) (V, bool) {
 	return v, ok
 }
 
+// Take returns the value under key and removes it, if the map holds one.
+func (m *Map[V]) Take(key string) (V, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.entries[key]
+	delete(m.entries, key)
+	return v, ok
+}
+
 // Put sets the value under key, evicting a random entry when the map is full.
 func (m *Map[V]) Put(key string, v V) {
 	m.mu.Lock()

@@ -39,3 +39,17 @@ func TestMapReplacesWithoutEvicting(t *testing.T) {
 		t.Errorf("b = %q, %v: evicted by a replacement", v, ok)
 	}
 }
+
+func TestMapTakeRemoves(t *testing.T) {
+	m := New[int](2)
+	m.Put("a", 1)
+	if v, ok := m.Take("a"); !ok || v != 1 {
+		t.Fatalf("Take(a) = %d, %v", v, ok)
+	}
+	if _, ok := m.Get("a"); ok {
+		t.Error("a is still there after Take")
+	}
+	if _, ok := m.Take("a"); ok {
+		t.Error("a taken twice")
+	}
+}
