@@ -1,7 +1,9 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/hookd/hookd/domain/eventlog"
@@ -21,13 +23,29 @@ type pages struct {
 	order []uint64
 }
 
+// cached returns the events after position after that a kept page holds: the rest of a page read
+// after an earlier position, when after falls inside it. Subscriptions a batch apart then share
+// pages too.
+func (p *pages) cached(after eventlog.Position) []eventlog.RecordedEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, key := range p.order {
+		page := p.byKey[key]
+		if key > after.Commit || page[len(page)-1].Position.Commit <= after.Commit {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(page, after.Commit+1, func(e eventlog.RecordedEvent, pos uint64) int {
+			return cmp.Compare(e.Position.Commit, pos)
+		})
+		return page[i:]
+	}
+	return nil
+}
+
 // read returns the page after position after: shared when another subscription read it, from the
 // file otherwise. The events' byte slices are shared: readers never change them.
 func (p *pages) read(ctx context.Context, s *Store, after eventlog.Position) ([]eventlog.RecordedEvent, error) {
-	p.mu.Lock()
-	page, ok := p.byKey[after.Commit]
-	p.mu.Unlock()
-	if ok {
+	if page := p.cached(after); len(page) > 0 {
 		return page, nil
 	}
 	page, err := s.ReadAll(ctx, after, pageSize)
