@@ -31,7 +31,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultEndpointConcurrency = 64
+	DefaultEndpointConcurrency = 128
 	// busyEndpointDelay is how long a delivery to an endpoint at its concurrency limit waits before
 	// it is tried again; a little jitter spreads those that wait together.
 	busyEndpointDelay = 100 * time.Millisecond
