@@ -41,6 +41,7 @@ type Ports struct {
 	Decode   func(r eventlog.RecordedEvent) (interface{ EventName() string }, error)
 	Metadata func(r eventlog.RecordedEvent) (eventlog.Metadata, error)
 	// Candidates returns the enabled webhooks of the tenant and community that list the event name.
+	// The Dispatcher reads the answer and never changes it, so it may be shared.
 	Candidates func(ctx context.Context, tenantID, communityID, eventName string) ([]Candidate, error)
 	// WebhooksAt waits until Candidates answers from the log up to pos at least, so that a webhook
 	// created before an event was published is seen when the event is dispatched.

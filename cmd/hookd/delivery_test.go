@@ -730,3 +730,42 @@ func TestDeliveryTTLBoundsAnAttempt(t *testing.T) {
 		t.Errorf("the delivery log shows %+v, want one attempt with no status, class timeout", page.Data)
 	}
 }
+
+// TestDispatchFollowsWebhookChangesBetweenEvents: the dispatcher keeps the subscribers of an event
+// name between events; a webhook created or disabled in between is taken into account at once.
+func TestDispatchFollowsWebhookChangesBetweenEvents(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	scope := apiScope("t1", "c1")
+	body := func(name string) map[string]any {
+		return map[string]any{"eventNames": []string{"E"}, "name": name, "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200}}
+	}
+	publish := func() string {
+		var out struct{ ID string }
+		apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{}}, &out)
+		return out.ID
+	}
+	a := apiCreate(h, h.license, scope, body("a"))
+	e1 := publish()
+	rcv.wait(1, 20*time.Second)
+	b := apiCreate(h, h.license, scope, body("b"))
+	e2 := publish()
+	rcv.wait(3, 20*time.Second)
+	h.mustJSON(h.system(http.MethodPatch, scope+"/webhook/"+a.ID, map[string]any{"disabled": true}), http.StatusOK, nil)
+	e3 := publish()
+	rcv.wait(4, 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	got := map[string]int{}
+	rcv.mu.Lock()
+	for _, r := range rcv.got {
+		got[r.header.Get("Webhook-Id")]++
+	}
+	rcv.mu.Unlock()
+	want := map[string]int{
+		delivery.ID(e1, a.ID): 1, delivery.ID(e2, a.ID): 1, delivery.ID(e2, b.ID): 1, delivery.ID(e3, b.ID): 1,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("deliveries %v, want %v", got, want)
+	}
+}
