@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
@@ -129,48 +131,42 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 	if err != nil {
 		return fmt.Errorf("dispatch: %w", err)
 	}
-	var (
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, scheduleConcurrency)
-		mu   sync.Mutex
-		errs []error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		errs = append(errs, err)
-	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(scheduleConcurrency)
 	for _, r := range published {
 		scheduling, err := d.match(ctx, r)
 		if err != nil {
-			return err
+			g.Go(func() error { return err }) // ends the batch once what is in flight is done
+			break
 		}
 		for _, s := range scheduling {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
+			g.Go(func() error {
 				scheduled, res, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID))
 				if err != nil {
-					fail(fmt.Errorf("dispatch: scheduling event %s for webhook %s: %w", s.EventID, s.WebhookID, err))
-					return
+					return fmt.Errorf("dispatch: scheduling event %s for webhook %s: %w", s.EventID, s.WebhookID, err)
 				}
 				if res.Changed && head.Before(res.Position) {
-					// Enqueued now rather than when its DeliveryScheduled comes back through the
-					// log: that saves a trip through the subscription on every delivery's way.
-					id := scheduled.ID()
-					if d.p.Scheduled != nil {
-						d.p.Scheduled(scheduled)
-					}
-					d.mu.Lock()
-					d.scheduled[id] = struct{}{}
-					d.mu.Unlock()
-					d.p.Enqueue(id, s.At)
+					d.handOver(scheduled, s.At)
 				}
+				return nil
 			})
 		}
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
+}
+
+// handOver enqueues a delivery this Dispatcher just scheduled, rather than when its
+// DeliveryScheduled comes back through the log: that saves a trip through the subscription on
+// every delivery's way.
+func (d *Dispatcher) handOver(scheduled *delivery.Delivery, at time.Time) {
+	id := scheduled.ID()
+	if d.p.Scheduled != nil {
+		d.p.Scheduled(scheduled)
+	}
+	d.mu.Lock()
+	d.scheduled[id] = struct{}{}
+	d.mu.Unlock()
+	d.p.Enqueue(id, at)
 }
 
 // match returns the deliveries one published event makes: one per enabled webhook of its scope
