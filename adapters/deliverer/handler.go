@@ -164,8 +164,7 @@ func (h *Handler) deliver(id string) {
 		return
 	}
 	if wait > 0 {
-		h.saved.Put(id, d)
-		h.cfg.Queue.Schedule(id, now.Add(wait))
+		h.later(d, now.Add(wait))
 		return
 	}
 
@@ -174,15 +173,13 @@ func (h *Handler) deliver(id string) {
 		return
 	}
 	if wait := h.limits.wait(d.WebhookID(), t.rateLimit, now); wait > 0 {
-		h.saved.Put(id, d)
-		h.cfg.Queue.Schedule(id, now.Add(wait))
+		h.later(d, now.Add(wait))
 		return
 	}
 	settings := d.SettingsFor(t.present)
 	endpoint := endpointOf(settings.API.URL)
 	if !h.endpoints.acquire(endpoint) {
-		h.saved.Put(id, d)
-		h.cfg.Queue.Schedule(id, now.Add(busyEndpointDelay+time.Duration(rand.Int64N(int64(busyEndpointDelay)))))
+		h.later(d, now.Add(busyEndpointDelay+time.Duration(rand.Int64N(int64(busyEndpointDelay)))))
 		return
 	}
 	outcome, err := h.send(ctx, d, settings, t.secrets)
@@ -211,7 +208,9 @@ func (h *Handler) deliver(id string) {
 // mode current sends with), the secrets that sign it, and the spacing of its retries.
 type target struct {
 	present delivery.Snapshot
-	secrets []string
+	// secrets opens the secrets that sign the delivery, only once it is to be sent: a delivery
+	// that waits for its endpoint or its rate limit needs none.
+	secrets func() ([]string, error)
 	backoff delivery.Backoff
 	// rateLimit is the webhook's requests per second at most; 0 for none.
 	rateLimit int
@@ -221,9 +220,10 @@ type target struct {
 // read that fails queues it again; ok is false then, and nothing is to be sent.
 func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Delivery, now time.Time) (t target, ok bool) {
 	if d.WebhookID() == platform.WebhookID {
-		t = target{present: platform.Target(h.cfg.PlatformURL), backoff: h.platformBackoff}
-		if h.cfg.PlatformSecret != "" {
-			t.secrets = []string{h.cfg.PlatformSecret}
+		t = target{present: platform.Target(h.cfg.PlatformURL), backoff: h.platformBackoff,
+			secrets: func() ([]string, error) { return nil, nil }}
+		if secret := h.cfg.PlatformSecret; secret != "" {
+			t.secrets = func() ([]string, error) { return []string{secret}, nil }
 		}
 		return t, true
 	}
@@ -250,14 +250,16 @@ func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Deli
 	}
 	// During a rotation both secrets sign, the new one first, so receivers that still hold the old
 	// one keep verifying.
-	for _, sealed := range w.ValidSecrets(now) {
-		secret, err := h.cfg.Secrets.OpenSecret(sealed, w.Stream)
-		if err != nil {
-			log.Error("opening the webhook's secret failed", "err", err)
-			h.cfg.Queue.Schedule(d.ID(), now.Add(storeRetryDelay))
-			return target{}, false
+	t.secrets = func() ([]string, error) {
+		sealed := w.ValidSecrets(now)
+		secrets := make([]string, len(sealed))
+		for i, s := range sealed {
+			var err error
+			if secrets[i], err = h.cfg.Secrets.OpenSecret(s, w.Stream); err != nil {
+				return nil, fmt.Errorf("opening the webhook's secret: %w", err)
+			}
 		}
-		t.secrets = append(t.secrets, secret)
+		return secrets, nil
 	}
 	return t, true
 }
@@ -275,8 +277,13 @@ func (h *Handler) webhook(ctx context.Context, d *delivery.Delivery, now time.Ti
 	return w, err
 }
 
-// send signs the delivery for this attempt with secrets and the service key, and sends it.
-func (h *Handler) send(ctx context.Context, d *delivery.Delivery, settings delivery.Snapshot, secrets []string) (sender.Outcome, error) {
+// send signs the delivery for this attempt with the secrets openSecrets gives and the service key,
+// and sends it.
+func (h *Handler) send(ctx context.Context, d *delivery.Delivery, settings delivery.Snapshot, openSecrets func() ([]string, error)) (sender.Outcome, error) {
+	secrets, err := openSecrets()
+	if err != nil {
+		return sender.Outcome{}, err
+	}
 	key, err := h.cfg.SigningKey(ctx)
 	if err != nil {
 		return sender.Outcome{}, fmt.Errorf("the signing key: %w", err)
@@ -354,9 +361,14 @@ func (h *Handler) save(ctx context.Context, log *slog.Logger, d *delivery.Delive
 		return
 	}
 	if d.Status() == delivery.StatusScheduled {
-		h.saved.Put(d.ID(), d)
-		h.cfg.Queue.Schedule(d.ID(), d.NextDueAt())
+		h.later(d, d.NextDueAt())
 	}
+}
+
+// later queues d's next attempt at at, keeping d as it stands for that attempt.
+func (h *Handler) later(d *delivery.Delivery, at time.Time) {
+	h.saved.Put(d.ID(), d)
+	h.cfg.Queue.Schedule(d.ID(), at)
 }
 
 // Scheduled keeps a delivery the dispatcher just scheduled and saved, for its first attempt.
