@@ -36,12 +36,8 @@ func decodeBody(c *fiber.Ctx, v any) error {
 		return badRequest("body must hold a single JSON value")
 	}
 	// encoding/json matches field names regardless of case, so "NAME" would pass for "name": the
-	// exact names are checked on the body as decoded generically.
-	var generic any
-	if err := json.Unmarshal(body, &generic); err != nil {
-		return badRequest(describeJSONError(err, body, reflect.TypeOf(v)))
-	}
-	if path := unknownField(generic, reflect.TypeOf(v), ""); path != "" {
+	// exact names are checked on the body's objects.
+	if path := unknownField(body, reflect.TypeOf(v), ""); path != "" {
 		return badRequest("unknown field " + path)
 	}
 	return nil
@@ -63,35 +59,32 @@ func describeJSONError(err error, body []byte, target reflect.Type) string {
 		return "malformed JSON: unexpected end of body"
 	}
 	if _, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		var generic any
-		if json.Unmarshal(body, &generic) == nil {
-			if path := unknownField(generic, target, ""); path != "" {
-				return "unknown field " + path
-			}
+		if path := unknownField(body, target, ""); path != "" {
+			return "unknown field " + path
 		}
 		return strings.TrimPrefix(err.Error(), "json: ")
 	}
 	return "malformed JSON: " + err.Error()
 }
 
-// unknownField finds the path of the first field of value (in sorted key order) that t does not
-// have under its exact name, walking objects and arrays; "" when there is none. encoding/json names
-// only the last key of an unknown field, which does not tell api.foo from foo, and it ignores case.
-func unknownField(value any, t reflect.Type, prefix string) string {
+// unknownField finds the path of the first field of the JSON value raw (in sorted key order) that t
+// does not have under its exact name, walking objects and arrays; "" when there is none. encoding/json
+// names only the last key of an unknown field, which does not tell api.foo from foo, and it ignores
+// case. Only the parts of raw that t gives a struct shape are parsed: a payload kept as
+// json.RawMessage, or a map, is not taken apart.
+func unknownField(raw json.RawMessage, t reflect.Type, prefix string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch v := value.(type) {
-	case map[string]any:
-		if t.Kind() == reflect.Map {
-			return ""
-		}
-		if t.Kind() != reflect.Struct {
-			return ""
+	switch t.Kind() {
+	case reflect.Struct:
+		var object map[string]json.RawMessage
+		if json.Unmarshal(raw, &object) != nil {
+			return "" // not an object: the typed decode judges that
 		}
 		fields := jsonFields(t)
-		keys := make([]string, 0, len(v))
-		for k := range v {
+		keys := make([]string, 0, len(object))
+		for k := range object {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
@@ -104,15 +97,19 @@ func unknownField(value any, t reflect.Type, prefix string) string {
 			if !ok {
 				return path
 			}
-			if p := unknownField(v[k], ft, path); p != "" {
+			if p := unknownField(object[k], ft, path); p != "" {
 				return p
 			}
 		}
-	case []any:
-		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "" // bytes, such as json.RawMessage: no fields
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
 			return ""
 		}
-		for i, item := range v {
+		for i, item := range items {
 			if p := unknownField(item, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i)); p != "" {
 				return p
 			}
