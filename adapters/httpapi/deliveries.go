@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -106,18 +105,9 @@ func (s *server) fetchDeliveries(c *fiber.Ctx) error {
 	if err := decodeBody(c, &body); err != nil {
 		return err
 	}
-	q := deliveryview.FetchQuery{TenantID: tenantID, CommunityID: communityID, WebhookID: id, PageSize: defaultPageSize}
-	if body.PIndex != nil {
-		if *body.PIndex < 0 || *body.PIndex > maxPageIndex {
-			return badRequest(fmt.Sprintf("pIndex must be from 0 to %d", maxPageIndex))
-		}
-		q.PageIndex = *body.PIndex
-	}
-	if body.PSize != nil {
-		if *body.PSize < 1 || *body.PSize > maxPageSize {
-			return badRequest(fmt.Sprintf("pSize must be from 1 to %d", maxPageSize))
-		}
-		q.PageSize = *body.PSize
+	q := deliveryview.FetchQuery{TenantID: tenantID, CommunityID: communityID, WebhookID: id}
+	if q.PageIndex, q.PageSize, err = pageOf(body.PIndex, body.PSize, defaultPageSize); err != nil {
+		return err
 	}
 	f, err := deliveryFilterOf(body.Status, body.EventName, body.From, body.To)
 	if err != nil {

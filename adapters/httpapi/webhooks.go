@@ -186,18 +186,9 @@ func (s *server) fetchWebhooks(c *fiber.Ctx) error {
 	if err := decodeBody(c, &body); err != nil {
 		return err
 	}
-	q := webhookview.FetchQuery{TenantID: tenantID, CommunityID: communityID, PageSize: defaultPageSize}
-	if body.PIndex != nil {
-		if *body.PIndex < 0 || *body.PIndex > maxPageIndex {
-			return badRequest(fmt.Sprintf("pIndex must be from 0 to %d", maxPageIndex))
-		}
-		q.PageIndex = *body.PIndex
-	}
-	if body.PSize != nil {
-		if *body.PSize < 1 || *body.PSize > maxPageSize {
-			return badRequest(fmt.Sprintf("pSize must be from 1 to %d", maxPageSize))
-		}
-		q.PageSize = *body.PSize
+	q := webhookview.FetchQuery{TenantID: tenantID, CommunityID: communityID}
+	if q.PageIndex, q.PageSize, err = pageOf(body.PIndex, body.PSize, defaultPageSize); err != nil {
+		return err
 	}
 	if body.Tags != nil {
 		if len(*body.Tags) > maxFilterTags {
@@ -349,16 +340,38 @@ type historyJSON struct {
 
 // historyPage reads the pIndex and pSize query parameters: from 0, and 1 to 100 (default 100).
 func historyPage(c *fiber.Ctx) (index, size int, err error) {
-	index, size = 0, maxPageSize
-	if raw := c.Query("pIndex"); raw != "" {
-		if index, err = strconv.Atoi(raw); err != nil || index < 0 || index > maxPageIndex {
+	return pageOf(queryInt(c, "pIndex"), queryInt(c, "pSize"), maxPageSize)
+}
+
+// queryInt reads an integer query parameter: nil when it is absent, and -1, which no page number
+// takes, when it is not an integer.
+func queryInt(c *fiber.Ctx, name string) *int {
+	raw := c.Query(name)
+	if raw == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		n = -1
+	}
+	return &n
+}
+
+// pageOf checks the page a request asks for: pIndex from 0 (default 0) and pSize from 1 to 100
+// (default defaultSize).
+func pageOf(pIndex, pSize *int, defaultSize int) (index, size int, err error) {
+	index, size = 0, defaultSize
+	if pIndex != nil {
+		if *pIndex < 0 || *pIndex > maxPageIndex {
 			return 0, 0, badRequest(fmt.Sprintf("pIndex must be from 0 to %d", maxPageIndex))
 		}
+		index = *pIndex
 	}
-	if raw := c.Query("pSize"); raw != "" {
-		if size, err = strconv.Atoi(raw); err != nil || size < 1 || size > maxPageSize {
+	if pSize != nil {
+		if *pSize < 1 || *pSize > maxPageSize {
 			return 0, 0, badRequest(fmt.Sprintf("pSize must be from 1 to %d", maxPageSize))
 		}
+		size = *pSize
 	}
 	return index, size, nil
 }
