@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -42,16 +41,10 @@ func (s *server) publishPlatformEvent(c *fiber.Ctx) error {
 
 // platformError names the event's name as the platform body does, "event".
 func platformError(err error) error {
-	var v *webhook.ValidationError
-	if !errors.As(err, &v) {
-		return err
-	}
-	problems := make([]webhook.Problem, len(v.Problems))
-	for i, p := range v.Problems {
-		if p.Field == "eventName" {
-			p.Field = "event"
+	return renameFields(err, func(field string) string {
+		if field == "eventName" {
+			return "event"
 		}
-		problems[i] = p
-	}
-	return &webhook.ValidationError{Problems: problems}
+		return field
+	})
 }

@@ -73,16 +73,25 @@ func (s *server) publishEvents(c *fiber.Ctx) error {
 // publishError names the idempotency key as the body names it, "id". Every error then goes to
 // status as any other does.
 func publishError(err error) error {
-	var v *webhook.ValidationError
-	if errors.As(err, &v) {
-		problems := make([]webhook.Problem, len(v.Problems))
-		for i, p := range v.Problems {
-			if head, ok := strings.CutSuffix(p.Field, "idempotencyKey"); ok {
-				p.Field = head + "id"
-			}
-			problems[i] = p
+	return renameFields(err, func(field string) string {
+		if head, ok := strings.CutSuffix(field, "idempotencyKey"); ok {
+			return head + "id"
 		}
-		return &webhook.ValidationError{Problems: problems}
+		return field
+	})
+}
+
+// renameFields gives the problems of a validation error the field names the request used; any
+// other error passes unchanged.
+func renameFields(err error, rename func(field string) string) error {
+	var v *webhook.ValidationError
+	if !errors.As(err, &v) {
+		return err
 	}
-	return err
+	problems := make([]webhook.Problem, len(v.Problems))
+	for i, p := range v.Problems {
+		p.Field = rename(p.Field)
+		problems[i] = p
+	}
+	return &webhook.ValidationError{Problems: problems}
 }

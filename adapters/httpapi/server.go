@@ -38,9 +38,8 @@ type LicenseReader interface {
 	ByKeyHash(ctx context.Context, hash string) (licenseview.License, error)
 }
 
-// ServiceKeyReader reads the service's key slots.
+// ServiceKeyReader lists the service's key slots.
 type ServiceKeyReader interface {
-	Get(ctx context.Context, slot string) (servicekeyview.Key, error)
 	List(ctx context.Context) ([]servicekeyview.Key, error)
 }
 

@@ -142,7 +142,7 @@ func queryEntries(in []map[string]any) ([]webhook.QueryEntry, error) {
 	return out, nil
 }
 
-// required lists the fields a create must have, as the seed marks them.
+// missingForCreate lists the fields a create must have, as the seed marks them, that the body lacks.
 func (b *webhookBody) missingForCreate() []string {
 	var missing []string
 	if b.EventNames == nil {

@@ -153,7 +153,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}, nil
 }
 
-// TimeSpan is how far a request's ts may lie from the server's clock; /environment publishes it.
+// TimeSpan is how far a request's ts may lie from the server's clock: Config.TimeSpan, or its default.
 func (v *Verifier) TimeSpan() time.Duration { return v.span }
 
 // Verify authenticates a request from the raw values of its publickey, licensekey and requestid
