@@ -71,10 +71,8 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 	}
 	runner, err := projections.NewRunner(projections.RunnerConfig{
 		DB: n.readDB, Projection: dispatchProjection{View: n.publicationView, Dispatcher: dispatcher},
-		Subscribe: func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
-			return n.store.SubscribeAll(ctx, after)
-		},
-		Logger: log,
+		Subscribe: n.subscribe,
+		Logger:    log,
 	})
 	if err != nil {
 		return nil, err
@@ -128,8 +126,8 @@ type cachedCandidates struct {
 	candidates []dispatch.Candidate
 }
 
-// candidates answers the dispatcher from the webhooks read model, with each credential opened for
-// the delivery's snapshot. An answer is kept while the read model has applied no webhook event
+// subscribers answers the dispatcher's Candidates from the webhooks read model, with each credential
+// opened for the delivery's snapshot. An answer is kept while the read model has applied no webhook event
 // since it was read, which under a steady load of publications is most of the time: each event then
 // costs neither a read of the read model nor opening credentials. Like the rendered answers of the
 // API, the kept answers hold opened credentials, which the process opens for every delivery anyway.

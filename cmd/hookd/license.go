@@ -23,6 +23,13 @@ func licenseCommand(ctx context.Context, cfg config, args []string, stdout io.Wr
 	if len(args) == 0 {
 		return errors.New("usage: hookd license issue|list|revoke")
 	}
+	// Bad arguments are refused before the data directory is opened (and, the first time, created).
+	switch {
+	case args[0] != "issue" && args[0] != "list" && args[0] != "revoke":
+		return fmt.Errorf("unknown license command %q (issue, list or revoke)", args[0])
+	case args[0] == "revoke" && len(args) != 2:
+		return errors.New("usage: hookd license revoke KEY")
+	}
 	n, err := openNode(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
@@ -36,17 +43,13 @@ func licenseCommand(ctx context.Context, cfg config, args []string, stdout io.Wr
 			return err
 		}
 		return listLicenses(ctx, n, stdout)
-	case "revoke":
-		if len(args) != 2 {
-			return errors.New("usage: hookd license revoke KEY")
-		}
+	default: // revoke, checked above
 		if _, err := n.licenses.Revoke(ctx, args[1], cliCaller); err != nil {
 			return fmt.Errorf("license revoke: %w", err)
 		}
 		fmt.Fprintln(stdout, "revoked")
 		return nil
 	}
-	return fmt.Errorf("unknown license command %q (issue, list or revoke)", args[0])
 }
 
 func issueLicense(ctx context.Context, n *node, args []string, stdout io.Writer) error {

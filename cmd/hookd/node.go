@@ -136,12 +136,9 @@ func (n *node) buildReadModels() error {
 	}
 	n.keys = newKeyring(n.keyView, n.codec, n.clock)
 	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView, n.deliveryView}
-	subscribe := func(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
-		return n.store.SubscribeAll(ctx, after)
-	}
 	for _, p := range n.projections {
 		r, err := projections.NewRunner(projections.RunnerConfig{
-			DB: n.readDB, Subscribe: subscribe, Projection: p, Logger: n.log,
+			DB: n.readDB, Subscribe: n.subscribe, Projection: p, Logger: n.log,
 		})
 		if err != nil {
 			return err
@@ -152,6 +149,11 @@ func (n *node) buildReadModels() error {
 		}
 	}
 	return nil
+}
+
+// subscribe follows the log for a projections Runner.
+func (n *node) subscribe(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {
+	return n.store.SubscribeAll(ctx, after)
 }
 
 func (n *node) buildCommands() error {
