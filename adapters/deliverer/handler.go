@@ -194,7 +194,8 @@ func (h *Handler) deliver(id string) {
 		return
 	}
 	err = d.RecordAttempt(delivery.Attempt{
-		Number: number, Status: outcome.Status, ErrorClass: outcome.ErrorClass, Duration: outcome.Duration,
+		Number: number, Status: outcome.Status, ErrorClass: outcome.ErrorClass, Unsendable: outcome.Unsendable(),
+		Duration:        outcome.Duration,
 		ResponseExcerpt: string(outcome.ResponseExcerpt), At: now,
 	}, settings.Policy, t.backoff)
 	if err != nil {

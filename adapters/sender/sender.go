@@ -1,7 +1,8 @@
 // Package sender sends one webhook delivery attempt and classifies its outcome.
 //
-// It does not retry, schedule or log: the caller decides, from Classify, whether and when to try
-// again, and records the Outcome. Every connection, to the target and to an OAuth 2.0 token
+// It does not retry, schedule or log: the caller judges the Outcome by the webhook's delivery
+// policy (Outcome.Unsendable marks what no retry would send), decides whether and when to try
+// again, and records it. Every connection, to the target and to an OAuth 2.0 token
 // endpoint, goes through a safedial.Dialer. Neither an Outcome nor anything else this package
 // returns ever carries the target's credentials.
 package sender

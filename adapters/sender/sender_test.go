@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/adapters/webhooksig"
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/webhook"
 )
 
@@ -412,17 +413,17 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 		wantClass   string
 		wantExcerpt int // bytes kept; -1: do not check
 		maxDuration time.Duration
-		wantVerdict Verdict
+		wantVerdict delivery.Verdict
 		ttl         time.Duration // 0: ttl
 	}{
 		{
-			name: "success code", wantStatus: 200, wantVerdict: Succeeded, maxDuration: 2 * time.Second,
+			name: "success code", wantStatus: 200, wantVerdict: delivery.Succeed, maxDuration: 2 * time.Second,
 			url: func(t *testing.T) string {
 				return handlerURL(t, func(w http.ResponseWriter, r *http.Request) {})
 			},
 		},
 		{
-			name: "retry code", wantStatus: 503, wantExcerpt: 4, wantVerdict: Retry, maxDuration: 2 * time.Second,
+			name: "retry code", wantStatus: 503, wantExcerpt: 4, wantVerdict: delivery.Retry, maxDuration: 2 * time.Second,
 			url: func(t *testing.T) string {
 				return handlerURL(t, func(w http.ResponseWriter, r *http.Request) {
 					w.WriteHeader(503)
@@ -431,17 +432,17 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 			},
 		},
 		{
-			name: "other code fails", wantStatus: 404, wantExcerpt: -1, wantVerdict: Fail, maxDuration: 2 * time.Second,
+			name: "other code fails", wantStatus: 404, wantExcerpt: -1, wantVerdict: delivery.Fail, maxDuration: 2 * time.Second,
 			url: func(t *testing.T) string {
 				return handlerURL(t, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 			},
 		},
 		{
-			name: "refused port", wantClass: ClassRefused, wantVerdict: Retry, maxDuration: 2 * time.Second,
+			name: "refused port", wantClass: ClassRefused, wantVerdict: delivery.Retry, maxDuration: 2 * time.Second,
 			url: func(t *testing.T) string { return "http://" + closedPort(t) },
 		},
 		{
-			name: "reset before any response", wantClass: ClassReset, wantVerdict: Retry, maxDuration: 2 * time.Second,
+			name: "reset before any response", wantClass: ClassReset, wantVerdict: delivery.Retry, maxDuration: 2 * time.Second,
 			url: func(t *testing.T) string {
 				return handlerURL(t, func(w http.ResponseWriter, r *http.Request) {
 					_, _ = io.Copy(io.Discard, r.Body)
@@ -455,7 +456,7 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 			},
 		},
 		{
-			name: "timeout: server sleeps past ttl", wantClass: ClassTimeout, wantVerdict: Retry, maxDuration: ttl + time.Second,
+			name: "timeout: server sleeps past ttl", wantClass: ClassTimeout, wantVerdict: delivery.Retry, maxDuration: ttl + time.Second,
 			url: func(t *testing.T) string {
 				return handlerURL(t, func(w http.ResponseWriter, r *http.Request) {
 					// Reading the body lets the server notice the client hanging up.
@@ -469,7 +470,7 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 		},
 		{
 			name: "huge body: 64 KiB kept, ends quickly", wantStatus: 200, wantClass: ClassTooLarge,
-			wantExcerpt: DefaultMaxResponseBytes, wantVerdict: Succeeded, maxDuration: time.Second,
+			wantExcerpt: DefaultMaxResponseBytes, wantVerdict: delivery.Succeed, maxDuration: time.Second,
 			ttl: 5 * time.Second, // far beyond maxDuration: the excerpt must not wait for the rest
 			url: func(t *testing.T) string {
 				return handlerURL(t, func(w http.ResponseWriter, r *http.Request) {
@@ -487,7 +488,7 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 		},
 		{
 			name: "drip body: bounded by ttl", wantStatus: 200, wantClass: ClassTimeout, wantExcerpt: -1,
-			wantVerdict: Succeeded, maxDuration: ttl + time.Second,
+			wantVerdict: delivery.Succeed, maxDuration: ttl + time.Second,
 			url: func(t *testing.T) string {
 				return handlerURL(t, func(w http.ResponseWriter, r *http.Request) {
 					rc := http.NewResponseController(w)
@@ -508,7 +509,7 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 			},
 		},
 		{
-			name: "drip headers: no response within ttl", wantClass: ClassTimeout, wantVerdict: Retry,
+			name: "drip headers: no response within ttl", wantClass: ClassTimeout, wantVerdict: delivery.Retry,
 			maxDuration: ttl + time.Second,
 			url: func(t *testing.T) string {
 				return rawServer(t, func(c net.Conn) {
@@ -523,7 +524,7 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 		},
 		{
 			name: "reset in the middle of the body", wantStatus: 200, wantClass: ClassReset, wantExcerpt: 10,
-			wantVerdict: Succeeded, maxDuration: 2 * time.Second,
+			wantVerdict: delivery.Succeed, maxDuration: 2 * time.Second,
 			url: func(t *testing.T) string {
 				return rawServer(t, func(c net.Conn) {
 					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
@@ -557,12 +558,12 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 			if elapsed > tt.maxDuration {
 				t.Errorf("attempt took %v, want at most %v", elapsed, tt.maxDuration)
 			}
-			if got := Classify(o, policy); got != tt.wantVerdict {
+			if got := verdict(o, policy); got != tt.wantVerdict {
 				t.Errorf("verdict %v, want %v", got, tt.wantVerdict)
 			}
 			// Without 0 in retryCodes, no response fails at once.
 			if o.Status == 0 {
-				if got := Classify(o, webhook.Settings{SuccessCodes: []int{200}, RetryCodes: []int{503}}); got != Fail {
+				if got := verdict(o, webhook.Settings{SuccessCodes: []int{200}, RetryCodes: []int{503}}); got != delivery.Fail {
 					t.Errorf("verdict without 0 in retryCodes %v, want fail", got)
 				}
 			}
@@ -593,7 +594,7 @@ func TestSendDoesNotFollowRedirects(t *testing.T) {
 			if o.Status != code || o.ErrorClass != "" {
 				t.Fatalf("%+v, want status %d", o, code)
 			}
-			if got := Classify(o, webhook.Settings{SuccessCodes: []int{200}, RetryCodes: []int{0}}); got != Fail {
+			if got := verdict(o, webhook.Settings{SuccessCodes: []int{200}, RetryCodes: []int{0}}); got != delivery.Fail {
 				t.Errorf("verdict %v, want fail", got)
 			}
 			assertNoCanary(t, o)
@@ -636,7 +637,7 @@ func TestSendBlockedDestination(t *testing.T) {
 			if o.Status != 0 || o.ErrorClass != ClassBlocked {
 				t.Fatalf("%+v, want class blocked", o)
 			}
-			if got := Classify(o, webhook.Settings{SuccessCodes: []int{200}, RetryCodes: []int{0}}); got != Fail {
+			if got := verdict(o, webhook.Settings{SuccessCodes: []int{200}, RetryCodes: []int{0}}); got != delivery.Fail {
 				t.Errorf("verdict %v, want fail", got)
 			}
 			assertNoCanary(t, o)

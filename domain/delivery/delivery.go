@@ -127,6 +127,10 @@ type Attempt struct {
 	// ErrorClass names why no response came (a timeout, a refused or reset connection…); required
 	// when Status is 0, at most MaxErrorClassLength printable characters.
 	ErrorClass string
+	// Unsendable says that no request could be sent, and no retry would change that: the
+	// destination is refused by the outbound policy, or the request cannot be built. Such an
+	// attempt fails at once, whatever the retry codes say of status 0.
+	Unsendable bool
 	// Duration is how long the attempt took; not negative.
 	Duration time.Duration
 	// ResponseExcerpt is the start of the response body. RecordAttempt keeps at most
@@ -191,7 +195,7 @@ func (d *Delivery) RecordAttempt(a Attempt, p Policy, b Backoff) error {
 		At:              a.At,
 	}
 	round := d.round + 1
-	switch verdict := p.Judge(a.Status); {
+	switch verdict := p.JudgeAttempt(a); {
 	case verdict == Succeed:
 		d.record(attempted)
 		d.record(Succeeded{DeliveryID: d.id, Attempt: a.Number, At: a.At})

@@ -89,6 +89,15 @@ func (p Policy) Judge(status int) Verdict {
 	return Fail
 }
 
+// JudgeAttempt gives the verdict on an attempt: Judge's on its status, except that an Unsendable
+// attempt fails, since no retry would send it.
+func (p Policy) JudgeAttempt(a Attempt) Verdict {
+	if a.Status == 0 && a.Unsendable {
+		return Fail
+	}
+	return p.Judge(a.Status)
+}
+
 // Backoff spaces the retries of a delivery. It reads no clock and no random source of its own: the
 // caller passes Random.
 type Backoff struct {
