@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,12 +33,8 @@ func (s *server) matchWebhooks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// Numbers stay json.Number, which Matches understands: a number beyond float64's range, which
-	// publish accepts, must not fail the decoding.
-	var payload any
-	dec := json.NewDecoder(bytes.NewReader(normalized))
-	dec.UseNumber()
-	if err := dec.Decode(&payload); err != nil {
+	payload, err := publication.DecodePayload(normalized)
+	if err != nil {
 		return err
 	}
 	subscribers, err := s.WebhookView.Subscribers(c.UserContext(), tenantID, communityID, body.EventName)

@@ -211,7 +211,7 @@ func (d *Dispatcher) Match(ctx context.Context, p publication.Published, publish
 			continue
 		}
 		if payload == nil {
-			if err := json.Unmarshal(p.Payload, &payload); err != nil {
+			if payload, err = publication.DecodePayload(p.Payload); err != nil {
 				return nil, fmt.Errorf("dispatch: payload of event %s: %w", p.EventID, err)
 			}
 		}

@@ -140,3 +140,16 @@ func normalizeObject(raw []byte) (json.RawMessage, error) {
 }
 
 func printable(s string) bool { return !strings.ContainsFunc(s, unicode.IsControl) }
+
+// DecodePayload decodes a payload for matching against webhooks' queries (webhook.Settings.Matches).
+// Numbers stay json.Number: a number beyond float64's range, which Publish accepts, must not make
+// the payload undecodable.
+func DecodePayload(payload json.RawMessage) (any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("publication: decoding the payload: %w", err)
+	}
+	return v, nil
+}
