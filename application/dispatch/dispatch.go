@@ -99,6 +99,16 @@ func caller(eventID string) command.Caller {
 	return command.Caller{Actor: "hookd-dispatcher", RequestID: eventID}
 }
 
+// Reads reports whether Process acts on events of the type: publications, and deliveries that
+// become due.
+func (d *Dispatcher) Reads(eventType string) bool {
+	switch eventType {
+	case publication.EventPublished, delivery.EventScheduled, delivery.EventReplayRequested:
+		return true
+	}
+	return false
+}
+
 // Process implements projections.Processor: it schedules the deliveries of the batch's published
 // events, then enqueues the deliveries the batch made due. Repeating it on the same events repeats
 // nothing that shows: scheduling is idempotent, and the queue merges a delivery given twice.

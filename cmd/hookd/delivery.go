@@ -29,6 +29,12 @@ type dispatchProjection struct {
 	*dispatch.Dispatcher
 }
 
+// Reads implements projections.Selective: a batch that neither the dispatcher nor the view reads
+// anything of (attempts and their outcomes, mostly) passes without a transaction.
+func (p dispatchProjection) Reads(eventType string) bool {
+	return p.View.Reads(eventType) || p.Dispatcher.Reads(eventType)
+}
+
 // deliveryPipeline is serve's delivery pipeline: the dispatcher following the log, and the deliverer
 // sending what the queue hands it.
 type deliveryPipeline struct {

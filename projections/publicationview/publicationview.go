@@ -69,6 +69,11 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 	return nil
 }
 
+// Reads implements projections.Selective.
+func (v *View) Reads(eventType string) bool {
+	return eventType == publication.EventPublished || eventType == delivery.EventScheduled
+}
+
 // Apply implements projections.Projection. A DeliveryScheduled is counted for the event its
 // metadata correlates with (the dispatcher schedules with the event's id as correlation id), so its
 // body need not be decoded.
@@ -76,7 +81,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 	stmts := projections.NewTxStatements(tx)
 	defer stmts.Close()
 	for _, r := range events {
-		if r.Type != publication.EventPublished && r.Type != delivery.EventScheduled {
+		if !v.Reads(r.Type) {
 			continue
 		}
 		md, err := v.decoder.DecodeMetadata(r)
