@@ -1,7 +1,8 @@
 // Package deliverer sends deliveries: a Watermill router handler signs and sends each delivery the
 // Queue hands over, and appends what came of the attempt to the log. The handler is transport-
-// agnostic (a message carries a delivery id, and the delivery itself is read from the log), so
-// NATS JetStream can carry the same messages as the embedded profile's GoChannel.
+// agnostic (a message carries a delivery id; the delivery comes from the log, or from memory when
+// this process saved it last), so NATS JetStream can carry the same messages as the embedded
+// profile's GoChannel.
 package deliverer
 
 import (
@@ -241,7 +242,9 @@ func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Deli
 		h.abandon(ctx, log, d, delivery.ReasonWebhookDisabled)
 		return target{}, false
 	}
-	t = target{present: delivery.Snapshot{Policy: delivery.PolicyOf(w.Settings)}, backoff: h.cfg.Backoff, rateLimit: w.Settings.RateLimit}
+	// The present settings serve a replay in mode current alone; otherwise the delivery's snapshot
+	// is sent with, and present is left empty.
+	t = target{backoff: h.cfg.Backoff, rateLimit: w.Settings.RateLimit}
 	if d.ReplayMode() == delivery.ReplayCurrent {
 		if t.present, err = h.presentSnapshot(w); err != nil {
 			log.Error("opening the webhook's credential failed", "err", err)
@@ -326,19 +329,18 @@ func signatureHeaders(msgID string, ts int64, body []byte, secrets []string, key
 // presentSnapshot is the webhook's settings now, with its credential opened, for a replay in mode
 // current.
 func (h *Handler) presentSnapshot(w webhookview.Webhook) (delivery.Snapshot, error) {
-	s := w.Settings.Clone()
-	for _, f := range s.API.Credential.Fields() {
-		plain, err := h.cfg.Secrets.OpenSecret(*f, w.Stream)
-		if err != nil {
-			return delivery.Snapshot{}, err
-		}
-		*f = plain
+	s, err := w.OpenSettings(h.cfg.Secrets.OpenSecret)
+	if err != nil {
+		return delivery.Snapshot{}, err
 	}
 	return delivery.SnapshotOf(s), nil
 }
 
 // abandon parks a delivery whose webhook no longer takes deliveries.
 func (h *Handler) abandon(ctx context.Context, log *slog.Logger, d *delivery.Delivery, reason string) {
+	if reason == delivery.ReasonWebhookDeleted {
+		h.cfg.Sender.Forget(d.WebhookID()) // its OAuth 2.0 token will not be used again
+	}
 	if err := d.Abandon(reason, h.cfg.Clock()); err != nil {
 		log.Error("the delivery cannot be parked", "err", err)
 		return

@@ -254,17 +254,14 @@ func (s *server) viewJSON(w webhookview.Webhook, system bool) (webhookJSON, erro
 	if !system {
 		return out, nil
 	}
-	credential := w.Settings.API.Credential
-	fields := append(credential.Fields(), &out.Secret)
-	out.Secret = w.Secret
-	for _, f := range fields {
-		plain, err := s.Secrets.OpenSecret(*f, w.Stream)
-		if err != nil {
-			return out, fmt.Errorf("opening the secrets of webhook %s: %w", w.ID, err)
-		}
-		*f = plain
+	opened, err := w.OpenSettings(s.Secrets.OpenSecret)
+	if err != nil {
+		return out, err
 	}
-	out.API.Credential = credentialToJSON(credential)
+	if out.Secret, err = s.Secrets.OpenSecret(w.Secret, w.Stream); err != nil {
+		return out, fmt.Errorf("opening the secret of webhook %s: %w", w.ID, err)
+	}
+	out.API.Credential = credentialToJSON(opened.API.Credential)
 	return out, nil
 }
 

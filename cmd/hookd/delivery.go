@@ -155,11 +155,9 @@ func (sub subscribers) candidates(ctx context.Context, tenantID, communityID, ev
 	}
 	out := make([]dispatch.Candidate, len(hooks))
 	for i, w := range hooks {
-		s := w.Settings.Clone()
-		for _, f := range s.API.Credential.Fields() {
-			if *f, err = n.codec.OpenSecret(*f, w.Stream); err != nil {
-				return nil, fmt.Errorf("opening the credential of webhook %s: %w", w.ID, err)
-			}
+		s, err := w.OpenSettings(n.codec.OpenSecret)
+		if err != nil {
+			return nil, err
 		}
 		out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt}
 	}

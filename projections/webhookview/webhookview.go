@@ -104,6 +104,20 @@ func (w Webhook) ValidSecrets(now time.Time) []string {
 	return webhook.SecretsValidAt(w.Secret, w.PreviousSecret, w.PreviousSecretExpiresAt, now)
 }
 
+// OpenSettings returns a copy of the webhook's settings with the credential opened by open (the
+// codec's OpenSecret), for the one who sends with it or may see it.
+func (w Webhook) OpenSettings(open func(sealed, stream string) (string, error)) (webhook.Settings, error) {
+	s := w.Settings.Clone()
+	for _, f := range s.API.Credential.Fields() {
+		plain, err := open(*f, w.Stream)
+		if err != nil {
+			return webhook.Settings{}, fmt.Errorf("opening the credential of webhook %s: %w", w.ID, err)
+		}
+		*f = plain
+	}
+	return s, nil
+}
+
 // View is the webhooks read model: a projections.Projection and the queries on it. It is safe for
 // concurrent use.
 type View struct {
