@@ -1,7 +1,7 @@
 // Package webhooksig builds the bytes hookd sends to a webhook and signs them: the delivery body, Cosmo's
 // X-Cosmo-Signature-256 and the Standard Webhooks v1 and v1a signatures. Everything here is a pure function
-// without I/O, so the deliverer can build the body once, store it, and sign it again on every retry and
-// replay (DESIGN.md section 5, "Wire format of a delivery").
+// without I/O: the dispatcher builds the body once and stores it, and the deliverer signs it again on
+// every retry and replay (DESIGN.md section 5, "Wire format of a delivery").
 package webhooksig
 
 import (

@@ -194,16 +194,16 @@ func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]del
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: %s@%d: %w", r.Stream, r.Revision, err)
 	}
-	return d.Match(ctx, p, md.OccurredAt)
+	return d.matchPublished(ctx, p, md.OccurredAt)
 }
 
-// Match returns the deliveries a published event makes, without scheduling them. publishedAt
+// matchPublished returns the deliveries a published event makes, without scheduling them. publishedAt
 // keeps webhooks created later from receiving it: going over old events again (a dispatcher whose
 // checkpoint was lost starts from the beginning of the log) must not deliver them to webhooks that
 // did not exist when they were published.
 //
 // A platform event has one target, PlatformURL, when it is set.
-func (d *Dispatcher) Match(ctx context.Context, p publication.Published, publishedAt time.Time) ([]delivery.Scheduling, error) {
+func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published, publishedAt time.Time) ([]delivery.Scheduling, error) {
 	if p.TenantID == platform.Scope {
 		return d.platform(p)
 	}

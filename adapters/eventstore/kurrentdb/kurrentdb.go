@@ -39,11 +39,18 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
 	"github.com/hookd/hookd/application/eventstore"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/domain/servicekey"
+	"github.com/hookd/hookd/domain/webhook"
 )
 
 // DefaultCategories are the stream-name prefixes of hookd's streams, its log when no StreamPrefix is
 // set.
-var DefaultCategories = []string{"webhook-", "license-", "servicekey-", "event-", "delivery-"}
+var DefaultCategories = []string{
+	webhook.StreamPrefix, license.StreamPrefix, servicekey.StreamPrefix, publication.StreamPrefix, delivery.StreamPrefix,
+}
 
 // DefaultTimeout bounds each call but subscriptions when Options.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
