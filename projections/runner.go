@@ -311,9 +311,11 @@ func (r *Runner) follow(ctx context.Context) (progressed bool, err error) {
 	}
 }
 
-// apply writes one batch and its checkpoint in one transaction. It first checks that the stored
-// checkpoint is still the one this Runner committed; when it is not, the tables are no longer the ones
-// this Runner was writing, and it gives up the batch with errCheckpointMoved.
+// apply passes a batch a Selective projection reads nothing of in memory; otherwise it runs a
+// Processor's effects, then writes the batch and its checkpoint in one transaction. Before writing it
+// checks that the stored checkpoint is still the one this Runner committed; when it is not, the
+// tables are no longer the ones this Runner was writing, and it gives up the batch with
+// errCheckpointMoved.
 func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) error {
 	committed := r.current()
 	// A store may hand an event again after a resubscription; the checkpoint says it is applied.

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/domain/delivery"
@@ -28,23 +27,6 @@ const (
 // MaxExcerptBytes bounds the response excerpt the view keeps of each attempt; the log keeps up to
 // delivery.MaxExcerptBytes. Longer excerpts are cut at a character boundary.
 const MaxExcerptBytes = 4 << 10
-
-// timeLayout is fixed-width UTC, so that the text order of stored times is their time order.
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(timeLayout)
-}
-
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(timeLayout, s)
-}
 
 // View is the deliveries read model: a projections.Projection and the queries on it. It is safe for
 // concurrent use.
@@ -74,7 +56,7 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 	d, a := s.Table(tableDeliveries), s.Table(tableAttempts)
 	for _, stmt := range []string{
 		// seq is the rowid, in the order deliveries were scheduled: it breaks ties of scheduled_at.
-		// Times are fixed-width UTC text (timeLayout); empty for none. next_due_at is set while the
+		// Times are fixed-width UTC text (projections.FormatTime); empty for none. next_due_at is set while the
 		// delivery is scheduled and empty once it succeeded or was parked.
 		`CREATE TABLE ` + d + ` (
 			seq              INTEGER PRIMARY KEY,
@@ -149,13 +131,13 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version)
 				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
 				e.DeliveryID, e.WebhookID, e.TenantID, e.CommunityID, e.EventID, e.Name,
-				delivery.StatusScheduled.String(), formatTime(e.ScheduledAt), formatTime(e.ScheduledAt),
-				formatTime(e.ScheduledAt), r.Revision)
+				delivery.StatusScheduled.String(), projections.FormatTime(e.ScheduledAt), projections.FormatTime(e.ScheduledAt),
+				projections.FormatTime(e.ScheduledAt), r.Revision)
 		case delivery.Attempted:
 			_, err = stmts.Exec(ctx, `INSERT INTO `+a+`
 				(delivery_id, attempt, status, error_class, duration_ms, response_excerpt, at)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				e.DeliveryID, e.Attempt, e.Status, e.ErrorClass, e.DurationMs, excerpt(e.ResponseExcerpt), formatTime(e.At))
+				e.DeliveryID, e.Attempt, e.Status, e.ErrorClass, e.DurationMs, excerpt(e.ResponseExcerpt), projections.FormatTime(e.At))
 			if err == nil {
 				// Without RetryAt, a Succeeded or Failed follows in the same append; until it is
 				// applied, the next attempt is due at once, as the aggregate says.
@@ -165,18 +147,18 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				}
 				err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
 					`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, next_due_at = ?, updated_at = ?`,
-					e.Attempt, e.Status, e.ErrorClass, formatTime(e.At), formatTime(due), formatTime(e.At))
+					e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), projections.FormatTime(due), projections.FormatTime(e.At))
 			}
 		case delivery.Succeeded:
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
-				delivery.StatusSucceeded.String(), formatTime(e.At))
+				delivery.StatusSucceeded.String(), projections.FormatTime(e.At))
 		case delivery.Failed:
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
-				delivery.StatusFailed.String(), formatTime(e.At))
+				delivery.StatusFailed.String(), projections.FormatTime(e.At))
 		case delivery.ReplayRequested:
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
 				`status = ?, next_due_at = ?, replay_mode = ?, updated_at = ?`,
-				delivery.StatusScheduled.String(), formatTime(e.At), e.Mode.String(), formatTime(e.At))
+				delivery.StatusScheduled.String(), projections.FormatTime(e.At), e.Mode.String(), projections.FormatTime(e.At))
 		default:
 			return fmt.Errorf("deliveryview: unexpected event %s of type %T", r.Type, e)
 		}

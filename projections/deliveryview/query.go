@@ -116,10 +116,10 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 		where, args = append(where, "event_name = ?"), append(args, q.EventName)
 	}
 	if !q.From.IsZero() {
-		where, args = append(where, "scheduled_at >= ?"), append(args, formatTime(q.From))
+		where, args = append(where, "scheduled_at >= ?"), append(args, projections.FormatTime(q.From))
 	}
 	if !q.To.IsZero() {
-		where, args = append(where, "scheduled_at < ?"), append(args, formatTime(q.To))
+		where, args = append(where, "scheduled_at < ?"), append(args, projections.FormatTime(q.To))
 	}
 	cond := strings.Join(where, " AND ")
 
@@ -182,7 +182,7 @@ func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDel
 	}
 	at, seq := "", int64(0)
 	if after != nil {
-		at, seq = formatTime(after.NextDueAt), after.seq
+		at, seq = projections.FormatTime(after.NextDueAt), after.seq
 	}
 	stmt, err := v.stmts.Get(ctx, `SELECT id, next_due_at, seq FROM `+tableDeliveries+`
 		WHERE status = 'scheduled' AND (next_due_at, seq) > (?, ?) ORDER BY next_due_at, seq LIMIT ?`)
@@ -201,7 +201,7 @@ func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDel
 		if err := row.Scan(&d.DeliveryID, &at, &d.seq); err != nil {
 			return DueDelivery{}, err
 		}
-		d.NextDueAt, err = parseTime(at)
+		d.NextDueAt, err = projections.ParseTime(at)
 		return d, err
 	})
 	if err != nil {
@@ -241,7 +241,7 @@ func attachAttempts(ctx context.Context, tx *sql.Tx, items []Delivery) error {
 		if err != nil {
 			return owned{}, err
 		}
-		o.a.At, err = parseTime(when)
+		o.a.At, err = projections.ParseTime(when)
 		return o, err
 	})
 	if err != nil {
@@ -289,7 +289,7 @@ func scan(row projections.Row) (Delivery, error) {
 		dst *time.Time
 		src string
 	}{{&d.LastAttempt.At, lastAt}, {&d.NextDueAt, nextDue}, {&d.ScheduledAt, scheduledAt}, {&d.UpdatedAt, updatedAt}} {
-		if *t.dst, err = parseTime(t.src); err != nil {
+		if *t.dst, err = projections.ParseTime(t.src); err != nil {
 			return Delivery{}, err
 		}
 	}

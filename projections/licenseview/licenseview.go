@@ -88,7 +88,7 @@ func (v *View) Reads(eventType string) bool {
 	return eventType == license.EventIssued || eventType == license.EventRevoked
 }
 
-// Apply implements projections.Projection. Events of other streams are skipped, and so are events
+// Apply implements projections.Projection. Events of other types are skipped, and so are events
 // already applied. A license issued with the hash of a key that another license already has is left
 // out: the key keeps authenticating as the first license.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {

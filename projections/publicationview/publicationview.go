@@ -22,9 +22,6 @@ const Name = "dispatch"
 
 const table = "publications"
 
-// timeLayout is fixed-width UTC, so that text order is time order.
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
-
 // Publication is a published event and the deliveries scheduled for it.
 type Publication struct {
 	EventID     string
@@ -88,7 +85,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		if err != nil {
 			return fmt.Errorf("publicationview: %s@%d: %w", r.Stream, r.Revision, err)
 		}
-		at := md.OccurredAt.UTC().Format(timeLayout)
+		at := projections.FormatTime(md.OccurredAt)
 		if r.Type == publication.EventPublished {
 			_, err = stmts.Exec(ctx, `INSERT INTO `+s.Table(table)+` (event_id, published_at, deliveries, last_scheduled_at)
 				VALUES (?, ?, 0, '') ON CONFLICT DO NOTHING`, strings.TrimPrefix(r.Stream, publication.StreamPrefix), at)
@@ -115,13 +112,11 @@ func (v *View) Get(ctx context.Context, eventID string) (Publication, error) {
 	if err != nil {
 		return Publication{}, fmt.Errorf("publicationview: %s: %w", eventID, err)
 	}
-	if p.PublishedAt, err = time.Parse(timeLayout, published); err != nil {
+	if p.PublishedAt, err = projections.ParseTime(published); err != nil {
 		return Publication{}, err
 	}
-	if schedule != "" {
-		if p.LastScheduledAt, err = time.Parse(timeLayout, schedule); err != nil {
-			return Publication{}, err
-		}
+	if p.LastScheduledAt, err = projections.ParseTime(schedule); err != nil {
+		return Publication{}, err
 	}
 	return p, nil
 }

@@ -90,7 +90,7 @@ func (v *View) Reads(eventType string) bool {
 	return eventType == servicekey.EventIssued || eventType == servicekey.EventReset
 }
 
-// Apply implements projections.Projection. Events of other streams are skipped, and so are events
+// Apply implements projections.Projection. Events of other types are skipped, and so are events
 // already applied.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
 	table := s.Table(tableKeys)

@@ -232,7 +232,7 @@ func (v *View) Reads(eventType string) bool {
 	return false
 }
 
-// Apply implements projections.Projection. Events of other streams are skipped, and so is an event
+// Apply implements projections.Projection. Events of other types are skipped, and so is an event
 // the view has already applied (its revision is not after the webhook's Version) or one for a
 // webhook the view does not hold.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
