@@ -67,7 +67,13 @@ func QueryAll[T any](ctx context.Context, db *sql.DB, query string, scan func(Ro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	return ScanAll(rows, scan)
+}
+
+// ScanAll scans every row of rows with scan, closes rows, and returns the values: an empty slice,
+// never nil, when there is none.
+func ScanAll[T any](rows *sql.Rows, scan func(Row) (T, error)) ([]T, error) {
+	defer func() { _ = rows.Close() }()
 	out := []T{}
 	for rows.Next() {
 		v, err := scan(rows)

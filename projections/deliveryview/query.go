@@ -140,7 +140,7 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
 	}
-	page.Items, err = collect(rows, scan)
+	page.Items, err = projections.ScanAll(rows, scan)
 	if err != nil {
 		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
 	}
@@ -193,7 +193,7 @@ func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDel
 	if err != nil {
 		return nil, fmt.Errorf("deliveryview: due: %w", err)
 	}
-	due, err := collect(rows, func(row projections.Row) (DueDelivery, error) {
+	due, err := projections.ScanAll(rows, func(row projections.Row) (DueDelivery, error) {
 		var (
 			d  DueDelivery
 			at string
@@ -232,7 +232,7 @@ func attachAttempts(ctx context.Context, tx *sql.Tx, items []Delivery) error {
 		id string
 		a  Attempt
 	}
-	attempts, err := collect(rows, func(row projections.Row) (owned, error) {
+	attempts, err := projections.ScanAll(rows, func(row projections.Row) (owned, error) {
 		var (
 			o    owned
 			when string
@@ -252,19 +252,6 @@ func attachAttempts(ctx context.Context, tx *sql.Tx, items []Delivery) error {
 		items[i].AttemptLog = append(items[i].AttemptLog, o.a)
 	}
 	return nil
-}
-
-func collect[T any](rows *sql.Rows, scan func(projections.Row) (T, error)) ([]T, error) {
-	defer func() { _ = rows.Close() }()
-	out := []T{}
-	for rows.Next() {
-		item, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, item)
-	}
-	return out, rows.Err()
 }
 
 func scan(row projections.Row) (Delivery, error) {
