@@ -12,11 +12,11 @@ import (
 // pagesKept bounds the pages a Store keeps for its subscriptions.
 const pagesKept = 16
 
-// pages keeps the last pages the Store's subscriptions read, by the position they were read after.
-// Subscriptions that follow the log closely wake together on every commit and ask for the same page:
-// one reads it from the file, the others share what it read. A shared page may miss events committed
-// since it was read; a subscription that gets one reads on from its end and so sees them next, and
-// it only ever waits after a read of the file found nothing, so no commit goes unseen.
+// pages keeps the last pages the Store's subscriptions read from the file, by the position they were
+// read after. Subscriptions catching up together (every read model at start-up) ask for the same
+// pages: one reads each from the file, the others share what it read. A shared page may miss events
+// committed since it was read; a subscription that gets one reads on from its end and so sees them
+// next. Subscriptions at the head of the log take this Store's commits from its tail instead.
 type pages struct {
 	mu    sync.Mutex
 	byKey map[uint64][]eventlog.RecordedEvent

@@ -49,7 +49,9 @@ type Store struct {
 	mu   sync.Mutex
 	wake chan struct{}
 
-	// pages shares what subscriptions read between them.
+	// tail keeps what this Store committed last, for subscriptions at the head of the log; pages
+	// shares what subscriptions behind it read from the file.
+	tail  tail
 	pages pages
 }
 
@@ -97,7 +99,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		queue:     make(chan *appendRequest, s.opts.MaxBatch),
 		maxBatch:  s.opts.MaxBatch,
 		logger:    s.opts.Logger,
-		committed: s.notify,
+		committed: s.committed,
 		closing:   s.done,
 		stopped:   make(chan struct{}),
 	}
@@ -207,7 +209,10 @@ func (s *Store) changed() <-chan struct{} {
 	return s.wake
 }
 
-func (s *Store) notify() {
+// committed takes a batch the writer committed, events, which follow position after, and wakes the
+// waiting subscriptions.
+func (s *Store) committed(after uint64, events []eventlog.RecordedEvent) {
+	s.tail.add(after, events)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	close(s.wake)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -337,5 +338,97 @@ func TestOpenRejects(t *testing.T) {
 	if s, err := sqlitestore.Open(t.Context(), path, sqlitestore.Options{}); err == nil {
 		_ = s.Close()
 		t.Error("Open accepted a file with schema version 99")
+	}
+}
+
+// TestSubscriptionsMatchTheFile has two stores append to one file at once, and checks that
+// subscriptions of the first, which take its own commits from memory and the second's from the file,
+// see exactly what a read of the file returns: every event once, in order, with the same bytes.
+func TestSubscriptionsMatchTheFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "log.db")
+	a := open(t, path, sqlitestore.Options{PollInterval: 5 * time.Millisecond})
+	b := open(t, path, sqlitestore.Options{})
+	// Events before the subscriptions start, so that one of them begins behind what a has in memory.
+	for i := range 20 {
+		if _, err := a.Append(ctx, fmt.Sprint("early-", i), eventlog.NoStream(), events(3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	middle, err := a.ReadAll(ctx, eventlog.Start, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const perWriter, writers = 60, 4
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers)
+	for w := range writers {
+		for name, s := range map[string]*sqlitestore.Store{"a": a, "b": b} {
+			wg.Go(func() {
+				for i := range perWriter {
+					evs := events(1 + i%3)
+					// Empty and absent bytes must come back as they went in.
+					evs[0].Metadata = []byte{}
+					if i%2 == 0 {
+						evs[0].Data, evs[0].Metadata = nil, []byte(`{"m":1}`)
+					}
+					if _, err := s.Append(ctx, fmt.Sprintf("%s-%d-%d", name, w, i), eventlog.NoStream(), evs); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+
+	// 60 early events, then per writer 20 rounds of 1, 2 and 3 events. Positions count from 1.
+	const total = 60 + 2*writers*(perWriter/3)*6
+	from := map[string]eventlog.Position{"start": eventlog.Start, "middle": middle[len(middle)-1].Position}
+	got := map[string][]eventlog.RecordedEvent{}
+	var readers sync.WaitGroup
+	var mu sync.Mutex
+	for name, after := range from {
+		sub, err := a.SubscribeAll(ctx, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		readers.Go(func() {
+			var mine []eventlog.RecordedEvent
+			for len(mine) < total-int(after.Commit) {
+				batch, err := sub.Next(ctx, 7)
+				if err != nil {
+					t.Errorf("subscription from %s after %d events: %v", name, len(mine), err)
+					break
+				}
+				mine = append(mine, batch...)
+			}
+			mu.Lock()
+			got[name] = mine
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for name, after := range from {
+		want, err := a.ReadAll(ctx, after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != total-int(after.Commit) {
+			t.Fatalf("the file holds %d events after %s, want %d", len(want), after, total-int(after.Commit))
+		}
+		for i := range want {
+			if i >= len(got[name]) || !reflect.DeepEqual(got[name][i], want[i]) {
+				t.Errorf("subscription from %s, event %d:\n got %#v\nwant %#v", name, i, got[name][i], want[i])
+				break
+			}
+		}
 	}
 }

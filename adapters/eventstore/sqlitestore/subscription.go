@@ -18,8 +18,8 @@ const pageSize = 1024
 var errDropped = fmt.Errorf("%w: %w", eventlog.ErrSubscriptionDropped, ErrClosed)
 
 // SubscribeAll implements eventstore.Store.SubscribeAll. The subscription reads pages of the log
-// until it has caught up, then waits for a commit by this Store or, for appends by other
-// processes, polls every Options.PollInterval. Next is meant for one goroutine; Close may be called
+// until it has caught up, then takes this Store's commits from memory as they happen and, for
+// appends by other processes, reads the file every Options.PollInterval. Next is meant for one goroutine; Close may be called
 // from any.
 func (s *Store) SubscribeAll(ctx context.Context, after eventlog.Position) (eventstore.Subscription, error) {
 	if s.closed() {
@@ -28,7 +28,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after eventlog.Position) (even
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &subscription{store: s, ctx: ctx, after: after, closed: make(chan struct{})}, nil
+	return &subscription{store: s, ctx: ctx, after: after, poll: true, closed: make(chan struct{})}, nil
 }
 
 type subscription struct {
@@ -38,6 +38,9 @@ type subscription struct {
 	// after is the position of the last event read from the log, delivered or buffered.
 	after    eventlog.Position
 	buffered []eventlog.RecordedEvent
+	// poll says the file must be read for what another process appended, even where the tail says
+	// this Store committed nothing newer: at first, and whenever a wait lasted the poll interval.
+	poll bool
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -65,12 +68,16 @@ func (sub *subscription) Next(ctx context.Context, max int) ([]eventlog.Recorded
 		}
 		// Taken before reading, so that a commit between the read and the wait still wakes us.
 		wake := sub.store.changed()
-		page, err := sub.store.pages.read(ctx, sub.store, sub.after)
-		if err != nil {
-			if endErr := sub.ended(ctx); endErr != nil {
-				return nil, endErr
+		page, covered := sub.store.tail.read(sub.after.Commit)
+		if !covered || (len(page) == 0 && sub.poll) {
+			sub.poll = false
+			var err error
+			if page, err = sub.store.pages.read(ctx, sub.store, sub.after); err != nil {
+				if endErr := sub.ended(ctx); endErr != nil {
+					return nil, endErr
+				}
+				return nil, err
 			}
-			return nil, err
 		}
 		if len(page) > 0 {
 			sub.buffered = page // shared with other subscriptions: Next hands out sub-slices only
@@ -85,6 +92,7 @@ func (sub *subscription) Next(ctx context.Context, max int) ([]eventlog.Recorded
 		select {
 		case <-wake:
 		case <-poll.C:
+			sub.poll = true
 		case <-ctx.Done():
 		case <-sub.ctx.Done():
 		case <-sub.closed:

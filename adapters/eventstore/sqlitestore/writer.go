@@ -36,8 +36,9 @@ type writer struct {
 	queue    chan *appendRequest
 	maxBatch int
 	logger   *slog.Logger
-	// committed is called after a batch that wrote events has been committed.
-	committed func()
+	// committed is called with the events of each batch that wrote some, once it is committed, and
+	// the position the log ended at before them.
+	committed func(after uint64, events []eventlog.RecordedEvent)
 	// closing tells the writer to stop; stopped is closed once it has.
 	closing <-chan struct{}
 	stopped chan struct{}
@@ -118,7 +119,7 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	if len(batch) == 0 {
 		return
 	}
-	outcomes, wrote, err := w.write(ctx, batch)
+	outcomes, written, err := w.write(ctx, batch)
 	if err != nil {
 		w.logger.Error("sqlitestore: append batch failed", "appends", len(batch), "error", err)
 		err = classify(err)
@@ -127,18 +128,19 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 		}
 		return
 	}
-	if wrote {
-		w.committed()
+	if len(written) > 0 {
+		w.committed(written[0].Position.Commit-1, written)
 	}
 	for i, req := range batch {
 		req.done <- outcomes[i]
 	}
 }
 
-// write runs batch in one transaction. wrote reports whether any append added events.
-func (w *writer) write(ctx context.Context, batch []*appendRequest) (outcomes []appendOutcome, wrote bool, err error) {
+// write runs batch in one transaction and returns the events it added, in log order. Their positions
+// follow each other without a gap: each is one more than the largest, under the write lock.
+func (w *writer) write(ctx context.Context, batch []*appendRequest) (outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
 	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
-		return nil, false, fmt.Errorf("sqlitestore: begin: %w", err)
+		return nil, nil, fmt.Errorf("sqlitestore: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -150,49 +152,70 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest) (outcomes []
 	created := time.Now().UnixNano()
 	outcomes = make([]appendOutcome, len(batch))
 	for i, req := range batch {
-		result, wroteOne, err := w.appendOne(ctx, req, created)
+		var result eventlog.AppendResult
+		result, written, err = w.appendOne(ctx, req, created, written)
 		if err != nil {
 			if errors.Is(err, eventlog.ErrWrongExpectedVersion) {
 				outcomes[i].err = err
 				continue
 			}
-			return nil, false, fmt.Errorf("sqlitestore: append to %s: %w", req.stream, err)
+			return nil, nil, fmt.Errorf("sqlitestore: append to %s: %w", req.stream, err)
 		}
 		outcomes[i].result = result
-		wrote = wrote || wroteOne
 	}
 	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
-		return nil, false, fmt.Errorf("sqlitestore: commit: %w", err)
+		return nil, nil, fmt.Errorf("sqlitestore: commit: %w", err)
 	}
-	return outcomes, wrote, nil
+	return outcomes, written, nil
 }
 
 // appendOne checks req's expectation against the stream as this transaction sees it, which includes
-// the appends earlier in the batch and every commit by another process, and writes its events.
-// wrote is false for a conflict and for an idempotent repeat.
-func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int64) (result eventlog.AppendResult, wrote bool, err error) {
+// the appends earlier in the batch and every commit by another process, and writes its events. It
+// returns written with the events it wrote added: none for a conflict or an idempotent repeat.
+func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int64, written []eventlog.RecordedEvent) (eventlog.AppendResult, []eventlog.RecordedEvent, error) {
 	expected := req.expected.Version()
 	last := expected + int64(len(req.events))
 	streamID, ok, err := w.advance(ctx, req.stream, expected, last)
 	if err != nil {
-		return result, false, err
+		return eventlog.AppendResult{}, written, err
 	}
 	if !ok {
-		result, err = w.repeated(ctx, req)
-		return result, false, err
+		result, err := w.repeated(ctx, req)
+		return result, written, err
 	}
 	var position int64
 	for i, ev := range req.events {
+		revision := expected + 1 + int64(i)
 		res, err := w.stmts.insertEvent.ExecContext(ctx,
-			streamID, expected+1+int64(i), created, ev.ID[:], ev.Type, ev.Data, ev.Metadata)
+			streamID, revision, created, ev.ID[:], ev.Type, ev.Data, ev.Metadata)
 		if err != nil {
-			return result, false, err
+			return eventlog.AppendResult{}, written, err
 		}
 		if position, err = res.LastInsertId(); err != nil {
-			return result, false, err
+			return eventlog.AppendResult{}, written, err
 		}
+		written = append(written, recorded(req.stream, revision, position, created, ev))
 	}
-	return eventlog.AppendResult{Revision: uint64(last), Position: positionOf(position)}, true, nil
+	return eventlog.AppendResult{Revision: uint64(last), Position: positionOf(position)}, written, nil
+}
+
+// recorded is ev as a read of the file would return it. Its bytes are copied: the appender's slices
+// are the appender's.
+func recorded(stream string, revision, position, created int64, ev eventlog.EventData) eventlog.RecordedEvent {
+	r := eventlog.RecordedEvent{
+		Stream: stream, Revision: uint64(revision), Position: positionOf(position), ID: ev.ID, Type: ev.Type,
+		Created: time.Unix(0, created).UTC(),
+	}
+	// The file gives back no bytes as nil, whether they went in empty or nil.
+	buf := make([]byte, 0, len(ev.Data)+len(ev.Metadata))
+	if len(ev.Data) > 0 {
+		buf = append(buf, ev.Data...)
+		r.Data = buf[:len(buf):len(buf)]
+	}
+	if len(ev.Metadata) > 0 {
+		r.Metadata = append(buf[len(buf):], ev.Metadata...)
+	}
+	return r
 }
 
 // advance moves stream from revision expected (-1: no stream) to last and returns its id. It checks

@@ -1,0 +1,71 @@
+package sqlitestore
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// tailKept bounds the events a tail keeps: at hookd's peak of some 12,000 events/s, about a second
+// and a half of the log, far more than a subscription that keeps up ever lags.
+const tailKept = 16384
+
+// tail keeps the events this Store's writer committed last, in log order, so that subscriptions
+// following the head of the log take them from memory instead of each reading them back from the
+// file. It only ever holds a contiguous run of the log: the writer tells it where each batch starts
+// (the log's end before the batch, read under the write lock), and a batch that does not start
+// where the run ends, because another process appended in between, starts a new run.
+type tail struct {
+	mu sync.Mutex
+	// after is the position just before the run's first event; events holds the run. Elements are
+	// never changed once added, so readers keep sub-slices without the lock.
+	after  uint64
+	events []eventlog.RecordedEvent
+}
+
+// add records a batch the writer committed: events, whose first position follows after.
+func (t *tail) add(after uint64, events []eventlog.RecordedEvent) {
+	if len(events) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if after != t.last() {
+		t.after, t.events = after, nil
+	}
+	if len(t.events)+len(events) > 2*tailKept {
+		// Drop the oldest into a fresh array: readers may still hold sub-slices of the old one.
+		keep := t.events[len(t.events)-min(len(t.events), tailKept):]
+		t.after = keep[0].Position.Commit - 1
+		t.events = append(make([]eventlog.RecordedEvent, 0, 2*tailKept), keep...)
+	}
+	t.events = append(t.events, events...)
+}
+
+// last is the position of the run's last event, or after while it has none (before the first
+// batch). t.mu must be held.
+func (t *tail) last() uint64 {
+	if len(t.events) == 0 {
+		return t.after
+	}
+	return t.events[len(t.events)-1].Position.Commit
+}
+
+// read returns the run's events after position after. covered reports whether the run answers for
+// that position: false when after lies before the run or beyond its end, where the file must be
+// read; true with no events when after is the run's end, where nothing newer was committed by this
+// Store.
+func (t *tail) read(after uint64) (events []eventlog.RecordedEvent, covered bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.events) == 0 || after < t.after || after > t.last() {
+		return nil, false
+	}
+	i, _ := slices.BinarySearchFunc(t.events, after+1, func(e eventlog.RecordedEvent, pos uint64) int {
+		return cmp.Compare(e.Position.Commit, pos)
+	})
+	rest := t.events[i:]
+	return rest[:len(rest):len(rest)], true
+}
