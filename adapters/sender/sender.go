@@ -27,6 +27,9 @@ const (
 	DefaultMaxResponseBytes = 64 << 10
 	// DefaultUserAgent is sent when Config has none; hookd passes "hookd/<version>".
 	DefaultUserAgent = "hookd"
+	// DefaultIdleConnsPerHost is how many idle connections to one host are kept when Config says
+	// nothing.
+	DefaultIdleConnsPerHost = 64
 )
 
 // Config builds a Sender. Zero fields take the defaults above, except Dialer, which is required.
@@ -41,6 +44,10 @@ type Config struct {
 	MaxResponseBytes int64
 	// Clock measures durations and token lifetimes; nil means time.Now.
 	Clock func() time.Time
+	// IdleConnsPerHost is how many idle connections to one host are kept for reuse; 64 when zero.
+	// Set it to the most attempts the caller sends to one endpoint at once: with fewer, connections
+	// are closed and dialled again whenever that many answers come back together.
+	IdleConnsPerHost int
 }
 
 func (c Config) withDefaults() Config {
@@ -56,6 +63,9 @@ func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.IdleConnsPerHost == 0 {
+		c.IdleConnsPerHost = DefaultIdleConnsPerHost
+	}
 	return c
 }
 
@@ -70,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, errors.New("sender: MaxResponseBytes must not be negative"))
+	}
+	if c.IdleConnsPerHost < 0 {
+		errs = append(errs, errors.New("sender: IdleConnsPerHost must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -124,7 +137,7 @@ func New(cfg Config) (*Sender, error) {
 	cfg = cfg.withDefaults()
 	transport := cfg.Dialer.Transport(nil)
 	// Many deliveries go to the same few receivers: keep enough idle connections to reuse them.
-	transport.MaxIdleConnsPerHost = 64
+	transport.MaxIdleConnsPerHost = cfg.IdleConnsPerHost
 	client := &http.Client{
 		Transport: transport,
 		// 3xx is an answer like any other: following it would send the delivery, and its

@@ -55,10 +55,72 @@ func signatureHeaders() map[string]string {
 	}
 }
 
-func TestNewRefusesMissingDialer(t *testing.T) {
+func TestNewRefusesBadConfig(t *testing.T) {
 	t.Parallel()
-	if _, err := New(Config{}); err == nil {
-		t.Fatal("New without a Dialer: want an error")
+	dialer := &safedial.Dialer{}
+	for name, cfg := range map[string]Config{
+		"no dialer":                    {},
+		"negative timeout":             {Dialer: dialer, DefaultTimeout: -time.Second},
+		"negative response bytes":      {Dialer: dialer, MaxResponseBytes: -1},
+		"negative idle conns per host": {Dialer: dialer, IdleConnsPerHost: -1},
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New with %s: want an error", name)
+		}
+	}
+}
+
+// TestSendKeepsIdleConnsPerHost sends two rounds of concurrent attempts to one host, each round's
+// answers coming back together: the second round must reuse the first's connections, as many as
+// IdleConnsPerHost allows, rather than dial again.
+func TestSendKeepsIdleConnsPerHost(t *testing.T) {
+	t.Parallel()
+	const concurrent = 100
+	var (
+		dialled atomic.Int64
+		arrived sync.WaitGroup
+		mu      sync.Mutex
+		gate    chan struct{} // closed when the round's attempts may be answered
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		wait := gate
+		mu.Unlock()
+		arrived.Done()
+		<-wait
+		w.WriteHeader(http.StatusOK)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			dialled.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s, err := New(Config{Dialer: &safedial.Dialer{AllowPrivate: true}, IdleConnsPerHost: concurrent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.CloseIdleConnections()
+	for round := range 2 {
+		mu.Lock()
+		gate = make(chan struct{})
+		mu.Unlock()
+		arrived.Add(concurrent)
+		var sent sync.WaitGroup
+		for range concurrent {
+			sent.Go(func() {
+				if o := s.Send(t.Context(), Request{URL: srv.URL, Body: []byte(`{}`)}); o.Status != http.StatusOK {
+					t.Errorf("round %d: outcome %+v", round, o)
+				}
+			})
+		}
+		arrived.Wait()
+		close(gate)
+		sent.Wait()
+	}
+	if n := dialled.Load(); n != concurrent {
+		t.Errorf("two rounds of %d concurrent attempts opened %d connections, want %d", concurrent, n, concurrent)
 	}
 }
 

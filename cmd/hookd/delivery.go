@@ -50,6 +50,8 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 		Dialer:    &safedial.Dialer{AllowPrivate: cfg.AllowPrivateTargets},
 		UserAgent: "hookd/" + buildVersion(),
 		Clock:     n.clock,
+		// An endpoint gets as many connections kept as it may have attempts in flight.
+		IdleConnsPerHost: deliverer.DefaultEndpointConcurrency,
 	})
 	if err != nil {
 		return nil, err
