@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/domain/eventlog"
@@ -127,9 +126,8 @@ type View struct {
 	// The caches are described in cache.go.
 	webhooks *bounded.Map[Webhook]
 	totals   *bounded.Map[cachedTotal]
-	// changed is the log position (Commit) of the last webhook event Apply was given, committed or
-	// not.
-	changed atomic.Uint64
+	// changes marks every webhook event Apply is given, for Unchanged.
+	changes projections.Changes
 }
 
 // New returns the view over db, the read models' database, decoding events with decoder. The tables
@@ -217,10 +215,9 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 }
 
 // Unchanged reports whether no webhook event after position at has been applied or is being
-// applied: an answer read when the Runner had committed at least at (read after WaitFor(at), or
-// after reading its Position as at) is still the answer. It lets callers keep answers they ask for
-// often, such as the dispatcher's subscribers.
-func (v *View) Unchanged(at eventlog.Position) bool { return v.changed.Load() <= at.Commit }
+// applied (see projections.Changes). It lets callers keep answers they ask for often, such as the
+// dispatcher's subscribers.
+func (v *View) Unchanged(at eventlog.Position) bool { return v.changes.Unchanged(at) }
 
 // Reads implements projections.Selective.
 func (v *View) Reads(eventType string) bool {
@@ -236,19 +233,7 @@ func (v *View) Reads(eventType string) bool {
 // the view has already applied (its revision is not after the webhook's Version) or one for a
 // webhook the view does not hold.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
-	// Marked before the rows are written, so that no answer read before these events commit can
-	// pass for current after they do (see Unchanged).
-	for _, r := range slices.Backward(events) {
-		if v.Reads(r.Type) {
-			for {
-				old := v.changed.Load()
-				if old >= r.Position.Commit || v.changed.CompareAndSwap(old, r.Position.Commit) {
-					break
-				}
-			}
-			break
-		}
-	}
+	v.changes.Mark(events, v.Reads)
 	w := newWriter(tx, s)
 	defer w.close()
 	decoded, stop := v.decodeAhead(events)
