@@ -55,6 +55,7 @@ type node struct {
 	projections   []projections.Projection
 	runners       []*projections.Runner
 	webhookRunner *projections.Runner
+	licenseRunner *projections.Runner
 
 	webhooks    *command.Webhooks
 	events      *command.Events
@@ -144,8 +145,11 @@ func (n *node) buildReadModels() error {
 			return err
 		}
 		n.runners = append(n.runners, r)
-		if p == projections.Projection(n.webhookView) {
+		switch p {
+		case projections.Projection(n.webhookView):
 			n.webhookRunner = r
+		case projections.Projection(n.licenseView):
+			n.licenseRunner = r
 		}
 	}
 	return nil

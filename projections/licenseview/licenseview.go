@@ -40,6 +40,8 @@ type View struct {
 	db      *sql.DB
 	decoder projections.Decoder
 	stmts   *projections.Statements
+	// changes marks every license event Apply is given, for Unchanged.
+	changes projections.Changes
 }
 
 // New returns the view over db, the read models' database, decoding events with decoder. The tables
@@ -88,10 +90,15 @@ func (v *View) Reads(eventType string) bool {
 	return eventType == license.EventIssued || eventType == license.EventRevoked
 }
 
+// Unchanged reports whether no license event after position at has been applied or is being applied
+// (see projections.Changes). It lets authentication keep the licenses it looks up on every request.
+func (v *View) Unchanged(at eventlog.Position) bool { return v.changes.Unchanged(at) }
+
 // Apply implements projections.Projection. Events of other types are skipped, and so are events
 // already applied. A license issued with the hash of a key that another license already has is left
 // out: the key keeps authenticating as the first license.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
+	v.changes.Mark(events, v.Reads)
 	table := s.Table(tableLicenses)
 	for _, r := range events {
 		if !v.Reads(r.Type) {
