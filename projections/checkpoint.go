@@ -56,6 +56,9 @@ func saveCheckpoint(ctx context.Context, tx *sql.Tx, name string, cp checkpoint)
 
 // existingTables returns those of tables that exist in the database.
 func existingTables(ctx context.Context, tx *sql.Tx, tables []string) ([]string, error) {
+	if len(tables) == 0 {
+		return nil, nil
+	}
 	args := make([]any, len(tables))
 	for i, t := range tables {
 		args[i] = t

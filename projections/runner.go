@@ -78,10 +78,16 @@ func validateProjection(p Projection) error {
 		return errors.New("projections: a Projection is required")
 	case p.Name() == "":
 		return errors.New("projections: the projection has no name")
-	case len(p.Tables()) == 0:
+	case len(p.Tables()) == 0 && !isProcessor(p):
+		// Only a Processor may keep nothing but its checkpoint: its effects are what it is for.
 		return fmt.Errorf("projections: projection %s lists no tables", p.Name())
 	}
 	return nil
+}
+
+func isProcessor(p Projection) bool {
+	_, ok := p.(Processor)
+	return ok
 }
 
 // Runner keeps one projection up to date with the log. Run does the work; Position and WaitFor may be

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -339,6 +340,58 @@ func TestRunnerProcessesBeforeApplying(t *testing.T) {
 	if len(p.processed) != 250 || p.processed[0] != 1 || p.processed[249] != 250 {
 		t.Errorf("processed %d events (%v...), want 1 to 250 once each after the failed first try", len(p.processed), p.processed[:min(3, len(p.processed))])
 	}
+}
+
+// sideEffects is a Processor that keeps nothing but its checkpoint.
+type sideEffects struct{ effects }
+
+func (*sideEffects) Name() string                                             { return "side-effects" }
+func (*sideEffects) Tables() []string                                         { return nil }
+func (*sideEffects) Setup(context.Context, *sql.Tx, projections.Schema) error { return nil }
+func (*sideEffects) Apply(context.Context, *sql.Tx, projections.Schema, []eventlog.RecordedEvent) error {
+	return nil
+}
+
+// TestRunnerKeepsAProcessorsCheckpoint: a Processor without tables still has its checkpoint kept, so
+// a Runner started again processes only what came after it. A Projection without tables is refused.
+func TestRunnerKeepsAProcessorsCheckpoint(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.append(things(30)...)
+	db, _ := readmodeltest.TempDB(t)
+	first := &sideEffects{}
+	r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: first, BatchSize: 7})
+	r.waitFor(t, log.head())
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedCheckpoint(t, db, "side-effects"); got != log.head() {
+		t.Fatalf("checkpoint %s, want %s", got, log.head())
+	}
+	log.append(things(5)...)
+	again := &sideEffects{}
+	r = startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: again})
+	r.waitFor(t, log.head())
+	again.mu.Lock()
+	defer again.mu.Unlock()
+	if len(again.processed) != 5 || again.processed[0] != 31 {
+		t.Errorf("after a restart the Processor processed %v, want the 5 events after its checkpoint, from 31", again.processed)
+	}
+
+	_, err := projections.NewRunner(projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: noTables{}})
+	if err == nil || !strings.Contains(err.Error(), "lists no tables") {
+		t.Errorf("NewRunner with a Projection without tables = %v, want a refusal", err)
+	}
+}
+
+// noTables is a Projection, not a Processor, that lists no tables.
+type noTables struct{}
+
+func (noTables) Name() string                                             { return "no-tables" }
+func (noTables) Tables() []string                                         { return nil }
+func (noTables) Setup(context.Context, *sql.Tx, projections.Schema) error { return nil }
+func (noTables) Apply(context.Context, *sql.Tx, projections.Schema, []eventlog.RecordedEvent) error {
+	return nil
 }
 
 func TestRebuildRefusesAProcessor(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,23 +17,26 @@ import (
 	"github.com/hookd/hookd/internal/bounded"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
-	"github.com/hookd/hookd/projections/publicationview"
 )
 
 // recoveryPage is how many due deliveries a start reads from the read model at a time.
 const recoveryPage = 1000
 
-// dispatchProjection is the dispatcher's Runner's Processor: the publications read model records
-// what the dispatcher did, and its checkpoint is the dispatcher's.
+// dispatchProjection is the dispatcher as its Runner runs it: a Processor whose only record is its
+// checkpoint, kept under the name "dispatch".
 type dispatchProjection struct {
-	*publicationview.View
 	*dispatch.Dispatcher
 }
 
-// Reads implements projections.Selective: a batch that neither the dispatcher nor the view reads
-// anything of (attempts and their outcomes, mostly) passes without a transaction.
-func (p dispatchProjection) Reads(eventType string) bool {
-	return p.View.Reads(eventType) || p.Dispatcher.Reads(eventType)
+func (dispatchProjection) Name() string { return "dispatch" }
+
+// Tables is empty: the checkpoint is all the dispatcher keeps.
+func (dispatchProjection) Tables() []string { return nil }
+
+func (dispatchProjection) Setup(context.Context, *sql.Tx, projections.Schema) error { return nil }
+
+func (dispatchProjection) Apply(context.Context, *sql.Tx, projections.Schema, []eventlog.RecordedEvent) error {
+	return nil
 }
 
 // deliveryPipeline is serve's delivery pipeline: the dispatcher following the log, and the deliverer
@@ -78,7 +82,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 		return nil, err
 	}
 	runner, err := projections.NewRunner(projections.RunnerConfig{
-		DB: n.readDB, Projection: dispatchProjection{View: n.publicationView, Dispatcher: dispatcher},
+		DB: n.readDB, Projection: dispatchProjection{dispatcher},
 		Subscribe: n.subscribe,
 		Logger:    log,
 	})

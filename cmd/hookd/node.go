@@ -28,7 +28,6 @@ import (
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 	"github.com/hookd/hookd/projections/licenseview"
-	"github.com/hookd/hookd/projections/publicationview"
 	"github.com/hookd/hookd/projections/servicekeyview"
 	"github.com/hookd/hookd/projections/webhookview"
 )
@@ -46,9 +45,6 @@ type node struct {
 	licenseView  *licenseview.View
 	keyView      *servicekeyview.View
 	deliveryView *deliveryview.View
-	// publicationView is fed by the dispatcher's runner, which only serve runs (see delivery.go):
-	// it is not among projections, so no rebuild repeats the dispatcher's effects.
-	publicationView *publicationview.View
 	// keys serves the service's key pairs from memory, to authentication and to the deliverer.
 	keys *keyring
 	// projections lists every read model, each with the runner that keeps it up to date.
@@ -130,9 +126,6 @@ func (n *node) buildReadModels() error {
 		return err
 	}
 	if n.deliveryView, err = deliveryview.New(n.readDB, n.codec); err != nil {
-		return err
-	}
-	if n.publicationView, err = publicationview.New(n.readDB, n.codec); err != nil {
 		return err
 	}
 	n.keys = newKeyring(n.keyView, n.codec, n.clock)
