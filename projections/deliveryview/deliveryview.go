@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/domain/delivery"
@@ -116,7 +117,8 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 	d, a := s.Table(tableDeliveries), s.Table(tableAttempts)
 	stmts := projections.NewTxStatements(tx)
 	defer stmts.Close()
-	for _, r := range events {
+	for i := 0; i < len(events); i++ {
+		r := events[i]
 		if !v.Reads(r.Type) {
 			continue
 		}
@@ -138,23 +140,41 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				(delivery_id, attempt, status, error_class, duration_ms, response_excerpt, at)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 				e.DeliveryID, e.Attempt, e.Status, e.ErrorClass, e.DurationMs, excerpt(e.ResponseExcerpt), projections.FormatTime(e.At))
-			if err == nil {
-				// Without RetryAt, a Succeeded or Failed follows in the same append; until it is
-				// applied, the next attempt is due at once, as the aggregate says.
-				due := e.RetryAt
-				if due.IsZero() {
-					due = e.At
-				}
-				err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
-					`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, next_due_at = ?, updated_at = ?`,
-					e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), projections.FormatTime(due), projections.FormatTime(e.At))
+			if err != nil {
+				break
 			}
-		case delivery.Succeeded:
-			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
-				delivery.StatusSucceeded.String(), projections.FormatTime(e.At))
-		case delivery.Failed:
-			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `status = ?, next_due_at = '', updated_at = ?`,
-				delivery.StatusFailed.String(), projections.FormatTime(e.At))
+			// Without RetryAt, a Succeeded or Failed follows in the same append: when it comes next
+			// in the batch, one update records both.
+			if next, ok := outcomeOf(events, i); ok {
+				o, err := v.decoder.DecodeSealed(next)
+				if err != nil {
+					return fmt.Errorf("deliveryview: %w", err)
+				}
+				_, status, at, ok := outcome(o)
+				if !ok {
+					return fmt.Errorf("deliveryview: %s@%d decodes to %T", next.Stream, next.Revision, o)
+				}
+				i++
+				err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
+					`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, status = ?, next_due_at = '', updated_at = ?`,
+					e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), projections.FormatTime(at))
+				if err != nil {
+					return fmt.Errorf("deliveryview: %s@%d: %w", next.Stream, next.Revision, err)
+				}
+				continue
+			}
+			// Until the outcome is applied, the next attempt is due at once, as the aggregate says.
+			due := e.RetryAt
+			if due.IsZero() {
+				due = e.At
+			}
+			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
+				`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, next_due_at = ?, updated_at = ?`,
+				e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), projections.FormatTime(due), projections.FormatTime(e.At))
+		case delivery.Succeeded, delivery.Failed:
+			id, status, at, _ := outcome(e)
+			err = update(ctx, stmts, d, r.Revision, id, `status = ?, next_due_at = '', updated_at = ?`,
+				status.String(), projections.FormatTime(at))
 		case delivery.ReplayRequested:
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
 				`status = ?, next_due_at = ?, replay_mode = ?, updated_at = ?`,
@@ -172,9 +192,38 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 // update sets columns (a SET list with placeholders, args in order) of the delivery id and its
 // version to revision, unless the row already holds that revision or a later one.
 func update(ctx context.Context, stmts *projections.TxStatements, table string, revision uint64, id, set string, args ...any) error {
-	args = append(args, revision, id, revision)
+	return updateTo(ctx, stmts, table, revision, revision, id, set, args...)
+}
+
+// updateTo applies the events from revision from to revision to in one update, unless the row
+// already holds from or a later one.
+func updateTo(ctx context.Context, stmts *projections.TxStatements, table string, from, to uint64, id, set string, args ...any) error {
+	args = append(args, to, id, from)
 	_, err := stmts.Exec(ctx, `UPDATE `+table+` SET `+set+`, version = ? WHERE id = ? AND version < ?`, args...)
 	return err
+}
+
+// outcome returns what a Succeeded or Failed records; ok is false for any other event.
+func outcome(e any) (deliveryID string, status delivery.Status, at time.Time, ok bool) {
+	switch e := e.(type) {
+	case delivery.Succeeded:
+		return e.DeliveryID, delivery.StatusSucceeded, e.At, true
+	case delivery.Failed:
+		return e.DeliveryID, delivery.StatusFailed, e.At, true
+	}
+	return "", delivery.Status{}, time.Time{}, false
+}
+
+// outcomeOf returns the event after events[i], an attempt, when it is the attempt's outcome: a
+// Succeeded or Failed of the same delivery at the next revision.
+func outcomeOf(events []eventlog.RecordedEvent, i int) (eventlog.RecordedEvent, bool) {
+	if i+1 >= len(events) {
+		return eventlog.RecordedEvent{}, false
+	}
+	next := events[i+1]
+	ok := (next.Type == delivery.EventSucceeded || next.Type == delivery.EventFailed) &&
+		next.Stream == events[i].Stream && next.Revision == events[i].Revision+1
+	return next, ok
 }
 
 // excerpt keeps at most MaxExcerptBytes of s, cut at a character boundary.
