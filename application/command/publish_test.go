@@ -109,6 +109,28 @@ func TestPublishIDsDifferByKeyAndScope(t *testing.T) {
 	}
 }
 
+// TestPublishIDsFollowTime: without an idempotency key, event ids are UUIDv7, each after the one
+// before, so that indexes by event id grow at their end.
+func TestPublishIDsFollowTime(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	events := newEvents(t, f)
+	var last string
+	for range 50 {
+		id, _, err := events.Publish(context.Background(), event("E_LOGIN", ""), caller())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err := uuid.Parse(id); err != nil || u.Version() != 7 {
+			t.Fatalf("event id %s is not a UUIDv7 (%v)", id, err)
+		}
+		if id <= last {
+			t.Fatalf("event id %s does not sort after the one before, %s", id, last)
+		}
+		last = id
+	}
+}
+
 func TestPublishBatch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
