@@ -3,6 +3,7 @@ package readmodeldb
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -11,10 +12,10 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// maxConns bounds the pool: reads run concurrently in WAL mode, writes queue on SQLite's lock.
+// maxConns bounds the pool of Open: reads run concurrently in WAL mode.
 const maxConns = 8
 
-// Open opens (creating if needed) the read models' database at path.
+// Open opens (creating if needed) the read models' database at path, as a pool of connections.
 //
 // The settings are chosen for read models, which can always be rebuilt from the log:
 //   - WAL, so queries never wait for a projection's write, nor a write for a query;
@@ -24,6 +25,19 @@ const maxConns = 8
 //     writers (the runners, a rebuild in another process) wait for each other under busy_timeout
 //     instead of failing when one upgrades a read to a write; read-only transactions stay deferred.
 func Open(path string) (*sql.DB, error) {
+	return open(path, maxConns)
+}
+
+// OpenWriter opens the database at path as one connection, with Open's settings, for the Runners
+// of one process to share. SQLite lets one transaction write at a time anyway, and a connection
+// keeps its page cache only while no other connection writes: Runners that each took a connection
+// from a pool would find their caches emptied by each other's commits and read every page they
+// touch back from the file. Transactions on it must not wait for another transaction on it.
+func OpenWriter(path string) (*sql.DB, error) {
+	return open(path, 1)
+}
+
+func open(path string, conns int) (*sql.DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("readmodeldb: %q is not a plain file path", path)
 	}
@@ -38,10 +52,10 @@ func Open(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("readmodeldb: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(maxConns)
-	db.SetMaxIdleConns(maxConns)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	if err := db.Ping(); err != nil {
-		return nil, fmt.Errorf("readmodeldb: open %s: %w", path, err)
+		return nil, errors.Join(fmt.Errorf("readmodeldb: open %s: %w", path, err), db.Close())
 	}
 	return db, nil
 }

@@ -82,7 +82,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 		return nil, err
 	}
 	runner, err := projections.NewRunner(projections.RunnerConfig{
-		DB: n.readDB, Projection: dispatchProjection{dispatcher},
+		DB: n.writeDB, Projection: dispatchProjection{dispatcher},
 		Subscribe: n.subscribe,
 		Logger:    log,
 	})

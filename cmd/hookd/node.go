@@ -40,6 +40,8 @@ type node struct {
 	store  eventstore.Store
 	codec  *eventcodec.Codec
 	readDB *sql.DB
+	// writeDB is the read models' database as the one connection every Runner writes through.
+	writeDB *sql.DB
 
 	webhookView  *webhookview.View
 	licenseView  *licenseview.View
@@ -95,6 +97,9 @@ func openNode(ctx context.Context, cfg config, log *slog.Logger) (n *node, err e
 	if n.readDB, err = readmodeldb.Open(filepath.Join(cfg.DataDir, readModelsFile)); err != nil {
 		return nil, err
 	}
+	if n.writeDB, err = readmodeldb.OpenWriter(filepath.Join(cfg.DataDir, readModelsFile)); err != nil {
+		return nil, err
+	}
 	if err := n.buildReadModels(); err != nil {
 		return nil, err
 	}
@@ -132,7 +137,7 @@ func (n *node) buildReadModels() error {
 	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView, n.deliveryView}
 	for _, p := range n.projections {
 		r, err := projections.NewRunner(projections.RunnerConfig{
-			DB: n.readDB, Subscribe: n.subscribe, Projection: p, Logger: n.log,
+			DB: n.writeDB, Subscribe: n.subscribe, Projection: p, Logger: n.log,
 		})
 		if err != nil {
 			return err
@@ -249,8 +254,10 @@ func (n *node) catchUp(ctx context.Context) error {
 
 func (n *node) close() error {
 	var errs []error
-	if n.readDB != nil {
-		errs = append(errs, n.readDB.Close())
+	for _, db := range []*sql.DB{n.readDB, n.writeDB} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
