@@ -45,8 +45,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, r
 // and synchronous=FULL, which makes a commit durable before it returns; readers are read-only.
 //
 // Checkpoints stay SQLite's automatic ones, which the writer runs after a commit that fills the WAL
-// past 1000 pages. They cost the odd slow batch, but a checkpointer running beside a writer that
-// never pauses never catches up, and the WAL would then grow without bound.
+// past 10,000 pages (40 MiB; SQLite's default is 1,000). They cost the odd slow batch, but a
+// checkpointer running beside a writer that never pauses never catches up, and the WAL would then
+// grow without bound. The larger WAL lets a checkpoint copy a page that many commits changed (the
+// end of the log, index pages) once instead of once per 1,000 pages: under delivery load it cuts the
+// bytes written to disk per delivery by about a fifth.
 func dsn(path string, o Options, writer bool) string {
 	busy := (o.BusyTimeout + time.Millisecond - 1) / time.Millisecond
 	q := url.Values{}
@@ -54,6 +57,7 @@ func dsn(path string, o Options, writer bool) string {
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "wal_autocheckpoint(10000)")
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
