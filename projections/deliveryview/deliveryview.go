@@ -6,6 +6,7 @@ package deliveryview
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,10 +21,9 @@ import (
 // Name is the projection's name, under which its checkpoint is kept.
 const Name = "deliveries"
 
-const (
-	tableDeliveries = "deliveries"
-	tableAttempts   = "delivery_attempts"
-)
+// tableDeliveries holds a row per delivery, its attempts in it. (It replaced the tables deliveries
+// and delivery_attempts, which a database built before may still hold, unused.)
+const tableDeliveries = "delivery_log"
 
 // MaxExcerptBytes bounds the response excerpt the view keeps of each attempt; the log keeps up to
 // delivery.MaxExcerptBytes. Longer excerpts are cut at a character boundary.
@@ -50,11 +50,11 @@ func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
 func (v *View) Name() string { return Name }
 
 // Tables implements projections.Projection.
-func (v *View) Tables() []string { return []string{tableDeliveries, tableAttempts} }
+func (v *View) Tables() []string { return []string{tableDeliveries} }
 
 // Setup implements projections.Projection.
 func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) error {
-	d, a := s.Table(tableDeliveries), s.Table(tableAttempts)
+	d := s.Table(tableDeliveries)
 	for _, stmt := range []string{
 		// seq is the rowid, in the order deliveries were scheduled: it breaks ties of scheduled_at.
 		// Times are fixed-width UTC text (projections.FormatTime); empty for none. next_due_at is set while the
@@ -76,22 +76,12 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			scheduled_at     TEXT NOT NULL,
 			updated_at       TEXT NOT NULL,
 			replay_mode      TEXT NOT NULL,
-			version          INTEGER NOT NULL
+			version          INTEGER NOT NULL,
+			attempt_log      TEXT NOT NULL
 		)`,
 		`CREATE UNIQUE INDEX ` + s.Index("deliveries_id") + ` ON ` + d + ` (id)`,
 		`CREATE INDEX ` + s.Index("deliveries_scope") + ` ON ` + d + ` (tenant, community, webhook_id, scheduled_at)`,
 		`CREATE INDEX ` + s.Index("deliveries_due") + ` ON ` + d + ` (next_due_at) WHERE status = 'scheduled'`,
-		`CREATE TABLE ` + a + ` (
-			seq              INTEGER PRIMARY KEY,
-			delivery_id      TEXT NOT NULL,
-			attempt          INTEGER NOT NULL,
-			status           INTEGER NOT NULL,
-			error_class      TEXT NOT NULL,
-			duration_ms      INTEGER NOT NULL,
-			response_excerpt TEXT NOT NULL,
-			at               TEXT NOT NULL
-		)`,
-		`CREATE UNIQUE INDEX ` + s.Index("delivery_attempts_number") + ` ON ` + a + ` (delivery_id, attempt)`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("deliveryview: setup: %w", err)
@@ -114,7 +104,7 @@ func (v *View) Reads(eventType string) bool {
 // already applied: each row keeps the revision of the last event of its delivery's stream, and an
 // event at or below it changes nothing.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
-	d, a := s.Table(tableDeliveries), s.Table(tableAttempts)
+	d := s.Table(tableDeliveries)
 	stmts := projections.NewTxStatements(tx)
 	defer stmts.Close()
 	for i := 0; i < len(events); i++ {
@@ -130,19 +120,19 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		case delivery.Scheduled:
 			_, err = stmts.Exec(ctx, `INSERT INTO `+d+`
 				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
-				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', ?) ON CONFLICT DO NOTHING`,
+				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version, attempt_log)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', ?, '[]') ON CONFLICT DO NOTHING`,
 				e.DeliveryID, e.WebhookID, e.TenantID, e.CommunityID, e.EventID, e.Name,
 				delivery.StatusScheduled.String(), projections.FormatTime(e.ScheduledAt), projections.FormatTime(e.ScheduledAt),
 				projections.FormatTime(e.ScheduledAt), r.Revision)
 		case delivery.Attempted:
-			_, err = stmts.Exec(ctx, `INSERT INTO `+a+`
-				(delivery_id, attempt, status, error_class, duration_ms, response_excerpt, at)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				e.DeliveryID, e.Attempt, e.Status, e.ErrorClass, e.DurationMs, excerpt(e.ResponseExcerpt), projections.FormatTime(e.At))
-			if err != nil {
+			var entry string
+			if entry, err = attemptEntry(e); err != nil {
 				break
 			}
+			// The attempt joins the row's log in the same update that records it as the last.
+			const recordAttempt = `attempt_log = json_insert(attempt_log, '$[#]', json(?)), attempts = ?, last_status = ?,
+				last_error_class = ?, last_attempt_at = ?`
 			// Without RetryAt, a Succeeded or Failed follows in the same append: when it comes next
 			// in the batch, one update records both.
 			if next, ok := outcomeOf(events, i); ok {
@@ -156,8 +146,8 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				}
 				i++
 				err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
-					`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, status = ?, next_due_at = '', updated_at = ?`,
-					e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), projections.FormatTime(at))
+					recordAttempt+`, status = ?, next_due_at = '', updated_at = ?`,
+					entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), projections.FormatTime(at))
 				if err != nil {
 					return fmt.Errorf("deliveryview: %s@%d: %w", next.Stream, next.Revision, err)
 				}
@@ -168,9 +158,8 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			if due.IsZero() {
 				due = e.At
 			}
-			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
-				`attempts = ?, last_status = ?, last_error_class = ?, last_attempt_at = ?, next_due_at = ?, updated_at = ?`,
-				e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), projections.FormatTime(due), projections.FormatTime(e.At))
+			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, recordAttempt+`, next_due_at = ?, updated_at = ?`,
+				entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), projections.FormatTime(due), projections.FormatTime(e.At))
 		case delivery.Succeeded, delivery.Failed:
 			id, status, at, _ := outcome(e)
 			err = update(ctx, stmts, d, r.Revision, id, `status = ?, next_due_at = '', updated_at = ?`,
@@ -224,6 +213,25 @@ func outcomeOf(events []eventlog.RecordedEvent, i int) (eventlog.RecordedEvent, 
 	ok := (next.Type == delivery.EventSucceeded || next.Type == delivery.EventFailed) &&
 		next.Stream == events[i].Stream && next.Revision == events[i].Revision+1
 	return next, ok
+}
+
+// loggedAttempt is an attempt as the row's attempt_log keeps it.
+type loggedAttempt struct {
+	Number          int    `json:"n"`
+	Status          int    `json:"status"`
+	ErrorClass      string `json:"error,omitempty"`
+	DurationMs      int64  `json:"ms"`
+	ResponseExcerpt string `json:"excerpt,omitempty"`
+	At              string `json:"at"`
+}
+
+// attemptEntry is the attempt_log entry of e, as text: SQLite's json() takes a blob for JSONB.
+func attemptEntry(e delivery.Attempted) (string, error) {
+	entry, err := json.Marshal(loggedAttempt{
+		Number: e.Attempt, Status: e.Status, ErrorClass: e.ErrorClass, DurationMs: e.DurationMs,
+		ResponseExcerpt: excerpt(e.ResponseExcerpt), At: projections.FormatTime(e.At),
+	})
+	return string(entry), err
 }
 
 // excerpt keeps at most MaxExcerptBytes of s, cut at a character boundary.

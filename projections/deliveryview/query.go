@@ -3,6 +3,7 @@ package deliveryview
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -92,8 +93,8 @@ type DueDelivery struct {
 }
 
 const selectDelivery = `SELECT id, webhook_id, tenant, community, event_id, event_name, status, attempts,
-	last_status, last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version
-	FROM ` + tableDeliveries
+	last_status, last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version,
+	attempt_log FROM ` + tableDeliveries
 
 // Fetch returns one page of the deliveries q selects, newest scheduled first, with their attempts.
 // A page past the last is empty, with the total.
@@ -144,9 +145,6 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
 	}
-	if err := attachAttempts(ctx, tx, page.Items); err != nil {
-		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
-	}
 	return page, nil
 }
 
@@ -166,11 +164,7 @@ func (v *View) Get(ctx context.Context, tenantID, communityID, deliveryID string
 	if err != nil {
 		return Delivery{}, fmt.Errorf("deliveryview: get: %w", err)
 	}
-	items := []Delivery{d}
-	if err := attachAttempts(ctx, tx, items); err != nil {
-		return Delivery{}, fmt.Errorf("deliveryview: get: %w", err)
-	}
-	return items[0], nil
+	return d, nil
 }
 
 // Due returns up to limit deliveries that are scheduled (neither succeeded nor parked), the one due
@@ -210,58 +204,19 @@ func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDel
 	return due, nil
 }
 
-// attachAttempts fills the AttemptLog of every item.
-func attachAttempts(ctx context.Context, tx *sql.Tx, items []Delivery) error {
-	if len(items) == 0 {
-		return nil
-	}
-	at := make(map[string]int, len(items))
-	args := make([]any, len(items))
-	for i := range items {
-		at[items[i].ID] = i
-		args[i] = items[i].ID
-		items[i].AttemptLog = []Attempt{}
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT delivery_id, attempt, status, error_class, duration_ms, response_excerpt, at
-		FROM `+tableAttempts+` WHERE delivery_id IN (?`+strings.Repeat(", ?", len(items)-1)+`)
-		ORDER BY delivery_id, attempt`, args...)
-	if err != nil {
-		return err
-	}
-	type owned struct {
-		id string
-		a  Attempt
-	}
-	attempts, err := projections.ScanAll(rows, func(row projections.Row) (owned, error) {
-		var (
-			o    owned
-			when string
-		)
-		err := row.Scan(&o.id, &o.a.Number, &o.a.Status, &o.a.ErrorClass, &o.a.DurationMs, &o.a.ResponseExcerpt, &when)
-		if err != nil {
-			return owned{}, err
-		}
-		o.a.At, err = projections.ParseTime(when)
-		return o, err
-	})
-	if err != nil {
-		return err
-	}
-	for _, o := range attempts {
-		i := at[o.id]
-		items[i].AttemptLog = append(items[i].AttemptLog, o.a)
-	}
-	return nil
-}
-
 func scan(row projections.Row) (Delivery, error) {
 	var (
 		d                                                       Delivery
 		status, lastAt, nextDue, scheduledAt, updatedAt, replay string
+		attemptLog                                              []byte
 	)
 	err := row.Scan(&d.ID, &d.WebhookID, &d.TenantID, &d.CommunityID, &d.EventID, &d.EventName, &status, &d.Attempts,
-		&d.LastAttempt.Status, &d.LastAttempt.ErrorClass, &lastAt, &nextDue, &scheduledAt, &updatedAt, &replay, &d.Version)
+		&d.LastAttempt.Status, &d.LastAttempt.ErrorClass, &lastAt, &nextDue, &scheduledAt, &updatedAt, &replay, &d.Version,
+		&attemptLog)
 	if err != nil {
+		return Delivery{}, err
+	}
+	if d.AttemptLog, err = parseAttemptLog(attemptLog); err != nil {
 		return Delivery{}, err
 	}
 	if d.Status, err = delivery.ParseStatus(status); err != nil {
@@ -281,4 +236,22 @@ func scan(row projections.Row) (Delivery, error) {
 		}
 	}
 	return d, nil
+}
+
+// parseAttemptLog reads a row's attempt_log, in the order the attempts were made.
+func parseAttemptLog(raw []byte) ([]Attempt, error) {
+	var logged []loggedAttempt
+	if err := json.Unmarshal(raw, &logged); err != nil {
+		return nil, fmt.Errorf("attempt log: %w", err)
+	}
+	out := make([]Attempt, len(logged))
+	for i, a := range logged {
+		at, err := projections.ParseTime(a.At)
+		if err != nil {
+			return nil, fmt.Errorf("attempt log: %w", err)
+		}
+		out[i] = Attempt{Number: a.Number, Status: a.Status, ErrorClass: a.ErrorClass, DurationMs: a.DurationMs,
+			ResponseExcerpt: a.ResponseExcerpt, At: at}
+	}
+	return out, nil
 }
