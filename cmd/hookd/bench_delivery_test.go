@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -318,6 +319,22 @@ func cpuTime() time.Duration {
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
+// diskWritten is how many bytes the process has caused to be written to storage (write_bytes of
+// /proc/self/io): the log's and the read models' WAL frames and checkpoints.
+func diskWritten() int64 {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // peakRSS is the process's peak resident set (VmHWM), in MiB: hookd, the load generator and the
 // receiver together, since they share the process.
 func peakRSS() float64 {
@@ -365,13 +382,15 @@ func BenchmarkDelivery(b *testing.B) {
 	duration := benchDuration(b)
 	b.Run("throughput", func(b *testing.B) {
 		d, hooks := startDeliveryBench(b, 1, 0)
-		cpu := cpuTime()
+		cpu, written := cpuTime(), diskWritten()
 		started := time.Now()
 		events := d.load(64, duration, 0)
 		latencies, last, missing := d.settle(events, hooks)
-		// CPU per delivery varies far less from run to run than the rate does: it is the figure
-		// to compare changes by. It counts the whole process, load generator and receiver included.
+		// CPU per delivery varies less from run to run than the rate does, and bytes written to disk
+		// per delivery least: they are the figures to compare changes by. Both count the whole
+		// process, load generator and receiver included.
 		b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(max(len(latencies), 1)), "cpu-µs/delivery")
+		b.ReportMetric(float64(diskWritten()-written)/float64(max(len(latencies), 1)), "disk-B/delivery")
 		d.report(b, events, hooks, latencies, missing, duration, last.Sub(started))
 	})
 	// The goal's rate, paced: whether delivery keeps up with 3,000 events/s published one per request
