@@ -1,0 +1,234 @@
+package dispatch_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
+	"github.com/hookd/hookd/adapters/sealer"
+	"github.com/hookd/hookd/adapters/webhooksig"
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/application/dispatch"
+	"github.com/hookd/hookd/application/eventcodec"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/platform"
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// harness is a Dispatcher over the real embedded store, with the candidates the test gives and a
+// queue that records what it is handed.
+type harness struct {
+	t          *testing.T
+	store      *sqlitestore.Store
+	codec      *eventcodec.Codec
+	events     *command.Events
+	candidates []dispatch.Candidate
+	d          *dispatch.Dispatcher
+
+	mu        sync.Mutex
+	enqueued  []string
+	scheduled []string
+}
+
+func newHarness(t *testing.T, platformURL string) *harness {
+	t.Helper()
+	store, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "events.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	key := make([]byte, sealer.KeySize)
+	_, _ = rand.Read(key)
+	seal, err := sealer.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := eventcodec.New(registry, seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store, codec: codec}
+	if h.events, err = command.NewEvents(store, codec, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err := command.NewDeliveries(store, codec, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d, err = dispatch.New(dispatch.Ports{
+		Decode: func(r eventlog.RecordedEvent) (interface{ EventName() string }, error) {
+			return codec.DecodeSealed(r)
+		},
+		Metadata: codec.DecodeMetadata,
+		Candidates: func(_ context.Context, tenantID, communityID, _ string) ([]dispatch.Candidate, error) {
+			if tenantID != "t1" || communityID != "c1" {
+				return nil, nil
+			}
+			return h.candidates, nil
+		},
+		WebhooksAt: func(context.Context, eventlog.Position) error { return nil },
+		Body:       webhooksig.Body,
+		Deliveries: deliveries,
+		Head:       store.LastPosition,
+		Enqueue: func(id string, _ time.Time) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.enqueued = append(h.enqueued, id)
+		},
+		Scheduled: func(d *delivery.Delivery) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.scheduled = append(h.scheduled, d.ID())
+		},
+		Clock:       time.Now,
+		PlatformURL: platformURL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// publish publishes an event and returns its id.
+func (h *harness) publish(tenant, name, payload string) string {
+	h.t.Helper()
+	id, _, err := h.events.Publish(context.Background(), command.PublishEvent{
+		TenantID: tenant, CommunityID: "c1", Name: name, Payload: json.RawMessage(payload),
+	}, command.Caller{Actor: "test"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+// log returns every event in the log after position after.
+func (h *harness) log(after eventlog.Position) []eventlog.RecordedEvent {
+	h.t.Helper()
+	all, err := h.store.ReadAll(context.Background(), after, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return all
+}
+
+// scheduledIn returns the delivery ids of the DeliveryScheduled events among events.
+func scheduledIn(events []eventlog.RecordedEvent) []string {
+	var ids []string
+	for _, r := range events {
+		if r.Type == delivery.EventScheduled {
+			ids = append(ids, r.Stream[len(delivery.StreamPrefix):])
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (h *harness) taken() (enqueued, scheduled []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Sorted(slices.Values(h.enqueued)), slices.Sorted(slices.Values(h.scheduled))
+}
+
+func candidate(id string, createdAt time.Time, query ...webhook.QueryEntry) dispatch.Candidate {
+	return dispatch.Candidate{ID: id, CreatedAt: createdAt, Settings: webhook.Settings{
+		Name: id, EventNames: []string{"user.created"}, Query: query, Criteria: webhook.CriteriaAll,
+		API: webhook.Endpoint{URL: "https://receiver.example/" + id}, SuccessCodes: []int{200},
+	}}
+}
+
+// TestProcessSchedulesEachMatchOnce: a published event becomes one delivery per candidate that was
+// created before it and whose query matches, with the id of the event and the webhook, handed to
+// the queue; processing the same events again appends nothing and hands nothing over again.
+func TestProcessSchedulesEachMatchOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	before := time.Now().Add(-time.Hour)
+	h.candidates = []dispatch.Candidate{
+		candidate("plain", before),
+		candidate("pro-only", before, webhook.QueryEntry{Key: "user.plan", Value: "pro"}),
+		candidate("free-only", before, webhook.QueryEntry{Key: "user.plan", Value: "free"}),
+		candidate("created-later", time.Now().Add(time.Hour)),
+	}
+	event := h.publish("t1", "user.created", `{"user":{"plan":"pro"}}`)
+	published := h.log(eventlog.Start)
+	if err := h.d.Process(context.Background(), published); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{delivery.ID(event, "plain"), delivery.ID(event, "pro-only")}
+	slices.Sort(want)
+	after := h.log(published[len(published)-1].Position)
+	if got := scheduledIn(after); !slices.Equal(got, want) {
+		t.Fatalf("scheduled %v, want %v (plain and pro-only)", got, want)
+	}
+	if enqueued, scheduled := h.taken(); !slices.Equal(enqueued, want) || !slices.Equal(scheduled, want) {
+		t.Fatalf("handed to the queue %v and to the deliverer %v, want %v each", enqueued, scheduled, want)
+	}
+
+	// The same events again, as after a crash before the checkpoint: nothing new.
+	if err := h.d.Process(context.Background(), published); err != nil {
+		t.Fatal(err)
+	}
+	if again := h.log(published[len(published)-1].Position); len(again) != len(after) {
+		t.Fatalf("processing again appended %d events", len(again)-len(after))
+	}
+	// Its own DeliveryScheduled coming back through the log needs no second enqueueing.
+	if err := h.d.Process(context.Background(), after); err != nil {
+		t.Fatal(err)
+	}
+	if enqueued, _ := h.taken(); len(enqueued) != len(want) {
+		t.Fatalf("enqueued %v, want each delivery once", enqueued)
+	}
+}
+
+// TestProcessEnqueuesDeliveriesScheduledElsewhere: a DeliveryScheduled this Dispatcher did not
+// append (another run of it, before a crash) is handed to the queue when it comes through the log.
+func TestProcessEnqueuesDeliveriesScheduledElsewhere(t *testing.T) {
+	t.Parallel()
+	first := newHarness(t, "")
+	first.candidates = []dispatch.Candidate{candidate("plain", time.Now().Add(-time.Hour))}
+	event := first.publish("t1", "user.created", `{}`)
+	if err := first.d.Process(context.Background(), first.log(eventlog.Start)); err != nil {
+		t.Fatal(err)
+	}
+	// A second Dispatcher on another log reads the first log's events, as a restarted process would.
+	second := newHarness(t, "")
+	if err := second.d.Process(context.Background(), first.log(eventlog.Start)[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if enqueued, scheduled := second.taken(); !slices.Equal(enqueued, []string{delivery.ID(event, "plain")}) || len(scheduled) != 0 {
+		t.Fatalf("enqueued %v and handed over %v, want the delivery enqueued only", enqueued, scheduled)
+	}
+}
+
+// TestProcessPlatformEvents: a platform event goes to WEBHOOK_URL when it is set, and nowhere
+// otherwise; the scope's webhooks never see it.
+func TestProcessPlatformEvents(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{"", "https://platform.example/hook"} {
+		h := newHarness(t, url)
+		h.candidates = []dispatch.Candidate{candidate("plain", time.Now().Add(-time.Hour))}
+		event := h.publish(platform.Scope, "user.created", `{}`)
+		published := h.log(eventlog.Start)
+		if err := h.d.Process(context.Background(), published); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		if url != "" {
+			want = []string{delivery.ID(event, platform.WebhookID)}
+		}
+		if got := scheduledIn(h.log(published[len(published)-1].Position)); !slices.Equal(got, want) {
+			t.Errorf("WEBHOOK_URL %q: scheduled %v, want %v", url, got, want)
+		}
+	}
+}
