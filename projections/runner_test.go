@@ -342,15 +342,14 @@ func TestRunnerProcessesBeforeApplying(t *testing.T) {
 	}
 }
 
-// sideEffects is a Processor that keeps nothing but its checkpoint.
-type sideEffects struct{ effects }
-
-func (*sideEffects) Name() string                                             { return "side-effects" }
-func (*sideEffects) Tables() []string                                         { return nil }
-func (*sideEffects) Setup(context.Context, *sql.Tx, projections.Schema) error { return nil }
-func (*sideEffects) Apply(context.Context, *sql.Tx, projections.Schema, []eventlog.RecordedEvent) error {
-	return nil
+// sideEffects is a Processor that keeps nothing but its checkpoint: effects' Process, noTables'
+// tables (none).
+type sideEffects struct {
+	noTables
+	effects
 }
+
+func (*sideEffects) Name() string { return "side-effects" }
 
 // TestRunnerKeepsAProcessorsCheckpoint: a Processor without tables still has its checkpoint kept, so
 // a Runner started again processes only what came after it. A Projection without tables is refused.

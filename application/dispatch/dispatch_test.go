@@ -2,7 +2,6 @@ package dispatch_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"path/filepath"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
-	"github.com/hookd/hookd/adapters/sealer"
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/dispatch"
@@ -20,6 +18,7 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/readmodeltest"
 )
 
 // harness is a Dispatcher over the real embedded store, with the candidates the test gives and a
@@ -44,20 +43,7 @@ func newHarness(t *testing.T, platformURL string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	key := make([]byte, sealer.KeySize)
-	_, _ = rand.Read(key)
-	seal, err := sealer.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := eventcodec.New(registry, seal)
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec := readmodeltest.Codec(t)
 	h := &harness{t: t, store: store, codec: codec}
 	if h.events, err = command.NewEvents(store, codec, time.Now); err != nil {
 		t.Fatal(err)

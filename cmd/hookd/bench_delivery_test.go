@@ -321,32 +321,22 @@ func cpuTime() time.Duration {
 
 // diskWritten is how many bytes the process has caused to be written to storage (write_bytes of
 // /proc/self/io): the log's and the read models' WAL frames and checkpoints.
-func diskWritten() int64 {
-	data, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "write_bytes:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+func diskWritten() int64 { return int64(procField("/proc/self/io", "write_bytes:")) }
 
 // peakRSS is the process's peak resident set (VmHWM), in MiB: hookd, the load generator and the
 // receiver together, since they share the process.
-func peakRSS() float64 {
-	data, err := os.ReadFile("/proc/self/status")
+func peakRSS() float64 { return procField("/proc/self/status", "VmHWM:") / 1024 }
+
+// procField reads the number after name on its line of a /proc file (units left out), or 0.
+func procField(file, name string) float64 {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb float64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
-			return kb / 1024
+		if rest, ok := strings.CutPrefix(line, name); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return n
 		}
 	}
 	return 0
