@@ -96,16 +96,7 @@ var deliveryEnv = map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true"}
 
 // loadDelivery reads a delivery from the log through a second node on the server's data directory,
 // as another process would.
-func loadDelivery(t *testing.T, h *testHookd, id string) *delivery.Delivery {
-	t.Helper()
-	d, err := tryLoadDelivery(h, id)
-	if err != nil {
-		t.Fatalf("loading delivery %s: %v", id, err)
-	}
-	return d
-}
-
-func tryLoadDelivery(h *testHookd, id string) (*delivery.Delivery, error) {
+func loadDelivery(h *testHookd, id string) (*delivery.Delivery, error) {
 	n, err := openNode(context.Background(), h.cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
@@ -120,7 +111,7 @@ func waitDelivery(t *testing.T, h *testHookd, id string) *delivery.Delivery {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		d, err := tryLoadDelivery(h, id)
+		d, err := loadDelivery(h, id)
 		if err != nil && !errors.Is(err, delivery.ErrNotFound) {
 			t.Fatalf("loading delivery %s: %v", id, err)
 		}
