@@ -19,8 +19,8 @@ var errDropped = fmt.Errorf("%w: %w", eventlog.ErrSubscriptionDropped, ErrClosed
 
 // SubscribeAll implements eventstore.Store.SubscribeAll. The subscription reads pages of the log
 // until it has caught up, then takes this Store's commits from memory as they happen and, for
-// appends by other processes, reads the file every Options.PollInterval. Next is meant for one goroutine; Close may be called
-// from any.
+// appends by other processes, reads the file every Options.PollInterval. Next is meant for one
+// goroutine; Close may be called from any.
 func (s *Store) SubscribeAll(ctx context.Context, after eventlog.Position) (eventstore.Subscription, error) {
 	if s.closed() {
 		return nil, ErrClosed

@@ -8,9 +8,13 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
-// tailKept bounds the events a tail keeps: at hookd's peak of some 12,000 events/s, about a second
-// and a half of the log, far more than a subscription that keeps up ever lags.
-const tailKept = 16384
+// A tail keeps at least the newest tailKept events that fit in tailBytes, and at most twice that: at
+// hookd's peak of some 12,000 events/s, more than a second of the log, far more than a subscription
+// that keeps up ever lags. The bytes bound it when events are large (payloads go up to 256 KiB).
+const (
+	tailKept  = 16384
+	tailBytes = 16 << 20
+)
 
 // tail keeps the events this Store's writer committed last, in log order, so that subscriptions
 // following the head of the log take them from memory instead of each reading them back from the
@@ -23,6 +27,8 @@ type tail struct {
 	// never changed once added, so readers keep sub-slices without the lock.
 	after  uint64
 	events []eventlog.RecordedEvent
+	// bytes counts the data and metadata of events.
+	bytes int
 }
 
 // add records a batch the writer committed: events, whose first position follows after.
@@ -33,19 +39,35 @@ func (t *tail) add(after uint64, events []eventlog.RecordedEvent) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if after != t.last() {
-		t.after, t.events = after, nil
-	}
-	if len(t.events)+len(events) > 2*tailKept {
-		// Drop the oldest into a fresh array: readers may still hold sub-slices of the old one.
-		keep := t.events[len(t.events)-min(len(t.events), tailKept):]
-		t.after = keep[0].Position.Commit - 1
-		t.events = append(make([]eventlog.RecordedEvent, 0, 2*tailKept), keep...)
+		t.after, t.events, t.bytes = after, nil, 0
 	}
 	t.events = append(t.events, events...)
+	for _, e := range events {
+		t.bytes += size(e)
+	}
+	if len(t.events) > 2*tailKept || t.bytes > 2*tailBytes {
+		t.trim()
+	}
 }
 
-// last is the position of the run's last event, or after while it has none (before the first
-// batch). t.mu must be held.
+// trim keeps the newest events within tailKept and tailBytes, in a fresh array: readers may still
+// hold sub-slices of the old one. Positions in a run follow each other, so the run's new start is
+// its end less what is kept. t.mu must be held.
+func (t *tail) trim() {
+	n, bytes := 0, 0
+	for i := len(t.events) - 1; i >= 0 && n < tailKept && bytes+size(t.events[i]) <= tailBytes; i-- {
+		bytes += size(t.events[i])
+		n++
+	}
+	last := t.last()
+	t.events = append(make([]eventlog.RecordedEvent, 0, 2*n), t.events[len(t.events)-n:]...)
+	t.after, t.bytes = last-uint64(n), bytes
+}
+
+func size(e eventlog.RecordedEvent) int { return len(e.Data) + len(e.Metadata) }
+
+// last is the position of the run's last event, or after while it holds none (before the first
+// batch, or after a trim that kept none). t.mu must be held.
 func (t *tail) last() uint64 {
 	if len(t.events) == 0 {
 		return t.after
