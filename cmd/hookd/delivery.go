@@ -14,7 +14,6 @@ import (
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/dispatch"
 	"github.com/hookd/hookd/domain/eventlog"
-	"github.com/hookd/hookd/internal/bounded"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 )
@@ -74,7 +73,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 	}
 	dispatcher, err := dispatch.New(dispatch.Ports{
 		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
-		Candidates: subscribers{n: n, cache: bounded.New[cachedCandidates](candidatesCacheSize)}.candidates, WebhooksAt: n.webhooksAt,
+		Candidates: newSubscribers(n).candidates, WebhooksAt: n.webhooksAt,
 		Body: webhooksig.Body, Deliveries: n.deliveries, Head: n.store.LastPosition, Enqueue: queue.Schedule, Scheduled: pipeline.Scheduled, Clock: n.clock,
 		PlatformURL: cfg.PlatformURL,
 	})
@@ -131,44 +130,36 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) e
 // candidatesCacheSize bounds the dispatcher's cache of subscribers: scopes and event names.
 const candidatesCacheSize = 10_000
 
-// cachedCandidates are the subscribers of one event name in one scope, as read when the webhooks
-// read model was committed at at.
-type cachedCandidates struct {
-	at         eventlog.Position
-	candidates []dispatch.Candidate
-}
-
 // subscribers answers the dispatcher's Candidates from the webhooks read model, with each credential
 // opened for the delivery's snapshot. An answer is kept while the read model has applied no webhook event
 // since it was read, which under a steady load of publications is most of the time: each event then
 // costs neither a read of the read model nor opening credentials. Like the rendered answers of the
 // API, the kept answers hold opened credentials, which the process opens for every delivery anyway.
 type subscribers struct {
-	n     *node
-	cache *bounded.Map[cachedCandidates]
+	n    *node
+	kept keptAnswers[[]dispatch.Candidate]
+}
+
+func newSubscribers(n *node) subscribers {
+	return subscribers{n: n, kept: newKeptAnswers[[]dispatch.Candidate](candidatesCacheSize, n.webhookRunner, n.webhookView.Unchanged)}
 }
 
 func (sub subscribers) candidates(ctx context.Context, tenantID, communityID, eventName string) ([]dispatch.Candidate, error) {
-	n := sub.n
-	key := tenantID + "\x00" + communityID + "\x00" + eventName
-	if c, ok := sub.cache.Get(key); ok && n.webhookView.Unchanged(c.at) {
-		return c.candidates, nil
-	}
-	at := n.webhookRunner.Position()
-	hooks, err := n.webhookView.Subscribers(ctx, tenantID, communityID, eventName)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]dispatch.Candidate, len(hooks))
-	for i, w := range hooks {
-		s, err := w.OpenSettings(n.codec.OpenSecret)
+	return sub.kept.get(tenantID+"\x00"+communityID+"\x00"+eventName, func() ([]dispatch.Candidate, error) {
+		hooks, err := sub.n.webhookView.Subscribers(ctx, tenantID, communityID, eventName)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt}
-	}
-	sub.cache.Put(key, cachedCandidates{at: at, candidates: out})
-	return out, nil
+		out := make([]dispatch.Candidate, len(hooks))
+		for i, w := range hooks {
+			s, err := w.OpenSettings(sub.n.codec.OpenSecret)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt}
+		}
+		return out, nil
+	})
 }
 
 // webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.

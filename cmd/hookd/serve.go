@@ -24,7 +24,6 @@ import (
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/servicekey"
-	"github.com/hookd/hookd/internal/bounded"
 )
 
 // shutdownGrace bounds how long serve waits for requests in flight after SIGTERM.
@@ -249,7 +248,7 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 	}
 	return httpapi.New(httpapi.Config{
 		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: n.replays, History: n.history,
-		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: knownLicenses{n: n, cache: bounded.New[cachedLicense](licenseCacheSize)}, KeyView: n.keyView, Secrets: n.codec,
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: newKnownLicenses(n), KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
 		Ready: func(ctx context.Context) error {
