@@ -14,7 +14,7 @@ import (
 	"github.com/hookd/hookd/internal/testvectors"
 )
 
-// cosmoVectors is ../shared/vectors/cosmo-signature.json.
+// cosmoVectors is testdata cosmo-signature.json (internal/testvectors).
 type cosmoVectors struct {
 	Secret string `json:"secret"`
 	Cases  []struct {

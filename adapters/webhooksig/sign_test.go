@@ -17,7 +17,7 @@ import (
 	"github.com/hookd/hookd/internal/testvectors"
 )
 
-// standardVector is ../shared/vectors/standard-webhooks.json, the specification's known answer.
+// standardVector is testdata standard-webhooks.json (internal/testvectors), the specification's known answer.
 type standardVector struct {
 	ID        string `json:"webhook_id"`
 	Timestamp string `json:"webhook_timestamp"`

@@ -1,39 +1,27 @@
-// Package testvectors reads the project's known answers, ../shared/vectors beside the module root, for
-// tests. It is test support: nothing outside tests imports it.
+// Package testvectors serves the project's known answers to tests. The files live in testdata/ and are
+// compiled into the test binaries, so a clone with nothing beside it has them; testdata/README.md says
+// where each came from. It is test support: nothing outside tests imports it.
 package testvectors
 
 import (
+	"embed"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 )
+
+//go:embed testdata/*.json
+var files embed.FS
 
 // Load decodes the vector file name (such as "ecdh-aes-secp256k1.json") into v, failing the test when
 // the file is missing or malformed: a known answer that cannot be read is a failure, never a skip.
 func Load(tb testing.TB, name string, v any) {
 	tb.Helper()
-	dir, err := os.Getwd()
+	raw, err := files.ReadFile("testdata/" + name)
 	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("testvectors: no go.mod above the test's directory, so no ../shared/vectors")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "vectors", name)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("testvectors: %v (the known answers live beside the module root, in ../shared/vectors)", err)
+		tb.Fatalf("testvectors: %v", err)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		tb.Fatalf("testvectors: parse %s: %v", path, err)
+		tb.Fatalf("testvectors: parse %s: %v", name, err)
 	}
 }
 
