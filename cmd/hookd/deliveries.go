@@ -185,7 +185,7 @@ func showDelivery(ctx context.Context, n *node, id string, asJSON bool, stdout i
 	fmt.Fprintf(w, "delivery\t%s\n", d.ID)
 	fmt.Fprintf(w, "webhook\t%s (tenant %s, community %s)\n", d.WebhookID, d.TenantID, d.CommunityID)
 	fmt.Fprintf(w, "event\t%s %s\n", d.EventName, d.EventID)
-	fmt.Fprintf(w, "status\t%s after %d attempts\n", d.Status, d.Attempts)
+	fmt.Fprintf(w, "status\t%s after %s\n", d.Status, attempts(d.Attempts))
 	fmt.Fprintf(w, "scheduled\t%s\n", d.ScheduledAt.UTC().Format(time.RFC3339Nano))
 	if !d.NextDueAt.IsZero() {
 		fmt.Fprintf(w, "next attempt\t%s\n", d.NextDueAt.UTC().Format(time.RFC3339Nano))
@@ -209,6 +209,13 @@ func showDelivery(ctx context.Context, n *node, id string, asJSON bool, stdout i
 			strconv.Quote(a.ResponseExcerpt))
 	}
 	return w.Flush()
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // attemptResult is an attempt's HTTP status, or its error class when no response came.
