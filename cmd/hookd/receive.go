@@ -75,7 +75,7 @@ func receive(ctx context.Context, o receiveOptions, stdout io.Writer) error {
 			return errors.Join(fmt.Errorf("receive: --secret: %w", err), ln.Close())
 		}
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
