@@ -166,7 +166,9 @@ func TestServeLogsACleanStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, new(bytes.Buffer), &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, new(bytes.Buffer), &stderr)
+	}()
 	apiEventually(t, 30*time.Second, "serve did not start", func() bool { return strings.Contains(stderr.String(), "hookd serving") })
 	cancel()
 	select {
