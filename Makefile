@@ -10,7 +10,7 @@ LDFLAGS  := -X main.gitCommit=$(COMMIT) -X main.gitTag=$(TAG) -X main.buildEpoch
 BENCHTIME ?= 3s
 BENCH_DURATION ?= 60s
 
-.PHONY: run build test bench bench-delivery lint fmt clean
+.PHONY: run build test bench bench-delivery receiving-examples lint fmt clean
 
 run: build
 	$(BIN) serve
@@ -28,6 +28,22 @@ bench:
 # every signature, and a load generator; deliveries/s, latency percentiles, peak RSS.
 bench-delivery:
 	HOOKD_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench BenchmarkDelivery -benchtime 1x -timeout 30m ./cmd/hookd/
+
+# The Node and Python examples of docs/receiving.md, on a delivery signed now by hookd's signer. Needs
+# Node with npm (standardwebhooks is fetched into a temporary directory) and python3; the official
+# Python library runs only where it is installed, the standard-library verification always.
+receiving-examples:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) run ./docs/receiving/sign > "$$tmp/delivery.json" && \
+	cp docs/receiving/verify.cjs "$$tmp/" && \
+	(cd "$$tmp" && npm install --no-save --no-audit --no-fund --silent standardwebhooks@1.1.1) && \
+	node "$$tmp/verify.cjs" "$$tmp/delivery.json" && \
+	python3 docs/receiving/verify_stdlib.py "$$tmp/delivery.json" && \
+	if python3 -c 'import standardwebhooks' 2>/dev/null; then \
+		python3 docs/receiving/verify.py "$$tmp/delivery.json"; \
+	else \
+		echo "python: the official standardwebhooks package is not installed here; ran the standard-library verification only"; \
+	fi
 
 lint:
 	$(GO) vet ./...

@@ -120,7 +120,13 @@ func keyHint(key string) string {
 
 // Revoke ends the license whose key is given.
 func (h *Licenses) Revoke(ctx context.Context, key string, caller Caller) (Result, error) {
-	stream := license.Stream(licenseID(KeyHash(key)))
+	return h.RevokeID(ctx, licenseID(KeyHash(key)), caller)
+}
+
+// RevokeID ends the license with the id Issue returned and the licenses read model lists: how a
+// license whose key is lost is revoked. An id of no license is license.ErrNotFound.
+func (h *Licenses) RevokeID(ctx context.Context, id string, caller Caller) (Result, error) {
+	stream := license.Stream(id)
 	events, version, err := h.streams.load(ctx, stream)
 	if err != nil {
 		return Result{}, err

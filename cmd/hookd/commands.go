@@ -2,75 +2,82 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/spf13/cobra"
 )
 
-const usage = `hookd: an event-sourced webhook platform
-
-Usage:
-  hookd serve                                  run the API and the projections
-  hookd projections rebuild                    rebuild every read model from the log
-  hookd replay --tenant T --community C [--webhook W] [--status S] [--since D] [--event E]
-               [--mode current|original] [--dry-run] [--request-id ID]
-                                               send deliveries again (at least one filter)
-  hookd license issue --level L [--tenant T [--community C]]
-  hookd license list
-  hookd license revoke KEY
-  hookd headers --license KEY [--url URL]      print the 1Kosmos auth headers for one curl call
-  hookd version
-
-Every command reads its configuration from the environment (see README.md); serve also takes flags.
-`
-
-// run dispatches a command line. It reads the environment only through getenv, so tests can run
-// commands in-process with a configuration of their own.
+// run runs a command line. It reads the environment only through getenv, so tests can run commands
+// in-process with a configuration of their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
-	}
-	cfg, err := configFromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, cfg, args[1:], stderr)
-	case "projections":
-		if len(args) < 2 || args[1] != "rebuild" {
-			return errors.New("usage: hookd projections rebuild")
-		}
-		return rebuild(ctx, cfg, args[2:], stdout, stderr)
-	case "replay":
-		return replayCommand(ctx, cfg, args[1:], stdout, stderr)
-	case "license":
-		return licenseCommand(ctx, cfg, args[1:], stdout)
-	case "headers":
-		return headers(ctx, cfg, args[1:], stdout)
-	case "version":
-		fmt.Fprintln(stdout, buildVersion())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", strings.Join(args[:1], " "))
+	root := newRootCommand(&cli{getenv: getenv, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
 }
 
-// parseFlags parses a subcommand's flags, reporting errors instead of exiting, and refuses
-// arguments left over.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s: %w", fs.Name(), err)
+// cli is what every command gets from run: the environment and where to write.
+type cli struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// config reads the configuration from the environment. Only commands that use it call it, when they
+// run: a bad value stops serve or replay, never --help, version or completion.
+func (c *cli) config() (config, error) {
+	return configFromEnv(c.getenv)
+}
+
+// newRootCommand builds the command tree.
+func newRootCommand(c *cli) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hookd",
+		Short: "hookd: an event-sourced webhook platform",
+		Long: `hookd: an event-sourced webhook platform.
+
+Every command reads its configuration from the environment (HOOKD_DATA_DIR, HOOKD_ADDR, ...; see
+README.md); serve also takes --addr and --data-dir. The commands that work on the data directory
+(license, replay, projections, deliveries) work whether or not serve runs on it.`,
+		// Errors are returned to main, which prints them once; usage is for --help.
+		SilenceErrors: true,
+		SilenceUsage:  true,
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
+	})
+	root.AddCommand(
+		newServeCommand(c),
+		group(&cobra.Command{Use: "projections", Short: "Work on the read models"}, newRebuildCommand(c)),
+		newReplayCommand(c),
+		group(&cobra.Command{Use: "license", Short: "Issue, list and revoke licenses"},
+			newLicenseIssueCommand(c), newLicenseListCommand(c), newLicenseRevokeCommand(c)),
+		group(&cobra.Command{Use: "deliveries", Short: "Read a webhook's delivery log"},
+			newDeliveriesListCommand(c), newDeliveriesShowCommand(c)),
+		newHeadersCommand(c),
+		newReceiveCommand(c),
+		&cobra.Command{
+			Use: "version", Short: "Print the version /healthz shows", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := fmt.Fprintln(cmd.OutOrStdout(), buildVersion())
+				return err
+			},
+		},
+	)
+	return root
+}
+
+// group makes parent a command that only holds subcommands: alone it prints its help, and a word
+// that names none of them is an error (cobra would otherwise print the help and succeed).
+func group(parent *cobra.Command, subcommands ...*cobra.Command) *cobra.Command {
+	parent.Args = cobra.ArbitraryArgs
+	parent.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return cmd.Help()
 	}
-	return nil
+	parent.AddCommand(subcommands...)
+	return parent
 }

@@ -46,10 +46,16 @@ const (
 	eventStoreKurrentDB = "kurrentdb"
 )
 
+// Defaults of HOOKD_ADDR and HOOKD_DATA_DIR.
+const (
+	defaultAddr    = "127.0.0.1:8080"
+	defaultDataDir = "./data"
+)
+
 func configFromEnv(getenv func(string) string) (config, error) {
 	cfg := config{
-		Addr:             or(getenv("HOOKD_ADDR"), "127.0.0.1:8080"),
-		DataDir:          or(getenv("HOOKD_DATA_DIR"), "./data"),
+		Addr:             or(getenv("HOOKD_ADDR"), defaultAddr),
+		DataDir:          or(getenv("HOOKD_DATA_DIR"), defaultDataDir),
 		MasterKey:        getenv("HOOKD_MASTER_KEY"),
 		BootstrapLicense: getenv("HOOKD_BOOTSTRAP_LICENSE_KEY"),
 		Environment:      or(getenv("HOOKD_ENVIRONMENT"), "local"),

@@ -5,50 +5,70 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
 )
 
-// headers prints the three 1Kosmos authentication headers for one request, as curl arguments:
-//
-//	curl $(hookd headers --license KEY) http://127.0.0.1:8080/...
-//
-// Each request id is single-use, so each curl call needs a fresh run. The caller's key pair is
-// made up on the spot unless --private-key names one: the service does not pin callers' keys.
-func headers(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("headers", flag.ContinueOnError)
-	licenseKey := fs.String("license", "", "the license key (required)")
-	baseURL := fs.String("url", "http://"+cfg.Addr, "hookd's base URL, to fetch its public key from")
-	servicePublicKey := fs.String("service-public-key", "", "the service's public key (default: fetched from --url)")
-	privateKey := fs.String("private-key", "", "the caller's private key, base64 (default: a new one)")
-	appID := fs.String("app-id", "hookd-cli", "the appid the request id carries")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newHeadersCommand(c *cli) *cobra.Command {
+	var o headersOptions
+	cmd := &cobra.Command{
+		Use:   "headers --license KEY [--url URL]",
+		Short: "Print the 1Kosmos auth headers for one curl call",
+		Long: `Print the three 1Kosmos authentication headers for one request, as curl arguments:
+
+  curl $(hookd headers --license KEY) http://127.0.0.1:8080/...
+
+Each request id is single-use, so each curl call needs a fresh run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("url") {
+				o.baseURL = "http://" + or(c.getenv("HOOKD_ADDR"), defaultAddr)
+			}
+			return headers(cmd.Context(), o, c.stdout)
+		},
 	}
-	if *licenseKey == "" {
+	cmd.Flags().StringVar(&o.licenseKey, "license", "", "the license key (required)")
+	cmd.Flags().StringVar(&o.baseURL, "url", "", "hookd's base URL, to fetch its public key from (default http://$HOOKD_ADDR)")
+	cmd.Flags().StringVar(&o.servicePublicKey, "service-public-key", "", "the service's public key (default: fetched from --url)")
+	cmd.Flags().StringVar(&o.privateKey, "private-key", "", "the caller's private key, base64 (default: a new one)")
+	cmd.Flags().StringVar(&o.appID, "app-id", "hookd-cli", "the appid the request id carries")
+	return cmd
+}
+
+// headersOptions are the flags of hookd headers.
+type headersOptions struct {
+	licenseKey, baseURL, servicePublicKey, privateKey, appID string
+}
+
+// headers prints the three 1Kosmos authentication headers for one request, as curl arguments. The
+// caller's key pair is made up on the spot unless o.privateKey names one: the service does not pin
+// callers' keys.
+func headers(ctx context.Context, o headersOptions, stdout io.Writer) error {
+	if o.licenseKey == "" {
 		return errors.New("headers: --license is required")
 	}
-	if *servicePublicKey == "" {
+	if o.servicePublicKey == "" {
 		var err error
-		if *servicePublicKey, err = fetchPublicKey(ctx, *baseURL); err != nil {
+		if o.servicePublicKey, err = fetchPublicKey(ctx, o.baseURL); err != nil {
 			return err
 		}
 	}
-	if *privateKey == "" {
+	if o.privateKey == "" {
 		pair, err := kosmoscrypto.GenerateKeyPair(rand.Reader)
 		if err != nil {
 			return err
 		}
-		*privateKey = pair.Private.Encode()
+		o.privateKey = pair.Private.Encode()
 	}
-	h, err := kosmosauth.Headers(*servicePublicKey, *privateKey, *licenseKey, *appID, time.Now(), rand.Reader)
+	h, err := kosmosauth.Headers(o.servicePublicKey, o.privateKey, o.licenseKey, o.appID, time.Now(), rand.Reader)
 	if err != nil {
 		return err
 	}

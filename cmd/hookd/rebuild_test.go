@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -90,5 +91,29 @@ func TestRebuildWhileServing(t *testing.T) {
 	// above after the rebuild did) and the service key is unchanged.
 	if key := h.servicePublicKey(); key == "" {
 		t.Fatal("no service key after the rebuild")
+	}
+}
+
+// TestRebuildShowsEventsPerSecondAndNamesTheReadModels: on a small log, the progress bar and the
+// summary give a rate in events/s (the bar's own rolling rate said "0 events/hr"), and a read model
+// that does not exist is refused with the list of those that do.
+func TestRebuildShowsEventsPerSecondAndNamesTheReadModels(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	apiCreate(h, h.license, apiScope("t1", "c1"), apiMinimal("w"))
+	getenv := func(k string) string { return map[string]string{"HOOKD_DATA_DIR": h.cfg.DataDir}[k] }
+	stdout, stderr, err := runIn(getenv, "projections", "rebuild", "--projection", "webhooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^rebuilt webhooks: \d+ events in \S+ \(\d+ events/s\), up to position \S+\n$`).MatchString(stdout) {
+		t.Errorf("rebuild printed %q", stdout)
+	}
+	if !regexp.MustCompile(`rebuilding webhooks, \d+ events/s`).MatchString(stderr) || strings.Contains(stderr, "/hr") || strings.Contains(stderr, "/min") {
+		t.Errorf("the progress bar shows no events/s:\n%q", stderr)
+	}
+	_, _, err = runIn(getenv, "projections", "rebuild", "--projection", "hooks")
+	if err == nil || !strings.Contains(err.Error(), `no read model is called "hooks"; the read models are webhooks, licenses, servicekeys, deliveries`) {
+		t.Errorf("an unknown read model: %v", err)
 	}
 }

@@ -139,14 +139,20 @@ func TestReplayCLIRefusesBadInputAndAppendsNothing(t *testing.T) {
 		mention string
 	}{
 		{[]string{"replay", "--status", "failed"}, "--tenant and --community are required"},
-		{scope, "give at least one of --status, --since and --event"},
+		{scope, "give at least one of --status, --since, --event and --delivery"},
 		{append(scope, "--status", "done"), "--status"},
 		{append(scope, "--status", "failed", "--mode", "latest"), "--mode"},
 		{append(scope, "--since", "-1h"), "--since must not be negative"},
-		{append(scope, "--since", "soon"), "since"},
+		{append(scope, "--since", "soon"), `--since "soon": give days such as 7d, or a Go duration such as 36h`},
+		{append(scope, "--since", "1.5d"), `--since "1.5d": give days such as 7d`},
+		{append(scope, "--since", "-2d"), "--since must not be negative"},
+		{append(scope, "--delivery", "x", "--status", "failed"), "--delivery excludes --status, --since and --event"},
+		{append(scope, "--delivery", "no-such-delivery"), `--delivery no-such-delivery: no such delivery in tenant "t1" community "c1"`},
+		{[]string{"replay", "--tenant", "t1", "--community", "c9", "--status", "failed"}, `tenant "t1" community "c9" has no webhook and no delivery`},
+		{[]string{"replay", "--tenant", "t9", "--community", "c1", "--since", "7d"}, `tenant "t9" community "c1" has no webhook and no delivery`},
 		{append(scope, "--event", "E A"), "eventName"},
 		{append(scope, "--status", "failed", "--webhook", uuid.NewString()), "webhook: not found"},
-		{append(scope, "--status", "failed", "extra"), "unexpected argument"},
+		{append(scope, "--status", "failed", "extra"), `unknown command "extra"`},
 	} {
 		out, err := h.runCLI(c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.mention) {
@@ -155,5 +161,61 @@ func TestReplayCLIRefusesBadInputAndAppendsNothing(t *testing.T) {
 	}
 	if after := l.head(); after != head {
 		t.Errorf("bad replays moved the log from %v to %v", head, after)
+	}
+}
+
+func TestReplayCLISinceInDaysAndByDeliveryID(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, handDrivenDeliveries)
+	l := newTestLog(h)
+	w := apiCreate(h, h.license, apiScope("t1", "c1"), apiMinimal("w"))
+	other := apiCreate(h, h.license, apiScope("t1", "c1"), apiMinimal("other"))
+	now := time.Now()
+	sixDays := l.deliver(w, "E_A", now.Add(-6*24*time.Hour), 500)
+	eightDays := l.deliver(w, "E_A", now.Add(-8*24*time.Hour), 500)
+	a := l.deliver(w, "E_A", now.Add(-time.Hour), 500)
+	b := l.deliver(w, "E_A", now.Add(-time.Hour), 200)
+	ofOther := l.deliver(other, "E_A", now.Add(-time.Hour), 500)
+
+	out, err := h.runCLI("replay", "--tenant", "t1", "--community", "c1", "--webhook", w.ID, "--since", "7d", "--dry-run")
+	if err != nil || !strings.HasPrefix(out, "dry run: would replay 3 deliveries ") {
+		t.Errorf("--since 7d: %v %q, want the 3 deliveries of the last 7 days", err, out)
+	}
+	out, err = h.runCLI("replay", "--tenant", "t1", "--community", "c1", "--webhook", w.ID, "--since", "36h", "--dry-run")
+	if err != nil || !strings.HasPrefix(out, "dry run: would replay 2 deliveries ") {
+		t.Errorf("--since 36h: %v %q, want the 2 deliveries of the last 36 hours", err, out)
+	}
+
+	out, err = h.runCLI("replay", "--tenant", "t1", "--community", "c1", "--delivery", a, "--delivery", b)
+	if err != nil || !strings.HasPrefix(out, "replayed 2 deliveries in mode current;") {
+		t.Fatalf("--delivery a --delivery b: %v %q", err, out)
+	}
+	for id, want := range map[string]int{a: 1, b: 1, sixDays: 0, eightDays: 0, ofOther: 0} {
+		if n := len(l.replayRequests(id)); n != want {
+			t.Errorf("delivery %s has %d replay requests, want %d", id, n, want)
+		}
+	}
+	// A delivery of another webhook than --webhook is refused, and nothing is appended.
+	head := l.head()
+	if _, err := h.runCLI("replay", "--tenant", "t1", "--community", "c1", "--webhook", w.ID, "--delivery", ofOther); err == nil ||
+		!strings.Contains(err.Error(), "--delivery "+ofOther+": no such delivery") {
+		t.Errorf("a delivery of another webhook: %v", err)
+	}
+	if after := l.head(); after != head {
+		t.Errorf("a refused replay moved the log from %v to %v", head, after)
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "0d": 0, "36h": 36 * time.Hour, "1h30m": 90 * time.Minute, "45s": 45 * time.Second} {
+		if got, err := parseSince(in); err != nil || got != want {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "d", "7", "7days", "1.5d", "7d12h", "soon"} {
+		if _, err := parseSince(in); err == nil || !strings.Contains(err.Error(), "give days such as 7d") {
+			t.Errorf("parseSince(%q) = %v, want an error saying what is allowed", in, err)
+		}
 	}
 }

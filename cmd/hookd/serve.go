@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/adapters/httpapi"
 	"github.com/hookd/hookd/adapters/kosmosauth"
@@ -35,18 +35,46 @@ const bootstrapLicenseFile = "bootstrap-license.key"
 // systemCaller is the actor of what hookd does by itself (the first service keys, the first license).
 var systemCaller = command.Caller{Actor: "hookd"}
 
-func serve(ctx context.Context, cfg config, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (HOOKD_ADDR)")
-	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (HOOKD_DATA_DIR)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newServeCommand(c *cli) *cobra.Command {
+	var addr, dataDir string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API, the projections and the delivery",
+		Long: `Run the API, the projections, the dispatcher and the deliverer until SIGINT or SIGTERM, which
+stop it gracefully. The configuration comes from the environment (see README.md); the flags override
+HOOKD_ADDR and HOOKD_DATA_DIR.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.config()
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("addr") {
+				cfg.Addr = addr
+			}
+			if cmd.Flags().Changed("data-dir") {
+				cfg.DataDir = dataDir
+			}
+			return serve(cmd.Context(), cfg, c.stderr)
+		},
 	}
-	inst, err := start(ctx, cfg, cfg.logger(stderr))
+	// The defaults stay out of the flags: they come from the environment, which --help does not read.
+	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (default $HOOKD_ADDR, or "+defaultAddr+")")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default $HOOKD_DATA_DIR, or "+defaultDataDir+")")
+	return cmd
+}
+
+func serve(ctx context.Context, cfg config, stderr io.Writer) error {
+	log := cfg.logger(stderr)
+	inst, err := start(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	return inst.wait()
+	if err := inst.wait(); err != nil {
+		return err
+	}
+	log.Info("hookd stopped")
+	return nil
 }
 
 // instance is a running hookd server.
@@ -125,9 +153,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		select {
 		case err = <-served:
 		case <-projectionsDone:
-			err = fmt.Errorf("projections stopped: %w", projectionsErr)
+			err = stopped(ctx, log, "projections", projectionsErr)
 		case <-deliveryDone:
-			err, deliveryErr = fmt.Errorf("delivery stopped: %w", deliveryErr), nil
+			err, deliveryErr = stopped(ctx, log, "delivery", deliveryErr), nil
 		case <-ctx.Done():
 			log.Info("shutting down")
 		}
@@ -144,6 +172,20 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		close(inst.done)
 	}()
 	return inst, nil
+}
+
+// stopped says why a part of serve that runs until ctx ends stopped: its error, nil when ctx ended
+// (a shutdown, which the part may notice before serve's own select does), or an error when it
+// stopped without one before ctx ended.
+func stopped(ctx context.Context, log *slog.Logger, part string, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s stopped: %w", part, err)
+	case ctx.Err() == nil:
+		return fmt.Errorf("%s stopped unexpectedly", part)
+	}
+	log.Info("shutting down")
+	return nil
 }
 
 // bootstrap makes sure the service has its key pairs (the service key that authenticates callers and

@@ -541,3 +541,17 @@ func TestRebuildsSwapIn(t *testing.T) {
 		}
 	}
 }
+
+func TestFindIsUnscoped(t *testing.T) {
+	t.Parallel()
+	l, v := newLog(t), newView(t)
+	ds := population(t, l)
+	v.apply(l.all...)
+	got, err := v.Find(context.Background(), ds["f"].ID())
+	if err != nil || got.ID != ds["f"].ID() || got.TenantID != "t2" {
+		t.Fatalf("Find = %+v, %v; want delivery f of tenant t2", got, err)
+	}
+	if _, err := v.Find(context.Background(), "missing"); !errors.Is(err, delivery.ErrNotFound) {
+		t.Errorf("Find(missing) = %v, want delivery.ErrNotFound", err)
+	}
+}

@@ -167,6 +167,19 @@ func (v *View) Get(ctx context.Context, tenantID, communityID, deliveryID string
 	return d, nil
 }
 
+// Find returns the delivery id of any tenant and community with its attempts, or
+// delivery.ErrNotFound: for an operator, who holds the data directory and sees every tenant.
+func (v *View) Find(ctx context.Context, deliveryID string) (Delivery, error) {
+	d, err := scan(v.db.QueryRowContext(ctx, selectDelivery+` WHERE id = ?`, deliveryID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Delivery{}, delivery.ErrNotFound
+	}
+	if err != nil {
+		return Delivery{}, fmt.Errorf("deliveryview: find: %w", err)
+	}
+	return d, nil
+}
+
 // Due returns up to limit deliveries that are scheduled (neither succeeded nor parked), the one due
 // first first, whether their time has come or not, starting after the delivery after (nil: from the
 // first). It is what a restart hands back to delivery after a crash, page by page.
