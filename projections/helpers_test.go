@@ -156,7 +156,9 @@ func (r *running) stop() error {
 
 func (r *running) waitFor(t testing.TB, pos eventlog.Position) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// A hang guard, not a speed check: rebuild tests run thousands of events under -race, beside
+	// other packages on two cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := r.WaitFor(ctx, pos); err != nil {
 		t.Fatalf("waiting for %s (at %s): %v", pos, r.Position(), err)

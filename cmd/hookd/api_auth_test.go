@@ -102,7 +102,7 @@ func apiIssueLicense(h *testHookd, args ...string) string {
 		h.t.Fatalf("license issue %v printed nothing", args)
 	}
 	key := words[len(words)-1]
-	apiEventually(h.t, 10*time.Second, "the server does not know the license issued by the CLI", func() bool {
+	apiEventually(h.t, 30*time.Second, "the server does not know the license issued by the CLI", func() bool {
 		return h.as(key, http.MethodGet, "/servicekeys", nil).Status != http.StatusUnauthorized
 	})
 	return key
@@ -335,7 +335,7 @@ func TestAuthRevokedLicenseIs401(t *testing.T) {
 	if out, err := h.runCLI("license", "revoke", key); err != nil {
 		t.Fatalf("license revoke: %v %s", err, out)
 	}
-	apiEventually(t, 10*time.Second, "the revoked license still works", func() bool {
+	apiEventually(t, 30*time.Second, "the revoked license still works", func() bool {
 		return h.as(key, http.MethodPost, scope+"/webhooks/fetch", nil).Status == http.StatusUnauthorized
 	})
 	apiWantError(t, h.as(key, http.MethodPost, scope+"/webhooks/fetch", nil), http.StatusUnauthorized)
@@ -589,7 +589,7 @@ func TestAuthOnlyValidLicensesUseUpTheUUID(t *testing.T) {
 	if out, err := h.runCLI("license", "revoke", revoked); err != nil {
 		t.Fatalf("license revoke: %v %s", err, out)
 	}
-	apiEventually(t, 10*time.Second, "the revoked license still works", func() bool {
+	apiEventually(t, 30*time.Second, "the revoked license still works", func() bool {
 		return h.as(revoked, http.MethodPost, fetch, nil).Status == http.StatusUnauthorized
 	})
 	rid = apiRequestID(time.Now())

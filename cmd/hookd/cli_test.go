@@ -226,7 +226,7 @@ func TestLicenseRevokeByTheListedID(t *testing.T) {
 	if out, err := h.runCLI("license", "revoke", id); err != nil || out != "revoked\n" {
 		t.Fatalf("license revoke %s: %v %q", id, err, out)
 	}
-	apiEventually(t, 10*time.Second, "the license revoked by id still works", func() bool {
+	apiEventually(t, 30*time.Second, "the license revoked by id still works", func() bool {
 		return h.as(key, http.MethodPost, scope+"/webhooks/fetch", nil).Status == http.StatusUnauthorized
 	})
 	if out, _ := h.runCLI("license", "list"); !regexp.MustCompile(id + `.*revoked`).MatchString(out) {

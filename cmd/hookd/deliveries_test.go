@@ -152,7 +152,7 @@ func (l *testLog) head() eventlog.Position {
 func (l *testLog) sync() {
 	l.h.t.Helper()
 	head := float64(l.head().Commit)
-	apiEventually(l.h.t, 10*time.Second, "the deliveries read model reaches the log's end", func() bool {
+	apiEventually(l.h.t, 30*time.Second, "the deliveries read model reaches the log's end", func() bool {
 		return deliveriesPosition(l.h) >= head
 	})
 }

@@ -721,7 +721,7 @@ func TestDeliveryTTLBoundsAnAttempt(t *testing.T) {
 		}
 	}
 	// The delivery log is a read model: it may lag the log by a batch.
-	apiEventually(t, 10*time.Second, "the delivery log does not show the attempt", func() bool {
+	apiEventually(t, 30*time.Second, "the delivery log does not show the attempt", func() bool {
 		h.mustJSON(h.system(http.MethodPost, scope+"/webhook/"+hook.ID+"/deliveries/fetch", map[string]any{}), http.StatusOK, &page)
 		return len(page.Data) == 1 && len(page.Data[0].Attempts) == 1
 	})

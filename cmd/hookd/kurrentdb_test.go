@@ -106,11 +106,11 @@ func TestTwoNodesShareKurrentDB(t *testing.T) {
 	scope := apiScope("t1", "c1")
 
 	w := apiCreate(a, a.license, scope, apiMinimal("made on a"))
-	apiEventually(t, 10*time.Second, "node b serving node a's webhook", func() bool {
+	apiEventually(t, 30*time.Second, "node b serving node a's webhook", func() bool {
 		return b.system(http.MethodGet, scope+"/webhook/"+w.ID, nil).Status == http.StatusOK
 	})
 	b.mustJSON(b.system(http.MethodPatch, scope+"/webhook/"+w.ID, map[string]any{"name": "renamed on b"}), http.StatusOK, nil)
-	apiEventually(t, 10*time.Second, "node a serving node b's update", func() bool {
+	apiEventually(t, 30*time.Second, "node a serving node b's update", func() bool {
 		var got apiWebhookJSON
 		r := a.system(http.MethodGet, scope+"/webhook/"+w.ID, nil)
 		return r.Status == http.StatusOK && json.Unmarshal(r.Body, &got) == nil && got.Name == "renamed on b"

@@ -28,7 +28,7 @@ func startReceive(t *testing.T, args ...string) (string, *syncBuffer) {
 		}
 	})
 	listening := regexp.MustCompile(`^listening on (http://127\.0\.0\.1:\d+)\n`)
-	apiEventually(t, 10*time.Second, "hookd receive does not say where it listens", func() bool {
+	apiEventually(t, 30*time.Second, "hookd receive does not say where it listens", func() bool {
 		return listening.MatchString(out.String())
 	})
 	return listening.FindStringSubmatch(out.String())[1], out

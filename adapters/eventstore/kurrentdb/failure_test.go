@@ -16,9 +16,10 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
-// quickly is how soon a call must fail when the node is unreachable: the client's discovery (10
-// attempts 100 ms apart) plus slack for -race.
-const quickly = 5 * time.Second
+// quickly is how soon a call must fail when the node is unreachable. The client's discovery takes
+// about a second (10 attempts 100 ms apart); the bound tells failing from hanging (streaming calls
+// have no deadline of their own) with room for -race on a loaded 2-core machine.
+const quickly = 20 * time.Second
 
 func newEvents(n int) []eventlog.EventData {
 	evs := make([]eventlog.EventData, n)
