@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
@@ -51,7 +52,7 @@ const (
 	maxPublicKeyLen  = 128  // 88 characters for 64 bytes; room for a clear error on a near miss
 	maxEncryptedLen  = 4096 // base64 of IV, ciphertext and tag
 	maxAppIDLen      = 256
-	uuidLen          = 36 // the canonical form 8-4-4-4-12 hex digits; see validUUID
+	maxNonceLen      = 128 // characters of requestid's uuid; see validNonce
 	maxLicenseKeyLen = 1024
 )
 
@@ -122,8 +123,9 @@ type Request struct {
 	LicenseKey string
 	// AppID is requestid's appid, as the caller sent it (possibly empty).
 	AppID string
-	// UUID is requestid's uuid, a UUID in canonical form (36 characters, lower case), unique inside
-	// the time span once Commit has accepted it.
+	// UUID is requestid's uuid, the request's nonce: 1 to 128 printable characters (a UUID with or
+	// without hyphens, a ULID, ...), in lower case, unique inside the time span once Commit has
+	// accepted it.
 	UUID string
 	// TS is requestid's ts.
 	TS time.Time
@@ -218,8 +220,8 @@ func (v *Verifier) Verify(ctx context.Context, publicKey, licenseKey, requestID 
 //
 // A request must be committed before it is acted on; one that is not is open to replay.
 func (v *Verifier) Commit(req Request) error {
-	if !validUUID(req.UUID) {
-		return reject(HeaderRequestID+" header: "+uuidReason, nil)
+	if !validNonce(req.UUID) {
+		return reject(HeaderRequestID+" header: "+nonceReason, nil)
 	}
 	now := v.now()
 	if d := now.Sub(req.TS); d > v.span || d < -v.span {
@@ -296,37 +298,27 @@ func parseRequestID(plain []byte) (requestID, error) {
 		return requestID{}, reject(HeaderRequestID+" header: missing ts", nil)
 	case rid.UUID == "":
 		return requestID{}, reject(HeaderRequestID+" header: missing uuid", nil)
-	case !validUUID(rid.UUID):
-		return requestID{}, reject(HeaderRequestID+" header: "+uuidReason, nil)
+	case !validNonce(rid.UUID):
+		return requestID{}, reject(HeaderRequestID+" header: "+nonceReason, nil)
 	case len(rid.AppID) > maxAppIDLen:
 		return requestID{}, reject(fmt.Sprintf("%s header: appid longer than %d characters", HeaderRequestID, maxAppIDLen), nil)
 	}
 	return rid, nil
 }
 
-const uuidReason = "uuid must be a UUID in its canonical form of 36 characters, 8-4-4-4-12 hexadecimal digits such as 9b2f6c1e-1d5a-4c1b-8d7e-2f1a3b4c5d6e"
+const nonceReason = "uuid must be 1 to 128 printable characters (a UUID, with or without hyphens, a ULID, ...)"
 
-// validUUID reports whether s is a UUID in the canonical textual form of RFC 9562: 36 characters,
-// hexadecimal digits (of either case) in groups of 8, 4, 4, 4 and 12 separated by hyphens. The
-// version and variant are not checked: the uuid is only a nonce.
-func validUUID(s string) bool {
-	if len(s) != uuidLen {
+// validNonce reports whether s can be requestid's uuid: 1 to maxNonceLen characters of UTF-8 without
+// control characters. The seed says only that uuid is a string, and the uuid serves only as a
+// single-use nonce (it is encrypted, so nobody but the caller chooses it): any form a client makes
+// its nonces in will do, a UUID with or without hyphens, a ULID and the like. Nonces are compared in
+// lower case, as UUIDs and ULIDs are read regardless of case. Control characters are refused because the uuid becomes the request's
+// correlation id in the log and in logs.
+func validNonce(s string) bool {
+	if s == "" || len(s) > maxNonceLen*utf8.UTFMax || !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNonceLen {
 		return false
 	}
-	for i := range len(s) {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // checkTS accepts ts when it lies within the time span of now, and returns it as a time.

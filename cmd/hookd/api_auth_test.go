@@ -600,12 +600,34 @@ func TestAuthOnlyValidLicensesUseUpTheUUID(t *testing.T) {
 		t.Fatalf("a valid license with the uuid a revoked one used: %d %s", r.Status, r.Body)
 	}
 	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, "uuid already used")
+}
 
-	// A uuid is a UUID in canonical form, nothing longer or looser.
-	for _, id := range []string{"request-1", strings.Repeat("u", 128), strings.ReplaceAll(uuid.NewString(), "-", ""), "{" + uuid.NewString() + "}"} {
-		bad := apiRequestID(time.Now())
-		bad["uuid"] = id
-		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, bad)), http.StatusUnauthorized,
-			"uuid must be a UUID in its canonical form of 36 characters")
+// TestAuthNonceForms: requestid's uuid is a single-use nonce of 1 to 128 printable characters, in
+// whatever form the client makes them (the seed says only that it is a string).
+func TestAuthNonceForms(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	fetch := apiScope("t1", "c1") + "/webhooks/fetch"
+	caller := apiNewCaller(t, h.servicePublicKey())
+	for _, id := range []string{
+		uuid.NewString(), strings.ReplaceAll(uuid.NewString(), "-", ""), "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+		"request-1", "x", strings.Repeat("n", 128), "{" + uuid.NewString() + "}",
+	} {
+		rid := apiRequestID(time.Now())
+		rid["uuid"] = id
+		if r := h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)); r.Status != http.StatusOK {
+			t.Errorf("uuid %q: %d %s", id, r.Status, r.Body)
+			continue
+		}
+		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, "uuid already used")
+	}
+	for _, id := range []string{"", strings.Repeat("u", 129), "a\x00b", "a\r\nb", "tab\there"} {
+		rid := apiRequestID(time.Now())
+		rid["uuid"] = id
+		want := "uuid must be 1 to 128 printable characters"
+		if id == "" {
+			want = "missing uuid"
+		}
+		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, want)
 	}
 }
