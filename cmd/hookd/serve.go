@@ -237,6 +237,10 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 	if err != nil {
 		return nil, err
 	}
+	if cfg.AllowPrivateTargets {
+		log.Warn("HOOKD_ALLOW_PRIVATE_TARGETS is on: webhook and token URLs may reach loopback, private, link-local and " +
+			"cloud-metadata addresses; use it for local development and tests only")
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i, r := range n.runners {
@@ -273,7 +277,8 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			}
 			// Only a blocked address is refused here; the aggregate explains any other bad URL.
 			if err := safedial.CheckURL(raw); errors.Is(err, safedial.ErrBlocked) {
-				return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address")
+				return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address " +
+					"(for local development, HOOKD_ALLOW_PRIVATE_TARGETS=true allows them)")
 			}
 			return nil
 		},
