@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -630,4 +631,47 @@ func TestAuthNonceForms(t *testing.T) {
 		}
 		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, want)
 	}
+}
+
+// TestLicenseQuota: one license that hammers the API gets 429s, with Retry-After and a message that
+// names the quota, while another license's requests all pass.
+func TestLicenseQuota(t *testing.T) {
+	t.Parallel()
+	// One request per 100 s after a burst of 5: the test never lasts long enough for a refill.
+	h := startHookd(t, map[string]string{"HOOKD_LICENSE_RATE": "0.01", "HOOKD_LICENSE_BURST": "5"})
+	fetch := apiScope("t1", "c1") + "/webhooks/fetch"
+	other := apiIssueLicense(h, "--level", "service", "--tenant", "t1")
+	var wg sync.WaitGroup
+	statuses := make(chan response, 20)
+	for range 20 {
+		wg.Go(func() { statuses <- h.system(http.MethodPost, fetch, map[string]any{}) })
+	}
+	// The other license's requests, sent while the first hammers, all pass (apiIssueLicense used
+	// one of its five).
+	for i := range 4 {
+		if r := h.as(other, http.MethodPost, fetch, map[string]any{}); r.Status != http.StatusOK {
+			t.Errorf("the other license's request %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	wg.Wait()
+	close(statuses)
+	passed, limited := 0, 0
+	for r := range statuses {
+		switch r.Status {
+		case http.StatusOK:
+			passed++
+		case http.StatusTooManyRequests:
+			limited++
+			apiWantError(t, r, http.StatusTooManyRequests, "quota of 0.01 requests per second (bursts of 5)")
+			if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 100 {
+				t.Errorf("Retry-After %q, want the seconds until the next token (1 to 100)", r.Header.Get("Retry-After"))
+			}
+		default:
+			t.Errorf("hammering license: %d %s", r.Status, r.Body)
+		}
+	}
+	if passed != 5 || limited != 15 {
+		t.Errorf("of 20 requests at once, %d passed and %d were 429; want the burst of 5 and 15", passed, limited)
+	}
+	apiWantError(t, h.as(other, http.MethodPost, fetch, map[string]any{}), http.StatusTooManyRequests, "quota")
 }

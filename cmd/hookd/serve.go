@@ -284,5 +284,6 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, Registry: registry, Logger: log,
+		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst,
 	})
 }
