@@ -674,4 +674,13 @@ func TestLicenseQuota(t *testing.T) {
 		t.Errorf("of 20 requests at once, %d passed and %d were 429; want the burst of 5 and 15", passed, limited)
 	}
 	apiWantError(t, h.as(other, http.MethodPost, fetch, map[string]any{}), http.StatusTooManyRequests, "quota")
+
+	// A request over the quota takes no place in the replay cache: its uuid is still free.
+	caller := apiNewCaller(t, h.servicePublicKey())
+	rid := apiRequestID(time.Now())
+	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusTooManyRequests, "quota")
+	third := apiIssueLicense(h, "--level", "service", "--tenant", "t1")
+	if r := h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, third, rid)); r.Status != http.StatusOK {
+		t.Errorf("the uuid of a request refused for its quota, with another license: %d %s", r.Status, r.Body)
+	}
 }
