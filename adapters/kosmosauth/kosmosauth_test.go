@@ -778,3 +778,27 @@ func TestNewVerifierValidates(t *testing.T) {
 		t.Errorf("default TimeSpan = %s, want 30s", v.TimeSpan())
 	}
 }
+
+// TestNotBefore: a server that restarted refuses request ids made before its start, whose uuids its
+// previous run may have accepted, and accepts those made since, within the time span as ever.
+func TestNotBefore(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *kosmosauth.Config) { c.NotBefore = epoch })
+	for _, ts := range []any{epoch.Unix() - 1, epoch.Unix() - 20, float64(epoch.UnixMilli()-1) / 1000} {
+		b, _ := json.Marshal(map[string]any{"ts": ts, "appid": "a", "uuid": uuid.NewString()})
+		h := f.headers(t)
+		h["requestid"] = f.encrypt(t, string(b))
+		if _, err := f.verify(h); !errors.Is(err, kosmosauth.ErrUnauthenticated) || !strings.Contains(err.Error(), "before this server started") {
+			t.Errorf("ts %v, before the start: err = %v, want a rejection", ts, err)
+		}
+	}
+	f.clock.set(epoch.Add(10 * time.Second))
+	for _, ts := range []any{epoch.Unix(), epoch.Unix() + 5, epoch.Unix() + 35} {
+		b, _ := json.Marshal(map[string]any{"ts": ts, "appid": "a", "uuid": uuid.NewString()})
+		h := f.headers(t)
+		h["requestid"] = f.encrypt(t, string(b))
+		if _, err := f.accept(h); err != nil {
+			t.Errorf("ts %v, from the start on: %v", ts, err)
+		}
+	}
+}

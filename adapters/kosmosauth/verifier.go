@@ -79,6 +79,10 @@ type Config struct {
 	// only); each is forgotten once its ts leaves the time span. It must exceed the requests expected
 	// in twice the time span.
 	ReplayCacheSize int
+	// NotBefore, when set, refuses every request whose ts lies before it: the replay cache lives in
+	// memory, so a server that restarts does not know which uuids its previous run accepted, and
+	// sets NotBefore to its start (optional).
+	NotBefore time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -138,6 +142,8 @@ type Verifier struct {
 	span   time.Duration
 	shared *sharedKeyCache
 	replay *replayCache
+	// notBefore is Config.NotBefore in unix seconds; 0 when unset.
+	notBefore float64
 }
 
 // NewVerifier builds a Verifier from cfg, after filling in defaults.
@@ -147,11 +153,12 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	return &Verifier{
-		keys:   cfg.Keys,
-		now:    cfg.Now,
-		span:   cfg.TimeSpan,
-		shared: newSharedKeyCache(cfg.SharedKeyCacheSize),
-		replay: newReplayCache(cfg.ReplayCacheSize),
+		keys:      cfg.Keys,
+		now:       cfg.Now,
+		span:      cfg.TimeSpan,
+		shared:    newSharedKeyCache(cfg.SharedKeyCacheSize),
+		replay:    newReplayCache(cfg.ReplayCacheSize),
+		notBefore: unixSeconds(cfg.NotBefore),
 	}, nil
 }
 
@@ -321,16 +328,30 @@ func validNonce(s string) bool {
 	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
-// checkTS accepts ts when it lies within the time span of now, and returns it as a time.
+// unixSeconds is t in unix seconds, with its fraction; 0 for the zero time.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// checkTS accepts ts when it lies within the time span of now and not before NotBefore, and returns
+// it as a time.
 func (v *Verifier) checkTS(raw json.Number, now time.Time) (time.Time, error) {
 	ts, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(ts, 0) || math.IsNaN(ts) {
 		return time.Time{}, reject(HeaderRequestID+" header: ts must be a number of unix seconds", nil)
 	}
-	nowSec := float64(now.UnixNano()) / 1e9
+	nowSec := unixSeconds(now)
 	if math.Abs(nowSec-ts) > v.span.Seconds() {
 		return time.Time{}, reject(fmt.Sprintf("%s header: ts %s is outside the allowed time span of %s around the server's time %d",
 			HeaderRequestID, raw, v.span, now.Unix()), nil)
+	}
+	if ts < v.notBefore {
+		return time.Time{}, reject(fmt.Sprintf("%s header: ts %s is before this server started, at %s: a request id made before a "+
+			"restart may have been used already; make a fresh one", HeaderRequestID, raw,
+			strconv.FormatFloat(v.notBefore, 'f', -1, 64)), nil)
 	}
 	sec, frac := math.Modf(ts)
 	return time.Unix(int64(sec), int64(frac*1e9)), nil

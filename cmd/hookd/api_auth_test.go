@@ -684,3 +684,31 @@ func TestLicenseQuota(t *testing.T) {
 		t.Errorf("the uuid of a request refused for its quota, with another license: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestRequestIDsOutliveARestart: the replay cache lives in memory, so a restarted server refuses the
+// request ids made before its start; headers captured and used before a restart are not accepted
+// again after it. Those made after the restart pass at once.
+func TestRequestIDsOutliveARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := startHookdIn(t, dir, nil)
+	fetch := apiScope("t1", "c1") + "/webhooks/fetch"
+	captured := first.authHeaders(first.license)
+	if r := first.do(http.MethodPost, fetch, map[string]any{}, captured); r.Status != http.StatusOK {
+		t.Fatalf("first use: %d %s", r.Status, r.Body)
+	}
+	apiWantError(t, first.do(http.MethodPost, fetch, map[string]any{}, captured), http.StatusUnauthorized, "uuid already used")
+	// A request id made before the restart and never used is refused too: the server cannot tell.
+	caller := apiNewCaller(t, first.servicePublicKey())
+	unused := caller.headers(t, first.license, apiRequestID(time.Now()))
+	first.stop()
+
+	second := startHookdIn(t, dir, nil)
+	apiWantError(t, second.do(http.MethodPost, fetch, map[string]any{}, captured), http.StatusUnauthorized, "before this server started")
+	apiWantError(t, second.do(http.MethodPost, fetch, map[string]any{}, unused), http.StatusUnauthorized, "before this server started")
+	for i := range 3 {
+		if r := second.system(http.MethodPost, fetch, map[string]any{}); r.Status != http.StatusOK {
+			t.Fatalf("fresh request %d after the restart: %d %s", i, r.Status, r.Body)
+		}
+	}
+}

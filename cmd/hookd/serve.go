@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/servicekey"
 )
@@ -69,9 +70,14 @@ func (i *instance) wait() error {
 // license, and serves the API until ctx ends; then it shuts down gracefully: new connections are
 // refused and requests in flight get shutdownGrace to finish.
 func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
+	startedAt := time.Now()
 	n, err := openNode(ctx, cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	notBefore, err := requestIDsNotBefore(ctx, n, startedAt)
+	if err != nil {
+		return nil, errors.Join(err, n.close())
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	// projectionsDone is closed when the runners stop, which they do only on failure or shutdown;
@@ -96,11 +102,14 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 			return fail(err)
 		}
 	}
+	if err := sleepUntil(ctx, notBefore); err != nil {
+		return fail(err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone)
+	app, err := newAPI(n, cfg, log, projectionsDone, notBefore)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -144,6 +153,36 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		close(inst.done)
 	}()
 	return inst, nil
+}
+
+// requestIDsNotBefore is the time before which this run refuses request ids. The replay cache lives
+// in memory: a run does not know which request ids the run before it accepted, so it refuses those
+// made before it started, rounded up to the whole second (ts counts whole seconds), and listens
+// only from then on, so that a request id made once it listens is never refused for this. A log
+// that is empty at start had no license, so no request was ever accepted: nothing to refuse, and
+// no wait.
+func requestIDsNotBefore(ctx context.Context, n *node, startedAt time.Time) (time.Time, error) {
+	head, err := n.store.LastPosition(ctx)
+	if err != nil || head == eventlog.Start {
+		return time.Time{}, err
+	}
+	return startedAt.Truncate(time.Second).Add(time.Second), nil
+}
+
+// sleepUntil returns at t (at once for a past or zero t), or when ctx ends, with its error.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // bootstrap makes sure the service has its key pairs (the service key that authenticates callers and
@@ -232,8 +271,11 @@ func writeKeyFile(path, key string) error {
 	return errors.Join(err, f.Sync(), f.Close())
 }
 
-func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}) (*fiber.App, error) {
-	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan})
+// newAPI builds the API; notBefore is when request ids must have been made (requestIDsNotBefore).
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time) (*fiber.App, error) {
+	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{
+		Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan, NotBefore: notBefore,
+	})
 	if err != nil {
 		return nil, err
 	}
