@@ -59,8 +59,8 @@ func requireScope(c *fiber.Ctx, p principal) error {
 // license up, and only for a known license that is not revoked records the request's uuid against
 // replays (Commit), so that strangers cannot fill the replay cache; then it checks the license's
 // level and scope. A request that fails authentication (bad headers, unknown or revoked license,
-// replay) is 401; a full replay cache is 429 with Retry-After; a license that may not do what the
-// request asks is 403.
+// replay) is 401; a license over its quota, or a full replay cache, is 429 with Retry-After; a
+// license that may not do what the request asks is 403.
 func (s *server) authenticate(allowed requirement) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		req, err := s.Verifier.Verify(c.UserContext(), c.Get(kosmosauth.HeaderPublicKey), c.Get(kosmosauth.HeaderLicenseKey), c.Get(kosmosauth.HeaderRequestID))
@@ -76,6 +76,10 @@ func (s *server) authenticate(allowed requirement) fiber.Handler {
 		}
 		if lic.Revoked {
 			return unauthorized("the license was revoked")
+		}
+		// The quota before the replay cache: a request refused takes no place in it.
+		if err := s.checkQuota(c, lic.ID); err != nil {
+			return err
 		}
 		if err := s.Verifier.Commit(req); err != nil {
 			return s.authFailure(c, err)

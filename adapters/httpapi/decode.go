@@ -118,12 +118,19 @@ func unknownField(raw json.RawMessage, t reflect.Type, prefix string) string {
 	return ""
 }
 
-// jsonFields maps a struct's JSON names to their types, as encoding/json matches them.
+// jsonFields maps a struct's JSON names to their types, as encoding/json matches them: the fields
+// of an embedded struct without a JSON name count as the outer struct's, unless it has its own of
+// that name.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	fields := make(map[string]reflect.Type, t.NumField())
+	var promoted []map[string]reflect.Type
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			promoted = append(promoted, jsonFields(f.Type))
+			continue
+		}
 		if name == "-" || !f.IsExported() {
 			continue
 		}
@@ -131,6 +138,13 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 			name = f.Name
 		}
 		fields[name] = f.Type
+	}
+	for _, inner := range promoted {
+		for name, ft := range inner {
+			if _, ok := fields[name]; !ok {
+				fields[name] = ft
+			}
+		}
 	}
 	return fields
 }

@@ -108,6 +108,11 @@ type Config struct {
 	CheckTargetURL func(raw string) error
 	// WriteTimeout bounds how long a command waits for the read models (optional; default 5 s).
 	WriteTimeout time.Duration
+	// LicenseRate is each license's quota of requests per second, a token bucket that holds
+	// LicenseBurst requests (at least 1); a request over it is 429 with Retry-After (optional: 0
+	// sets no quota).
+	LicenseRate  float64
+	LicenseBurst int
 }
 
 func (c *Config) validate() error {
@@ -134,6 +139,7 @@ func (c *Config) validate() error {
 	need(c.Ready != nil, "Ready")
 	need(c.Version != "", "Version")
 	need(c.AllowedTimeSpan > 0, "AllowedTimeSpan")
+	need(c.LicenseRate >= 0 && (c.LicenseRate == 0 || c.LicenseBurst >= 1), "LicenseBurst of at least 1 with a LicenseRate")
 	return errors.Join(errs...)
 }
 
@@ -144,6 +150,8 @@ type server struct {
 	// rendered and renderedSystem cache webhooks' JSON by id, for non-system and for system readers
 	// (see webhook_render.go).
 	rendered, renderedSystem *bounded.Map[rendered]
+	// quota is each license's token bucket; nil without Config.LicenseRate.
+	quota *licenseQuota
 }
 
 // New returns the API as a Fiber app, ready to Listen or to Test.
@@ -164,6 +172,9 @@ func New(cfg Config) (*fiber.App, error) {
 		renderedSystem: bounded.New[rendered](renderedCacheSize)}
 	if cfg.Registry != nil {
 		s.metrics = newMetrics(cfg.Registry)
+	}
+	if cfg.LicenseRate > 0 {
+		s.quota = newLicenseQuota(cfg.LicenseRate, cfg.LicenseBurst)
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "hookd",

@@ -122,15 +122,9 @@ func (s *server) updateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var body webhookBody
+	var body updateBody
 	if err := decodeBody(c, &body); err != nil {
 		return err
-	}
-	switch {
-	case body.Secret != nil:
-		return badRequest("secret cannot be changed by an update")
-	case body.CreatedBy != nil:
-		return badRequest("createdBy cannot be changed by an update")
 	}
 	if err := body.checkTargets(s.CheckTargetURL); err != nil {
 		return err
@@ -139,10 +133,14 @@ func (s *server) updateWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	expected, err := s.checkReadOnly(c, &body, tenantID, communityID, id)
+	if err != nil {
+		return err
+	}
 	p := principalOf(c)
 	w, res, err := s.Webhooks.Update(c.UserContext(), command.UpdateWebhook{
 		TenantID: tenantID, CommunityID: communityID, WebhookID: id,
-		Patch: patch, Disabled: body.Disabled,
+		Patch: patch, Disabled: body.Disabled, ExpectedVersion: expected,
 	}, p.caller())
 	if err != nil {
 		return err

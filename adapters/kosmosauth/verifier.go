@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
@@ -51,7 +52,7 @@ const (
 	maxPublicKeyLen  = 128  // 88 characters for 64 bytes; room for a clear error on a near miss
 	maxEncryptedLen  = 4096 // base64 of IV, ciphertext and tag
 	maxAppIDLen      = 256
-	uuidLen          = 36 // the canonical form 8-4-4-4-12 hex digits; see validUUID
+	maxNonceLen      = 128 // characters of requestid's uuid; see validNonce
 	maxLicenseKeyLen = 1024
 )
 
@@ -78,6 +79,10 @@ type Config struct {
 	// only); each is forgotten once its ts leaves the time span. It must exceed the requests expected
 	// in twice the time span.
 	ReplayCacheSize int
+	// NotBefore, when set, refuses every request whose ts lies before it: the replay cache lives in
+	// memory, so a server that restarts does not know which uuids its previous run accepted, and
+	// sets NotBefore to its start (optional).
+	NotBefore time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -122,8 +127,9 @@ type Request struct {
 	LicenseKey string
 	// AppID is requestid's appid, as the caller sent it (possibly empty).
 	AppID string
-	// UUID is requestid's uuid, a UUID in canonical form (36 characters, lower case), unique inside
-	// the time span once Commit has accepted it.
+	// UUID is requestid's uuid, the request's nonce: 1 to 128 printable characters (a UUID with or
+	// without hyphens, a ULID, ...), in lower case, unique inside the time span once Commit has
+	// accepted it.
 	UUID string
 	// TS is requestid's ts.
 	TS time.Time
@@ -136,6 +142,8 @@ type Verifier struct {
 	span   time.Duration
 	shared *sharedKeyCache
 	replay *replayCache
+	// notBefore is Config.NotBefore in unix seconds; 0 when unset.
+	notBefore float64
 }
 
 // NewVerifier builds a Verifier from cfg, after filling in defaults.
@@ -145,11 +153,12 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	return &Verifier{
-		keys:   cfg.Keys,
-		now:    cfg.Now,
-		span:   cfg.TimeSpan,
-		shared: newSharedKeyCache(cfg.SharedKeyCacheSize),
-		replay: newReplayCache(cfg.ReplayCacheSize),
+		keys:      cfg.Keys,
+		now:       cfg.Now,
+		span:      cfg.TimeSpan,
+		shared:    newSharedKeyCache(cfg.SharedKeyCacheSize),
+		replay:    newReplayCache(cfg.ReplayCacheSize),
+		notBefore: unixSeconds(cfg.NotBefore),
 	}, nil
 }
 
@@ -218,8 +227,8 @@ func (v *Verifier) Verify(ctx context.Context, publicKey, licenseKey, requestID 
 //
 // A request must be committed before it is acted on; one that is not is open to replay.
 func (v *Verifier) Commit(req Request) error {
-	if !validUUID(req.UUID) {
-		return reject(HeaderRequestID+" header: "+uuidReason, nil)
+	if !validNonce(req.UUID) {
+		return reject(HeaderRequestID+" header: "+nonceReason, nil)
 	}
 	now := v.now()
 	if d := now.Sub(req.TS); d > v.span || d < -v.span {
@@ -296,49 +305,53 @@ func parseRequestID(plain []byte) (requestID, error) {
 		return requestID{}, reject(HeaderRequestID+" header: missing ts", nil)
 	case rid.UUID == "":
 		return requestID{}, reject(HeaderRequestID+" header: missing uuid", nil)
-	case !validUUID(rid.UUID):
-		return requestID{}, reject(HeaderRequestID+" header: "+uuidReason, nil)
+	case !validNonce(rid.UUID):
+		return requestID{}, reject(HeaderRequestID+" header: "+nonceReason, nil)
 	case len(rid.AppID) > maxAppIDLen:
 		return requestID{}, reject(fmt.Sprintf("%s header: appid longer than %d characters", HeaderRequestID, maxAppIDLen), nil)
 	}
 	return rid, nil
 }
 
-const uuidReason = "uuid must be a UUID in its canonical form of 36 characters, 8-4-4-4-12 hexadecimal digits such as 9b2f6c1e-1d5a-4c1b-8d7e-2f1a3b4c5d6e"
+const nonceReason = "uuid must be 1 to 128 printable characters (a UUID, with or without hyphens, a ULID, ...)"
 
-// validUUID reports whether s is a UUID in the canonical textual form of RFC 9562: 36 characters,
-// hexadecimal digits (of either case) in groups of 8, 4, 4, 4 and 12 separated by hyphens. The
-// version and variant are not checked: the uuid is only a nonce.
-func validUUID(s string) bool {
-	if len(s) != uuidLen {
+// validNonce reports whether s can be requestid's uuid: 1 to maxNonceLen characters of UTF-8 without
+// control characters. The seed says only that uuid is a string, and the uuid serves only as a
+// single-use nonce (it is encrypted, so nobody but the caller chooses it): any form a client makes
+// its nonces in will do, a UUID with or without hyphens, a ULID and the like. Nonces are compared in
+// lower case, as UUIDs and ULIDs are read regardless of case. Control characters are refused because the uuid becomes the request's
+// correlation id in the log and in logs.
+func validNonce(s string) bool {
+	if s == "" || len(s) > maxNonceLen*utf8.UTFMax || !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNonceLen {
 		return false
 	}
-	for i := range len(s) {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
-// checkTS accepts ts when it lies within the time span of now, and returns it as a time.
+// unixSeconds is t in unix seconds, with its fraction; 0 for the zero time.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// checkTS accepts ts when it lies within the time span of now and not before NotBefore, and returns
+// it as a time.
 func (v *Verifier) checkTS(raw json.Number, now time.Time) (time.Time, error) {
 	ts, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(ts, 0) || math.IsNaN(ts) {
 		return time.Time{}, reject(HeaderRequestID+" header: ts must be a number of unix seconds", nil)
 	}
-	nowSec := float64(now.UnixNano()) / 1e9
+	nowSec := unixSeconds(now)
 	if math.Abs(nowSec-ts) > v.span.Seconds() {
 		return time.Time{}, reject(fmt.Sprintf("%s header: ts %s is outside the allowed time span of %s around the server's time %d",
 			HeaderRequestID, raw, v.span, now.Unix()), nil)
+	}
+	if ts < v.notBefore {
+		return time.Time{}, reject(fmt.Sprintf("%s header: ts %s is before this server started, at %s: a request id made before a "+
+			"restart may have been used already; make a fresh one", HeaderRequestID, raw,
+			strconv.FormatFloat(v.notBefore, 'f', -1, 64)), nil)
 	}
 	sec, frac := math.Modf(ts)
 	return time.Unix(int64(sec), int64(frac*1e9)), nil

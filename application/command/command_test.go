@@ -168,6 +168,31 @@ func TestUpdatePatchesOnlyTheFieldsGiven(t *testing.T) {
 	}
 }
 
+// TestUpdateAtAnExpectedVersion: an update that names the version it was made against applies only
+// to the webhook at that version, so that an edit of a stale copy overwrites nothing.
+func TestUpdateAtAnExpectedVersion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.create(t)
+	ctx := context.Background()
+	update := func(name string, expected int64) error {
+		_, _, err := f.webhooks.Update(ctx, command.UpdateWebhook{
+			TenantID: "t1", CommunityID: "c1", WebhookID: w.ID(), Patch: command.SettingsPatch{Name: &name},
+			ExpectedVersion: &expected,
+		}, command.Caller{Actor: "test", RequestID: name})
+		return err
+	}
+	if err := update("first", 0); err != nil {
+		t.Fatalf("update at the current version 0: %v", err)
+	}
+	if err := update("stale", 0); !errors.Is(err, eventlog.ErrWrongExpectedVersion) {
+		t.Fatalf("update at version 0 of a webhook at 1: %v, want ErrWrongExpectedVersion", err)
+	}
+	if n := f.streamLength(t, webhook.Stream(w.ID())); n != 2 {
+		t.Fatalf("stream holds %d events, want created and the first update", n)
+	}
+}
+
 func TestUpdateThatChangesNothingWritesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -2,7 +2,9 @@ package command
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
 )
 
@@ -13,6 +15,10 @@ type UpdateWebhook struct {
 	WebhookID   string
 	Patch       SettingsPatch
 	Disabled    *bool
+	// ExpectedVersion, when set, is the version of the webhook the caller read and edited: the
+	// update applies only to the webhook at that version, and is eventlog.ErrWrongExpectedVersion
+	// otherwise, so that a change made since the read is not silently overwritten.
+	ExpectedVersion *int64
 }
 
 // SettingsPatch names the settings to change.
@@ -79,6 +85,10 @@ func (h *Webhooks) Update(ctx context.Context, cmd UpdateWebhook, caller Caller)
 	w, err := h.load(ctx, cmd.TenantID, cmd.CommunityID, cmd.WebhookID)
 	if err != nil {
 		return nil, Result{}, err
+	}
+	if cmd.ExpectedVersion != nil && *cmd.ExpectedVersion != w.Version() {
+		return nil, Result{}, fmt.Errorf("webhook %s is at version %d, not %d: %w", cmd.WebhookID, w.Version(), *cmd.ExpectedVersion,
+			eventlog.ErrWrongExpectedVersion)
 	}
 	if err := w.Update(cmd.Patch.Apply(w.Settings())); err != nil {
 		return nil, Result{}, err

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -600,12 +601,114 @@ func TestAuthOnlyValidLicensesUseUpTheUUID(t *testing.T) {
 		t.Fatalf("a valid license with the uuid a revoked one used: %d %s", r.Status, r.Body)
 	}
 	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, "uuid already used")
+}
 
-	// A uuid is a UUID in canonical form, nothing longer or looser.
-	for _, id := range []string{"request-1", strings.Repeat("u", 128), strings.ReplaceAll(uuid.NewString(), "-", ""), "{" + uuid.NewString() + "}"} {
-		bad := apiRequestID(time.Now())
-		bad["uuid"] = id
-		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, bad)), http.StatusUnauthorized,
-			"uuid must be a UUID in its canonical form of 36 characters")
+// TestAuthNonceForms: requestid's uuid is a single-use nonce of 1 to 128 printable characters, in
+// whatever form the client makes them (the seed says only that it is a string).
+func TestAuthNonceForms(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	fetch := apiScope("t1", "c1") + "/webhooks/fetch"
+	caller := apiNewCaller(t, h.servicePublicKey())
+	for _, id := range []string{
+		uuid.NewString(), strings.ReplaceAll(uuid.NewString(), "-", ""), "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+		"request-1", "x", strings.Repeat("n", 128), "{" + uuid.NewString() + "}",
+	} {
+		rid := apiRequestID(time.Now())
+		rid["uuid"] = id
+		if r := h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)); r.Status != http.StatusOK {
+			t.Errorf("uuid %q: %d %s", id, r.Status, r.Body)
+			continue
+		}
+		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, "uuid already used")
+	}
+	for _, id := range []string{"", strings.Repeat("u", 129), "a\x00b", "a\r\nb", "tab\there"} {
+		rid := apiRequestID(time.Now())
+		rid["uuid"] = id
+		want := "uuid must be 1 to 128 printable characters"
+		if id == "" {
+			want = "missing uuid"
+		}
+		apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusUnauthorized, want)
+	}
+}
+
+// TestLicenseQuota: one license that hammers the API gets 429s, with Retry-After and a message that
+// names the quota, while another license's requests all pass.
+func TestLicenseQuota(t *testing.T) {
+	t.Parallel()
+	// One request per 100 s after a burst of 5: the test never lasts long enough for a refill.
+	h := startHookd(t, map[string]string{"HOOKD_LICENSE_RATE": "0.01", "HOOKD_LICENSE_BURST": "5"})
+	fetch := apiScope("t1", "c1") + "/webhooks/fetch"
+	other := apiIssueLicense(h, "--level", "service", "--tenant", "t1")
+	var wg sync.WaitGroup
+	statuses := make(chan response, 20)
+	for range 20 {
+		wg.Go(func() { statuses <- h.system(http.MethodPost, fetch, map[string]any{}) })
+	}
+	// The other license's requests, sent while the first hammers, all pass (apiIssueLicense used
+	// one of its five).
+	for i := range 4 {
+		if r := h.as(other, http.MethodPost, fetch, map[string]any{}); r.Status != http.StatusOK {
+			t.Errorf("the other license's request %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	wg.Wait()
+	close(statuses)
+	passed, limited := 0, 0
+	for r := range statuses {
+		switch r.Status {
+		case http.StatusOK:
+			passed++
+		case http.StatusTooManyRequests:
+			limited++
+			apiWantError(t, r, http.StatusTooManyRequests, "quota of 0.01 requests per second (bursts of 5)")
+			if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 100 {
+				t.Errorf("Retry-After %q, want the seconds until the next token (1 to 100)", r.Header.Get("Retry-After"))
+			}
+		default:
+			t.Errorf("hammering license: %d %s", r.Status, r.Body)
+		}
+	}
+	if passed != 5 || limited != 15 {
+		t.Errorf("of 20 requests at once, %d passed and %d were 429; want the burst of 5 and 15", passed, limited)
+	}
+	apiWantError(t, h.as(other, http.MethodPost, fetch, map[string]any{}), http.StatusTooManyRequests, "quota")
+
+	// A request over the quota takes no place in the replay cache: its uuid is still free.
+	caller := apiNewCaller(t, h.servicePublicKey())
+	rid := apiRequestID(time.Now())
+	apiWantError(t, h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, h.license, rid)), http.StatusTooManyRequests, "quota")
+	third := apiIssueLicense(h, "--level", "service", "--tenant", "t1")
+	if r := h.do(http.MethodPost, fetch, map[string]any{}, caller.headers(t, third, rid)); r.Status != http.StatusOK {
+		t.Errorf("the uuid of a request refused for its quota, with another license: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestRequestIDsOutliveARestart: the replay cache lives in memory, so a restarted server refuses the
+// request ids made before its start; headers captured and used before a restart are not accepted
+// again after it. Those made after the restart pass at once.
+func TestRequestIDsOutliveARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := startHookdIn(t, dir, nil)
+	fetch := apiScope("t1", "c1") + "/webhooks/fetch"
+	captured := first.authHeaders(first.license)
+	if r := first.do(http.MethodPost, fetch, map[string]any{}, captured); r.Status != http.StatusOK {
+		t.Fatalf("first use: %d %s", r.Status, r.Body)
+	}
+	apiWantError(t, first.do(http.MethodPost, fetch, map[string]any{}, captured), http.StatusUnauthorized, "uuid already used")
+	// A request id made before the restart and never used is refused too: the server cannot tell.
+	caller := apiNewCaller(t, first.servicePublicKey())
+	unused := caller.headers(t, first.license, apiRequestID(time.Now()))
+	first.stop()
+
+	second := startHookdIn(t, dir, nil)
+	apiWantError(t, second.do(http.MethodPost, fetch, map[string]any{}, captured), http.StatusUnauthorized, "before this server started")
+	apiWantError(t, second.do(http.MethodPost, fetch, map[string]any{}, unused), http.StatusUnauthorized, "before this server started")
+	for i := range 3 {
+		if r := second.system(http.MethodPost, fetch, map[string]any{}); r.Status != http.StatusOK {
+			t.Fatalf("fresh request %d after the restart: %d %s", i, r.Status, r.Body)
+		}
 	}
 }

@@ -595,3 +595,39 @@ func TestShutdownDoesNotWaitForConnectionsWithoutRequest(t *testing.T) {
 		t.Errorf("shutdown took %s and returned %v; want a clean stop well within the %s grace period", took.Round(time.Millisecond), err, shutdownGrace)
 	}
 }
+
+// TestPrivateTargetsNameTheSetting: a loopback or private target is refused with a message that says
+// which setting allows it, and a server started with that setting on warns about it in its log.
+func TestPrivateTargetsNameTheSetting(t *testing.T) {
+	t.Parallel()
+	logs := &apiLockedBuffer{}
+	h := apiStartLogged(t, t.TempDir(), nil, logs)
+	scope := apiScope("t1", "c1")
+	for _, u := range []string{"http://127.0.0.1:9000/in", "http://10.1.2.3/in", "http://localhost/in", "http://169.254.169.254/latest"} {
+		body := apiMinimal("private")
+		body["api"] = map[string]any{"url": u}
+		apiWantError(t, h.system(http.MethodPut, scope+"/webhook", body), http.StatusBadRequest, "api.url", "HOOKD_ALLOW_PRIVATE_TARGETS")
+	}
+	body := apiMinimal("private token URL")
+	body["api"] = map[string]any{"url": "https://hooks.example.com/in", "oAuthTokenUrl": "http://192.168.1.1/token"}
+	apiWantError(t, h.system(http.MethodPut, scope+"/webhook", body), http.StatusBadRequest, "api.oAuthTokenUrl", "HOOKD_ALLOW_PRIVATE_TARGETS")
+	if strings.Contains(logs.String(), "HOOKD_ALLOW_PRIVATE_TARGETS") {
+		t.Errorf("a server without HOOKD_ALLOW_PRIVATE_TARGETS logged about it:\n%s", logs)
+	}
+
+	allowedLogs := &apiLockedBuffer{}
+	allowed := apiStartLogged(t, t.TempDir(), map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true"}, allowedLogs)
+	var warned bool
+	for line := range strings.Lines(allowedLogs.String()) {
+		var entry struct{ Level, Msg string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == "WARN" && strings.Contains(entry.Msg, "HOOKD_ALLOW_PRIVATE_TARGETS is on") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("a server with HOOKD_ALLOW_PRIVATE_TARGETS=true logged no warning at start:\n%s", allowedLogs)
+	}
+	body = apiMinimal("local")
+	body["api"] = map[string]any{"url": "http://127.0.0.1:9000/in"}
+	apiCreate(allowed, allowed.license, scope, body)
+}

@@ -122,7 +122,8 @@ type deliveryBench struct {
 // "OTHER"), then starts hookd.
 func startDeliveryBench(b *testing.B, listening, others int) (*deliveryBench, []string) {
 	dir := b.TempDir()
-	cfg := testConfig(b, dir, map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true"})
+	// The benchmark measures the node, not one license's quota.
+	cfg := testConfig(b, dir, map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true", "HOOKD_LICENSE_RATE": "1000000"})
 	cfg.AllowedTimeSpan = time.Hour
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	rcv := newVerifyingReceiver(b, secret)

@@ -95,7 +95,8 @@ func seedWebhooks(b *testing.B, cfg config, count int) (systemLicense, serviceLi
 // license, whose answers open each webhook's sealed credential and secret (and are never cached).
 func BenchmarkFetchAPI(b *testing.B) {
 	dir := b.TempDir()
-	cfg := testConfig(b, dir, nil)
+	// The benchmark measures the node, not one license's quota.
+	cfg := testConfig(b, dir, map[string]string{"HOOKD_LICENSE_RATE": "1000000"})
 	cfg.AllowedTimeSpan = time.Hour // the load runs long; replay protection still holds per uuid
 	systemLicense, serviceLicense := seedWebhooks(b, cfg, benchWebhooks)
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type config struct {
 	// models only: with several nodes on one KurrentDB log, exactly one must deliver, since each
 	// node's queue lives in its own memory.
 	Deliver bool
+	// LicenseRate and LicenseBurst are each license's quota: a token bucket of LicenseBurst
+	// requests, refilled at LicenseRate requests per second.
+	LicenseRate  float64
+	LicenseBurst int
 	// PlatformURL and PlatformSecret are WEBHOOK_URL and WEBHOOK_SECRET, Cosmo's names: where
 	// platform events are delivered, and the secret that signs them.
 	PlatformURL, PlatformSecret string
@@ -89,6 +94,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			errs = append(errs, errors.New("WEBHOOK_URL: must be an absolute http or https URL"))
 		}
 	}
+	if cfg.LicenseRate, cfg.LicenseBurst, err = licenseQuota(getenv("HOOKD_LICENSE_RATE"), getenv("HOOKD_LICENSE_BURST")); err != nil {
+		errs = append(errs, err)
+	}
 	switch v := getenv("HOOKD_DELIVERY"); v {
 	case "", "on":
 		cfg.Deliver = true
@@ -109,6 +117,34 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_KURRENTDB_URL: required when HOOKD_EVENTSTORE=kurrentdb"))
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// Defaults and bounds of each license's quota.
+const (
+	defaultLicenseRate = 1000
+	maxLicenseRate     = 1_000_000
+)
+
+// licenseQuota reads HOOKD_LICENSE_RATE (requests per second, default 1000) and HOOKD_LICENSE_BURST
+// (requests at once, default two seconds' worth).
+func licenseQuota(rateText, burstText string) (float64, int, error) {
+	rate := float64(defaultLicenseRate)
+	if rateText != "" {
+		r, err := strconv.ParseFloat(rateText, 64)
+		if err != nil || !(r > 0 && r <= maxLicenseRate) {
+			return 0, 0, fmt.Errorf("HOOKD_LICENSE_RATE: %q must be a number of requests per second above 0, at most %d", rateText, maxLicenseRate)
+		}
+		rate = r
+	}
+	burst := int(math.Ceil(2 * rate))
+	if burstText != "" {
+		b, err := strconv.Atoi(burstText)
+		if err != nil || b < 1 || b > 2*maxLicenseRate {
+			return 0, 0, fmt.Errorf("HOOKD_LICENSE_BURST: %q must be a number of requests from 1 to %d", burstText, 2*maxLicenseRate)
+		}
+		burst = b
+	}
+	return rate, burst, nil
 }
 
 // parseSpan reads seconds ("30", as 1Kosmos configures it) or a Go duration ("30s").

@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/servicekey"
 )
@@ -97,9 +98,14 @@ func (i *instance) wait() error {
 // license, and serves the API until ctx ends; then it shuts down gracefully: new connections are
 // refused and requests in flight get shutdownGrace to finish.
 func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
+	startedAt := time.Now()
 	n, err := openNode(ctx, cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	notBefore, err := requestIDsNotBefore(ctx, n, startedAt)
+	if err != nil {
+		return nil, errors.Join(err, n.close())
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	// projectionsDone is closed when the runners stop, which they do only on failure or shutdown;
@@ -124,11 +130,14 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 			return fail(err)
 		}
 	}
+	if err := sleepUntil(ctx, notBefore); err != nil {
+		return fail(err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone)
+	app, err := newAPI(n, cfg, log, projectionsDone, notBefore)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -186,6 +195,36 @@ func stopped(ctx context.Context, log *slog.Logger, part string, err error) erro
 	}
 	log.Info("shutting down")
 	return nil
+}
+
+// requestIDsNotBefore is the time before which this run refuses request ids. The replay cache lives
+// in memory: a run does not know which request ids the run before it accepted, so it refuses those
+// made before it started, rounded up to the whole second (ts counts whole seconds), and listens
+// only from then on, so that a request id made once it listens is never refused for this. A log
+// that is empty at start had no license, so no request was ever accepted: nothing to refuse, and
+// no wait.
+func requestIDsNotBefore(ctx context.Context, n *node, startedAt time.Time) (time.Time, error) {
+	head, err := n.store.LastPosition(ctx)
+	if err != nil || head == eventlog.Start {
+		return time.Time{}, err
+	}
+	return startedAt.Truncate(time.Second).Add(time.Second), nil
+}
+
+// sleepUntil returns at t (at once for a past or zero t), or when ctx ends, with its error.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // bootstrap makes sure the service has its key pairs (the service key that authenticates callers and
@@ -274,10 +313,17 @@ func writeKeyFile(path, key string) error {
 	return errors.Join(err, f.Sync(), f.Close())
 }
 
-func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}) (*fiber.App, error) {
-	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan})
+// newAPI builds the API; notBefore is when request ids must have been made (requestIDsNotBefore).
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time) (*fiber.App, error) {
+	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{
+		Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan, NotBefore: notBefore,
+	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.AllowPrivateTargets {
+		log.Warn("HOOKD_ALLOW_PRIVATE_TARGETS is on: webhook and token URLs may reach loopback, private, link-local and " +
+			"cloud-metadata addresses; use it for local development and tests only")
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -315,11 +361,13 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			}
 			// Only a blocked address is refused here; the aggregate explains any other bad URL.
 			if err := safedial.CheckURL(raw); errors.Is(err, safedial.ErrBlocked) {
-				return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address")
+				return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address " +
+					"(for local development, HOOKD_ALLOW_PRIVATE_TARGETS=true allows them)")
 			}
 			return nil
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, Registry: registry, Logger: log,
+		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst,
 	})
 }

@@ -3,12 +3,14 @@ package webhook
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Settings is what an integrator configures on a webhook: which events it wants and where and how they
@@ -237,7 +239,7 @@ func (s Settings) Validate() error {
 func (e Endpoint) validate(v *validation) {
 	v.check(e.Type == EndpointType, "api.type", `must be "POST"`)
 	v.check(len(e.URL) <= MaxURLLength, "api.url", fmt.Sprintf("must be at most %d characters", MaxURLLength))
-	v.check(validHTTPURL(e.URL), "api.url", "must be an absolute http or https URL with a host")
+	checkHTTPURL(v, "api.url", e.URL, "")
 	v.check(!e.AuthType.IsZero(), "api.authType", "must be one of none, basic, bearer, api_key, oauth2")
 
 	c := e.Credential
@@ -252,8 +254,8 @@ func (e Endpoint) validate(v *validation) {
 	}
 	v.check(len(e.OAuthScopes) <= MaxScopes, "api.oAuthScopes", fmt.Sprintf("must have at most %d scopes", MaxScopes))
 	for i, scope := range bounded(e.OAuthScopes, MaxScopes) {
-		v.check(scope != "" && len(scope) <= MaxScopeLength && !strings.ContainsAny(scope, " \t\r\n"),
-			fmt.Sprintf("api.oAuthScopes[%d]", i), "must be 1 to 256 characters without spaces")
+		v.check(scope != "" && len(scope) <= MaxScopeLength && printable(scope) && !strings.ContainsFunc(scope, unicode.IsSpace),
+			fmt.Sprintf("api.oAuthScopes[%d]", i), "must be 1 to 256 printable characters without spaces")
 	}
 
 	required := func(field, value string) {
@@ -266,26 +268,27 @@ func (e Endpoint) validate(v *validation) {
 		v.check(!strings.Contains(c.Username, ":"), "api.credential.username", "must not contain ':' (basic auth)")
 	case AuthBearer:
 		required("token", c.Token)
+		v.check(printable(c.Token), "api.credential.token", "must not contain control characters (it is sent in a header)")
 	case AuthAPIKey:
 		required("keyName", c.KeyName)
 		required("keyValue", c.KeyValue)
 		v.check(c.KeyName == "" || headerNamePattern.MatchString(c.KeyName), "api.credential.keyName",
 			"must be a valid HTTP header name")
-		v.check(!strings.ContainsAny(c.KeyValue, "\r\n\x00"), "api.credential.keyValue",
-			"must not contain line breaks")
+		v.check(printable(c.KeyValue), "api.credential.keyValue",
+			"must not contain control characters (it is sent in a header)")
 	case AuthOAuth2:
 		v.check(e.OAuthGrantType == GrantClientCredentials, "api.oAuthGrantType",
 			`must be "client_credentials" when authType is oauth2`)
-		v.check(validHTTPURL(e.OAuthTokenURL), "api.oAuthTokenUrl",
-			"must be an absolute http or https URL with a host when authType is oauth2")
+		checkHTTPURL(v, "api.oAuthTokenUrl", e.OAuthTokenURL, " when authType is oauth2")
 		required("oauth2.clientId", c.OAuth2.ClientID)
 		required("oauth2.clientSecret", c.OAuth2.ClientSecret)
 	}
 	if e.AuthType != AuthOAuth2 {
 		v.check(e.OAuthGrantType == "" || e.OAuthGrantType == GrantClientCredentials, "api.oAuthGrantType",
 			`must be "client_credentials" when given`)
-		v.check(e.OAuthTokenURL == "" || validHTTPURL(e.OAuthTokenURL), "api.oAuthTokenUrl",
-			"must be an absolute http or https URL with a host when given")
+		if e.OAuthTokenURL != "" {
+			checkHTTPURL(v, "api.oAuthTokenUrl", e.OAuthTokenURL, " when given")
+		}
 	}
 }
 
@@ -298,18 +301,71 @@ func bounded[T any](items []T, limit int) []T {
 	return items
 }
 
-// printable reports whether s has no control characters: names and tags show up in listings and
-// logs, and read models use control characters as separators.
+// printable is the one rule of every free-text field (name, tags, query keys, createdBy, scopes,
+// header values): valid UTF-8 without control characters. Such text shows up in listings, logs and
+// headers, and read models use control characters as separators.
 func printable(s string) bool {
-	return !strings.ContainsFunc(s, unicode.IsControl)
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
-func validHTTPURL(raw string) bool {
+// checkHTTPURL checks a webhook or token URL: absolute, http or https, no user information, and a
+// host that is an IP address or a DNS name. when says when the rule applies, for the message.
+func checkHTTPURL(v *validation, field, raw, when string) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.Opaque != "" {
+		v.add(field, "must be an absolute http or https URL with a host"+when)
+		return
+	}
+	v.check(validHost(u.Hostname()), field, fmt.Sprintf("host %q is neither a valid IP address nor a valid DNS name", u.Hostname()))
+}
+
+// Bounds of DNS names (RFC 1035), in bytes of their ASCII form.
+const (
+	maxHostLength  = 253
+	maxLabelLength = 63
+)
+
+// validHost reports whether host (from a URL, brackets and port removed) is an IPv6 address without
+// a zone, an IPv4 address in dotted decimal, or a DNS name: labels of letters, digits, '-' or '_',
+// none empty, with one trailing dot allowed. A name whose last label is a number (all digits, or 0x
+// and hex digits) is read as an IPv4 address by browsers and inet_aton, so it must be a valid one in
+// dotted decimal: 256.0.0.1, 1.2.3.4.5 and 0x100000000 are refused, as are shortened and octal or hex
+// spellings, which resolvers do not agree on.
+func validHost(host string) bool {
+	if strings.Contains(host, ":") {
+		a, err := netip.ParseAddr(host)
+		return err == nil && a.Is6() && a.Zone() == ""
+	}
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > maxHostLength {
 		return false
 	}
-	return u.User == nil && u.Opaque == ""
+	labels := strings.Split(name, ".")
+	if endsInNumber(labels[len(labels)-1]) {
+		a, err := netip.ParseAddr(name)
+		return err == nil && a.Is4()
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > maxLabelLength || strings.ContainsFunc(l, notInLabel) {
+			return false
+		}
+	}
+	return true
+}
+
+// endsInNumber is the WHATWG URL standard's test of a host's last label: decimal digits, or 0x
+// followed by hex digits.
+func endsInNumber(label string) bool {
+	if rest, ok := strings.CutPrefix(strings.ToLower(label), "0x"); ok {
+		return !strings.ContainsFunc(rest, func(r rune) bool { return !strings.ContainsRune("0123456789abcdef", r) })
+	}
+	return label != "" && !strings.ContainsFunc(label, func(r rune) bool { return r < '0' || r > '9' })
+}
+
+// notInLabel reports the runes a DNS label may not hold. Letters and digits of any script pass, for
+// internationalized names, which the HTTP client maps to ASCII.
+func notInLabel(r rune) bool {
+	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r == '-' || r == '_')
 }
 
 // Equal reports whether two settings are the same value.

@@ -59,8 +59,8 @@ func Create(c Creation) (*Webhook, error) {
 	v.check(c.ID != "", "_id", "is required")
 	v.check(ValidScopeID(c.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	v.check(ValidScopeID(c.CommunityID), "communityId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
-	v.check(len(c.CreatedBy) <= maxCreatedByLength, "createdBy",
-		fmt.Sprintf("must be at most %d characters", maxCreatedByLength))
+	v.check(len(c.CreatedBy) <= maxCreatedByLength && printable(c.CreatedBy), "createdBy",
+		fmt.Sprintf("must be at most %d characters without control characters", maxCreatedByLength))
 	if err := ValidateSecret(c.Secret); err != nil {
 		v.add("secret", err.Error())
 	}
