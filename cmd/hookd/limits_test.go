@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/adapters/sender"
 	"github.com/hookd/hookd/domain/delivery"
 )
@@ -91,4 +93,67 @@ func TestDeliveryRecordsAResponseTooLarge(t *testing.T) {
 	if a := page.Data[0].Attempts[0]; a.Status != 0 || a.ErrorClass != sender.ClassResponseTooLarge {
 		t.Errorf("the delivery log shows %+v, want no status and class %s", a, sender.ClassResponseTooLarge)
 	}
+}
+
+// apiErrorJSON is the API's error shape.
+type apiErrorJSON struct {
+	StatusCode int    `json:"statusCode"`
+	Error      string `json:"error"`
+	Message    string `json:"message"`
+}
+
+// wantErrorShape checks that r is an error in the API's shape with status and a message that
+// contains part.
+func wantErrorShape(t *testing.T, r response, status int, part string) {
+	t.Helper()
+	var e apiErrorJSON
+	if err := json.Unmarshal(r.Body, &e); err != nil || r.Status != status || e.StatusCode != status ||
+		e.Error != http.StatusText(status) || !strings.Contains(e.Message, part) {
+		t.Fatalf("answer %d %s, want %d in the error shape, its message naming %q", r.Status, r.Body, status, part)
+	}
+}
+
+// TestFullDiskIs503AndNotReadyUntilWritesSucceed fills the log's file (a page cap on the embedded
+// store, which SQLite reports as it reports a full disk): a publish is 503 with Retry-After in the
+// error shape and /readyz is 503 naming the cause, until the cap is lifted and the next publish
+// succeeds. The refused event is not in the log.
+func TestFullDiskIs503AndNotReadyUntilWritesSucceed(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, nil)
+	scope := apiScope("t1", "c1")
+	store, ok := h.inst.node.store.Store.(*sqlitestore.Store)
+	if !ok {
+		t.Fatalf("the node's log is a %T, want the embedded store", h.inst.node.store.Store)
+	}
+	// A payload that needs new pages: the file cannot take it in the room its last page has.
+	big := map[string]any{"eventName": "E", "payload": map[string]any{"pad": strings.Repeat("x", 64<<10)}}
+	var first struct{ ID string }
+	apiPublish(h, h.license, scope, big, &first)
+	h.mustJSON(h.do(http.MethodGet, "/readyz", nil, nil), http.StatusOK, nil)
+	head, err := store.LastPosition(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := store.LimitPages(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		r := h.system(http.MethodPost, scope+"/events", big)
+		wantErrorShape(t, r, http.StatusServiceUnavailable, "storage full")
+		if got := r.Header.Get("Retry-After"); got != "30" {
+			t.Errorf("Retry-After %q, want 30", got)
+		}
+		wantErrorShape(t, h.do(http.MethodGet, "/readyz", nil, nil), http.StatusServiceUnavailable, "storage full")
+	}
+	if after, err := store.LastPosition(t.Context()); err != nil || after != head {
+		t.Fatalf("the log's head moved from %v to %v (%v) while it was full", head, after, err)
+	}
+
+	if _, err := store.LimitPages(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	var again struct{ ID string }
+	apiPublish(h, h.license, scope, big, &again)
+	h.mustJSON(h.do(http.MethodGet, "/readyz", nil, nil), http.StatusOK, nil)
 }

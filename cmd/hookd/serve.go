@@ -53,6 +53,8 @@ func serve(ctx context.Context, cfg config, args []string, stderr io.Writer) err
 type instance struct {
 	// addr is the address the API listens on.
 	addr string
+	// node is the instance's wiring, for tests that reach into its store.
+	node *node
 	// done is closed when the instance has stopped; err then says why.
 	done chan struct{}
 	err  error
@@ -115,7 +117,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 			close(deliveryDone)
 		}()
 	}
-	inst := &instance{addr: ln.Addr().String(), done: make(chan struct{})}
+	inst := &instance{addr: ln.Addr().String(), node: n, done: make(chan struct{})}
 	log.Info("hookd serving", "addr", inst.addr, "data_dir", cfg.DataDir, "version", buildVersion())
 
 	served := make(chan error, 1)
@@ -261,6 +263,9 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 				if err := r.Err(); err != nil {
 					return fmt.Errorf("read model %s is stuck: %w", n.projections[i].Name(), err)
 				}
+			}
+			if err := n.store.StorageErr(); err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
