@@ -109,6 +109,8 @@ type Config struct {
 	CheckTargetURL func(raw string) error
 	// WriteTimeout bounds how long a command waits for the read models (optional; default 5 s).
 	WriteTimeout time.Duration
+	// Limits bound connections and request bodies (optional; zero fields take their defaults).
+	Limits Limits
 }
 
 func (c *Config) validate() error {
@@ -135,6 +137,12 @@ func (c *Config) validate() error {
 	need(c.Ready != nil, "Ready")
 	need(c.Version != "", "Version")
 	need(c.AllowedTimeSpan > 0, "AllowedTimeSpan")
+	if c.Limits.MaxConns < 0 || c.Limits.BodyTimeout < 0 || c.Limits.BodyMemory < 0 {
+		errs = append(errs, errors.New("httpapi: Limits.MaxConns, BodyTimeout and BodyMemory must not be negative"))
+	}
+	if c.Limits.BodyMemory > 0 && c.Limits.BodyMemory <= MaxBodyBytes {
+		errs = append(errs, errors.New("httpapi: Limits.BodyMemory must be more than MaxBodyBytes"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -145,6 +153,7 @@ type server struct {
 	// rendered and renderedSystem cache webhooks' JSON by id, for non-system and for system readers
 	// (see webhook_render.go).
 	rendered, renderedSystem *bounded.Map[rendered]
+	bodies                   *bodyReader
 }
 
 // New returns the API as a Fiber app, ready to Listen or to Test.
@@ -161,20 +170,32 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 5 * time.Second
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	s := &server{Config: cfg, log: cfg.Logger, rendered: bounded.New[rendered](renderedCacheSize),
-		renderedSystem: bounded.New[rendered](renderedCacheSize)}
+		renderedSystem: bounded.New[rendered](renderedCacheSize), bodies: newBodyReader(cfg.Limits)}
 	if cfg.Registry != nil {
 		s.metrics = newMetrics(cfg.Registry)
 	}
 	app := fiber.New(fiber.Config{
-		AppName:               "hookd",
-		BodyLimit:             MaxBodyBytes,
+		AppName:   "hookd",
+		BodyLimit: MaxBodyBytes,
+		// Bodies are streamed: fasthttp would otherwise take memory for a body's declared length
+		// before its bytes arrive, and hold it while they do not. readBody reads them instead.
+		StreamRequestBody: true,
+		// hookd takes no forms; fasthttp would read a multipart body of any length ahead of it.
+		DisablePreParseMultipartForm: true,
+		Concurrency:                  cfg.Limits.MaxConns,
+		// ReadTimeout bounds a request's headers; its body has Limits.BodyTimeout from their end.
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 	})
+	if cfg.Limits.MaxConnsPerIP > 0 {
+		app.Server().MaxConnsPerIP = cfg.Limits.MaxConnsPerIP
+	}
+	app.Server().HeaderReceived = s.bodies.headerReceived
 	s.routes(app)
 	return app, nil
 }
@@ -183,6 +204,8 @@ func (s *server) routes(app *fiber.App) {
 	app.Use(s.observe)
 	// A panic in a handler becomes a 500 in the seed's shape instead of ending the process.
 	app.Use(recover.New())
+	// Before authentication: a stranger's body is bounded like anyone's.
+	app.Use(s.bodies.readBody)
 	app.Get("/healthz", s.healthz)
 	app.Get("/livez", s.livez)
 	app.Get("/readyz", s.readyz)

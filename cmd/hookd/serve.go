@@ -283,6 +283,6 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			return nil
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
-		PublicURL: cfg.PublicURL, Registry: registry, Logger: log,
+		PublicURL: cfg.PublicURL, Registry: registry, Logger: log, Limits: cfg.HTTP,
 	})
 }
