@@ -14,6 +14,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,8 +24,9 @@ import (
 )
 
 // headerBombReceiver answers every request with about size bytes of response headers, as a hostile
-// receiver would, and returns its URL.
-func headerBombReceiver(t *testing.T, size int) string {
+// receiver would, and returns its URL and the count of requests it answered.
+func headerBombReceiver(t *testing.T, size int) (string, *atomic.Int64) {
+	var answered atomic.Int64
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,6 +52,7 @@ func headerBombReceiver(t *testing.T, size int) string {
 					return
 				}
 				_, _ = io.Copy(io.Discard, req.Body)
+				defer answered.Add(1)
 				w := bufio.NewWriter(c)
 				_, _ = w.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n")
 				line := "X-Pad: " + strings.Repeat("x", 1000) + "\r\n"
@@ -63,7 +66,7 @@ func headerBombReceiver(t *testing.T, size int) string {
 			})
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), &answered
 }
 
 // TestDeliveryRecordsAResponseTooLarge: a receiver answering with a megabyte of headers is not read
@@ -71,7 +74,7 @@ func headerBombReceiver(t *testing.T, size int) string {
 // response_too_large, and without 0 among its retry codes the delivery is parked at once.
 func TestDeliveryRecordsAResponseTooLarge(t *testing.T) {
 	t.Parallel()
-	url := headerBombReceiver(t, 1<<20)
+	url, _ := headerBombReceiver(t, 1<<20)
 	h := startHookd(t, deliveryEnv)
 	scope := apiScope("t1", "c1")
 	hook := apiCreate(h, h.license, scope, map[string]any{
