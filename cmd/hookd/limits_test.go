@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
+	"github.com/hookd/hookd/adapters/httpapi"
 	"github.com/hookd/hookd/adapters/sender"
 	"github.com/hookd/hookd/domain/delivery"
 )
@@ -405,5 +406,40 @@ func TestConnectionsAreCapped(t *testing.T) {
 				return livez(conn).Status == http.StatusOK
 			})
 		})
+	}
+}
+
+// TestHTTPLimitsConfig: the HOOKD_HTTP_* settings take their defaults, read valid values, and a bad
+// value stops with a message naming the variable.
+func TestHTTPLimitsConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := configFromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (httpapi.Limits{MaxConns: 4096, MaxConnsPerIP: 256, BodyTimeout: 10 * time.Second, BodyMemory: 64 << 20}); cfg.HTTP != want {
+		t.Errorf("defaults %+v, want %+v", cfg.HTTP, want)
+	}
+	env := map[string]string{"HOOKD_HTTP_MAX_CONNS": "100", "HOOKD_HTTP_MAX_CONNS_PER_IP": "0",
+		"HOOKD_HTTP_BODY_TIMEOUT": "3s", "HOOKD_HTTP_BODY_MEMORY_MB": "16"}
+	if cfg, err = configFromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if want := (httpapi.Limits{MaxConns: 100, MaxConnsPerIP: -1, BodyTimeout: 3 * time.Second, BodyMemory: 16 << 20}); cfg.HTTP != want {
+		t.Errorf("read %+v, want %+v", cfg.HTTP, want)
+	}
+	for name, value := range map[string]string{
+		"HOOKD_HTTP_MAX_CONNS": "0", "HOOKD_HTTP_MAX_CONNS_PER_IP": "-1", "HOOKD_HTTP_BODY_TIMEOUT": "10",
+		"HOOKD_HTTP_BODY_MEMORY_MB": "1",
+	} {
+		_, err := configFromEnv(func(k string) string {
+			if k == name {
+				return value
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: error %v, want one naming it", name, value, err)
+		}
 	}
 }
