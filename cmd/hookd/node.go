@@ -34,10 +34,9 @@ import (
 
 // node is one hookd process's wiring: the composition root. Every command builds one and closes it.
 type node struct {
-	cfg   config
-	log   *slog.Logger
-	clock func() time.Time
-	// store is the log, watched for storage failures that make the node not ready.
+	cfg    config
+	log    *slog.Logger
+	clock  func() time.Time
 	store  *eventstore.Watched
 	codec  *eventcodec.Codec
 	readDB *sql.DB

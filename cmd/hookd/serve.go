@@ -259,18 +259,23 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 				return errors.New("projections stopped")
 			default:
 			}
+			// /readyz shows these errors to anyone: details go to the log only.
 			for i, r := range n.runners {
 				if err := r.Err(); err != nil {
-					return fmt.Errorf("read model %s is stuck: %w", n.projections[i].Name(), err)
+					log.WarnContext(ctx, "a read model is stuck", "projection", n.projections[i].Name(), "err", err)
+					return fmt.Errorf("read model %s is stuck", n.projections[i].Name())
 				}
 			}
 			if err := n.store.StorageErr(); err != nil {
-				return err
+				return err // a StorageError names its cause and nothing else
 			}
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			_, err := n.store.LastPosition(ctx)
-			return err
+			if _, err := n.store.LastPosition(ctx); err != nil {
+				log.WarnContext(ctx, "the event store does not answer", "err", err)
+				return errors.New("the event store does not answer")
+			}
+			return nil
 		},
 		CheckTargetURL: func(raw string) error {
 			if cfg.AllowPrivateTargets {
