@@ -209,6 +209,8 @@ func (b *bodyReader) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestC
 	if n := h.ContentLength(); n > MaxBodyBytes {
 		h.Set(headerOversize, strconv.Itoa(n))
 		h.SetContentLength(0)
+		// A client that waits for "100 Continue" gets the 413 instead, and need not send the body.
+		h.Del(fiber.HeaderExpect)
 	}
 	return fasthttp.RequestConfig{ReadTimeout: b.timeout}
 }
