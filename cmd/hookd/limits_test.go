@@ -170,7 +170,8 @@ func TestFullDiskIs503AndNotReadyUntilWritesSucceed(t *testing.T) {
 
 // TestBodyOver1MiBIs413NeverAReset sends 1.1 MB bodies, as a client that does not wait for an
 // early answer does, over real TCP with Go's client: every one is answered 413 in the error shape,
-// none ends in a reset connection. Authenticated or not, the body is judged first.
+// none ends in a reset connection, whether its length is declared or it comes chunked.
+// Authenticated or not, the body is judged first.
 func TestBodyOver1MiBIs413NeverAReset(t *testing.T) {
 	t.Parallel()
 	h := startHookd(t, nil)
@@ -182,7 +183,11 @@ func TestBodyOver1MiBIs413NeverAReset(t *testing.T) {
 		if i%2 == 1 {
 			method, path = http.MethodPost, scope+"/events"
 		}
-		req, err := http.NewRequest(method, h.url+path, bytes.NewReader(body))
+		var r io.Reader = bytes.NewReader(body)
+		if i%3 == 2 {
+			r = io.MultiReader(r) // a length Go's client cannot see: sent chunked
+		}
+		req, err := http.NewRequest(method, h.url+path, r)
 		if err != nil {
 			t.Fatal(err)
 		}
