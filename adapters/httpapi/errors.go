@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookd/hookd/application/eventstore"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/publication"
@@ -49,6 +50,7 @@ func status(err error) (int, string) {
 	var api *apiError
 	var validation *webhook.ValidationError
 	var fe *fiber.Error
+	var storage *eventstore.StorageError
 	switch {
 	case errors.As(err, &api):
 		return api.status, api.message
@@ -64,6 +66,8 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, "license not found"
 	case errors.Is(err, eventlog.ErrWrongExpectedVersion):
 		return http.StatusConflict, "the resource was changed by another request; fetch it and try again"
+	case errors.As(err, &storage):
+		return http.StatusServiceUnavailable, storage.Error() + "; try again later"
 	case errors.Is(err, eventlog.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the event store is unavailable; try again"
 	case errors.Is(err, servicekeyview.ErrNotFound):
@@ -75,10 +79,22 @@ func status(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
+// retryAfter is the Retry-After of a 503, in seconds: a full disk waits for an operator, anything
+// else unavailable is usually over within a second.
+func retryAfter(err error) string {
+	if _, ok := errors.AsType[*eventstore.StorageError](err); ok {
+		return "30"
+	}
+	return "1"
+}
+
 // errorHandler answers every error in the seed's shape, including Fiber's own (unknown route, body
 // too large, method not allowed).
 func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 	code, message := status(err)
+	if code == http.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(err))
+	}
 	if code >= http.StatusInternalServerError {
 		s.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}

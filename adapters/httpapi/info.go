@@ -46,7 +46,8 @@ func (s *server) livez(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "
 func (s *server) readyz(c *fiber.Ctx) error {
 	if err := s.Ready(c.UserContext()); err != nil {
 		s.log.WarnContext(c.UserContext(), "not ready", "err", err)
-		return &apiError{status: fiber.StatusServiceUnavailable, message: "not ready"}
+		// The cause is for operators and probes; Ready's errors name it without data or paths.
+		return &apiError{status: fiber.StatusServiceUnavailable, message: "not ready: " + err.Error()}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

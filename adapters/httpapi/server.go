@@ -86,7 +86,8 @@ type Config struct {
 	// WaitFor blocks until the read models have applied the log up to a position: a command's
 	// answer waits for it, so that the caller's next query sees the change (read your writes).
 	WaitFor func(ctx context.Context, pos eventlog.Position) error
-	// Ready reports whether the node can serve: the log is reachable and the read models run.
+	// Ready reports whether the node can serve: the log is reachable and writable and the read
+	// models run. /readyz shows its error, which must name the cause without data or paths.
 	Ready func(ctx context.Context) error
 	// Version is the build's version, as /healthz shows it.
 	Version string
@@ -113,6 +114,8 @@ type Config struct {
 	// sets no quota).
 	LicenseRate  float64
 	LicenseBurst int
+	// Limits bound connections and request bodies (optional; zero fields take their defaults).
+	Limits Limits
 }
 
 func (c *Config) validate() error {
@@ -140,6 +143,12 @@ func (c *Config) validate() error {
 	need(c.Version != "", "Version")
 	need(c.AllowedTimeSpan > 0, "AllowedTimeSpan")
 	need(c.LicenseRate >= 0 && (c.LicenseRate == 0 || c.LicenseBurst >= 1), "LicenseBurst of at least 1 with a LicenseRate")
+	if c.Limits.MaxConns < 0 || c.Limits.BodyTimeout < 0 || c.Limits.BodyMemory < 0 {
+		errs = append(errs, errors.New("httpapi: Limits.MaxConns, BodyTimeout and BodyMemory must not be negative"))
+	}
+	if c.Limits.BodyMemory > 0 && c.Limits.BodyMemory <= MaxBodyBytes {
+		errs = append(errs, errors.New("httpapi: Limits.BodyMemory must be more than MaxBodyBytes"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -152,6 +161,7 @@ type server struct {
 	rendered, renderedSystem *bounded.Map[rendered]
 	// quota is each license's token bucket; nil without Config.LicenseRate.
 	quota *licenseQuota
+	bodies                   *bodyReader
 }
 
 // New returns the API as a Fiber app, ready to Listen or to Test.
@@ -168,8 +178,9 @@ func New(cfg Config) (*fiber.App, error) {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 5 * time.Second
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	s := &server{Config: cfg, log: cfg.Logger, rendered: bounded.New[rendered](renderedCacheSize),
-		renderedSystem: bounded.New[rendered](renderedCacheSize)}
+		renderedSystem: bounded.New[rendered](renderedCacheSize), bodies: newBodyReader(cfg.Limits)}
 	if cfg.Registry != nil {
 		s.metrics = newMetrics(cfg.Registry)
 	}
@@ -177,14 +188,25 @@ func New(cfg Config) (*fiber.App, error) {
 		s.quota = newLicenseQuota(cfg.LicenseRate, cfg.LicenseBurst)
 	}
 	app := fiber.New(fiber.Config{
-		AppName:               "hookd",
-		BodyLimit:             MaxBodyBytes,
+		AppName:   "hookd",
+		BodyLimit: MaxBodyBytes,
+		// Bodies are streamed: fasthttp would otherwise take memory for a body's declared length
+		// before its bytes arrive, and hold it while they do not. readBody reads them instead.
+		StreamRequestBody: true,
+		// hookd takes no forms; fasthttp would read a multipart body of any length ahead of it.
+		DisablePreParseMultipartForm: true,
+		Concurrency:                  cfg.Limits.MaxConns,
+		// ReadTimeout bounds a request's headers; its body has Limits.BodyTimeout from their end.
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 	})
+	if cfg.Limits.MaxConnsPerIP > 0 {
+		app.Server().MaxConnsPerIP = cfg.Limits.MaxConnsPerIP
+	}
+	app.Server().HeaderReceived = s.bodies.headerReceived
 	s.routes(app)
 	return app, nil
 }
@@ -193,6 +215,8 @@ func (s *server) routes(app *fiber.App) {
 	app.Use(s.observe)
 	// A panic in a handler becomes a 500 in the seed's shape instead of ending the process.
 	app.Use(recover.New())
+	// Before authentication: a stranger's body is bounded like anyone's.
+	app.Use(s.bodies.readBody)
 	app.Get("/healthz", s.healthz)
 	app.Get("/livez", s.livez)
 	app.Get("/readyz", s.readyz)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/hookd/hookd/adapters/safedial"
@@ -28,6 +29,9 @@ const (
 	ClassBlocked = "blocked"
 	// ClassTooLarge: the response body was longer than MaxResponseBytes; the excerpt holds its start.
 	ClassTooLarge = "too_large"
+	// ClassResponseTooLarge: the response's status line and headers were longer than
+	// MaxResponseHeaderBytes; the answer was dropped unread, so no status is known.
+	ClassResponseTooLarge = "response_too_large"
 	// ClassOAuth2: the OAuth 2.0 token could not be obtained (the token endpoint failed, answered
 	// with an error or with no usable token); the target was not called.
 	ClassOAuth2 = "oauth2"
@@ -56,6 +60,8 @@ func classify(parent context.Context, err error) string {
 	switch {
 	case errors.Is(err, safedial.ErrBlocked):
 		return ClassBlocked
+	case headersTooLarge(err):
+		return ClassResponseTooLarge
 	case parent.Err() != nil && !errors.Is(parent.Err(), context.DeadlineExceeded):
 		return ClassCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
@@ -74,4 +80,13 @@ func classify(parent context.Context, err error) string {
 		return ClassCanceled
 	}
 	return ClassNetwork
+}
+
+// headersTooLarge reports whether err is net/http's refusal of a response whose headers exceed
+// Transport.MaxResponseHeaderBytes. net/http has no error value for it, only these messages (HTTP/1
+// and HTTP/2), unchanged since they were added; TestSendNoResponseAndHostileResponses holds them.
+func headersTooLarge(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "server response headers exceeded") ||
+		strings.Contains(msg, "response header list larger than advertised limit")
 }

@@ -30,6 +30,10 @@ const (
 	// DefaultIdleConnsPerHost is how many idle connections to one host are kept when Config says
 	// nothing.
 	DefaultIdleConnsPerHost = 64
+	// DefaultMaxResponseHeaderBytes bounds a response's status line and headers. Go's own default
+	// is 10 MiB per response: 64 attempts in flight to a receiver that answers with megabytes of
+	// headers would hold hundreds of MB. No receiver needs more than a few KiB to say how it went.
+	DefaultMaxResponseHeaderBytes = 32 << 10
 )
 
 // Config builds a Sender. Zero fields take the defaults above, except Dialer, which is required.
@@ -42,6 +46,9 @@ type Config struct {
 	DefaultTimeout time.Duration
 	// MaxResponseBytes is how much of a response body is read and kept as the excerpt.
 	MaxResponseBytes int64
+	// MaxResponseHeaderBytes bounds a response's status line and headers; an answer with more is
+	// dropped unread and its attempt fails with ClassResponseTooLarge.
+	MaxResponseHeaderBytes int64
 	// Clock measures durations and token lifetimes; nil means time.Now.
 	Clock func() time.Time
 	// IdleConnsPerHost is how many idle connections to one host are kept for reuse; 64 when zero.
@@ -59,6 +66,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.MaxResponseHeaderBytes == 0 {
+		c.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -80,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, errors.New("sender: MaxResponseBytes must not be negative"))
+	}
+	if c.MaxResponseHeaderBytes < 0 {
+		errs = append(errs, errors.New("sender: MaxResponseHeaderBytes must not be negative"))
 	}
 	if c.IdleConnsPerHost < 0 {
 		errs = append(errs, errors.New("sender: IdleConnsPerHost must not be negative"))
@@ -138,6 +151,7 @@ func New(cfg Config) (*Sender, error) {
 	transport := cfg.Dialer.Transport(nil)
 	// Many deliveries go to the same few receivers: keep enough idle connections to reuse them.
 	transport.MaxIdleConnsPerHost = cfg.IdleConnsPerHost
+	transport.MaxResponseHeaderBytes = cfg.MaxResponseHeaderBytes
 	client := &http.Client{
 		Transport: transport,
 		// 3xx is an answer like any other: following it would send the delivery, and its

@@ -62,6 +62,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"no dialer":                    {},
 		"negative timeout":             {Dialer: dialer, DefaultTimeout: -time.Second},
 		"negative response bytes":      {Dialer: dialer, MaxResponseBytes: -1},
+		"negative header bytes":        {Dialer: dialer, MaxResponseHeaderBytes: -1},
 		"negative idle conns per host": {Dialer: dialer, IdleConnsPerHost: -1},
 	} {
 		if _, err := New(cfg); err == nil {
@@ -585,6 +586,20 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 			},
 		},
 		{
+			name: "header bomb: 9 MB of headers", wantClass: ClassResponseTooLarge, wantVerdict: delivery.Retry,
+			maxDuration: 2 * time.Second, ttl: 5 * time.Second,
+			url: func(t *testing.T) string { return rawServer(t, headerBomb(9<<20)) },
+		},
+		{
+			name: "headers just over the cap", wantClass: ClassResponseTooLarge, wantVerdict: delivery.Retry,
+			maxDuration: 2 * time.Second,
+			url:         func(t *testing.T) string { return rawServer(t, headerBomb(DefaultMaxResponseHeaderBytes+1024)) },
+		},
+		{
+			name: "headers under the cap", wantStatus: 200, wantVerdict: delivery.Succeed, maxDuration: 2 * time.Second,
+			url: func(t *testing.T) string { return rawServer(t, headerBomb(DefaultMaxResponseHeaderBytes-1024)) },
+		},
+		{
 			name: "reset in the middle of the body", wantStatus: 200, wantClass: ClassReset, wantExcerpt: 10,
 			wantVerdict: delivery.Succeed, maxDuration: 2 * time.Second,
 			url: func(t *testing.T) string {
@@ -630,6 +645,23 @@ func TestSendNoResponseAndHostileResponses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// headerBomb answers 200 with about size bytes of headers and an empty body, or stops writing when
+// the client hangs up.
+func headerBomb(size int) func(net.Conn) {
+	return func(c net.Conn) {
+		w := bufio.NewWriter(c)
+		_, _ = w.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n")
+		line := "X-Pad: " + strings.Repeat("x", 1000) + "\r\n"
+		for written := 0; written+len(line) < size; written += len(line) {
+			if _, err := w.WriteString(line); err != nil {
+				return
+			}
+		}
+		_, _ = w.WriteString("\r\n")
+		_ = w.Flush()
 	}
 }
 

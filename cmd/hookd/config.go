@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookd/hookd/adapters/httpapi"
 )
 
 // config is hookd's configuration, read from the environment; README.md has the table.
@@ -43,6 +45,8 @@ type config struct {
 	// PlatformURL and PlatformSecret are WEBHOOK_URL and WEBHOOK_SECRET, Cosmo's names: where
 	// platform events are delivered, and the secret that signs them.
 	PlatformURL, PlatformSecret string
+	// HTTP bounds the API's connections and request bodies (HOOKD_HTTP_*).
+	HTTP httpapi.Limits
 }
 
 // Event stores HOOKD_EVENTSTORE names.
@@ -110,6 +114,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if cfg.LogFormat != "json" && cfg.LogFormat != "text" {
 		errs = append(errs, errors.New("HOOKD_LOG_FORMAT: must be json or text"))
 	}
+	cfg.HTTP, err = httpLimitsFromEnv(getenv)
+	errs = append(errs, err)
 	switch {
 	case cfg.EventStore != eventStoreEmbedded && cfg.EventStore != eventStoreKurrentDB:
 		errs = append(errs, errors.New("HOOKD_EVENTSTORE: must be embedded or kurrentdb"))
@@ -145,6 +151,32 @@ func licenseQuota(rateText, burstText string) (float64, int, error) {
 		burst = b
 	}
 	return rate, burst, nil
+}
+
+// httpLimitsFromEnv reads the HOOKD_HTTP_* settings; README.md has their ranges.
+func httpLimitsFromEnv(getenv func(string) string) (httpapi.Limits, error) {
+	var errs []error
+	number := func(name string, fallback, lo, hi int) int {
+		n, err := strconv.Atoi(or(getenv(name), strconv.Itoa(fallback)))
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s: must be a number from %d to %d", name, lo, hi))
+		}
+		return n
+	}
+	l := httpapi.Limits{
+		MaxConns:      number("HOOKD_HTTP_MAX_CONNS", httpapi.DefaultMaxConns, 1, 1_000_000),
+		MaxConnsPerIP: number("HOOKD_HTTP_MAX_CONNS_PER_IP", httpapi.DefaultMaxConnsPerIP, 0, 1_000_000),
+		BodyMemory:    int64(number("HOOKD_HTTP_BODY_MEMORY_MB", httpapi.DefaultBodyMemory>>20, 2, 1<<20)) << 20,
+	}
+	if l.MaxConnsPerIP == 0 {
+		l.MaxConnsPerIP = -1 // 0 means no cap here, and the default in httpapi.Limits
+	}
+	timeout, err := time.ParseDuration(or(getenv("HOOKD_HTTP_BODY_TIMEOUT"), httpapi.DefaultBodyTimeout.String()))
+	if err != nil || timeout < time.Second || timeout > 5*time.Minute {
+		errs = append(errs, errors.New("HOOKD_HTTP_BODY_TIMEOUT: must be a duration from 1s to 5m"))
+	}
+	l.BodyTimeout = timeout
+	return l, errors.Join(errs...)
 }
 
 // parseSpan reads seconds ("30", as 1Kosmos configures it) or a Go duration ("30s").

@@ -37,7 +37,7 @@ type node struct {
 	cfg    config
 	log    *slog.Logger
 	clock  func() time.Time
-	store  eventstore.Store
+	store  *eventstore.Watched
 	codec  *eventcodec.Codec
 	readDB *sql.DB
 	// writeDB is the read models' database as the one connection every Runner writes through.
@@ -91,9 +91,11 @@ func openNode(ctx context.Context, cfg config, log *slog.Logger) (n *node, err e
 	if n.codec, err = eventcodec.New(registry, seal); err != nil {
 		return nil, err
 	}
-	if n.store, err = openStore(ctx, cfg, log); err != nil {
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
 		return nil, err
 	}
+	n.store = eventstore.Watch(store)
 	if n.readDB, err = readmodeldb.Open(filepath.Join(cfg.DataDir, readModelsFile)); err != nil {
 		return nil, err
 	}

@@ -82,6 +82,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 type instance struct {
 	// addr is the address the API listens on.
 	addr string
+	// node is the instance's wiring, for tests that reach into its store.
+	node *node
 	// done is closed when the instance has stopped; err then says why.
 	done chan struct{}
 	err  error
@@ -152,7 +154,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 			close(deliveryDone)
 		}()
 	}
-	inst := &instance{addr: ln.Addr().String(), done: make(chan struct{})}
+	inst := &instance{addr: ln.Addr().String(), node: n, done: make(chan struct{})}
 	log.Info("hookd serving", "addr", inst.addr, "data_dir", cfg.DataDir, "version", buildVersion())
 
 	served := make(chan error, 1)
@@ -345,15 +347,23 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 				return errors.New("projections stopped")
 			default:
 			}
+			// /readyz shows these errors to anyone: details go to the log only.
 			for i, r := range n.runners {
 				if err := r.Err(); err != nil {
-					return fmt.Errorf("read model %s is stuck: %w", n.projections[i].Name(), err)
+					log.WarnContext(ctx, "a read model is stuck", "projection", n.projections[i].Name(), "err", err)
+					return fmt.Errorf("read model %s is stuck", n.projections[i].Name())
 				}
+			}
+			if err := n.store.StorageErr(); err != nil {
+				return err // a StorageError names its cause and nothing else
 			}
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			_, err := n.store.LastPosition(ctx)
-			return err
+			if _, err := n.store.LastPosition(ctx); err != nil {
+				log.WarnContext(ctx, "the event store does not answer", "err", err)
+				return errors.New("the event store does not answer")
+			}
+			return nil
 		},
 		CheckTargetURL: func(raw string) error {
 			if cfg.AllowPrivateTargets {
@@ -367,7 +377,7 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			return nil
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
-		PublicURL: cfg.PublicURL, Registry: registry, Logger: log,
+		PublicURL: cfg.PublicURL, Registry: registry, Logger: log, Limits: cfg.HTTP,
 		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst,
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -219,15 +220,41 @@ func (s *Store) committed(after uint64, events []eventlog.RecordedEvent) {
 	s.wake = make(chan struct{})
 }
 
-// classify marks lock timeouts, which pass once the other process lets go, as eventlog.ErrUnavailable.
+// classify marks lock timeouts, which pass once the other process lets go, as eventlog.ErrUnavailable,
+// and a full disk (SQLite reports ENOSPC as SQLITE_FULL) or an I/O error as the storage failures of
+// package eventstore.
 func classify(err error) error {
 	if e, ok := errors.AsType[*sqlite.Error](err); ok {
-		if code := e.Code() & 0xff; code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED {
+		switch e.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			return fmt.Errorf("%w: %w", eventlog.ErrUnavailable, err)
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w: %w", eventstore.ErrStorageFull, err)
+		case sqlite3.SQLITE_IOERR:
+			return fmt.Errorf("%w: %w", eventstore.ErrStorageIO, err)
 		}
 	}
 	return err
 }
+
+// LimitPages caps the log's file at pages of SQLite's pages (PRAGMA max_page_count), or lifts the
+// cap when pages is 0, and returns the cap now in force: never less than the file's size. An append
+// that would grow the file past the cap fails with eventstore.ErrStorageFull and writes nothing, as
+// on a full disk; tests fill the disk that way. The cap lasts until changed or the Store closes.
+func (s *Store) LimitPages(ctx context.Context, pages int64) (int64, error) {
+	if pages <= 0 {
+		pages = maxPages
+	}
+	var limit int64
+	err := s.writer.conn.QueryRowContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(pages, 10)).Scan(&limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: limit pages: %w", err)
+	}
+	return limit, nil
+}
+
+// maxPages is SQLite's largest page count, the cap LimitPages(0) restores.
+const maxPages = 4294967294
 
 // positionOf turns an events row id into a log position.
 func positionOf(rowID int64) eventlog.Position {
