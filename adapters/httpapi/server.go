@@ -160,8 +160,8 @@ type server struct {
 	// (see webhook_render.go).
 	rendered, renderedSystem *bounded.Map[rendered]
 	// quota is each license's token bucket; nil without Config.LicenseRate.
-	quota *licenseQuota
-	bodies                   *bodyReader
+	quota  *licenseQuota
+	bodies *bodyReader
 }
 
 // New returns the API as a Fiber app, ready to Listen or to Test.
