@@ -75,7 +75,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 		Candidates: newSubscribers(n).candidates, WebhooksAt: n.webhooksAt,
 		Body: webhooksig.Body, Deliveries: n.deliveries, Head: n.store.LastPosition, Enqueue: queue.Schedule, Scheduled: pipeline.Scheduled, Clock: n.clock,
-		PlatformURL: cfg.PlatformURL,
+		PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
 	})
 	if err != nil {
 		return nil, err
