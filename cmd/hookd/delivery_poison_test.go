@@ -1,0 +1,160 @@
+package main
+
+// Component tests of defence in depth: what reaches delivery in spite of publish's rules (events
+// recorded before them, or by another writer; secrets that no longer open) parks the deliveries it
+// concerns, with a reason in their log, and stalls no one else's.
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hookd/hookd/adapters/readmodeldb"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/publication"
+)
+
+// appendPublished appends an EventPublished with a raw payload straight into the log, through a
+// second node on the server's data directory, past publish's rules, and returns its id.
+func appendPublished(t *testing.T, h *testHookd, tenant, community, name string, payload []byte) string {
+	t.Helper()
+	n, err := openNode(context.Background(), h.cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	p := publication.Published{EventID: uuid.NewString(), TenantID: tenant, CommunityID: community, Name: name,
+		Payload: payload, Publisher: "elsewhere"}
+	stream := publication.Stream(p.EventID)
+	data, err := n.codec.Encode(stream, eventlog.EventID(uuid.New()), p, eventlog.Metadata{OccurredAt: time.Now().UTC(), Actor: "elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.store.Append(context.Background(), stream, eventlog.NoStream(), []eventlog.EventData{data}); err != nil {
+		t.Fatal(err)
+	}
+	return p.EventID
+}
+
+// parkedReason waits until the delivery is parked and returns the reason its log gives.
+func parkedReason(t *testing.T, h *testHookd, id string) string {
+	t.Helper()
+	waitDelivery(t, h, id)
+	n, err := openNode(context.Background(), h.cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	records, err := n.store.ReadStream(context.Background(), delivery.Stream(id), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := records[len(records)-1]
+	var failed delivery.Failed
+	if last.Type != delivery.EventFailed || json.Unmarshal(last.Data, &failed) != nil {
+		t.Fatalf("delivery %s ends with %s %s, want DeliveryFailed", id, last.Type, last.Data)
+	}
+	return failed.Reason
+}
+
+// TestPoisonInTheLogStallsNoOtherTenant is the issue's probe: a webhook on P, an event of P with a
+// payload 600 deep and one with invalid UTF-8 in the log, then five good events of other tenants.
+// The five are delivered, the two are parked with reason body_unbuildable (again after a replay),
+// and /readyz stays 200: nothing stopped. An old event with a number beyond a double (publish refuses it now) is still
+// delivered, with the number written as null, as JSON.stringify writes Infinity.
+func TestPoisonInTheLogStallsNoOtherTenant(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	hooks := map[string]string{}
+	for _, tenant := range []string{"t1", "t2", "t3"} {
+		hooks[tenant] = apiCreate(h, h.license, apiScope(tenant, "c1"), map[string]any{
+			"eventNames": []string{"P"}, "name": "on P", "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
+		}).ID
+	}
+	deep := appendPublished(t, h, "t1", "c1", "P", []byte(`{"a":`+strings.Repeat("[", 600)+strings.Repeat("]", 600)+`}`))
+	notUTF8 := appendPublished(t, h, "t1", "c1", "P", []byte(`{"a":"`+"\xff"+`"}`))
+	appendPublished(t, h, "t3", "c1", "P", []byte(`{"old":true,"n":1e400}`))
+	for i := range 5 {
+		tenant := []string{"t2", "t3"}[i%2]
+		apiPublish(h, h.license, apiScope(tenant, "c1"), map[string]any{"eventName": "P", "payload": map[string]any{"i": i}}, nil)
+	}
+
+	got := rcv.wait(6, 20*time.Second)
+	bodies := map[string]bool{}
+	for _, r := range got {
+		bodies[string(r.body)] = true
+	}
+	for _, want := range []string{`{"version":1,"event":"P","payload":{"old":true,"n":null}}`,
+		`{"version":1,"event":"P","payload":{"i":0}}`, `{"version":1,"event":"P","payload":{"i":4}}`} {
+		if !bodies[want] {
+			t.Errorf("no delivery of %s among %v", want, bodies)
+		}
+	}
+	for _, id := range []string{deep, notUTF8} {
+		if reason := parkedReason(t, h, delivery.ID(id, hooks["t1"])); reason != delivery.ReasonBodyUnbuildable {
+			t.Errorf("event %s: parked with reason %q, want %q", id, reason, delivery.ReasonBodyUnbuildable)
+		}
+	}
+	// Replayed, a parked delivery without a body is parked again, and nothing is sent.
+	replayed := delivery.ID(deep, hooks["t1"])
+	if out := apiReplay(h, apiScope("t1", "c1"), hooks["t1"], map[string]any{"deliveryIds": []string{replayed}, "mode": "original"}); out.Replayed != 1 {
+		t.Fatalf("replay: %+v, want 1 replayed", out)
+	}
+	if reason := parkedReason(t, h, replayed); reason != delivery.ReasonBodyUnbuildable {
+		t.Errorf("replayed: parked with reason %q, want %q", reason, delivery.ReasonBodyUnbuildable)
+	}
+	h.mustJSON(h.do(http.MethodGet, "/readyz", nil, nil), http.StatusOK, nil)
+	time.Sleep(200 * time.Millisecond) // a poison event sent after all would have arrived by now
+	if n := rcv.count(); n != 6 {
+		t.Errorf("the receiver got %d requests, want the 6 good ones only", n)
+	}
+}
+
+// TestDeliveryWithASecretThatCannotBeOpenedIsParked: a webhook whose sealed secret no longer opens
+// (damaged in the read model) has its deliveries parked with reason secret_unopenable, not retried
+// for ever, while another tenant's webhook keeps receiving.
+func TestDeliveryWithASecretThatCannotBeOpenedIsParked(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	dir := t.TempDir()
+	h := startHookdIn(t, dir, deliveryEnv)
+	body := map[string]any{"eventNames": []string{"E"}, "name": "signed", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}, "secret": "s3cret-value"}
+	broken := apiCreate(h, h.license, apiScope("t1", "c1"), body)
+	healthy := apiCreate(h, h.license, apiScope("t2", "c1"), body)
+	h.cancel()
+	if err := h.inst.wait(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := readmodeldb.Open(filepath.Join(dir, readModelsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`UPDATE webhooks SET data = json_set(data, '$.secret', 'not sealed') WHERE id = ?`, broken.ID)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("damaging the secret: %v, %d rows", err, n)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := startHookdIn(t, dir, deliveryEnv)
+	var first, second struct{ ID string }
+	apiPublish(again, again.license, apiScope("t1", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &first)
+	apiPublish(again, again.license, apiScope("t2", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &second)
+	if got := rcv.wait(1, 20*time.Second); got[0].header.Get("Webhook-Id") != delivery.ID(second.ID, healthy.ID) {
+		t.Errorf("delivered %s, want the second tenant's delivery", got[0].header.Get("Webhook-Id"))
+	}
+	if reason := parkedReason(t, again, delivery.ID(first.ID, broken.ID)); reason != delivery.ReasonSecretUnopenable {
+		t.Errorf("parked with reason %q, want %q", reason, delivery.ReasonSecretUnopenable)
+	}
+}
