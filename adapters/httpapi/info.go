@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	_ "embed"
+	"errors"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -41,12 +42,31 @@ func (s *server) healthz(c *fiber.Ctx) error {
 // livez answers as long as the process serves HTTP: a failing liveness probe means restart it.
 func (s *server) livez(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 
-// readyz answers 503 while the node cannot serve (log unreachable, read models not running), so a
-// load balancer sends traffic elsewhere without restarting it.
+// NotReadyError says which part of the node cannot go on (a read model, or a processor such as
+// the dispatcher), and why. /readyz names the part; the cause goes to the log only, since anyone
+// may ask /readyz.
+type NotReadyError struct {
+	// Part names the part as an operator knows it: "read model webhooks", "processor dispatch".
+	Part string
+	Err  error
+}
+
+func (e *NotReadyError) Error() string { return e.Part + " cannot go on: " + e.Err.Error() }
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
+
+// readyz answers 503 while the node cannot serve (log unreachable, a read model or a processor
+// stuck), so a load balancer sends traffic elsewhere without restarting it, and an operator sees
+// which part to look at.
 func (s *server) readyz(c *fiber.Ctx) error {
 	if err := s.Ready(c.UserContext()); err != nil {
 		s.log.WarnContext(c.UserContext(), "not ready", "err", err)
-		return &apiError{status: fiber.StatusServiceUnavailable, message: "not ready"}
+		message := "not ready"
+		var part *NotReadyError
+		if errors.As(err, &part) {
+			message += ": " + part.Part + " cannot go on"
+		}
+		return &apiError{status: fiber.StatusServiceUnavailable, message: message}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

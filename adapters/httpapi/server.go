@@ -86,7 +86,8 @@ type Config struct {
 	// WaitFor blocks until the read models have applied the log up to a position: a command's
 	// answer waits for it, so that the caller's next query sees the change (read your writes).
 	WaitFor func(ctx context.Context, pos eventlog.Position) error
-	// Ready reports whether the node can serve: the log is reachable and the read models run.
+	// Ready reports whether the node can serve: the log is reachable and the read models and
+	// processors run. A *NotReadyError names the part that cannot go on, which /readyz shows.
 	Ready func(ctx context.Context) error
 	// Version is the build's version, as /healthz shows it.
 	Version string

@@ -46,6 +46,22 @@ type deliveryPipeline struct {
 	pipeline *deliverer.Pipeline
 }
 
+// processor is a Runner that acts on the log without keeping a read model, named as /readyz names it.
+type processor struct {
+	name   string
+	runner *projections.Runner
+}
+
+// processors returns the pipeline's processors, for the readiness check: the dispatcher, whose
+// batch failing again and again (the log or the webhooks read model failing) stops every delivery.
+// A node that does not deliver (d nil) has none.
+func (d *deliveryPipeline) processors() []processor {
+	if d == nil {
+		return nil
+	}
+	return []processor{{name: dispatchProjection{}.Name(), runner: d.dispatch}}
+}
+
 // newDelivery wires the pipeline.
 func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, error) {
 	queue := deliverer.NewQueue(cfg.DeliveryConcurrency, n.clock)

@@ -158,3 +158,35 @@ func TestDeliveryWithASecretThatCannotBeOpenedIsParked(t *testing.T) {
 		t.Errorf("parked with reason %q, want %q", reason, delivery.ReasonSecretUnopenable)
 	}
 }
+
+// TestReadyzNamesAStuckDispatcher: when the dispatcher cannot go on (here the webhooks read model
+// it matches events against is broken under it), /readyz answers 503 naming it, rather than 200
+// while no delivery is made.
+func TestReadyzNamesAStuckDispatcher(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := startHookdIn(t, dir, deliveryEnv)
+	h.mustJSON(h.do(http.MethodGet, "/readyz", nil, nil), http.StatusOK, nil)
+	db, err := readmodeldb.Open(filepath.Join(dir, readModelsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP TABLE webhook_subscribers`); err != nil {
+		t.Fatal(err)
+	}
+	apiPublish(h, h.license, apiScope("t1", "c1"), map[string]any{"eventName": "E_NEW", "payload": map[string]any{}}, nil)
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := h.do(http.MethodGet, "/readyz", nil, nil)
+		if r.Status == http.StatusServiceUnavailable {
+			apiWantError(t, r, http.StatusServiceUnavailable, "not ready: processor dispatch cannot go on")
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz answers %d %s 20 s after the dispatcher's read model broke, want 503", r.Status, r.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -100,7 +100,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone)
+	app, err := newAPI(n, cfg, log, projectionsDone, deliveries.processors())
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -232,7 +232,9 @@ func writeKeyFile(path, key string) error {
 	return errors.Join(err, f.Sync(), f.Close())
 }
 
-func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}) (*fiber.App, error) {
+// newAPI wires the management API. Its readiness covers the read models' runners and processors,
+// the runners that act on the log without keeping a read model (the dispatcher).
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, processors []processor) (*fiber.App, error) {
 	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan})
 	if err != nil {
 		return nil, err
@@ -259,7 +261,12 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			}
 			for i, r := range n.runners {
 				if err := r.Err(); err != nil {
-					return fmt.Errorf("read model %s is stuck: %w", n.projections[i].Name(), err)
+					return &httpapi.NotReadyError{Part: "read model " + n.projections[i].Name(), Err: err}
+				}
+			}
+			for _, p := range processors {
+				if err := p.runner.Err(); err != nil {
+					return &httpapi.NotReadyError{Part: "processor " + p.name, Err: err}
 				}
 			}
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
