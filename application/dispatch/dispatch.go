@@ -41,6 +41,9 @@ type Candidate struct {
 	ID        string
 	Settings  webhook.Settings
 	CreatedAt time.Time
+	// CredentialErr says why the credential could not be opened (Settings then hold none): the
+	// delivery is recorded parked, delivery.ReasonSecretUnopenable. Nil when it is open.
+	CredentialErr error
 }
 
 // Ports are what the Dispatcher needs. Every field is required.
@@ -262,18 +265,27 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 				d.unbuildable(p, bodyErr)
 			}
 		}
-		out = append(out, d.scheduling(p, c.ID, delivery.SnapshotOf(c.Settings), body, unreadable || bodyErr != nil))
+		park := ""
+		switch {
+		case unreadable || bodyErr != nil:
+			park = delivery.ReasonBodyUnbuildable
+		case c.CredentialErr != nil:
+			park = delivery.ReasonSecretUnopenable
+			d.p.Logger.Error("dispatch: a webhook's credential cannot be opened; its delivery is parked",
+				"event_id", p.EventID, "webhook_id", c.ID, "reason", park, "err", c.CredentialErr)
+		}
+		out = append(out, d.scheduling(p, c.ID, delivery.SnapshotOf(c.Settings), body, park))
 	}
 	return out, nil
 }
 
-// scheduling is the delivery of p to a webhook, with its body, or parked when it has none.
-func (d *Dispatcher) scheduling(p publication.Published, webhookID string, settings delivery.Snapshot, body []byte, unbuildable bool) delivery.Scheduling {
+// scheduling is the delivery of p to a webhook, with its body, or parked for the reason park.
+func (d *Dispatcher) scheduling(p publication.Published, webhookID string, settings delivery.Snapshot, body []byte, park string) delivery.Scheduling {
 	s := delivery.Scheduling{
 		EventID: p.EventID, WebhookID: webhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
-		EventName: p.Name, Body: string(body), Settings: settings, At: d.p.Clock(), Unbuildable: unbuildable,
+		EventName: p.Name, Body: string(body), Settings: settings, At: d.p.Clock(), ParkReason: park,
 	}
-	if unbuildable {
+	if park == delivery.ReasonBodyUnbuildable {
 		s.Body = ""
 	}
 	return s
@@ -292,10 +304,12 @@ func (d *Dispatcher) platform(p publication.Published) ([]delivery.Scheduling, e
 		return nil, nil
 	}
 	body, err := d.p.Body(p.Name, p.Payload)
+	park := ""
 	if err != nil {
 		d.unbuildable(p, err)
+		park = delivery.ReasonBodyUnbuildable
 	}
-	return []delivery.Scheduling{d.scheduling(p, platform.WebhookID, platform.Target(d.p.PlatformURL), body, err != nil)}, nil
+	return []delivery.Scheduling{d.scheduling(p, platform.WebhookID, platform.Target(d.p.PlatformURL), body, park)}, nil
 }
 
 // ownScheduled reports whether this Dispatcher scheduled and enqueued the delivery id itself, and

@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -306,5 +307,30 @@ func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 	// The good deliveries go to the queue at once; the parked ones have nothing due.
 	if _, scheduled := h.taken(); !slices.Contains(scheduled, good[0]) || !slices.Contains(scheduled, good[2]) {
 		t.Errorf("handed to the deliverer %v, want the good deliveries among them", scheduled)
+	}
+}
+
+// TestProcessParksADeliveryWhoseCredentialDoesNotOpen: a webhook whose credential cannot be opened
+// gets its delivery recorded with its body and parked, reason secret_unopenable; the batch goes on.
+func TestProcessParksADeliveryWhoseCredentialDoesNotOpen(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	locked := candidate("locked", time.Now().Add(-time.Hour))
+	locked.CredentialErr = errors.New("opening the credential: message authentication failed")
+	h.candidates = []dispatch.Candidate{locked, candidate("plain", time.Now().Add(-time.Hour))}
+	event := h.publish("t1", "user.created", `{}`)
+	if err := h.d.Process(context.Background(), h.log(eventlog.Start)); err != nil {
+		t.Fatalf("Process = %v, want the batch done", err)
+	}
+	records, err := h.store.ReadStream(context.Background(), delivery.Stream(delivery.ID(event, "locked")), 0, 0)
+	if err != nil || len(records) != 2 || records[1].Type != delivery.EventFailed {
+		t.Fatalf("the locked webhook's delivery: %d records (%v), want DeliveryScheduled and DeliveryFailed", len(records), err)
+	}
+	var failed delivery.Failed
+	if err := json.Unmarshal(records[1].Data, &failed); err != nil || failed.Reason != "secret_unopenable" {
+		t.Errorf("parked: %s, want reason secret_unopenable", records[1].Data)
+	}
+	if _, scheduled := h.taken(); !slices.Contains(scheduled, delivery.ID(event, "plain")) {
+		t.Errorf("handed to the deliverer %v, want the plain webhook's delivery", scheduled)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/dispatch"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 )
@@ -168,11 +169,14 @@ func (sub subscribers) candidates(ctx context.Context, tenantID, communityID, ev
 		}
 		out := make([]dispatch.Candidate, len(hooks))
 		for i, w := range hooks {
+			// A credential that does not open is this webhook's problem alone: its delivery is
+			// parked, and the others' go on.
 			s, err := w.OpenSettings(sub.n.codec.OpenSecret)
 			if err != nil {
-				return nil, err
+				s = w.Settings.Clone()
+				s.API.Credential = webhook.Credential{}
 			}
-			out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt}
+			out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt, CredentialErr: err}
 		}
 		return out, nil
 	})

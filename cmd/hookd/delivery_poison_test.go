@@ -121,7 +121,8 @@ func TestPoisonInTheLogStallsNoOtherTenant(t *testing.T) {
 
 // TestDeliveryWithASecretThatCannotBeOpenedIsParked: a webhook whose sealed secret no longer opens
 // (damaged in the read model) has its deliveries parked with reason secret_unopenable, not retried
-// for ever, while another tenant's webhook keeps receiving.
+// for ever; so has one whose credential no longer opens, which the dispatcher meets first. Another
+// tenant's webhook keeps receiving.
 func TestDeliveryWithASecretThatCannotBeOpenedIsParked(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t, http.StatusOK)
@@ -131,6 +132,9 @@ func TestDeliveryWithASecretThatCannotBeOpenedIsParked(t *testing.T) {
 		"successCodes": []int{200}, "secret": "s3cret-value"}
 	broken := apiCreate(h, h.license, apiScope("t1", "c1"), body)
 	healthy := apiCreate(h, h.license, apiScope("t2", "c1"), body)
+	body["api"] = map[string]any{"url": rcv.srv.URL, "authType": "basic",
+		"credential": map[string]any{"username": "hookd", "password": "pa55word"}}
+	locked := apiCreate(h, h.license, apiScope("t3", "c1"), body)
 	h.cancel()
 	if err := h.inst.wait(); err != nil {
 		t.Fatal(err)
@@ -143,19 +147,29 @@ func TestDeliveryWithASecretThatCannotBeOpenedIsParked(t *testing.T) {
 	if n, _ := res.RowsAffected(); err != nil || n != 1 {
 		t.Fatalf("damaging the secret: %v, %d rows", err, n)
 	}
+	res, err = db.Exec(`UPDATE webhooks SET data = json_set(data, '$.settings.api.credential.password', 'not sealed') WHERE id = ?`, locked.ID)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("damaging the credential: %v, %d rows", err, n)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	again := startHookdIn(t, dir, deliveryEnv)
-	var first, second struct{ ID string }
+	var first, second, third struct{ ID string }
+	apiPublish(again, again.license, apiScope("t3", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &third)
 	apiPublish(again, again.license, apiScope("t1", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &first)
 	apiPublish(again, again.license, apiScope("t2", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &second)
 	if got := rcv.wait(1, 20*time.Second); got[0].header.Get("Webhook-Id") != delivery.ID(second.ID, healthy.ID) {
 		t.Errorf("delivered %s, want the second tenant's delivery", got[0].header.Get("Webhook-Id"))
 	}
-	if reason := parkedReason(t, again, delivery.ID(first.ID, broken.ID)); reason != delivery.ReasonSecretUnopenable {
-		t.Errorf("parked with reason %q, want %q", reason, delivery.ReasonSecretUnopenable)
+	for _, id := range []string{delivery.ID(first.ID, broken.ID), delivery.ID(third.ID, locked.ID)} {
+		if reason := parkedReason(t, again, id); reason != delivery.ReasonSecretUnopenable {
+			t.Errorf("delivery %s parked with reason %q, want %q", id, reason, delivery.ReasonSecretUnopenable)
+		}
+	}
+	if n := rcv.count(); n != 1 {
+		t.Errorf("the receiver got %d requests, want the healthy webhook's one", n)
 	}
 }
 

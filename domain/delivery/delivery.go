@@ -59,11 +59,12 @@ type Scheduling struct {
 	EventName   string
 	// Body is the request body, built once by the caller (the canonical form of
 	// {"version":1,"event":...,"payload":...}); it must be valid UTF-8. It is empty exactly when
-	// Unbuildable is set.
+	// ParkReason is ReasonBodyUnbuildable.
 	Body string
-	// Unbuildable says that the body could not be built: the delivery is recorded, so that its
-	// webhook's log shows the event, and parked at once with ReasonBodyUnbuildable.
-	Unbuildable bool
+	// ParkReason, when set, says the delivery cannot be sent: it is recorded, so that its webhook's
+	// log shows the event, and parked at once. ReasonBodyUnbuildable: the body could not be built;
+	// ReasonSecretUnopenable: the webhook's credential could not be opened, and Settings hold none.
+	ParkReason string
 	// Settings are the webhook's settings now (SnapshotOf).
 	Settings Snapshot
 	// At is when the delivery is scheduled; the first attempt is due then.
@@ -71,8 +72,8 @@ type Scheduling struct {
 }
 
 // Schedule validates a new delivery and records DeliveryScheduled. Its id is ID(EventID, WebhookID).
-// An unbuildable delivery (Scheduling.Unbuildable) also records DeliveryFailed at once, reason
-// ReasonBodyUnbuildable, attempt 0. It returns a *webhook.ValidationError naming every broken rule.
+// A delivery that cannot be sent (Scheduling.ParkReason) also records DeliveryFailed at once, with
+// that reason, attempt 0. It returns a *webhook.ValidationError naming every broken rule.
 func Schedule(s Scheduling) (*Delivery, error) {
 	var problems []webhook.Problem
 	check := func(ok bool, field, message string) {
@@ -86,7 +87,9 @@ func Schedule(s Scheduling) (*Delivery, error) {
 	check(webhook.ValidScopeID(s.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(webhook.ValidScopeID(s.CommunityID), "communityId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(webhook.ValidEventName(s.EventName), "eventName", "must be 1 to 128 letters, digits, '_', '.' or '-'")
-	if s.Unbuildable {
+	check(s.ParkReason == "" || s.ParkReason == ReasonBodyUnbuildable || s.ParkReason == ReasonSecretUnopenable,
+		"parkReason", fmt.Sprintf("must be empty, %q or %q", ReasonBodyUnbuildable, ReasonSecretUnopenable))
+	if s.ParkReason == ReasonBodyUnbuildable {
 		check(s.Body == "", "body", "must be empty when the body could not be built")
 	} else {
 		check(s.Body != "" && utf8.ValidString(s.Body), "body", "must be non-empty valid UTF-8")
@@ -107,8 +110,8 @@ func Schedule(s Scheduling) (*Delivery, error) {
 		Settings:    s.Settings.clone(),
 		ScheduledAt: s.At,
 	})
-	if s.Unbuildable {
-		d.record(Failed{DeliveryID: d.id, Reason: ReasonBodyUnbuildable, At: s.At})
+	if s.ParkReason != "" {
+		d.record(Failed{DeliveryID: d.id, Reason: s.ParkReason, At: s.At})
 	}
 	return d, nil
 }

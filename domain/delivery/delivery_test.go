@@ -572,7 +572,7 @@ func TestSavedMovesTheVersionPastTheChanges(t *testing.T) {
 func TestScheduleUnbuildableParksAtOnce(t *testing.T) {
 	t.Parallel()
 	s := scheduling(2)
-	s.Body, s.Unbuildable = "", true
+	s.Body, s.ParkReason = "", delivery.ReasonBodyUnbuildable
 	d, err := delivery.Schedule(s)
 	if err != nil {
 		t.Fatal(err)
@@ -593,10 +593,29 @@ func TestScheduleUnbuildableParksAtOnce(t *testing.T) {
 	}
 
 	s = scheduling(2)
-	s.Unbuildable = true
+	s.ParkReason = delivery.ReasonBodyUnbuildable
 	var v *webhook.ValidationError
 	if _, err := delivery.Schedule(s); !errors.As(err, &v) || v.Problems[0].Field != "body" {
 		t.Errorf("Schedule of an unbuildable delivery with a body = %v, want a body problem", err)
+	}
+	s.Body, s.ParkReason = "", "bored"
+	if _, err := delivery.Schedule(s); !errors.As(err, &v) || v.Problems[0].Field != "parkReason" {
+		t.Errorf("Schedule parked for another reason = %v, want a parkReason problem", err)
+	}
+}
+
+// A delivery whose webhook's credential cannot be opened is recorded with its body and parked.
+func TestScheduleWithACredentialThatCannotBeOpenedParksAtOnce(t *testing.T) {
+	t.Parallel()
+	s := scheduling(0)
+	s.ParkReason = delivery.ReasonSecretUnopenable
+	d, err := delivery.Schedule(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChanges(t, d, delivery.EventScheduled, delivery.EventFailed)
+	if d.Status() != delivery.StatusFailed || d.Body() != s.Body || d.Changes()[1].(delivery.Failed).Reason != "secret_unopenable" {
+		t.Errorf("status %v, body %q, %#v", d.Status(), d.Body(), d.Changes()[1])
 	}
 }
 
