@@ -57,7 +57,8 @@ type Ports struct {
 	// WebhooksAt waits until Candidates answers from the log up to pos at least, so that a webhook
 	// created before an event was published is seen when the event is dispatched.
 	WebhooksAt func(ctx context.Context, pos eventlog.Position) error
-	// Body builds a delivery's request body from the event's name and payload.
+	// Body builds a delivery's request body from the event's name and payload. An error parks the
+	// event's deliveries (delivery.ReasonBodyUnbuildable).
 	Body func(eventName string, payload json.RawMessage) ([]byte, error)
 	// Deliveries appends DeliveryScheduled.
 	Deliveries *command.Deliveries
