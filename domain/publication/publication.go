@@ -108,8 +108,8 @@ func ValidateContent(name string, payload json.RawMessage) (json.RawMessage, err
 }
 
 // content checks an event's name and payload and returns the payload normalized. err is
-// ErrPayloadTooLarge alone, returned before the payload is parsed; every other broken rule is a
-// problem.
+// ErrPayloadTooLarge alone, returned before the payload is parsed (or a payload that passed the
+// rules and does not compact, which would be a bug); every other broken rule is a problem.
 func content(name string, payload json.RawMessage) (json.RawMessage, []webhook.Problem, error) {
 	if len(payload) > MaxPayloadBytes {
 		return nil, nil, ErrPayloadTooLarge
