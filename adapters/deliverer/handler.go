@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/adapters/sender"
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
@@ -152,6 +153,10 @@ var attemptCaller = command.Caller{Actor: "hookd-deliverer"}
 func (h *Handler) deliver(id string) {
 	ctx, log := h.sendCtx, h.cfg.Logger.With("delivery_id", id)
 	d, err := h.load(ctx, id)
+	if errors.Is(err, eventcodec.ErrUnopenable) {
+		h.parkSealed(ctx, log, id, err)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warn("reading a delivery failed; trying again", "err", err)
@@ -362,6 +367,24 @@ func (h *Handler) abandon(ctx context.Context, log *slog.Logger, d *delivery.Del
 		return
 	}
 	h.save(ctx, log, d)
+}
+
+// parkSealed parks a delivery whose own snapshot holds a credential that does not open (cause): the
+// same on every try. It reads the delivery with the credential sealed, which is enough to park it.
+func (h *Handler) parkSealed(ctx context.Context, log *slog.Logger, id string, cause error) {
+	d, err := h.cfg.Deliveries.LoadSealed(ctx, id)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("reading a delivery failed; trying again", "err", err)
+			h.cfg.Queue.Schedule(id, h.cfg.Clock().Add(storeRetryDelay))
+		}
+		return
+	}
+	if d.Status().Finished() {
+		return
+	}
+	log.Error("the delivery's credential cannot be opened; parked", "err", cause)
+	h.abandon(ctx, log, d, delivery.ReasonSecretUnopenable)
 }
 
 // save appends what the delivery recorded, and queues its next attempt when one is due.

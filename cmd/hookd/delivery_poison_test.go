@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/domain/webhook"
 )
 
 // appendPublished appends an EventPublished with a raw payload straight into the log, through a
@@ -44,25 +45,33 @@ func appendPublished(t *testing.T, h *testHookd, tenant, community, name string,
 	return p.EventID
 }
 
-// parkedReason waits until the delivery is parked and returns the reason its log gives.
+// parkedReason waits until the delivery's log ends with DeliveryFailed and returns its reason. It
+// reads the records as they are, so it needs no secret of the delivery to open.
 func parkedReason(t *testing.T, h *testHookd, id string) string {
 	t.Helper()
-	waitDelivery(t, h, id)
 	n, err := openNode(context.Background(), h.cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.close()
-	records, err := n.store.ReadStream(context.Background(), delivery.Stream(id), 0, 0)
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		records, err := n.store.ReadStream(context.Background(), delivery.Stream(id), 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(records) > 0 && records[len(records)-1].Type == delivery.EventFailed {
+			var failed delivery.Failed
+			if err := json.Unmarshal(records[len(records)-1].Data, &failed); err != nil {
+				t.Fatal(err)
+			}
+			return failed.Reason
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery %s: not parked after 20 s (%d records)", id, len(records))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	last := records[len(records)-1]
-	var failed delivery.Failed
-	if last.Type != delivery.EventFailed || json.Unmarshal(last.Data, &failed) != nil {
-		t.Fatalf("delivery %s ends with %s %s, want DeliveryFailed", id, last.Type, last.Data)
-	}
-	return failed.Reason
 }
 
 // TestPoisonInTheLogStallsNoOtherTenant is the issue's probe: a webhook on P, an event of P with a
@@ -202,5 +211,53 @@ func TestReadyzNamesAStuckDispatcher(t *testing.T) {
 			t.Fatalf("/readyz answers %d %s 20 s after the dispatcher's read model broke, want 503", r.Status, r.Body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDeliveryWhoseOwnCredentialCannotBeOpenedIsParked: a delivery in the log whose snapshot holds
+// a credential that does not open (damaged, or written by another writer) is parked with reason
+// secret_unopenable, not read again every second for ever, and nothing is sent.
+func TestDeliveryWhoseOwnCredentialCannotBeOpenedIsParked(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	hook := apiCreate(h, h.license, apiScope("t1", "c1"), map[string]any{"eventNames": []string{"E"}, "name": "basic",
+		"api": map[string]any{"url": rcv.srv.URL, "authType": "basic", "credential": map[string]any{"username": "u", "password": "p"}},
+		"successCodes": []int{200}})
+
+	n, err := openNode(context.Background(), h.cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	d, err := delivery.Schedule(delivery.Scheduling{EventID: uuid.NewString(), WebhookID: hook.ID, TenantID: "t1", CommunityID: "c1",
+		EventName: "E", Body: `{"version":1,"event":"E","payload":{}}`, At: time.Now(),
+		Settings: delivery.Snapshot{Policy: delivery.Policy{SuccessCodes: []int{200}}, API: webhook.Endpoint{URL: rcv.srv.URL,
+			AuthType: webhook.AuthBasic, Credential: webhook.Credential{Username: "u", Password: "p"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := delivery.Stream(d.ID())
+	data, err := n.codec.Encode(stream, eventlog.EventID(uuid.New()), d.Changes()[0], eventlog.Metadata{OccurredAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var record map[string]any
+	if err := json.Unmarshal(data.Data, &record); err != nil {
+		t.Fatal(err)
+	}
+	record["settings"].(map[string]any)["api"].(map[string]any)["credential"].(map[string]any)["password"] = "damaged"
+	if data.Data, err = json.Marshal(record); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.store.Append(context.Background(), stream, eventlog.NoStream(), []eventlog.EventData{data}); err != nil {
+		t.Fatal(err)
+	}
+
+	if reason := parkedReason(t, h, d.ID()); reason != delivery.ReasonSecretUnopenable {
+		t.Errorf("parked with reason %q, want %q", reason, delivery.ReasonSecretUnopenable)
+	}
+	if n := rcv.count(); n != 0 {
+		t.Errorf("the receiver got %d requests, want none", n)
 	}
 }
