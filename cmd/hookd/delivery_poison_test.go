@@ -222,7 +222,7 @@ func TestDeliveryWhoseOwnCredentialCannotBeOpenedIsParked(t *testing.T) {
 	rcv := newReceiver(t, http.StatusOK)
 	h := startHookd(t, deliveryEnv)
 	hook := apiCreate(h, h.license, apiScope("t1", "c1"), map[string]any{"eventNames": []string{"E"}, "name": "basic",
-		"api": map[string]any{"url": rcv.srv.URL, "authType": "basic", "credential": map[string]any{"username": "u", "password": "p"}},
+		"api":          map[string]any{"url": rcv.srv.URL, "authType": "basic", "credential": map[string]any{"username": "u", "password": "p"}},
 		"successCodes": []int{200}})
 
 	n, err := openNode(context.Background(), h.cfg, slog.New(slog.DiscardHandler))
