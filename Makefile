@@ -10,7 +10,11 @@ LDFLAGS  := -X main.gitCommit=$(COMMIT) -X main.gitTag=$(TAG) -X main.buildEpoch
 BENCHTIME ?= 3s
 BENCH_DURATION ?= 60s
 
-.PHONY: run build test bench bench-delivery receiving-examples lint fmt clean
+# How long `make test` fuzzes the payload rules against the body builder (beyond the seed corpus,
+# which every `go test` runs).
+FUZZTIME ?= 15s
+
+.PHONY: run build test fuzz bench bench-delivery receiving-examples lint fmt clean
 
 run: build
 	$(BIN) serve
@@ -18,8 +22,12 @@ run: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hookd
 
-test:
+test: fuzz
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+# Whatever publish accepts, the body builder delivers as JSON.parse reads it (one -fuzz target per run).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzPublishedPayloadBody$$' -fuzztime $(FUZZTIME) ./adapters/webhooksig/
 
 bench:
 	HOOKD_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...

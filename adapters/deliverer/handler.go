@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/adapters/sender"
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
@@ -152,6 +153,10 @@ var attemptCaller = command.Caller{Actor: "hookd-deliverer"}
 func (h *Handler) deliver(id string) {
 	ctx, log := h.sendCtx, h.cfg.Logger.With("delivery_id", id)
 	d, err := h.load(ctx, id)
+	if errors.Is(err, eventcodec.ErrUnopenable) {
+		h.parkSealed(ctx, log, id, err)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warn("reading a delivery failed; trying again", "err", err)
@@ -166,6 +171,11 @@ func (h *Handler) deliver(id string) {
 	}
 	if wait > 0 {
 		h.later(d, now.Add(wait))
+		return
+	}
+	if d.Body() == "" {
+		// Its body could not be built when it was scheduled (a replay reopened it): nothing to send.
+		h.abandon(ctx, log, d, delivery.ReasonBodyUnbuildable)
 		return
 	}
 
@@ -185,6 +195,12 @@ func (h *Handler) deliver(id string) {
 	}
 	outcome, err := h.send(ctx, d, settings, t.secrets)
 	h.endpoints.release(endpoint)
+	if errors.Is(err, errSecret) {
+		// The same on every try: parked with its reason, for a replay once the secret is fixed.
+		log.Error("the delivery's secret cannot be opened or cannot sign; parked", "err", err)
+		h.abandon(ctx, log, d, delivery.ReasonSecretUnopenable)
+		return
+	}
 	if err != nil {
 		log.Error("signing a delivery failed; trying again", "err", err)
 		h.cfg.Queue.Schedule(id, h.cfg.Clock().Add(storeRetryDelay))
@@ -218,8 +234,9 @@ type target struct {
 	rateLimit int
 }
 
-// target finds the delivery's target. A webhook that is gone or disabled parks the delivery, and a
-// read that fails queues it again; ok is false then, and nothing is to be sent.
+// target finds the delivery's target. A webhook that is gone or disabled parks the delivery, as
+// does a credential that cannot be opened; a read that fails queues it again. ok is false then,
+// and nothing is to be sent.
 func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Delivery, now time.Time) (t target, ok bool) {
 	if d.WebhookID() == platform.WebhookID {
 		t = target{present: platform.Target(h.cfg.PlatformURL), backoff: h.platformBackoff,
@@ -247,8 +264,8 @@ func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Deli
 	t = target{backoff: h.cfg.Backoff, rateLimit: w.Settings.RateLimit}
 	if d.ReplayMode() == delivery.ReplayCurrent {
 		if t.present, err = h.presentSnapshot(w); err != nil {
-			log.Error("opening the webhook's credential failed", "err", err)
-			h.cfg.Queue.Schedule(d.ID(), now.Add(storeRetryDelay))
+			log.Error("the webhook's credential cannot be opened; parked", "err", err)
+			h.abandon(ctx, log, d, delivery.ReasonSecretUnopenable)
 			return target{}, false
 		}
 	}
@@ -260,7 +277,7 @@ func (h *Handler) target(ctx context.Context, log *slog.Logger, d *delivery.Deli
 		for i, s := range sealed {
 			var err error
 			if secrets[i], err = h.cfg.Secrets.OpenSecret(s, w.Stream); err != nil {
-				return nil, fmt.Errorf("opening the webhook's secret: %w", err)
+				return nil, fmt.Errorf("%w: opening the webhook's secret: %w", errSecret, err)
 			}
 		}
 		return secrets, nil
@@ -281,8 +298,12 @@ func (h *Handler) webhook(ctx context.Context, d *delivery.Delivery, now time.Ti
 	return w, err
 }
 
+// errSecret marks an error of a webhook's own secrets: one cannot be opened, or cannot sign. It is
+// the same on every try, unlike the service's signing key, which a store read gives.
+var errSecret = errors.New("the webhook's secret")
+
 // send signs the delivery for this attempt with the secrets openSecrets gives and the service key,
-// and sends it.
+// and sends it. An error of the webhook's secrets matches errSecret.
 func (h *Handler) send(ctx context.Context, d *delivery.Delivery, settings delivery.Snapshot, openSecrets func() ([]string, error)) (sender.Outcome, error) {
 	secrets, err := openSecrets()
 	if err != nil {
@@ -310,7 +331,7 @@ func signatureHeaders(msgID string, ts int64, body []byte, secrets []string, key
 	for _, s := range secrets {
 		v1, err := webhooksig.StandardV1(s, msgID, ts, body)
 		if err != nil {
-			return nil, fmt.Errorf("signing with the webhook's secret: %w", err)
+			return nil, fmt.Errorf("%w: signing with it: %w", errSecret, err)
 		}
 		entries = append(entries, v1)
 	}
@@ -336,7 +357,7 @@ func (h *Handler) presentSnapshot(w webhookview.Webhook) (delivery.Snapshot, err
 	return delivery.SnapshotOf(s), nil
 }
 
-// abandon parks a delivery whose webhook no longer takes deliveries.
+// abandon parks a delivery that cannot be sent, for the reason given.
 func (h *Handler) abandon(ctx context.Context, log *slog.Logger, d *delivery.Delivery, reason string) {
 	if reason == delivery.ReasonWebhookDeleted {
 		h.cfg.Sender.Forget(d.WebhookID()) // its OAuth 2.0 token will not be used again
@@ -346,6 +367,24 @@ func (h *Handler) abandon(ctx context.Context, log *slog.Logger, d *delivery.Del
 		return
 	}
 	h.save(ctx, log, d)
+}
+
+// parkSealed parks a delivery whose own snapshot holds a credential that does not open (cause): the
+// same on every try. It reads the delivery with the credential sealed, which is enough to park it.
+func (h *Handler) parkSealed(ctx context.Context, log *slog.Logger, id string, cause error) {
+	d, err := h.cfg.Deliveries.LoadSealed(ctx, id)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("reading a delivery failed; trying again", "err", err)
+			h.cfg.Queue.Schedule(id, h.cfg.Clock().Add(storeRetryDelay))
+		}
+		return
+	}
+	if d.Status().Finished() {
+		return
+	}
+	log.Error("the delivery's credential cannot be opened; parked", "err", cause)
+	h.abandon(ctx, log, d, delivery.ReasonSecretUnopenable)
 }
 
 // save appends what the delivery recorded, and queues its next attempt when one is due.

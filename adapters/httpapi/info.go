@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	_ "embed"
+	"errors"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -41,13 +42,33 @@ func (s *server) healthz(c *fiber.Ctx) error {
 // livez answers as long as the process serves HTTP: a failing liveness probe means restart it.
 func (s *server) livez(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 
-// readyz answers 503 while the node cannot serve (log unreachable, read models not running), so a
-// load balancer sends traffic elsewhere without restarting it.
+// NotReadyError says which part of the node cannot go on (a read model, or a processor such as
+// the dispatcher), and why. /readyz names the part; the cause goes to the log only, since anyone
+// may ask /readyz.
+type NotReadyError struct {
+	// Part names the part as an operator knows it: "read model webhooks", "processor dispatch".
+	Part string
+	Err  error
+}
+
+func (e *NotReadyError) Error() string { return e.Part + " cannot go on: " + e.Err.Error() }
+
+func (e *NotReadyError) Unwrap() error { return e.Err }
+
+// readyz answers 503 while the node cannot serve (log unreachable, a read model or a processor
+// stuck), so a load balancer sends traffic elsewhere without restarting it, and an operator sees
+// which part to look at.
 func (s *server) readyz(c *fiber.Ctx) error {
 	if err := s.Ready(c.UserContext()); err != nil {
 		s.log.WarnContext(c.UserContext(), "not ready", "err", err)
-		// The cause is for operators and probes; Ready's errors name it without data or paths.
-		return &apiError{status: fiber.StatusServiceUnavailable, message: "not ready: " + err.Error()}
+		// The cause is for operators and probes: a part that cannot go on is named without its error
+		// (logged above); Ready's other errors name their cause without data or paths.
+		message := "not ready: " + err.Error()
+		var part *NotReadyError
+		if errors.As(err, &part) {
+			message = "not ready: " + part.Part + " cannot go on"
+		}
+		return &apiError{status: fiber.StatusServiceUnavailable, message: message}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

@@ -18,8 +18,9 @@ type matchBody struct {
 // published now: the enabled webhooks that subscribe to its name and whose query its payload
 // satisfies (webhook.Settings.Matches), oldest first, each as a GET shows it to this license. It
 // publishes nothing and changes nothing. The event is checked by the rules publish applies, with the
-// same answers: 400 for a bad name or a payload that is not a JSON object, 413 for a payload over
-// 256 KiB.
+// same answers: 400 for a bad name or a payload that breaks the payload rules (publication.CheckPayload:
+// not a JSON object, too deep, not UTF-8, a number out of range...), naming where, 413 for a payload
+// over 256 KiB.
 func (s *server) matchWebhooks(c *fiber.Ctx) error {
 	tenantID, communityID, err := scopeOf(c)
 	if err != nil {

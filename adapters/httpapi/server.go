@@ -87,7 +87,8 @@ type Config struct {
 	// answer waits for it, so that the caller's next query sees the change (read your writes).
 	WaitFor func(ctx context.Context, pos eventlog.Position) error
 	// Ready reports whether the node can serve: the log is reachable and writable and the read
-	// models run. /readyz shows its error, which must name the cause without data or paths.
+	// models and processors run. A *NotReadyError names the part that cannot go on; /readyz shows
+	// its other errors, which must name the cause without data or paths.
 	Ready func(ctx context.Context) error
 	// Version is the build's version, as /healthz shows it.
 	Version string

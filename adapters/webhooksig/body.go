@@ -44,7 +44,10 @@ func (e *SyntaxError) Error() string {
 // X-Cosmo-Signature-256 over such re-serialised JSON, so any other spelling would fail their check.
 //
 // payload must be one complete JSON value (an empty payload is an error, not null); it is rejected when it
-// is not JSON, not valid UTF-8, or nests deeper than MaxDepth. Numbers that overflow a double become null
+// is not JSON, not valid UTF-8, or nests deeper than MaxDepth. Body succeeds on every payload publish
+// accepts (publication.CheckPayload, whose depth bound is far below MaxDepth), and JSON.parse reads the
+// result back as the value published: FuzzPublishedPayloadBody holds the two to it. It can still fail on
+// an event recorded before those rules, which the dispatcher then parks. Numbers that overflow a double become null
 // (JSON.parse reads them as Infinity, which JSON.stringify writes as null); integers beyond 2^53 lose
 // precision exactly as a double does.
 func Body(eventName string, payload json.RawMessage) ([]byte, error) {

@@ -46,13 +46,29 @@ func (h *Deliveries) Schedule(ctx context.Context, s delivery.Scheduling, caller
 }
 
 // Load reads a delivery from its stream, with the target's credentials opened. It returns
-// delivery.ErrNotFound when there is no such delivery.
+// delivery.ErrNotFound when there is no such delivery, and an error matching
+// eventcodec.ErrUnopenable when a credential does not open (LoadSealed reads it still).
 func (h *Deliveries) Load(ctx context.Context, id string) (*delivery.Delivery, error) {
 	stream := delivery.Stream(id)
 	events, version, err := h.streams.load(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
+	return rehydrate(stream, events, version)
+}
+
+// LoadSealed reads a delivery from its stream with the target's credentials left sealed: enough to
+// park it, not to send it.
+func (h *Deliveries) LoadSealed(ctx context.Context, id string) (*delivery.Delivery, error) {
+	stream := delivery.Stream(id)
+	events, version, err := h.streams.loadSealed(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	return rehydrate(stream, events, version)
+}
+
+func rehydrate(stream string, events []eventcodec.Event, version int64) (*delivery.Delivery, error) {
 	history, err := ofType[delivery.Event](stream, events)
 	if err != nil {
 		return nil, err

@@ -56,13 +56,22 @@ func newStreams(log EventLog, codec *eventcodec.Codec, clock func() time.Time) (
 // load returns the stream's events, decoded with secrets opened, and the revision of the last one
 // (-1 for a stream that does not exist).
 func (s streams) load(ctx context.Context, stream string) ([]eventcodec.Event, int64, error) {
+	return s.loadWith(ctx, stream, s.codec.Decode)
+}
+
+// loadSealed is load with secret fields left sealed.
+func (s streams) loadSealed(ctx context.Context, stream string) ([]eventcodec.Event, int64, error) {
+	return s.loadWith(ctx, stream, s.codec.DecodeSealed)
+}
+
+func (s streams) loadWith(ctx context.Context, stream string, decode func(eventlog.RecordedEvent) (eventcodec.Event, error)) ([]eventcodec.Event, int64, error) {
 	records, err := s.log.ReadStream(ctx, stream, 0, 0)
 	if err != nil {
 		return nil, -1, err
 	}
 	events := make([]eventcodec.Event, len(records))
 	for i, r := range records {
-		if events[i], err = s.codec.Decode(r); err != nil {
+		if events[i], err = decode(r); err != nil {
 			return nil, -1, err
 		}
 	}

@@ -4,6 +4,11 @@
 // (DeliveryScheduled), whose id derives from the event and the webhook, so that going over the same
 // events again after a crash schedules nothing twice. Every delivery that becomes due in the log,
 // scheduled or replayed, is handed to the delivery queue.
+//
+// An event is one tenant's, and nothing in it may stop the others' deliveries: an event whose body
+// cannot be built schedules its deliveries parked (delivery.ReasonBodyUnbuildable), and one that
+// cannot be read at all is logged and passed over. Only what stops every event alike (the log or
+// the read models failing) fails a batch, which the Runner then retries and reports.
 package dispatch
 
 import (
@@ -11,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +41,9 @@ type Candidate struct {
 	ID        string
 	Settings  webhook.Settings
 	CreatedAt time.Time
+	// CredentialErr says why the credential could not be opened (Settings then hold none): the
+	// delivery is recorded parked, delivery.ReasonSecretUnopenable. Nil when it is open.
+	CredentialErr error
 }
 
 // Ports are what the Dispatcher needs. Every field is required.
@@ -48,7 +57,8 @@ type Ports struct {
 	// WebhooksAt waits until Candidates answers from the log up to pos at least, so that a webhook
 	// created before an event was published is seen when the event is dispatched.
 	WebhooksAt func(ctx context.Context, pos eventlog.Position) error
-	// Body builds a delivery's request body from the event's name and payload.
+	// Body builds a delivery's request body from the event's name and payload. An error parks the
+	// event's deliveries (delivery.ReasonBodyUnbuildable).
 	Body func(eventName string, payload json.RawMessage) ([]byte, error)
 	// Deliveries appends DeliveryScheduled.
 	Deliveries *command.Deliveries
@@ -64,6 +74,8 @@ type Ports struct {
 	// PlatformURL is WEBHOOK_URL, where platform events go (optional: without it they are recorded
 	// and delivered nowhere).
 	PlatformURL string
+	// Logger records the events passed over and the deliveries parked unbuilt (optional).
+	Logger *slog.Logger
 }
 
 // Dispatcher matches published events to webhooks and schedules their deliveries.
@@ -89,6 +101,9 @@ func New(p Ports) (*Dispatcher, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Dispatcher{p: p, scheduled: make(map[string]struct{})}, nil
 }
@@ -152,6 +167,14 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 		for _, s := range scheduling {
 			g.Go(func() error {
 				scheduled, res, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID))
+				var invalid *webhook.ValidationError
+				if errors.As(err, &invalid) {
+					// No delivery can be recorded for it (an event written past publish's rules,
+					// with a scope or name no delivery takes): it is passed over, not retried for ever.
+					d.p.Logger.Error("dispatch: an event cannot be scheduled; passed over",
+						"event_id", s.EventID, "webhook_id", s.WebhookID, "err", err)
+					return nil
+				}
 				if err != nil {
 					return fmt.Errorf("dispatch: scheduling event %s for webhook %s: %w", s.EventID, s.WebhookID, err)
 				}
@@ -181,18 +204,22 @@ func (d *Dispatcher) handOver(scheduled *delivery.Delivery, at time.Time) {
 
 // match returns the deliveries one published event makes: one per enabled webhook of its scope
 // that lists its name, was created before it was published, and whose query matches its payload.
+// A record that does not decode (another writer's, or damaged) is the same on every try: it is
+// logged and passed over, with no delivery, since nothing in it says whose it is.
 func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]delivery.Scheduling, error) {
 	e, err := d.p.Decode(r)
-	if err != nil {
-		return nil, fmt.Errorf("dispatch: %s@%d: %w", r.Stream, r.Revision, err)
-	}
 	p, ok := e.(publication.Published)
-	if !ok {
-		return nil, fmt.Errorf("dispatch: %s@%d decodes to %T", r.Stream, r.Revision, e)
+	if err == nil && !ok {
+		err = fmt.Errorf("decodes to %T", e)
 	}
-	md, err := d.p.Metadata(r)
+	var md eventlog.Metadata
+	if err == nil {
+		md, err = d.p.Metadata(r)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("dispatch: %s@%d: %w", r.Stream, r.Revision, err)
+		d.p.Logger.Error("dispatch: a published event cannot be read; passed over",
+			"stream", r.Stream, "revision", r.Revision, "err", err)
+		return nil, nil
 	}
 	return d.matchPublished(ctx, p, md.OccurredAt)
 }
@@ -211,34 +238,65 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: webhooks for event %s: %w", p.EventID, err)
 	}
+	// The payload is decoded and the body built once, for the first webhook that needs them. A
+	// payload that cannot be decoded cannot be matched against queries: every webhook that lists
+	// the name gets the delivery, parked, so that its log shows the event it missed.
 	var (
-		payload any
-		body    []byte
-		out     []delivery.Scheduling
+		payload    any
+		unreadable bool
+		body       []byte
+		bodyErr    error
+		out        []delivery.Scheduling
 	)
 	for _, c := range candidates {
 		if c.CreatedAt.After(publishedAt) {
 			continue
 		}
-		if payload == nil {
+		if payload == nil && !unreadable {
 			if payload, err = publication.DecodePayload(p.Payload); err != nil {
-				return nil, fmt.Errorf("dispatch: payload of event %s: %w", p.EventID, err)
+				unreadable = true
+				d.unbuildable(p, err)
 			}
 		}
-		if !c.Settings.Matches(p.Name, payload) {
+		if !unreadable && !c.Settings.Matches(p.Name, payload) {
 			continue
 		}
-		if body == nil {
-			if body, err = d.p.Body(p.Name, p.Payload); err != nil {
-				return nil, fmt.Errorf("dispatch: body of event %s: %w", p.EventID, err)
+		if body == nil && bodyErr == nil && !unreadable {
+			if body, bodyErr = d.p.Body(p.Name, p.Payload); bodyErr != nil {
+				d.unbuildable(p, bodyErr)
 			}
 		}
-		out = append(out, delivery.Scheduling{
-			EventID: p.EventID, WebhookID: c.ID, TenantID: p.TenantID, CommunityID: p.CommunityID,
-			EventName: p.Name, Body: string(body), Settings: delivery.SnapshotOf(c.Settings), At: d.p.Clock(),
-		})
+		park := ""
+		switch {
+		case unreadable || bodyErr != nil:
+			park = delivery.ReasonBodyUnbuildable
+		case c.CredentialErr != nil:
+			park = delivery.ReasonSecretUnopenable
+			d.p.Logger.Error("dispatch: a webhook's credential cannot be opened; its delivery is parked",
+				"event_id", p.EventID, "webhook_id", c.ID, "reason", park, "err", c.CredentialErr)
+		}
+		out = append(out, d.scheduling(p, c.ID, delivery.SnapshotOf(c.Settings), body, park))
 	}
 	return out, nil
+}
+
+// scheduling is the delivery of p to a webhook, with its body, or parked for the reason park.
+func (d *Dispatcher) scheduling(p publication.Published, webhookID string, settings delivery.Snapshot, body []byte, park string) delivery.Scheduling {
+	s := delivery.Scheduling{
+		EventID: p.EventID, WebhookID: webhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
+		EventName: p.Name, Body: string(body), Settings: settings, At: d.p.Clock(), ParkReason: park,
+	}
+	if park == delivery.ReasonBodyUnbuildable {
+		s.Body = ""
+	}
+	return s
+}
+
+// unbuildable logs that an event's deliveries are parked without a body.
+func (d *Dispatcher) unbuildable(p publication.Published, err error) {
+	d.p.Logger.Warn("dispatch: the body of an event cannot be built; its deliveries are parked",
+		"event_id", p.EventID, "tenant_id", p.TenantID, "community_id", p.CommunityID,
+		"reason", delivery.ReasonBodyUnbuildable, "err", err)
 }
 
 // platform returns the delivery of a platform event to PlatformURL, or none when it is not set.
@@ -247,13 +305,12 @@ func (d *Dispatcher) platform(p publication.Published) ([]delivery.Scheduling, e
 		return nil, nil
 	}
 	body, err := d.p.Body(p.Name, p.Payload)
+	park := ""
 	if err != nil {
-		return nil, fmt.Errorf("dispatch: body of platform event %s: %w", p.EventID, err)
+		d.unbuildable(p, err)
+		park = delivery.ReasonBodyUnbuildable
 	}
-	return []delivery.Scheduling{{
-		EventID: p.EventID, WebhookID: platform.WebhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
-		EventName: p.Name, Body: string(body), Settings: platform.Target(d.p.PlatformURL), At: d.p.Clock(),
-	}}, nil
+	return []delivery.Scheduling{d.scheduling(p, platform.WebhookID, platform.Target(d.p.PlatformURL), body, park)}, nil
 }
 
 // ownScheduled reports whether this Dispatcher scheduled and enqueued the delivery id itself, and

@@ -3,11 +3,15 @@ package dispatch_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/adapters/webhooksig"
@@ -17,6 +21,7 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
+	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/internal/readmodeltest"
 )
@@ -58,7 +63,7 @@ func newHarness(t *testing.T, platformURL string) *harness {
 		},
 		Metadata: codec.DecodeMetadata,
 		Candidates: func(_ context.Context, tenantID, communityID, _ string) ([]dispatch.Candidate, error) {
-			if tenantID != "t1" || communityID != "c1" {
+			if communityID != "c1" {
 				return nil, nil
 			}
 			return h.candidates, nil
@@ -216,5 +221,116 @@ func TestProcessPlatformEvents(t *testing.T) {
 		if got := scheduledIn(h.log(published[len(published)-1].Position)); !slices.Equal(got, want) {
 			t.Errorf("WEBHOOK_URL %q: scheduled %v, want %v", url, got, want)
 		}
+	}
+}
+
+// appendRaw appends an EventPublished to the log as another writer (or an older hookd) could, past
+// publish's rules: data is the record's JSON as it is stored.
+func (h *harness) appendRaw(eventID string, data []byte) {
+	h.t.Helper()
+	meta, err := json.Marshal(eventlog.Metadata{OccurredAt: time.Now().UTC(), Actor: "elsewhere"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	_, err = h.store.Append(context.Background(), publication.Stream(eventID), eventlog.NoStream(), []eventlog.EventData{{
+		ID: eventlog.EventID(uuid.New()), Type: publication.EventPublished, Data: data, Metadata: meta,
+	}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// poisonRecord is an EventPublished of tenant in c1 whose payload is given as raw JSON text (or
+// left out when empty).
+func poisonRecord(eventID, tenant, payload string) []byte {
+	record := `{"eventId":"` + eventID + `","tenantId":"` + tenant + `","communityId":"c1","name":"user.created","publisher":"elsewhere"`
+	if payload != "" {
+		record += `,"payload":` + payload
+	}
+	return []byte(record + "}")
+}
+
+// TestProcessParksPoisonAndGoesOn: events in the log that publish's rules would refuse (written
+// before them, or by another writer) stop nothing. Beside other tenants' good events, in one batch:
+// a payload too deep or not UTF-8 for a body is scheduled parked with reason body_unbuildable, to
+// every webhook that matches it; one with no payload at all, which no query can be matched against,
+// is parked for every webhook of its name; a record that does not decode, or with a scope no
+// delivery takes, is passed over. The good events are scheduled and handed to the queue.
+func TestProcessParksPoisonAndGoesOn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	h.candidates = []dispatch.Candidate{
+		candidate("plain", time.Now().Add(-time.Hour)),
+		candidate("pro-only", time.Now().Add(-time.Hour), webhook.QueryEntry{Key: "user.plan", Value: "pro"}),
+	}
+	good1 := h.publish("t1", "user.created", `{"user":{"plan":"free"}}`)
+	deep := uuid.NewString()
+	h.appendRaw(deep, poisonRecord(deep, "t2", `{"user":{"plan":"pro"},"a":`+strings.Repeat("[", 600)+strings.Repeat("]", 600)+`}`))
+	notUTF8 := uuid.NewString()
+	h.appendRaw(notUTF8, poisonRecord(notUTF8, "t3", `{"a":"`+"\xff"+`"}`))
+	noPayload := uuid.NewString()
+	h.appendRaw(noPayload, poisonRecord(noPayload, "t4", ""))
+	h.appendRaw(uuid.NewString(), []byte(`{"eventId":`))
+	badScope := uuid.NewString()
+	h.appendRaw(badScope, poisonRecord(badScope, "bad tenant!", `{}`))
+	good2 := h.publish("t5", "user.created", `{"user":{"plan":"pro"}}`)
+
+	published := h.log(eventlog.Start)
+	if err := h.d.Process(context.Background(), published); err != nil {
+		t.Fatalf("Process = %v, want the batch done", err)
+	}
+	good := []string{delivery.ID(good1, "plain"), delivery.ID(good2, "plain"), delivery.ID(good2, "pro-only")}
+	parked := []string{delivery.ID(deep, "plain"), delivery.ID(deep, "pro-only"), delivery.ID(notUTF8, "plain"),
+		delivery.ID(noPayload, "plain"), delivery.ID(noPayload, "pro-only")}
+	want := slices.Sorted(slices.Values(append(slices.Clone(good), parked...)))
+	if got := scheduledIn(h.log(published[len(published)-1].Position)); !slices.Equal(got, want) {
+		t.Fatalf("scheduled %v,\nwant %v", got, want)
+	}
+	for _, id := range good {
+		records, err := h.store.ReadStream(context.Background(), delivery.Stream(id), 0, 0)
+		var scheduled struct{ Body string }
+		if err != nil || len(records) != 1 || json.Unmarshal(records[0].Data, &scheduled) != nil ||
+			!strings.HasPrefix(scheduled.Body, `{"version":1`) {
+			t.Errorf("good delivery %s: %d records (%v), want it scheduled with its body", id, len(records), err)
+		}
+	}
+	for _, id := range parked {
+		records, err := h.store.ReadStream(context.Background(), delivery.Stream(id), 0, 0)
+		if err != nil || len(records) != 2 || records[1].Type != delivery.EventFailed {
+			t.Fatalf("parked delivery %s: %d records (%v), want DeliveryScheduled and DeliveryFailed", id, len(records), err)
+		}
+		var failed delivery.Failed
+		if err := json.Unmarshal(records[1].Data, &failed); err != nil || failed.Reason != "body_unbuildable" || failed.Attempt != 0 {
+			t.Errorf("parked delivery %s: %s, want reason body_unbuildable before any attempt", id, records[1].Data)
+		}
+	}
+	// The good deliveries go to the queue at once; the parked ones have nothing due.
+	if _, scheduled := h.taken(); !slices.Contains(scheduled, good[0]) || !slices.Contains(scheduled, good[2]) {
+		t.Errorf("handed to the deliverer %v, want the good deliveries among them", scheduled)
+	}
+}
+
+// TestProcessParksADeliveryWhoseCredentialDoesNotOpen: a webhook whose credential cannot be opened
+// gets its delivery recorded with its body and parked, reason secret_unopenable; the batch goes on.
+func TestProcessParksADeliveryWhoseCredentialDoesNotOpen(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	locked := candidate("locked", time.Now().Add(-time.Hour))
+	locked.CredentialErr = errors.New("opening the credential: message authentication failed")
+	h.candidates = []dispatch.Candidate{locked, candidate("plain", time.Now().Add(-time.Hour))}
+	event := h.publish("t1", "user.created", `{}`)
+	if err := h.d.Process(context.Background(), h.log(eventlog.Start)); err != nil {
+		t.Fatalf("Process = %v, want the batch done", err)
+	}
+	records, err := h.store.ReadStream(context.Background(), delivery.Stream(delivery.ID(event, "locked")), 0, 0)
+	if err != nil || len(records) != 2 || records[1].Type != delivery.EventFailed {
+		t.Fatalf("the locked webhook's delivery: %d records (%v), want DeliveryScheduled and DeliveryFailed", len(records), err)
+	}
+	var failed delivery.Failed
+	if err := json.Unmarshal(records[1].Data, &failed); err != nil || failed.Reason != "secret_unopenable" {
+		t.Errorf("parked: %s, want reason secret_unopenable", records[1].Data)
+	}
+	if _, scheduled := h.taken(); !slices.Contains(scheduled, delivery.ID(event, "plain")) {
+		t.Errorf("handed to the deliverer %v, want the plain webhook's delivery", scheduled)
 	}
 }

@@ -23,6 +23,10 @@ type secretBearer interface{ SecretFields() []*string }
 // another application.
 var ErrUnknownType = errors.New("eventcodec: unknown event type")
 
+// ErrUnopenable is matched by Decode's error when a secret field does not open: sealed under a key
+// this process does not hold, or damaged. The record itself decodes (DecodeSealed reads it).
+var ErrUnopenable = errors.New("eventcodec: a secret does not open")
+
 // Codec encodes and decodes events. It is safe for concurrent use.
 type Codec struct {
 	registry *Registry
@@ -104,7 +108,7 @@ func (c *Codec) decode(r eventlog.RecordedEvent, open bool) (Event, error) {
 		for _, field := range s.SecretFields() {
 			plain, err := c.sealer.Open(*field, r.Stream)
 			if err != nil {
-				return nil, fmt.Errorf("eventcodec: opening %s in %s@%d: %w", r.Type, r.Stream, r.Revision, err)
+				return nil, fmt.Errorf("%w: %s in %s@%d: %w", ErrUnopenable, r.Type, r.Stream, r.Revision, err)
 			}
 			*field = plain
 		}

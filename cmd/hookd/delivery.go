@@ -14,6 +14,7 @@ import (
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/dispatch"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 )
@@ -46,6 +47,22 @@ type deliveryPipeline struct {
 	pipeline *deliverer.Pipeline
 }
 
+// processor is a Runner that acts on the log without keeping a read model, named as /readyz names it.
+type processor struct {
+	name   string
+	runner *projections.Runner
+}
+
+// processors returns the pipeline's processors, for the readiness check: the dispatcher, whose
+// batch failing again and again (the log or the webhooks read model failing) stops every delivery.
+// A node that does not deliver (d nil) has none.
+func (d *deliveryPipeline) processors() []processor {
+	if d == nil {
+		return nil
+	}
+	return []processor{{name: dispatchProjection{}.Name(), runner: d.dispatch}}
+}
+
 // newDelivery wires the pipeline.
 func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, error) {
 	queue := deliverer.NewQueue(cfg.DeliveryConcurrency, n.clock)
@@ -75,7 +92,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 		Candidates: newSubscribers(n).candidates, WebhooksAt: n.webhooksAt,
 		Body: webhooksig.Body, Deliveries: n.deliveries, Head: n.store.LastPosition, Enqueue: queue.Schedule, Scheduled: pipeline.Scheduled, Clock: n.clock,
-		PlatformURL: cfg.PlatformURL,
+		PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
 	})
 	if err != nil {
 		return nil, err
@@ -152,11 +169,14 @@ func (sub subscribers) candidates(ctx context.Context, tenantID, communityID, ev
 		}
 		out := make([]dispatch.Candidate, len(hooks))
 		for i, w := range hooks {
+			// A credential that does not open is this webhook's problem alone: its delivery is
+			// parked, and the others' go on.
 			s, err := w.OpenSettings(sub.n.codec.OpenSecret)
 			if err != nil {
-				return nil, err
+				s = w.Settings.Clone()
+				s.API.Credential = webhook.Credential{}
 			}
-			out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt}
+			out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt, CredentialErr: err}
 		}
 		return out, nil
 	})

@@ -139,7 +139,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone, notBefore)
+	app, err := newAPI(n, cfg, log, projectionsDone, notBefore, deliveries.processors())
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -316,7 +316,9 @@ func writeKeyFile(path, key string) error {
 }
 
 // newAPI builds the API; notBefore is when request ids must have been made (requestIDsNotBefore).
-func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time) (*fiber.App, error) {
+// Its readiness covers the read models' runners and processors, the runners that act on the log
+// without keeping a read model (the dispatcher).
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time, processors []processor) (*fiber.App, error) {
 	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{
 		Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan, NotBefore: notBefore,
 	})
@@ -350,8 +352,12 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			// /readyz shows these errors to anyone: details go to the log only.
 			for i, r := range n.runners {
 				if err := r.Err(); err != nil {
-					log.WarnContext(ctx, "a read model is stuck", "projection", n.projections[i].Name(), "err", err)
-					return fmt.Errorf("read model %s is stuck", n.projections[i].Name())
+					return &httpapi.NotReadyError{Part: "read model " + n.projections[i].Name(), Err: err}
+				}
+			}
+			for _, p := range processors {
+				if err := p.runner.Err(); err != nil {
+					return &httpapi.NotReadyError{Part: "processor " + p.name, Err: err}
 				}
 			}
 			if err := n.store.StorageErr(); err != nil {

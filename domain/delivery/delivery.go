@@ -6,6 +6,7 @@ package delivery
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -57,8 +58,13 @@ type Scheduling struct {
 	CommunityID string
 	EventName   string
 	// Body is the request body, built once by the caller (the canonical form of
-	// {"version":1,"event":...,"payload":...}); it must be valid UTF-8.
+	// {"version":1,"event":...,"payload":...}); it must be valid UTF-8. It is empty exactly when
+	// ParkReason is ReasonBodyUnbuildable.
 	Body string
+	// ParkReason, when set, says the delivery cannot be sent: it is recorded, so that its webhook's
+	// log shows the event, and parked at once. ReasonBodyUnbuildable: the body could not be built;
+	// ReasonSecretUnopenable: the webhook's credential could not be opened, and Settings hold none.
+	ParkReason string
 	// Settings are the webhook's settings now (SnapshotOf).
 	Settings Snapshot
 	// At is when the delivery is scheduled; the first attempt is due then.
@@ -66,7 +72,8 @@ type Scheduling struct {
 }
 
 // Schedule validates a new delivery and records DeliveryScheduled. Its id is ID(EventID, WebhookID).
-// It returns a *webhook.ValidationError naming every broken rule.
+// A delivery that cannot be sent (Scheduling.ParkReason) also records DeliveryFailed at once, with
+// that reason, attempt 0. It returns a *webhook.ValidationError naming every broken rule.
 func Schedule(s Scheduling) (*Delivery, error) {
 	var problems []webhook.Problem
 	check := func(ok bool, field, message string) {
@@ -80,7 +87,13 @@ func Schedule(s Scheduling) (*Delivery, error) {
 	check(webhook.ValidScopeID(s.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(webhook.ValidScopeID(s.CommunityID), "communityId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(webhook.ValidEventName(s.EventName), "eventName", "must be 1 to 128 letters, digits, '_', '.' or '-'")
-	check(s.Body != "" && utf8.ValidString(s.Body), "body", "must be non-empty valid UTF-8")
+	check(s.ParkReason == "" || s.ParkReason == ReasonBodyUnbuildable || s.ParkReason == ReasonSecretUnopenable,
+		"parkReason", fmt.Sprintf("must be empty, %q or %q", ReasonBodyUnbuildable, ReasonSecretUnopenable))
+	if s.ParkReason == ReasonBodyUnbuildable {
+		check(s.Body == "", "body", "must be empty when the body could not be built")
+	} else {
+		check(s.Body != "" && utf8.ValidString(s.Body), "body", "must be non-empty valid UTF-8")
+	}
 	check(!s.At.IsZero(), "scheduledAt", "is required")
 	if len(problems) > 0 {
 		return nil, &webhook.ValidationError{Problems: problems}
@@ -97,6 +110,9 @@ func Schedule(s Scheduling) (*Delivery, error) {
 		Settings:    s.Settings.clone(),
 		ScheduledAt: s.At,
 	})
+	if s.ParkReason != "" {
+		d.record(Failed{DeliveryID: d.id, Reason: s.ParkReason, At: s.At})
+	}
 	return d, nil
 }
 
@@ -237,14 +253,19 @@ func (d *Delivery) RequestReplay(mode ReplayMode, requestedBy string, at time.Ti
 	return nil
 }
 
-// Abandon parks a delivery that is still scheduled without attempting it, because its webhook
-// no longer takes deliveries: reason is ReasonWebhookDeleted or ReasonWebhookDisabled. It returns
-// ErrFinished on a finished delivery and a *webhook.ValidationError for another reason or a zero at.
+// abandonReasons are the reasons a delivery is parked without an attempt.
+var abandonReasons = []string{ReasonWebhookDeleted, ReasonWebhookDisabled, ReasonBodyUnbuildable, ReasonSecretUnopenable}
+
+// Abandon parks a delivery that is still scheduled without attempting it, because it cannot be sent:
+// its webhook no longer takes deliveries (ReasonWebhookDeleted, ReasonWebhookDisabled), it has no
+// body (ReasonBodyUnbuildable: an unbuildable delivery replayed), or its secrets cannot be opened
+// (ReasonSecretUnopenable). It returns ErrFinished on a finished delivery and a
+// *webhook.ValidationError for another reason or a zero at.
 func (d *Delivery) Abandon(reason string, at time.Time) error {
 	var problems []webhook.Problem
-	if reason != ReasonWebhookDeleted && reason != ReasonWebhookDisabled {
+	if !slices.Contains(abandonReasons, reason) {
 		problems = append(problems, webhook.Problem{Field: "reason",
-			Message: fmt.Sprintf("must be %q or %q", ReasonWebhookDeleted, ReasonWebhookDisabled)})
+			Message: "must be one of " + strings.Join(abandonReasons, ", ")})
 	}
 	if at.IsZero() {
 		problems = append(problems, webhook.Problem{Field: "at", Message: "is required"})
@@ -337,7 +358,8 @@ func (d *Delivery) CommunityID() string { return d.communityID }
 // EventName returns the published event's name.
 func (d *Delivery) EventName() string { return d.eventName }
 
-// Body returns the request body every attempt sends.
+// Body returns the request body every attempt sends; empty when it could not be built
+// (ReasonBodyUnbuildable), and then nothing is to be sent.
 func (d *Delivery) Body() string { return d.body }
 
 // Snapshot returns the webhook's settings as they were when the delivery was scheduled.

@@ -566,3 +566,66 @@ func TestSavedMovesTheVersionPastTheChanges(t *testing.T) {
 		t.Errorf("after the second Saved: version %d, %d changes, %d attempts; want 1, none, 1", d.Version(), len(d.Changes()), d.Attempts())
 	}
 }
+
+// A delivery whose body could not be built is recorded, so its webhook's log shows the event, and
+// parked at once with its reason; its body must be empty, and a built body cannot be unbuildable.
+func TestScheduleUnbuildableParksAtOnce(t *testing.T) {
+	t.Parallel()
+	s := scheduling(2)
+	s.Body, s.ParkReason = "", delivery.ReasonBodyUnbuildable
+	d, err := delivery.Schedule(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChanges(t, d, delivery.EventScheduled, delivery.EventFailed)
+	if got := d.Changes()[1]; got != (delivery.Failed{DeliveryID: d.ID(), Reason: delivery.ReasonBodyUnbuildable, At: s.At}) {
+		t.Errorf("Failed = %#v", got)
+	}
+	if d.Status() != delivery.StatusFailed || d.Attempts() != 0 || d.Body() != "" {
+		t.Errorf("status %v, %d attempts, body %q", d.Status(), d.Attempts(), d.Body())
+	}
+	// Replayed, it is parked again before any attempt: there is nothing to send.
+	if err := d.RequestReplay(delivery.ReplayOriginal, "ops", s.At.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Abandon(delivery.ReasonBodyUnbuildable, s.At.Add(time.Hour)); err != nil || d.Status() != delivery.StatusFailed {
+		t.Errorf("Abandon(body_unbuildable) after a replay = %v, status %v", err, d.Status())
+	}
+
+	s = scheduling(2)
+	s.ParkReason = delivery.ReasonBodyUnbuildable
+	var v *webhook.ValidationError
+	if _, err := delivery.Schedule(s); !errors.As(err, &v) || v.Problems[0].Field != "body" {
+		t.Errorf("Schedule of an unbuildable delivery with a body = %v, want a body problem", err)
+	}
+	s.Body, s.ParkReason = "", "bored"
+	if _, err := delivery.Schedule(s); !errors.As(err, &v) || v.Problems[0].Field != "parkReason" {
+		t.Errorf("Schedule parked for another reason = %v, want a parkReason problem", err)
+	}
+}
+
+// A delivery whose webhook's credential cannot be opened is recorded with its body and parked.
+func TestScheduleWithACredentialThatCannotBeOpenedParksAtOnce(t *testing.T) {
+	t.Parallel()
+	s := scheduling(0)
+	s.ParkReason = delivery.ReasonSecretUnopenable
+	d, err := delivery.Schedule(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChanges(t, d, delivery.EventScheduled, delivery.EventFailed)
+	if d.Status() != delivery.StatusFailed || d.Body() != s.Body || d.Changes()[1].(delivery.Failed).Reason != "secret_unopenable" {
+		t.Errorf("status %v, body %q, %#v", d.Status(), d.Body(), d.Changes()[1])
+	}
+}
+
+func TestAbandonWhenTheSecretCannotBeOpened(t *testing.T) {
+	t.Parallel()
+	d := mustSchedule(t, 0)
+	if err := d.Abandon(delivery.ReasonSecretUnopenable, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Changes()[1]; got != (delivery.Failed{DeliveryID: d.ID(), Reason: "secret_unopenable", At: t0}) {
+		t.Errorf("Failed = %#v", got)
+	}
+}

@@ -76,6 +76,13 @@ const (
 	// ReasonWebhookDisabled: the webhook was disabled before the delivery was sent. Enabling it
 	// again does not resend parked deliveries; a replay does.
 	ReasonWebhookDisabled = "webhook_disabled"
+	// ReasonBodyUnbuildable: the event's payload cannot be made into a body (it breaks the payload
+	// rules: an event recorded before them, or by another writer). The delivery is recorded with no
+	// body and parked at once; a replay parks it again.
+	ReasonBodyUnbuildable = "body_unbuildable"
+	// ReasonSecretUnopenable: a secret or credential the delivery is signed or sent with cannot be
+	// opened (sealed with a key this node does not hold, or damaged) or cannot sign.
+	ReasonSecretUnopenable = "secret_unopenable"
 )
 
 // Failed records that the delivery is parked after the attempt numbered Attempt (0 when it was

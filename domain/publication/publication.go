@@ -64,8 +64,9 @@ func (Published) EventName() string { return EventPublished }
 // Published.Payload says. It returns ErrPayloadTooLarge when the payload is over MaxPayloadBytes, or
 // a *webhook.ValidationError naming every other broken rule: an event id is required; tenant and
 // community ids are 1 to 128 letters, digits, '_', '.' or '-'; the name likewise (webhook.ValidEventName);
-// the payload is a JSON object (the API's "payload": {...}); the key and the publisher are bounded and
-// printable.
+// the payload is a JSON object (the API's "payload": {...}) that keeps the payload rules (CheckPayload:
+// a problem names the place, such as payload.a[0]); the key and the publisher are bounded and
+// printable. What Publish accepts, every delivery can carry as it was published.
 func Publish(p Published) (Published, error) {
 	payload, problems, err := content(p.Name, p.Payload)
 	if err != nil {
@@ -107,8 +108,8 @@ func ValidateContent(name string, payload json.RawMessage) (json.RawMessage, err
 }
 
 // content checks an event's name and payload and returns the payload normalized. err is
-// ErrPayloadTooLarge alone, returned before the payload is parsed; every other broken rule is a
-// problem.
+// ErrPayloadTooLarge alone, returned before the payload is parsed (or a payload that passed the
+// rules and does not compact, which would be a bug); every other broken rule is a problem.
 func content(name string, payload json.RawMessage) (json.RawMessage, []webhook.Problem, error) {
 	if len(payload) > MaxPayloadBytes {
 		return nil, nil, ErrPayloadTooLarge
@@ -117,22 +118,23 @@ func content(name string, payload json.RawMessage) (json.RawMessage, []webhook.P
 	if !webhook.ValidEventName(name) {
 		problems = append(problems, webhook.Problem{Field: "eventName", Message: "must be 1 to 128 letters, digits, '_', '.' or '-'"})
 	}
-	normalized, err := normalizeObject(payload)
+	if err := CheckPayload(payload); err != nil {
+		var e *PayloadError
+		errors.As(err, &e)
+		return nil, append(problems, webhook.Problem{Field: e.Path, Message: e.Reason}), nil
+	}
+	normalized, err := normalize(payload)
 	if err != nil {
-		problems = append(problems, webhook.Problem{Field: "payload", Message: err.Error()})
+		return nil, nil, err
 	}
 	return normalized, problems, nil
 }
 
-// normalizeObject checks that raw is one JSON object and returns it compacted and HTML-escaped.
-func normalizeObject(raw []byte) (json.RawMessage, error) {
-	trimmed := bytes.TrimLeft(raw, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(raw) {
-		return nil, errors.New("must be a JSON object")
-	}
+// normalize returns a payload that passed CheckPayload compacted and HTML-escaped.
+func normalize(raw []byte) (json.RawMessage, error) {
 	var compacted bytes.Buffer
 	if err := json.Compact(&compacted, raw); err != nil {
-		return nil, errors.New("must be a JSON object")
+		return nil, fmt.Errorf("publication: a payload that passed the rules does not compact: %w", err)
 	}
 	var escaped bytes.Buffer
 	json.HTMLEscape(&escaped, compacted.Bytes())
@@ -142,8 +144,8 @@ func normalizeObject(raw []byte) (json.RawMessage, error) {
 func printable(s string) bool { return !strings.ContainsFunc(s, unicode.IsControl) }
 
 // DecodePayload decodes a payload for matching against webhooks' queries (webhook.Settings.Matches).
-// Numbers stay json.Number: a number beyond float64's range, which Publish accepts, must not make
-// the payload undecodable.
+// Numbers stay json.Number: a number beyond float64's range, which Publish refuses now but events
+// published before its payload rules may hold, must not make the payload undecodable.
 func DecodePayload(payload json.RawMessage) (any, error) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(payload))

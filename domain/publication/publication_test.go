@@ -162,3 +162,50 @@ func TestValidateContentAgreesWithPublish(t *testing.T) {
 		}
 	}
 }
+
+// The payload rules refuse what a delivery could not carry as published, naming the place and the
+// rule; what JSON.parse reads as published stays accepted.
+func TestPayloadRules(t *testing.T) {
+	t.Parallel()
+	nested := func(depth int) string { // an object holding arrays, depth levels in all
+		return `{"a":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`
+	}
+	tests := []struct {
+		payload string
+		field   string // "" when accepted
+		message string
+	}{
+		{nested(64), "", ""},
+		{nested(65), "payload.a" + strings.Repeat("[0]", 63), "is nested deeper than 64 levels"},
+		{nested(600), "payload.a" + strings.Repeat("[0]", 63), "is nested deeper than 64 levels"},
+		{`{"a":"` + "\xff" + `"}`, "payload.a", "holds a string that is not valid UTF-8"},
+		{`{"a":{"b` + "\xc3" + `":1}}`, "payload.a", "holds a key that is not valid UTF-8"},
+		{`{"a":["` + "\xed\xa0\x80" + `"]}`, "payload.a[0]", "holds a string that is not valid UTF-8"},
+		{`{"a":"\ud800"}`, "payload.a", `holds a lone UTF-16 surrogate \ud800, which is not a character`},
+		{`{"a":"\udc00\ud800x"}`, "payload.a", `holds a lone UTF-16 surrogate \udc00`},
+		{`{"a":"\ud83d\ude00"}`, "", ""},
+		{`{"odd key":[{"x":1e400}]}`, `payload["odd key"][0].x`, "holds the number 1e400, out of the range of a double"},
+		{`{"a":-1.8e308}`, "payload.a", "out of the range of a double"},
+		{`{"a":1.7976931348623157e308,"b":1e-400,"c":-0,"d":12345678901234567890}`, "", ""},
+		{`{"` + strings.Repeat("k", 40) + `":{"b":"` + "\xff" + `"}}`, `payload["` + strings.Repeat("k", 32) + `"…].b`, "not valid UTF-8"},
+		{`{"a":1,"a":2,"1":3}`, "", ""},
+		{`{"a":tru}`, "payload", "is not valid JSON: invalid literal at offset 5"},
+		{`[1]`, "payload", "must be a JSON object"},
+		{`{"a":[` + strings.Repeat("1e20,", publication.MaxPayloadBytes/5-2) + `1]}`, "payload",
+			"is over 262144 bytes as delivered"},
+	}
+	for _, tt := range tests {
+		_, err := publication.ValidateContent("E", json.RawMessage(tt.payload))
+		if tt.field == "" {
+			if err != nil {
+				t.Errorf("%.60s: %v, want it accepted", tt.payload, err)
+			}
+			continue
+		}
+		var v *webhook.ValidationError
+		if !errors.As(err, &v) || len(v.Problems) != 1 || v.Problems[0].Field != tt.field ||
+			!strings.Contains(v.Problems[0].Message, tt.message) {
+			t.Errorf("%.60s: %v, want %s %s", tt.payload, err, tt.field, tt.message)
+		}
+	}
+}
