@@ -69,7 +69,7 @@ func (i *instance) wait() error {
 // license, and serves the API until ctx ends; then it shuts down gracefully: new connections are
 // refused and requests in flight get shutdownGrace to finish.
 func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
-	n, err := openNode(ctx, cfg, log)
+	n, err := openServeNode(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
