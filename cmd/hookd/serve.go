@@ -124,10 +124,16 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		var err error
 		select {
 		case err = <-served:
+		// A shutdown asked for ends the projections and the delivery too, and the select may see
+		// them stop before it sees ctx end: only a stop while ctx lives is a failure.
 		case <-projectionsDone:
-			err = fmt.Errorf("projections stopped: %w", projectionsErr)
+			if ctx.Err() == nil {
+				err = fmt.Errorf("projections stopped: %w", projectionsErr)
+			}
 		case <-deliveryDone:
-			err, deliveryErr = fmt.Errorf("delivery stopped: %w", deliveryErr), nil
+			if ctx.Err() == nil {
+				err, deliveryErr = fmt.Errorf("delivery stopped: %w", deliveryErr), nil
+			}
 		case <-ctx.Done():
 			log.Info("shutting down")
 		}
