@@ -130,6 +130,18 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if n.codec, err = eventcodec.New(registry, seal); err != nil {
 		return err
 	}
+	if n.readDB, err = readmodeldb.Open(filepath.Join(n.cfg.DataDir, readModelsFile)); err != nil {
+		return err
+	}
+	if o.checkReadModels && n.cfg.EventStore == eventStoreEmbedded {
+		// Opening the store would create a missing log: read models that need one are refused first,
+		// so that the refusal leaves nothing behind.
+		if _, err := os.Stat(filepath.Join(n.cfg.DataDir, logFile)); errors.Is(err, os.ErrNotExist) {
+			if err := projections.CheckNotAhead(ctx, n.readDB, emptyLog); err != nil {
+				return n.explain(err)
+			}
+		}
+	}
 	if n.store, err = openStore(ctx, n.cfg, n.log); err != nil {
 		return n.explain(err)
 	}
@@ -137,9 +149,6 @@ func (n *node) open(ctx context.Context, o opening) error {
 		if err := checker.Check(ctx); err != nil {
 			return n.explain(err)
 		}
-	}
-	if n.readDB, err = readmodeldb.Open(filepath.Join(n.cfg.DataDir, readModelsFile)); err != nil {
-		return err
 	}
 	if o.checkReadModels {
 		if err := projections.CheckNotAhead(ctx, n.readDB, n.store.LastPosition); err != nil {

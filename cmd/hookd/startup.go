@@ -16,6 +16,9 @@ type logChecker interface {
 	Check(ctx context.Context) error
 }
 
+// emptyLog is the last position of a log that does not exist yet.
+func emptyLog(context.Context) (eventlog.Position, error) { return eventlog.Start, nil }
+
 // explain adds to an error that keeps the node from opening what the operator can do about it.
 func (n *node) explain(err error) error {
 	if ahead, ok := errors.AsType[*projections.AheadOfLogError](err); ok {

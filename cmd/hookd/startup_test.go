@@ -207,13 +207,33 @@ func TestStartRefusesDamagedOrForeignData(t *testing.T) {
 		err := startMustFail(t, dir, nil)
 		wantMentions(t, err, "read models exist for an empty log", filepath.Join(dir, logFile),
 			filepath.Join(dir, readModelsFile), "restore the log from a backup", "hookd projections rebuild")
-		// Refused before the bootstrap: no new service keys, no new license.
-		if head := logHead(t, dir); head != eventlog.Start {
-			t.Fatalf("the refused start wrote to the log, up to %s", head)
+		// Refused before the log is even created: no new service keys, no new license.
+		if _, err := os.Stat(filepath.Join(dir, logFile)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the refused start left a log behind (%v)", err)
 		}
 		// The way out: rebuild the read models from the (empty) log, then serve.
 		rebuildIn(t, dir, nil)
 		wantServes(t, dir, false)
+	})
+
+	t.Run("empty log", func(t *testing.T) {
+		t.Parallel()
+		dir := copyDataDir(t, filled.dir)
+		if err := os.Remove(filepath.Join(dir, logFile)); err != nil {
+			t.Fatal(err)
+		}
+		emptyLog, err := sqlitestore.Open(t.Context(), filepath.Join(dir, logFile), sqlitestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := emptyLog.Close(); err != nil {
+			t.Fatal(err)
+		}
+		err = startMustFail(t, dir, nil)
+		wantMentions(t, err, "read models exist for an empty log", filepath.Join(dir, logFile), "hookd projections rebuild")
+		if head := logHead(t, dir); head != eventlog.Start {
+			t.Fatalf("the refused start wrote to the log, up to %s", head)
+		}
 	})
 
 	t.Run("older log", func(t *testing.T) {
