@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
+
+// errLockHeld is tryLock's answer when another process holds the lock.
+var errLockHeld = errors.New("held by another process")
 
 // serveLockFile is the file in the data directory that a running serve holds locked.
 const serveLockFile = "serve.lock"
 
-// dataDirLock is serve's hold on its data directory: an advisory lock (flock) on serveLockFile, which
-// the kernel releases when the process ends however it ends, kill -9 included. Two serves on one
+// dataDirLock is serve's hold on its data directory: an advisory lock (flock; LockFileEx on Windows)
+// on serveLockFile, which the kernel releases when the process ends however it ends, kill -9 included. Two serves on one
 // directory would both dispatch every event and deliver it twice. Other commands (license, replay,
 // projections rebuild, deliveries) do not take it: they work beside a running serve.
 type dataDirLock struct {
@@ -45,8 +47,8 @@ func lockDataDir(dir string) (*dataDirLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	if err := tryLock(f); err != nil {
+		if errors.Is(err, errLockHeld) {
 			holder, _ := io.ReadAll(f)
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(holder)))
 			return nil, errors.Join(&dataDirInUseError{Dir: dir, PID: pid}, f.Close())
