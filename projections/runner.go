@@ -107,6 +107,8 @@ type Runner struct {
 	advanced chan struct{}
 	// failing is why the last attempt to follow the log stopped, until a batch goes through again.
 	failing error
+	// stopped is why Run returned with an error; WaitFor returns it rather than wait for ever.
+	stopped error
 }
 
 // NewRunner returns a Runner for cfg, with defaults filled in.
@@ -141,18 +143,21 @@ func (r *Runner) setFailing(err error) {
 	r.failing = err
 }
 
-// WaitFor returns nil once Run has set up the read model and committed it at or after pos, or ctx's
-// error when ctx ends first. It is how a query reads its own writes: wait for the position the
+// WaitFor returns nil once Run has set up the read model and committed it at or after pos, ctx's
+// error when ctx ends first, or the error Run stopped with. It is how a query reads its own writes: wait for the position the
 // command's append returned, then query. WaitFor(ctx, eventlog.Start) waits for the read model's
 // tables to exist; waiting for the log's last position at start-up tells when the read model has
 // caught up.
 func (r *Runner) WaitFor(ctx context.Context, pos eventlog.Position) error {
 	for {
 		r.mu.Lock()
-		reached, advanced := r.loaded && !r.committed.position.Before(pos), r.advanced
+		reached, advanced, stopped := r.loaded && !r.committed.position.Before(pos), r.advanced, r.stopped
 		r.mu.Unlock()
 		if reached {
 			return nil
+		}
+		if stopped != nil {
+			return stopped
 		}
 		select {
 		case <-advanced:
@@ -175,6 +180,17 @@ func (r *Runner) publish(cp checkpoint) {
 	r.advanced = make(chan struct{})
 }
 
+// stop records err as why Run returned and wakes every WaitFor; it returns err.
+func (r *Runner) stop(err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failing = err
+	r.stopped = fmt.Errorf("projections: %s stopped: %w", r.cfg.Projection.Name(), err)
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+	return err
+}
+
 func (r *Runner) current() checkpoint {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -186,9 +202,11 @@ func (r *Runner) current() checkpoint {
 var errCheckpointMoved = errors.New("projections: checkpoint moved by another writer")
 
 // Run follows the log and applies it to the projection until ctx ends, then returns nil. It returns an
-// error only when it cannot set up the read model at first; after that, every error (a dropped
-// subscription, a failed batch) is logged, and the Runner resubscribes from its last committed
-// checkpoint after a backoff. Run must not be called twice at the same time.
+// error only when it cannot set up the read model at first, or when the log is damaged (an error
+// matching eventlog.ErrCorrupt, which no retry mends); every other error (a dropped subscription, a
+// failed batch) is logged, and the Runner resubscribes from its last committed checkpoint after a
+// backoff. Once Run has returned an error, WaitFor returns it too. Run must not be called twice at
+// the same time.
 //
 // When the checkpoint or one of the projection's tables is missing (at first start, or when a newer
 // projection lists a table the database lacks), Run drops what is left of the projection's tables,
@@ -199,7 +217,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return err
+		return r.stop(err)
 	}
 	log.Info("projection running", "position", r.Position().String())
 
@@ -208,6 +226,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		progressed, err := r.follow(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, eventlog.ErrCorrupt) {
+			return r.stop(err)
 		}
 		if progressed {
 			backoff = r.cfg.MinBackoff
@@ -231,6 +252,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, eventlog.ErrCorrupt) {
+				return r.stop(err)
 			}
 			r.setFailing(err)
 			log.Warn("projection setup failed", "error", err, "retry_in", backoff)

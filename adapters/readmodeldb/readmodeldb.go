@@ -9,7 +9,8 @@ import (
 	"strings"
 
 	// The pure-Go SQLite driver: hookd builds and runs without cgo.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // maxConns bounds the pool of Open: reads run concurrently in WAL mode.
@@ -57,8 +58,24 @@ func open(path string, conns int) (*sql.DB, error) {
 	}
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
-	if err := db.Ping(); err != nil {
+	// Reading the schema reads the file's header and first page: a damaged file is found here rather
+	// than by the first projection or query.
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master`).Scan(&tables); err != nil {
+		if damaged(err) {
+			err = fmt.Errorf("%w; read models are rebuilt from the log: remove the file (with its -wal and -shm) and start again", err)
+		}
 		return nil, errors.Join(fmt.Errorf("readmodeldb: open %s: %w", path, err), db.Close())
 	}
 	return db, nil
+}
+
+// damaged says err is SQLite's for a file that is not a database or whose pages are malformed.
+func damaged(err error) bool {
+	e, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return false
+	}
+	code := e.Code() & 0xff
+	return code == sqlite3.SQLITE_CORRUPT || code == sqlite3.SQLITE_NOTADB
 }

@@ -34,7 +34,9 @@ import (
 
 // node is one hookd process's wiring: the composition root. Every command builds one and closes it.
 type node struct {
-	cfg    config
+	cfg config
+	// lock is serve's hold on the data directory; nil in other commands.
+	lock   *dataDirLock
 	log    *slog.Logger
 	clock  func() time.Time
 	store  *eventstore.Watched
@@ -70,42 +72,98 @@ const (
 	readModelsFile = "readmodels.db"
 )
 
-func openNode(ctx context.Context, cfg config, log *slog.Logger) (n *node, err error) {
+// openNode opens the data directory for a command that runs beside serve or without it (license,
+// replay, deliveries, ...). Like serve, it refuses read models ahead of the log.
+func openNode(ctx context.Context, cfg config, log *slog.Logger) (*node, error) {
+	return openNodeFor(ctx, cfg, log, opening{checkReadModels: true})
+}
+
+// openServeNode opens the data directory for serve: it takes the serve lock first, so that a second
+// serve on the directory stops before it touches anything, and checks the whole embedded log, so that
+// damage is found at start rather than when a read reaches it. The node's close releases the lock.
+func openServeNode(ctx context.Context, cfg config, log *slog.Logger) (*node, error) {
+	return openNodeFor(ctx, cfg, log, opening{serveLock: true, checkLog: true, checkReadModels: true})
+}
+
+// openRebuildNode opens the data directory for `hookd projections rebuild`, which is how read models
+// ahead of the log are mended: it does not refuse them.
+func openRebuildNode(ctx context.Context, cfg config, log *slog.Logger) (*node, error) {
+	return openNodeFor(ctx, cfg, log, opening{})
+}
+
+// opening says what openNodeFor does besides opening.
+type opening struct {
+	// serveLock takes the data directory's serve lock (see lockDataDir).
+	serveLock bool
+	// checkLog reads the whole embedded log to verify its structure (sqlitestore's Check).
+	checkLog bool
+	// checkReadModels refuses read models whose checkpoints are past the log's head.
+	checkReadModels bool
+}
+
+func openNodeFor(ctx context.Context, cfg config, log *slog.Logger, o opening) (*node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	n = &node{cfg: cfg, log: log, clock: time.Now}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, n.close())
+	n := &node{cfg: cfg, log: log, clock: time.Now}
+	if err := n.open(ctx, o); err != nil {
+		return nil, errors.Join(err, n.close())
+	}
+	return n, nil
+}
+
+func (n *node) open(ctx context.Context, o opening) error {
+	var err error
+	if o.serveLock {
+		if n.lock, err = lockDataDir(n.cfg.DataDir); err != nil {
+			return err
 		}
-	}()
-	seal, err := sealer.LoadOrCreate(cfg.DataDir, cfg.MasterKey)
+	}
+	seal, err := sealer.LoadOrCreate(n.cfg.DataDir, n.cfg.MasterKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	registry, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if n.codec, err = eventcodec.New(registry, seal); err != nil {
-		return nil, err
+		return err
 	}
-	store, err := openStore(ctx, cfg, log)
+	if n.readDB, err = readmodeldb.Open(filepath.Join(n.cfg.DataDir, readModelsFile)); err != nil {
+		return err
+	}
+	if o.checkReadModels && n.cfg.EventStore == eventStoreEmbedded {
+		// Opening the store would create a missing log: read models that need one are refused first,
+		// so that the refusal leaves nothing behind.
+		if _, err := os.Stat(filepath.Join(n.cfg.DataDir, logFile)); errors.Is(err, os.ErrNotExist) {
+			if err := projections.CheckNotAhead(ctx, n.readDB, emptyLog); err != nil {
+				return n.explain(err)
+			}
+		}
+	}
+	store, err := openStore(ctx, n.cfg, n.log)
 	if err != nil {
-		return nil, err
+		return n.explain(err)
 	}
 	n.store = eventstore.Watch(store)
-	if n.readDB, err = readmodeldb.Open(filepath.Join(cfg.DataDir, readModelsFile)); err != nil {
-		return nil, err
+	if checker, ok := store.(logChecker); ok && o.checkLog {
+		if err := checker.Check(ctx); err != nil {
+			return n.explain(err)
+		}
 	}
-	if n.writeDB, err = readmodeldb.OpenWriter(filepath.Join(cfg.DataDir, readModelsFile)); err != nil {
-		return nil, err
+	if o.checkReadModels {
+		if err := projections.CheckNotAhead(ctx, n.readDB, n.store.LastPosition); err != nil {
+			return n.explain(err)
+		}
+	}
+	if n.writeDB, err = readmodeldb.OpenWriter(filepath.Join(n.cfg.DataDir, readModelsFile)); err != nil {
+		return err
 	}
 	if err := n.buildReadModels(); err != nil {
-		return nil, err
+		return err
 	}
-	return n, n.buildCommands()
+	return n.buildCommands()
 }
 
 // openStore opens the log HOOKD_EVENTSTORE names. Read models stay in the data directory either way:
@@ -118,7 +176,12 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (eventstore.St
 		}
 		return s, nil
 	}
-	return sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, logFile), sqlitestore.Options{Logger: log})
+	s, err := sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, logFile), sqlitestore.Options{Logger: log})
+	if err != nil {
+		// A nil *Store in the interface would not be nil to the node's close.
+		return nil, err
+	}
+	return s, nil
 }
 
 func (n *node) buildReadModels() error {
@@ -254,6 +317,8 @@ func (n *node) catchUp(ctx context.Context) error {
 	return errors.Join(err, <-done)
 }
 
+// close closes what open opened, the serve lock last: another serve may start only once this one
+// has let go of every file.
 func (n *node) close() error {
 	var errs []error
 	for _, db := range []*sql.DB{n.readDB, n.writeDB} {
@@ -263,6 +328,9 @@ func (n *node) close() error {
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())
+	}
+	if n.lock != nil {
+		errs = append(errs, n.lock.release())
 	}
 	return errors.Join(errs...)
 }

@@ -37,7 +37,7 @@ carries on from the rebuilt ones.`,
 
 // rebuild runs `hookd projections rebuild`: every read model, or only the one named.
 func rebuild(ctx context.Context, cfg config, only string, stdout, stderr io.Writer) error {
-	n, err := openNode(ctx, cfg, cfg.logger(stderr))
+	n, err := openRebuildNode(ctx, cfg, cfg.logger(stderr))
 	if err != nil {
 		return err
 	}
@@ -58,6 +58,21 @@ func rebuild(ctx context.Context, cfg config, only string, stdout, stderr io.Wri
 				return err
 			}
 		}
+	}
+	return rewindDispatch(ctx, n, stdout)
+}
+
+// rewindDispatch moves the dispatcher's checkpoint back to the log's head when it is past it, as it
+// is once the log has been restored from an older copy: the dispatcher cannot be rebuilt (its effects
+// are deliveries), but it must not skip the events appended from there on.
+func rewindDispatch(ctx context.Context, n *node, stdout io.Writer) error {
+	name := dispatchProjection{}.Name()
+	from, rewound, err := projections.RewindToLog(ctx, n.writeDB, name, n.store.LastPosition)
+	if err != nil {
+		return fmt.Errorf("rewinding %s: %w", name, err)
+	}
+	if rewound {
+		fmt.Fprintf(stdout, "rewound %s from %s to the end of the log: events past the log's end were dispatched before and are lost\n", name, from)
 	}
 	return nil
 }

@@ -101,7 +101,7 @@ func (i *instance) wait() error {
 // refused and requests in flight get shutdownGrace to finish.
 func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
 	startedAt := time.Now()
-	n, err := openNode(ctx, cfg, log)
+	n, err := openServeNode(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,8 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		var err error
 		select {
 		case err = <-served:
+		// A shutdown asked for ends the projections and the delivery too, and the select may see
+		// them stop before it sees ctx end: only a stop while ctx lives is a failure.
 		case <-projectionsDone:
 			err = stopped(ctx, log, "projections", projectionsErr)
 		case <-deliveryDone:

@@ -179,6 +179,11 @@ func (e *WrongExpectedVersionError) Is(target error) bool { return target == Err
 // time. Callers may retry; the API answers 503.
 var ErrUnavailable = errors.New("eventlog: store unavailable")
 
+// ErrCorrupt marks a failure that will not pass: the store's data is damaged (a page or the header
+// of its file is not what it wrote). Retrying cannot help; the process stops and says so, and the
+// operator restores the log from a backup.
+var ErrCorrupt = errors.New("eventlog: store damaged")
+
 // ErrSubscriptionDropped marks the end of a subscription that the subscriber did not ask for. The
 // subscriber resubscribes from its last checkpoint.
 var ErrSubscriptionDropped = errors.New("eventlog: subscription dropped")

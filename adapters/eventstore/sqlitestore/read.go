@@ -75,7 +75,7 @@ func (s *Store) LastPosition(ctx context.Context) (eventlog.Position, error) {
 	}
 	var last int64
 	if err := s.reads.last.QueryRowContext(ctx).Scan(&last); err != nil {
-		return eventlog.Position{}, fmt.Errorf("sqlitestore: last position: %w", classify(err))
+		return eventlog.Position{}, fmt.Errorf("sqlitestore: last position: %w", s.classify(err))
 	}
 	return positionOf(last), nil
 }
@@ -86,7 +86,7 @@ func (s *Store) query(ctx context.Context, stmt *sql.Stmt, args ...any) ([]event
 	}
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: read: %w", classify(err))
+		return nil, fmt.Errorf("sqlitestore: read: %w", s.classify(err))
 	}
 	defer rows.Close()
 	var events []eventlog.RecordedEvent
@@ -98,7 +98,7 @@ func (s *Store) query(ctx context.Context, stmt *sql.Stmt, args ...any) ([]event
 		events = append(events, ev)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: read: %w", classify(err))
+		return nil, fmt.Errorf("sqlitestore: read: %w", s.classify(err))
 	}
 	return events, nil
 }
