@@ -143,7 +143,11 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 	// AccountInfo answers only once JetStream is up and, clustered, has a meta leader.
 	for {
-		_, err := js.AccountInfo(ctx)
+		// Each try has its own short deadline: a request made before there is a leader may go
+		// unanswered.
+		try, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := js.AccountInfo(try)
+		cancel()
 		if err == nil {
 			return nil
 		}

@@ -95,7 +95,8 @@ func (p *PubSub) Publish(name string, msgs ...*message.Message) error {
 }
 
 // Subscribe returns the messages of topic name as they fall due, at most MaxInFlight unacked at a
-// time. The channel is closed when ctx ends or the PubSub is closed. Each message's context is ctx.
+// time. The channel is closed when ctx ends or the PubSub is closed. Each message's context derives
+// from ctx and ends once the message is acked or nacked.
 func (p *PubSub) Subscribe(ctx context.Context, name string) (<-chan *message.Message, error) {
 	t, err := p.topic(name)
 	if err != nil {
@@ -311,15 +312,17 @@ func (s *subscription) run() {
 		}
 		msg := message.NewMessage(e.key, e.payload)
 		msg.Metadata = maps.Clone(e.metadata)
-		msg.SetContext(s.msgCtx)
+		ctx, cancel := context.WithCancel(s.msgCtx)
+		msg.SetContext(ctx)
 		select {
 		case s.out <- msg:
 		case <-s.closing:
+			cancel()
 			s.t.done(e, false, time.Now())
 			return
 		}
 		s.watchers.Add(1)
-		go s.watch(e, msg)
+		go s.watch(e, msg, cancel)
 	}
 }
 
@@ -344,9 +347,11 @@ func (s *subscription) await(timer *time.Timer) *entry {
 	}
 }
 
-// watch waits for msg's ack or nack, or for the subscription to close, and frees its slot.
-func (s *subscription) watch(e *entry, msg *message.Message) {
+// watch waits for msg's ack or nack, or for the subscription to close; then it cancels the message's
+// context and frees its slot.
+func (s *subscription) watch(e *entry, msg *message.Message, cancel context.CancelFunc) {
 	defer s.watchers.Done()
+	defer cancel()
 	select {
 	case <-msg.Acked():
 		s.t.done(e, true, time.Time{})

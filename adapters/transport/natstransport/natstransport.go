@@ -295,7 +295,7 @@ func (p *PubSub) consumer(ctx context.Context, n names) (jetstream.Consumer, err
 // Subscribe returns the topic's messages as they fall due, at most MaxInFlight unacked at a time;
 // every subscription of a topic, on any node, shares its one work queue. The channel is closed when
 // ctx ends or the PubSub is closed, after the subscription's handlers have acked or CloseTimeout has
-// passed. Each message's context is ctx.
+// passed. Each message's context derives from ctx and ends once the message is acked or nacked.
 func (p *PubSub) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	n, err := namesOf(topic)
 	if err != nil {
@@ -417,15 +417,18 @@ func (s *subscription) fetch(batch int) int {
 			continue
 		default:
 		}
+		ctx, cancel := context.WithCancel(s.msgCtx)
+		msg.SetContext(ctx)
 		select {
 		case s.out <- msg:
 		case <-s.closing:
+			cancel()
 			_ = jm.Nak()
 			continue
 		}
 		got++
 		s.watchers.Add(1)
-		go s.watch(jm, msg)
+		go s.watch(jm, msg, cancel)
 	}
 	if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 		s.pause(err)
@@ -467,14 +470,14 @@ func (s *subscription) unmarshal(jm jetstream.Msg) (*message.Message, error) {
 			delete(msg.Metadata, k)
 		}
 	}
-	msg.SetContext(s.msgCtx)
 	return msg, nil
 }
 
 // watch passes msg's ack or nack on to the server, telling it every half ack wait meanwhile that
-// the message is in progress; it frees the message's slot when done.
-func (s *subscription) watch(jm jetstream.Msg, msg *message.Message) {
+// the message is in progress; when done, it cancels the message's context and frees its slot.
+func (s *subscription) watch(jm jetstream.Msg, msg *message.Message, cancel context.CancelFunc) {
 	defer func() {
+		cancel()
 		<-s.slots
 		s.watchers.Done()
 	}()

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/adapters/natsserver"
+	"github.com/hookd/hookd/adapters/transport"
 	"github.com/hookd/hookd/adapters/transport/natstransport"
 	"github.com/hookd/hookd/adapters/transport/transporttest"
 )
@@ -134,4 +136,137 @@ func TestConformanceThreeServers(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)
 	transporttest.Run(t, features, c.backend())
+}
+
+// TestStreamLeaderKilled kills the server leading the stream under a steady load of messages, a third
+// of them timers: nothing is lost, no timer fires early, and the stall is logged.
+func TestStreamLeaderKilled(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3)
+	const (
+		count   = 600
+		every   = 5 * time.Millisecond // about 200 messages a second
+		killAt  = 200
+		ackWait = 2 * time.Second
+		delay   = time.Second
+	)
+	b := c.backend()
+	pub, sub := b.NewNode(t, ackWait), b.NewNode(t, ackWait)
+	topic := "hookdtest.leader"
+	sched := transport.NewScheduler(pub.Publisher, topic)
+	if err := sched.Schedule(t.Context(), "warmup", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	nc := c.connect(t)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.Stream(t.Context(), "hookdtest_leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := info.CachedInfo().Config.Replicas; r != 3 {
+		t.Fatalf("stream has %d replicas, want 3 by default in a cluster", r)
+	}
+
+	type arrival struct {
+		key string
+		at  time.Time
+	}
+	arrivals := make(chan arrival, 2*count)
+	msgs, err := sub.Subscriber.Subscribe(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for msg := range msgs {
+			arrivals <- arrival{msg.UUID, time.Now()}
+			msg.Ack()
+		}
+	}()
+
+	due := make(map[string]time.Time, count)
+	var slowest time.Duration
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := range count {
+			key, at := fmt.Sprint("k", i), time.Time{}
+			if i%3 == 0 {
+				at = time.Now().Add(delay)
+			}
+			due[key] = at
+			start := time.Now()
+			// As the dispatcher does: an error means try again, a success means the stream has it.
+			for {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+				err := sched.Schedule(ctx, key, at)
+				cancel()
+				if err == nil {
+					break
+				}
+				if time.Since(start) > 20*time.Second {
+					t.Errorf("publishing %s: %v", key, err)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			slowest = max(slowest, time.Since(start))
+			time.Sleep(every)
+		}
+	}()
+
+	seen := map[string]time.Time{}
+	var killed time.Time
+	var killedName string
+	var lastBeforeKill, stallEnd time.Time
+	var stall time.Duration
+	var previous time.Time
+	timeout := time.After(60 * time.Second)
+	for len(seen) < count+1 {
+		select {
+		case a := <-arrivals:
+			if _, ok := seen[a.key]; !ok {
+				seen[a.key] = a.at
+			}
+			if len(seen) == killAt && killed.IsZero() {
+				killed, killedName = time.Now(), c.killStreamLeader(t, "hookdtest_leader")
+			}
+			if !previous.IsZero() && !killed.IsZero() && a.at.After(killed) {
+				if gap := a.at.Sub(previous); gap > stall {
+					stall, lastBeforeKill, stallEnd = gap, previous, a.at
+				}
+			}
+			previous = a.at
+		case <-timeout:
+			t.Fatalf("%d of %d messages came", len(seen), count+1)
+		}
+	}
+	<-published // due and slowest are the publisher's until then
+	for key, at := range due {
+		if seen[key].Before(at) {
+			t.Errorf("%s handed out %v before its due time", key, at.Sub(seen[key]))
+		}
+	}
+	t.Logf("killed stream leader %s; longest gap between messages after it %v (from %v to %v after the kill); slowest publish %v",
+		killedName, stall.Round(time.Millisecond), lastBeforeKill.Sub(killed).Round(time.Millisecond),
+		stallEnd.Sub(killed).Round(time.Millisecond), slowest.Round(time.Millisecond))
+}
+
+// killStreamLeader shuts down the server leading stream and returns its name.
+func (c *cluster) killStreamLeader(t *testing.T, stream string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.servers {
+		if s != nil && s.IsStreamLeader(stream) {
+			name := s.Name()
+			s.Shutdown()
+			c.servers[i] = nil
+			return name
+		}
+	}
+	t.Error("no server leads the stream")
+	return ""
 }
