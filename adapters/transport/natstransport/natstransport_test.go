@@ -138,11 +138,18 @@ func TestConformanceThreeServers(t *testing.T) {
 	transporttest.Run(t, features, c.backend())
 }
 
-// TestStreamLeaderKilled kills the server leading the stream under a steady load of messages, a third
-// of them timers: nothing is lost, no timer fires early, and the stall is logged.
-func TestStreamLeaderKilled(t *testing.T) {
+// TestStreamLeaderShutDown shuts down the in-process server leading the stream under load (a clean
+// shutdown hands the stream's leadership over first).
+func TestStreamLeaderShutDown(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)
+	underLoad(t, c.backend(), c.connect(t), func(stream string) string { return c.killStreamLeader(t, stream) })
+}
+
+// underLoad schedules a steady load of messages, a third of them timers, and calls kill when a third
+// have come: nothing may be lost, no timer may fire early, and the stall is logged. kill returns
+// the name of the server it killed.
+func underLoad(t *testing.T, b transporttest.Backend, nc *nats.Conn, kill func(stream string) string) {
 	const (
 		count   = 600
 		every   = 5 * time.Millisecond // about 200 messages a second
@@ -150,14 +157,12 @@ func TestStreamLeaderKilled(t *testing.T) {
 		ackWait = 2 * time.Second
 		delay   = time.Second
 	)
-	b := c.backend()
 	pub, sub := b.NewNode(t, ackWait), b.NewNode(t, ackWait)
 	topic := "hookdtest.leader"
 	sched := transport.NewScheduler(pub.Publisher, topic)
 	if err := sched.Schedule(t.Context(), "warmup", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	nc := c.connect(t)
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -232,7 +237,7 @@ func TestStreamLeaderKilled(t *testing.T) {
 				seen[a.key] = a.at
 			}
 			if len(seen) == killAt && killed.IsZero() {
-				killed, killedName = time.Now(), c.killStreamLeader(t, "hookdtest_leader")
+				killed, killedName = time.Now(), kill("hookdtest_leader")
 			}
 			if !previous.IsZero() && !killed.IsZero() && a.at.After(killed) {
 				if gap := a.at.Sub(previous); gap > stall {
