@@ -293,18 +293,13 @@ func (p *PubSub) consumer(ctx context.Context, n names) (jetstream.Consumer, err
 }
 
 // Subscribe returns the topic's messages as they fall due, at most MaxInFlight unacked at a time;
-// every subscription of a topic, on any node, shares its one work queue. The channel is closed when
+// every subscription of a topic, on any node, shares its one work queue. It fails only on a topic
+// that cannot be a subject: the stream and consumer are made (or found) by the subscription, which
+// keeps trying while JetStream is unreachable or the stream has no leader. The channel is closed when
 // ctx ends or the PubSub is closed, after the subscription's handlers have acked or CloseTimeout has
 // passed. Each message's context derives from ctx and ends once the message is acked or nacked.
 func (p *PubSub) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	n, err := namesOf(topic)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.ensure(ctx, n); err != nil {
-		return nil, err
-	}
-	cons, err := p.consumer(ctx, n)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +314,7 @@ func (p *PubSub) Subscribe(ctx context.Context, topic string) (<-chan *message.M
 	p.subs.Add(1)
 	p.mu.Unlock()
 	s := &subscription{
-		p: p, n: n, cons: cons, msgCtx: ctx, closing: subCtx.Done(), abandon: make(chan struct{}),
+		p: p, n: n, msgCtx: ctx, closing: subCtx.Done(), abandon: make(chan struct{}),
 		out: make(chan *message.Message), slots: make(chan struct{}, p.cfg.MaxInFlight),
 		log: p.cfg.Logger.With("topic", topic),
 	}
@@ -367,6 +362,16 @@ func (s *subscription) run() {
 		timer.Stop()
 		close(s.out)
 	}()
+	for s.cons == nil {
+		if err := s.connect(); err != nil {
+			s.log.Warn("finding the stream and its consumer failed; trying again", "err", err)
+			select {
+			case <-time.After(retryWait):
+			case <-s.closing:
+				return
+			}
+		}
+	}
 	for {
 		select {
 		case s.slots <- struct{}{}:
@@ -448,16 +453,25 @@ func (s *subscription) pause(err error) {
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
 		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
 		s.p.forget(s.n)
-		ctx, cancel := context.WithTimeout(s.msgCtx, 5*time.Second)
-		defer cancel()
-		if err := s.p.ensure(ctx, s.n); err != nil {
+		if err := s.connect(); err != nil {
 			s.log.Debug("making the stream again failed", "err", err)
-			return
-		}
-		if c, err := s.p.consumer(ctx, s.n); err == nil {
-			s.cons = c
 		}
 	}
+}
+
+// connect makes (or finds) the topic's stream and consumer.
+func (s *subscription) connect() error {
+	ctx, cancel := context.WithTimeout(s.msgCtx, 5*time.Second)
+	defer cancel()
+	if err := s.p.ensure(ctx, s.n); err != nil {
+		return err
+	}
+	c, err := s.p.consumer(ctx, s.n)
+	if err != nil {
+		return err
+	}
+	s.cons = c
+	return nil
 }
 
 func (s *subscription) unmarshal(jm jetstream.Msg) (*message.Message, error) {
