@@ -1,6 +1,8 @@
 package memtransport_test
 
 import (
+	"github.com/hookd/hookd/adapters/transport"
+
 	"sync"
 
 	"context"
@@ -89,4 +91,61 @@ func (u user) Close() error {
 	u.cancel()
 	u.subs.Wait()
 	return nil
+}
+
+func TestFullTopicRefusesNewKeysOnly(t *testing.T) {
+	t.Parallel()
+	ps := memtransport.New(memtransport.Config{MaxPending: 2})
+	t.Cleanup(func() { _ = ps.Close() })
+	sched := transport.NewScheduler(ps, "t")
+	later := time.Now().Add(time.Hour)
+	for _, id := range []string{"a", "b"} {
+		if err := sched.Schedule(t.Context(), id, later); err != nil {
+			t.Fatalf("Schedule(%s) = %v", id, err)
+		}
+	}
+	if err := sched.Schedule(t.Context(), "c", later); !errors.Is(err, memtransport.ErrFull) {
+		t.Fatalf("Schedule(c) on a full topic = %v, want ErrFull", err)
+	}
+	// A key the topic holds can always be scheduled again: a retry never fails for want of room.
+	if err := sched.Schedule(t.Context(), "a", time.Now()); err != nil {
+		t.Fatalf("Schedule(a) again = %v", err)
+	}
+	if waiting, inFlight := ps.Len("t"); waiting != 2 || inFlight != 0 {
+		t.Fatalf("Len = %d waiting, %d in flight; want 2, 0", waiting, inFlight)
+	}
+}
+
+func TestPublishedWhileInFlightWaitsForTheAck(t *testing.T) {
+	t.Parallel()
+	ps := memtransport.New(memtransport.Config{})
+	t.Cleanup(func() { _ = ps.Close() })
+	sched := transport.NewScheduler(ps, "t")
+	msgs, err := ps.Subscribe(t.Context(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.Schedule(t.Context(), "k", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	first := <-msgs
+	// A replay asked for during the attempt: kept, but not handed out while the attempt runs.
+	if err := sched.Schedule(t.Context(), "k", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case msg := <-msgs:
+		t.Fatalf("%s handed out while in flight", msg.UUID)
+	case <-time.After(200 * time.Millisecond):
+	}
+	first.Ack()
+	select {
+	case msg := <-msgs:
+		if msg.UUID != "k" {
+			t.Fatalf("got %s, want k", msg.UUID)
+		}
+		msg.Ack()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message published during the flight was lost")
+	}
 }
