@@ -55,7 +55,7 @@ type PubSub struct {
 	mu     sync.RWMutex
 	topics map[string]*topic
 	closed bool
-	cancel []context.CancelFunc
+	cancel map[*subscription]context.CancelFunc // of the subscriptions running
 	subs   sync.WaitGroup
 }
 
@@ -72,7 +72,7 @@ func New(cfg Config) *PubSub {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	return &PubSub{cfg: cfg, topics: make(map[string]*topic)}
+	return &PubSub{cfg: cfg, topics: make(map[string]*topic), cancel: make(map[*subscription]context.CancelFunc)}
 }
 
 // Publish holds each message until it is due, replacing a waiting message of the same UUID. It is safe
@@ -103,24 +103,27 @@ func (p *PubSub) Subscribe(ctx context.Context, name string) (<-chan *message.Me
 		return nil, err
 	}
 	subCtx, cancel := context.WithCancel(ctx)
+	s := &subscription{
+		t: t, msgCtx: ctx, closing: subCtx.Done(), nackDelay: p.cfg.NackDelay,
+		out: make(chan *message.Message), slots: make(chan struct{}, p.cfg.MaxInFlight), wake: make(chan struct{}, 1),
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		cancel()
 		return nil, ErrClosed
 	}
-	p.cancel = append(p.cancel, cancel)
+	p.cancel[s] = cancel
 	p.subs.Add(1)
 	p.mu.Unlock()
-
-	s := &subscription{
-		t: t, msgCtx: ctx, closing: subCtx.Done(), nackDelay: p.cfg.NackDelay,
-		out: make(chan *message.Message), slots: make(chan struct{}, p.cfg.MaxInFlight), wake: make(chan struct{}, 1),
-	}
 	t.addSub(s)
 	go func() {
 		defer p.subs.Done()
 		s.run()
+		cancel()
+		p.mu.Lock()
+		delete(p.cancel, s)
+		p.mu.Unlock()
 	}()
 	return s.out, nil
 }

@@ -101,7 +101,7 @@ type PubSub struct {
 	mu      sync.Mutex
 	streams map[string]bool // topics whose stream is known to exist
 	closed  bool
-	cancel  []context.CancelFunc
+	cancel  map[*subscription]context.CancelFunc // of the subscriptions running
 	subs    sync.WaitGroup
 }
 
@@ -134,7 +134,7 @@ func New(cfg Config) (*PubSub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natstransport: %w", err)
 	}
-	return &PubSub{cfg: cfg, js: js, streams: make(map[string]bool)}, nil
+	return &PubSub{cfg: cfg, js: js, streams: make(map[string]bool), cancel: make(map[*subscription]context.CancelFunc)}, nil
 }
 
 // names are the JetStream names of a topic.
@@ -304,23 +304,27 @@ func (p *PubSub) Subscribe(ctx context.Context, topic string) (<-chan *message.M
 		return nil, err
 	}
 	subCtx, cancel := context.WithCancel(ctx)
+	s := &subscription{
+		p: p, n: n, msgCtx: ctx, closing: subCtx.Done(), abandon: make(chan struct{}),
+		out: make(chan *message.Message), slots: make(chan struct{}, p.cfg.MaxInFlight),
+		log: p.cfg.Logger.With("topic", topic),
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		cancel()
 		return nil, ErrClosed
 	}
-	p.cancel = append(p.cancel, cancel)
+	p.cancel[s] = cancel
 	p.subs.Add(1)
 	p.mu.Unlock()
-	s := &subscription{
-		p: p, n: n, msgCtx: ctx, closing: subCtx.Done(), abandon: make(chan struct{}),
-		out: make(chan *message.Message), slots: make(chan struct{}, p.cfg.MaxInFlight),
-		log: p.cfg.Logger.With("topic", topic),
-	}
 	go func() {
 		defer p.subs.Done()
 		s.run()
+		cancel()
+		p.mu.Lock()
+		delete(p.cancel, s)
+		p.mu.Unlock()
 	}()
 	return s.out, nil
 }
