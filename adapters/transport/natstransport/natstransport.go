@@ -247,11 +247,22 @@ func (p *PubSub) forget(n names) {
 }
 
 func (p *PubSub) makeStream(ctx context.Context, n names) error {
-	if _, err := p.js.Stream(ctx, n.stream); err == nil {
-		return nil
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+	stream, err := p.js.Stream(ctx, n.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		stream, err = p.createStream(ctx, n)
+	}
+	if err != nil {
 		return fmt.Errorf("natstransport: stream %s: %w", n.stream, err)
 	}
+	// A server older than 2.12 keeps the stream without message scheduling, and its timers would
+	// never fire.
+	if !stream.CachedInfo().Config.AllowMsgSchedules {
+		return fmt.Errorf("natstransport: stream %s does not allow message schedules (nats-server 2.12 or later is needed)", n.stream)
+	}
+	return nil
+}
+
+func (p *PubSub) createStream(ctx context.Context, n names) (jetstream.Stream, error) {
 	replicas := p.cfg.Replicas
 	if replicas == 0 {
 		replicas = 1
@@ -259,7 +270,7 @@ func (p *PubSub) makeStream(ctx context.Context, n names) error {
 			replicas = 3
 		}
 	}
-	_, err := p.js.CreateStream(ctx, jetstream.StreamConfig{
+	stream, err := p.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:      n.stream,
 		Subjects:  []string{n.ready + "*", n.sched + "*"},
 		Retention: jetstream.WorkQueuePolicy,
@@ -271,10 +282,13 @@ func (p *PubSub) makeStream(ctx context.Context, n names) error {
 		AllowMsgSchedules: true,
 		AllowRollup:       true, // message scheduling requires it
 	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("natstransport: creating stream %s (%d replicas): %w", n.stream, replicas, err)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return p.js.Stream(ctx, n.stream) // another node made it first
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("creating it with %d replicas: %w", replicas, err)
+	}
+	return stream, nil
 }
 
 func (p *PubSub) consumer(ctx context.Context, n names) (jetstream.Consumer, error) {

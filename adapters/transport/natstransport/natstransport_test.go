@@ -275,3 +275,28 @@ func (c *cluster) killStreamLeader(t *testing.T, stream string) string {
 	t.Error("no server leads the stream")
 	return ""
 }
+
+// TestRefusesStreamWithoutSchedules: a stream that cannot hold timers (made by hand, or by a server
+// older than 2.12, which ignores the setting) is refused rather than left to lose timers.
+func TestRefusesStreamWithoutSchedules(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 1)
+	nc := c.connect(t)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "plain", Subjects: []string{"plain.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := natstransport.New(natstransport.Config{Conn: nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	err = transport.NewScheduler(ps, "plain").Schedule(t.Context(), "k", time.Now().Add(time.Minute))
+	if err == nil || !strings.Contains(err.Error(), "message schedules") {
+		t.Fatalf("Schedule = %v, want an error saying the stream does not allow message schedules", err)
+	}
+}
