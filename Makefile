@@ -10,8 +10,7 @@ LDFLAGS  := -X main.gitCommit=$(COMMIT) -X main.gitTag=$(TAG) -X main.buildEpoch
 BENCHTIME ?= 3s
 BENCH_DURATION ?= 60s
 
-# How long `make test` fuzzes the payload rules against the body builder (beyond the seed corpus,
-# which every `go test` runs).
+# How long `make test` fuzzes each target (see fuzz).
 FUZZTIME ?= 15s
 
 .PHONY: run build test fuzz bench bench-delivery receiving-examples lint fmt clean
@@ -25,9 +24,12 @@ build:
 test: fuzz
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-# Whatever publish accepts, the body builder delivers as JSON.parse reads it (one -fuzz target per run).
+# Fuzz where input crosses a trust boundary, beyond the seed corpora that every `go test` runs (one
+# -fuzz target per run): whatever publish accepts, the body builder delivers as JSON.parse reads it;
+# whatever authentication headers anyone sends, Verify accepts only what the API relies on.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPublishedPayloadBody$$' -fuzztime $(FUZZTIME) ./adapters/webhooksig/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./adapters/kosmosauth/
 
 bench:
 	HOOKD_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...
