@@ -9,50 +9,37 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
-
-	"github.com/hookd/hookd/domain/delivery"
 )
 
 // Topic is the Watermill topic that carries delivery ids to the deliver handler.
 const Topic = "hookd.deliveries"
 
 // Pipeline is the embedded profile's delivery: the Queue publishes due deliveries on a GoChannel,
-// and a Watermill router runs the Handler for each. The router runs each message on its own
+// and a Watermill router runs the use case for each. The router runs each message on its own
 // goroutine; the Queue's limit is what bounds the attempts in flight.
 type Pipeline struct {
-	queue   *Queue
-	handler *Handler
-	grace   time.Duration
-	stop    context.CancelFunc
-	log     *slog.Logger
+	queue     *Queue
+	attempter Attempter
+	grace     time.Duration
+	log       *slog.Logger
 }
 
-// NewPipeline returns the pipeline over queue and cfg's handler. grace bounds how long a stop waits
-// for attempts in flight before it cancels them, unrecorded.
-func NewPipeline(queue *Queue, cfg Config, grace time.Duration) (*Pipeline, error) {
-	cfg.Queue = queue
-	sendCtx, stop := context.WithCancel(context.Background())
-	h, err := NewHandler(sendCtx, cfg)
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	log := cfg.Logger
+// NewPipeline returns the pipeline that hands what queue holds to attempter. grace bounds how long
+// a stop waits for attempts in flight before it cancels them, unrecorded.
+func NewPipeline(queue *Queue, attempter Attempter, grace time.Duration, log *slog.Logger) *Pipeline {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{queue: queue, handler: h, grace: grace, stop: stop, log: log}, nil
+	return &Pipeline{queue: queue, attempter: attempter, grace: grace, log: log}
 }
-
-// Scheduled keeps a delivery just scheduled and saved, so that its first attempt need not read it
-// back from the log.
-func (p *Pipeline) Scheduled(d *delivery.Delivery) { p.handler.Scheduled(d) }
 
 // Run delivers until ctx ends, then stops gracefully: the queue hands out nothing more, attempts in
 // flight get the grace period to finish and be recorded, and those still running after it are
 // cancelled and left unrecorded, to be made again at the next start.
 func (p *Pipeline) Run(ctx context.Context) error {
-	defer p.stop()
+	sendCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	handler := NewHandler(sendCtx, p.attempter, p.log)
 	logger := watermill.NewSlogLoggerWithLevelMapping(p.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	pubsub := gochannel.NewGoChannel(gochannel.Config{}, logger)
 	// The router waits longer than the grace period: at its end the attempts are cancelled, and
@@ -61,7 +48,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	router.AddConsumerHandler("deliver", Topic, pubsub, p.handler.Handle)
+	router.AddConsumerHandler("deliver", Topic, pubsub, func(msg *message.Message) error {
+		// The Queue redoes what needs redoing: the use case schedules every delivery it does not
+		// finish, and a stop leaves the rest to the next start.
+		defer p.queue.Done(string(msg.Payload))
+		_ = handler.Handle(msg)
+		return nil
+	})
 
 	routerCtx, stopRouter := context.WithCancel(context.Background())
 	routed := make(chan error, 1)
@@ -84,7 +77,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	select {
 	case closeErr = <-closed:
 	case <-time.After(p.grace):
-		p.stop()
+		stop()
 		closeErr = <-closed
 	}
 	stopRouter()

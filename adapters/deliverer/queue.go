@@ -39,15 +39,15 @@ func NewQueue(limit int, clock func() time.Time) *Queue {
 	}
 }
 
-// Schedule queues the delivery id, due at at.
-func (q *Queue) Schedule(id string, at time.Time) {
+// Schedule queues the delivery id, due at at. It implements deliver.Scheduler, and never fails.
+func (q *Queue) Schedule(_ context.Context, id string, at time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if again, ok := q.inFlight[id]; ok {
 		if again == nil || at.Before(*again) {
 			q.inFlight[id] = &at
 		}
-		return
+		return nil
 	}
 	if e, ok := q.byID[id]; ok {
 		if at.Before(e.at) {
@@ -55,12 +55,13 @@ func (q *Queue) Schedule(id string, at time.Time) {
 			heap.Fix(&q.pending, e.index)
 			q.signal()
 		}
-		return
+		return nil
 	}
 	e := &entry{id: id, at: at}
 	q.byID[id] = e
 	heap.Push(&q.pending, e)
 	q.signal()
+	return nil
 }
 
 // Done says the attempt at id is over, whatever came of it, and frees its slot.

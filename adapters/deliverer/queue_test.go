@@ -64,9 +64,9 @@ func TestQueueHandsOutInDueOrderWhenDue(t *testing.T) {
 	t.Parallel()
 	q := NewQueue(10, time.Now)
 	now := time.Now()
-	q.Schedule("later", now.Add(150*time.Millisecond))
-	q.Schedule("first", now.Add(-time.Second))
-	q.Schedule("second", now)
+	_ = q.Schedule(context.Background(), "later", now.Add(150*time.Millisecond))
+	_ = q.Schedule(context.Background(), "first", now.Add(-time.Second))
+	_ = q.Schedule(context.Background(), "second", now)
 	c := runQueue(t, q)
 	if got := []string{c.next(t), c.next(t)}; !slices.Equal(got, []string{"first", "second"}) {
 		t.Fatalf("handed out %v, want first, second", got)
@@ -81,7 +81,7 @@ func TestQueueKeepsTheLimitInFlight(t *testing.T) {
 	t.Parallel()
 	q := NewQueue(2, time.Now)
 	for _, id := range []string{"a", "b", "c"} {
-		q.Schedule(id, time.Now())
+		_ = q.Schedule(context.Background(), id, time.Now())
 	}
 	c := runQueue(t, q)
 	first, second := c.next(t), c.next(t)
@@ -100,16 +100,16 @@ func TestQueueKeepsTheLimitInFlight(t *testing.T) {
 func TestQueueMergesADeliveryGivenTwice(t *testing.T) {
 	t.Parallel()
 	q := NewQueue(10, time.Now)
-	q.Schedule("a", time.Now().Add(time.Hour))
-	q.Schedule("a", time.Now()) // the earlier time wins
-	q.Schedule("a", time.Now().Add(time.Hour))
+	_ = q.Schedule(context.Background(), "a", time.Now().Add(time.Hour))
+	_ = q.Schedule(context.Background(), "a", time.Now()) // the earlier time wins
+	_ = q.Schedule(context.Background(), "a", time.Now().Add(time.Hour))
 	c := runQueue(t, q)
 	if got := c.next(t); got != "a" {
 		t.Fatalf("handed out %s", got)
 	}
 	c.none(t, 50*time.Millisecond)
 	// Given while in flight, it comes again once the attempt is done, not before.
-	q.Schedule("a", time.Now())
+	_ = q.Schedule(context.Background(), "a", time.Now())
 	c.none(t, 50*time.Millisecond)
 	q.Done("a")
 	if got := c.next(t); got != "a" {
