@@ -112,7 +112,7 @@ type sender struct {
 	outcome  deliver.Outcome
 	during   func(deliver.Request)
 	sent     []deliver.Request
-	forgoten []string
+	forgotten []string
 }
 
 func (s *sender) Send(_ context.Context, r deliver.Request) deliver.Outcome {
@@ -128,7 +128,7 @@ func (s *sender) Send(_ context.Context, r deliver.Request) deliver.Outcome {
 func (s *sender) Forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.forgoten = append(s.forgoten, id)
+	s.forgotten = append(s.forgotten, id)
 }
 
 type scheduled struct {
@@ -253,8 +253,8 @@ func TestAttempt(t *testing.T) {
 		wantEvents: []string{delivery.EventFailed},
 		check: func(t *testing.T, f *fixture) {
 			wantReason(t, f, delivery.ReasonWebhookDeleted)
-			if !slices.Equal(f.sender.forgoten, []string{"w1"}) {
-				t.Errorf("the sender forgot %v, want the deleted webhook", f.sender.forgoten)
+			if !slices.Equal(f.sender.forgotten, []string{"w1"}) {
+				t.Errorf("the sender forgot %v, want the deleted webhook", f.sender.forgotten)
 			}
 		},
 	}, {
@@ -320,8 +320,10 @@ func TestAttempt(t *testing.T) {
 		wantEvents: []string{delivery.EventFailed},
 		check:      func(t *testing.T, f *fixture) { wantReason(t, f, delivery.ReasonSecretUnopenable) },
 	}, {
-		name:       "the delivery's own credential that does not open parks it",
-		setup:      func(_ *testing.T, f *fixture) { f.deliveries.loadErr = fmt.Errorf("%w: old key", eventcodec.ErrUnopenable) },
+		name: "the delivery's own credential that does not open parks it",
+		setup: func(_ *testing.T, f *fixture) {
+			f.deliveries.loadErr = fmt.Errorf("%w: old key", eventcodec.ErrUnopenable)
+		},
 		wantEvents: []string{delivery.EventFailed},
 		check:      func(t *testing.T, f *fixture) { wantReason(t, f, delivery.ReasonSecretUnopenable) },
 	}, {
@@ -338,8 +340,10 @@ func TestAttempt(t *testing.T) {
 		setup:         func(_ *testing.T, f *fixture) { f.deliveries.loadErr = errStore },
 		wantScheduled: []time.Time{now.Add(deliver.StoreRetryDelay)},
 	}, {
-		name:  "an attempt cut short by a shutdown is not recorded",
-		setup: func(_ *testing.T, f *fixture) { f.sender.outcome = deliver.Outcome{ErrorClass: "canceled", Canceled: true} },
+		name: "an attempt cut short by a shutdown is not recorded",
+		setup: func(_ *testing.T, f *fixture) {
+			f.sender.outcome = deliver.Outcome{ErrorClass: "canceled", Canceled: true}
+		},
 		wantErr: deliver.ErrCanceled, wantSent: 1,
 	}, {
 		name: "a scheduler error is returned",
