@@ -108,10 +108,10 @@ func (s signer) Sign(_ context.Context, msgID string, at time.Time, _ []byte, se
 
 // sender answers every request with outcome, after calling during (when set) with the request.
 type sender struct {
-	mu       sync.Mutex
-	outcome  deliver.Outcome
-	during   func(deliver.Request)
-	sent     []deliver.Request
+	mu        sync.Mutex
+	outcome   deliver.Outcome
+	during    func(deliver.Request)
+	sent      []deliver.Request
 	forgotten []string
 }
 
