@@ -3,74 +3,70 @@ package deliverer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 )
 
 // Topic is the Watermill topic that carries delivery ids to the deliver handler.
 const Topic = "hookd.deliveries"
 
-// Pipeline is the embedded profile's delivery: the Queue publishes due deliveries on a GoChannel,
-// and a Watermill router runs the use case for each. The router runs each message on its own
-// goroutine; the Queue's limit is what bounds the attempts in flight.
+// Pipeline runs the delivery use case for each message a transport hands out, through a Watermill
+// router: the transport's subscriber bounds the attempts in flight (its in-flight limit), and the
+// router's recoverer middleware turns a panic in an attempt into an error, and the message into a
+// nack, so that one delivery cannot stop the others.
 type Pipeline struct {
-	queue     *Queue
+	sub       message.Subscriber
 	attempter Attempter
 	grace     time.Duration
 	log       *slog.Logger
 }
 
-// NewPipeline returns the pipeline that hands what queue holds to attempter. grace bounds how long
+// NewPipeline returns the pipeline that hands what sub hands out to attempter. grace bounds how long
 // a stop waits for attempts in flight before it cancels them, unrecorded.
-func NewPipeline(queue *Queue, attempter Attempter, grace time.Duration, log *slog.Logger) *Pipeline {
+func NewPipeline(sub message.Subscriber, attempter Attempter, grace time.Duration, log *slog.Logger) *Pipeline {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{queue: queue, attempter: attempter, grace: grace, log: log}
+	return &Pipeline{sub: sub, attempter: attempter, grace: grace, log: log}
 }
 
-// Run delivers until ctx ends, then stops gracefully: the queue hands out nothing more, attempts in
-// flight get the grace period to finish and be recorded, and those still running after it are
-// cancelled and left unrecorded, to be made again at the next start.
+// Run delivers until ctx ends, then stops gracefully: the router closes the subscriber, which hands
+// out nothing more; attempts in flight get the grace period to finish and be recorded, and those
+// still running after it are cancelled and left unrecorded, to be made again at the next start.
 func (p *Pipeline) Run(ctx context.Context) error {
 	sendCtx, stop := context.WithCancel(context.Background())
 	defer stop()
-	handler := NewHandler(sendCtx, p.attempter, p.log)
 	logger := watermill.NewSlogLoggerWithLevelMapping(p.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
-	pubsub := gochannel.NewGoChannel(gochannel.Config{}, logger)
 	// The router waits longer than the grace period: at its end the attempts are cancelled, and
 	// their handlers return at once.
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: p.grace + 5*time.Second}, logger)
 	if err != nil {
 		return err
 	}
-	router.AddConsumerHandler("deliver", Topic, pubsub, func(msg *message.Message) error {
-		// The Queue redoes what needs redoing: the use case schedules every delivery it does not
-		// finish, and a stop leaves the rest to the next start.
-		defer p.queue.Done(string(msg.Payload))
-		_ = handler.Handle(msg)
-		return nil
-	})
+	router.AddMiddleware(recoverer(p.log))
+	router.AddConsumerHandler("deliver", Topic, p.sub, NewHandler(sendCtx, p.attempter, p.log).Handle)
 
 	routerCtx, stopRouter := context.WithCancel(context.Background())
+	defer stopRouter()
 	routed := make(chan error, 1)
 	go func() { routed <- router.Run(routerCtx) }()
 	select {
 	case <-router.Running():
 	case err := <-routed:
-		stopRouter()
 		return err
 	}
-
-	queued := p.queue.Run(ctx, func(id string) error {
-		return pubsub.Publish(Topic, message.NewMessage(watermill.NewUUID(), []byte(id)))
-	})
-	// The queue has stopped handing out work. Closing the router waits for the handlers in flight,
-	// up to the grace period; past it, their attempts are cancelled.
+	select {
+	case <-ctx.Done():
+	case err := <-routed:
+		return errors.Join(errors.New("the delivery router stopped"), err)
+	}
+	// Closing the router closes the subscriber and waits for the handlers in flight, up to the grace
+	// period; past it, their attempts are cancelled.
 	closed := make(chan error, 1)
 	go func() { closed <- router.Close() }()
 	var closeErr error
@@ -81,5 +77,23 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		closeErr = <-closed
 	}
 	stopRouter()
-	return errors.Join(queued, closeErr, <-routed, pubsub.Close())
+	return errors.Join(closeErr, <-routed)
+}
+
+// recoverer is router middleware that turns a panic in a handler into its error, logged with the
+// stack, so that the message is nacked and handed out again. (Watermill's own Recoverer would bring
+// in its middleware package's dependencies for these few lines.)
+func recoverer(log *slog.Logger) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) (_ []*message.Message, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					log.Error("a delivery attempt panicked; handed back", "delivery_id", string(msg.Payload),
+						"panic", r, "stack", string(debug.Stack()))
+					err = fmt.Errorf("deliverer: the attempt panicked: %v", r)
+				}
+			}()
+			return h(msg)
+		}
+	}
 }

@@ -95,11 +95,3 @@ type Sender interface {
 type Scheduler interface {
 	Schedule(ctx context.Context, deliveryID string, dueAt time.Time) error
 }
-
-// SchedulerFunc is a function that is a Scheduler.
-type SchedulerFunc func(ctx context.Context, deliveryID string, dueAt time.Time) error
-
-// Schedule calls f.
-func (f SchedulerFunc) Schedule(ctx context.Context, deliveryID string, dueAt time.Time) error {
-	return f(ctx, deliveryID, dueAt)
-}

@@ -318,7 +318,7 @@ func poisonRecord(eventID, tenant, payload string) []byte {
 // a payload too deep or not UTF-8 for a body is scheduled parked with reason body_unbuildable, to
 // every webhook that matches it; one with no payload at all, which no query can be matched against,
 // is parked for every webhook of its name; a record that does not decode, or with a scope no
-// delivery takes, is passed over. The good events are scheduled and handed to the queue.
+// delivery takes, is passed over. The good events are scheduled and handed to the scheduler.
 func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "")
@@ -367,7 +367,7 @@ func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 			t.Errorf("parked delivery %s: %s, want reason body_unbuildable before any attempt", id, records[1].Data)
 		}
 	}
-	// The good deliveries go to the queue at once; the parked ones have nothing due.
+	// The good deliveries are handed over at once; the parked ones have nothing due.
 	if scheduled := h.taken(); !slices.Contains(scheduled, good[0]) || !slices.Contains(scheduled, good[2]) {
 		t.Errorf("handed to the deliverer %v, want the good deliveries among them", scheduled)
 	}

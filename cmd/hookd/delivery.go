@@ -12,6 +12,8 @@ import (
 	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/adapters/sender"
+	"github.com/hookd/hookd/adapters/transport"
+	"github.com/hookd/hookd/adapters/transport/memtransport"
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/deliver"
@@ -45,7 +47,9 @@ func (dispatchProjection) Apply(context.Context, *sql.Tx, projections.Schema, []
 // use case attempting what the transport hands it. One scheduler feeds the transport: the
 // dispatcher, replays, the use case's retries and the recovery at start all hand deliveries to it.
 type deliveryPipeline struct {
-	scheduler *deliverer.Queue
+	// transport is the embedded profile's: in memory, with due times.
+	transport *memtransport.PubSub
+	scheduler *transport.Scheduler
 	dispatch  *projections.Runner
 	pipeline  *deliverer.Pipeline
 }
@@ -77,7 +81,10 @@ func (d *deliveryPipeline) replays(r *command.Replays) *command.Replays {
 
 // newDelivery wires the pipeline.
 func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, error) {
-	queue := deliverer.NewQueue(cfg.DeliveryConcurrency, n.clock)
+	// The subscription's in-flight limit is what bounds the attempts at once; a nacked message (the
+	// scheduler failed, or an attempt panicked) waits as a store failure does.
+	pubsub := memtransport.New(memtransport.Config{MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay})
+	scheduler := transport.NewScheduler(pubsub, deliverer.Topic)
 	send, err := sender.New(sender.Config{
 		Dialer:    &safedial.Dialer{AllowPrivate: cfg.AllowPrivateTargets},
 		UserAgent: "hookd/" + buildVersion(),
@@ -95,7 +102,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
 		}},
-		Sender: deliverer.Sender{Sender: send}, Scheduler: queue, Clock: n.clock,
+		Sender: deliverer.Sender{Sender: send}, Scheduler: scheduler, Clock: n.clock,
 		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
 		Logger: log.With("component", "deliverer"),
 	})
@@ -106,7 +113,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 		Candidates: readcache.NewSubscribers(n.webhookView, n.webhookRunner, n.codec.OpenSecret).Candidates,
 		WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Deliveries: deliveries, Head: n.store.LastPosition,
-		Scheduler: queue, Clock: n.clock, PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
+		Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
 	})
 	if err != nil {
 		return nil, err
@@ -119,15 +126,16 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 	if err != nil {
 		return nil, err
 	}
-	pipeline := deliverer.NewPipeline(queue, attempts, shutdownGrace, log.With("component", "deliverer"))
-	return &deliveryPipeline{scheduler: queue, dispatch: runner, pipeline: pipeline}, nil
+	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
+	return &deliveryPipeline{transport: pubsub, scheduler: scheduler, dispatch: runner, pipeline: pipeline}, nil
 }
 
 // run recovers the deliveries the read model says are still due, then dispatches and delivers until
 // ctx ends; it returns once both have stopped. The deliveries read model must have caught up with
 // the log first (serve's bootstrap waits for every read model): a delivery scheduled before the
 // dispatcher's checkpoint is found there, one after it the dispatcher meets again.
-func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) error {
+func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (err error) {
+	defer func() { err = errors.Join(err, d.transport.Close()) }()
 	recovered := 0
 	var after *deliveryview.DueDelivery
 	for {
@@ -152,13 +160,24 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) e
 	if recovered > 0 {
 		log.Info("recovered due deliveries", "count", recovered)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	dispatched := make(chan error, 1)
-	go func() { dispatched <- d.dispatch.Run(ctx) }()
-	err := d.pipeline.Run(ctx)
-	cancel()
-	return errors.Join(err, <-dispatched)
+	// The dispatcher stops first, then the pipeline: the dispatcher hands nothing to a transport
+	// that the router has closed.
+	dispatchCtx, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	pipelineCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipeline()
+	dispatched, delivered := make(chan error, 1), make(chan error, 1)
+	go func() { delivered <- d.pipeline.Run(pipelineCtx) }()
+	go func() { dispatched <- d.dispatch.Run(dispatchCtx) }()
+	select {
+	case err = <-dispatched:
+		stopPipeline()
+		err = errors.Join(err, <-delivered)
+	case err = <-delivered:
+		stopDispatch()
+		err = errors.Join(err, <-dispatched)
+	}
+	return err
 }
 
 // webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.
