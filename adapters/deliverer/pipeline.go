@@ -3,9 +3,7 @@ package deliverer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -16,9 +14,10 @@ import (
 const Topic = "hookd.deliveries"
 
 // Pipeline runs the delivery use case for each message a transport hands out, through a Watermill
-// router: the transport's subscriber bounds the attempts in flight (its in-flight limit), and the
-// router's recoverer middleware turns a panic in an attempt into an error, and the message into a
-// nack, so that one delivery cannot stop the others.
+// router. The transport's subscriber bounds the attempts in flight (its in-flight limit: memtransport's
+// MaxInFlight, JetStream's MaxAckPending), and the router recovers a panic in an attempt as a nack
+// (Watermill's router does it in handleMessage), so that one delivery cannot stop the others: neither
+// needs a middleware of its own.
 type Pipeline struct {
 	sub       message.Subscriber
 	attempter Attempter
@@ -48,7 +47,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	router.AddMiddleware(recoverer(p.log))
 	router.AddConsumerHandler("deliver", Topic, p.sub, NewHandler(sendCtx, p.attempter, p.log).Handle)
 
 	routerCtx, stopRouter := context.WithCancel(context.Background())
@@ -80,20 +78,3 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return errors.Join(closeErr, <-routed)
 }
 
-// recoverer is router middleware that turns a panic in a handler into its error, logged with the
-// stack, so that the message is nacked and handed out again. (Watermill's own Recoverer would bring
-// in its middleware package's dependencies for these few lines.)
-func recoverer(log *slog.Logger) message.HandlerMiddleware {
-	return func(h message.HandlerFunc) message.HandlerFunc {
-		return func(msg *message.Message) (_ []*message.Message, err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					log.Error("a delivery attempt panicked; handed back", "delivery_id", string(msg.Payload),
-						"panic", r, "stack", string(debug.Stack()))
-					err = fmt.Errorf("deliverer: the attempt panicked: %v", r)
-				}
-			}()
-			return h(msg)
-		}
-	}
-}
