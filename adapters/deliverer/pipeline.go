@@ -77,4 +77,3 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stopRouter()
 	return errors.Join(closeErr, <-routed)
 }
-
