@@ -34,9 +34,11 @@ func NewPipeline(sub message.Subscriber, attempter Attempter, grace time.Duratio
 	return &Pipeline{sub: sub, attempter: attempter, grace: grace, log: log}
 }
 
-// Run delivers until ctx ends, then stops gracefully: the router closes the subscriber, which hands
+// Run delivers until ctx ends, then stops gracefully: the router ends its subscription, which hands
 // out nothing more; attempts in flight get the grace period to finish and be recorded, and those
-// still running after it are cancelled and left unrecorded, to be made again at the next start.
+// still running after it are cancelled and left unrecorded, to be made again at the next start. The
+// subscriber is left open, for the attempts in flight to schedule their retries: closing it is the
+// caller's, once Run has returned.
 func (p *Pipeline) Run(ctx context.Context) error {
 	sendCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -47,7 +49,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	router.AddConsumerHandler("deliver", Topic, p.sub, NewHandler(sendCtx, p.attempter, p.log).Handle)
+	router.AddConsumerHandler("deliver", Topic, unclosed{p.sub}, NewHandler(sendCtx, p.attempter, p.log).Handle)
 
 	routerCtx, stopRouter := context.WithCancel(context.Background())
 	defer stopRouter()
@@ -77,3 +79,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	stopRouter()
 	return errors.Join(closeErr, <-routed)
 }
+
+// unclosed is a Subscriber whose Close does nothing. The router closes its subscriber as it starts
+// to close, while attempts in flight may still schedule through the same transport; ending the
+// subscription's context, which the router does too, is what stops the handing out.
+type unclosed struct {
+	message.Subscriber
+}
+
+// Close leaves the subscriber open.
+func (unclosed) Close() error { return nil }

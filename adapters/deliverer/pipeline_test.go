@@ -23,10 +23,11 @@ type attempter struct {
 	block    chan struct{}
 	finished chan string
 	canceled chan string
+	errs     map[string][]error
 }
 
 func newAttempter() *attempter {
-	return &attempter{results: map[string][]func() error{}, attempts: map[string]int{},
+	return &attempter{results: map[string][]func() error{}, attempts: map[string]int{}, errs: map[string][]error{},
 		started: make(chan string, 100), finished: make(chan string, 100), canceled: make(chan string, 100)}
 }
 
@@ -47,11 +48,19 @@ func (a *attempter) Attempt(ctx context.Context, id string) error {
 			return deliver.ErrCanceled
 		}
 	}
+	var err error
+	if result != nil {
+		defer func() {
+			a.mu.Lock()
+			a.errs[id] = append(a.errs[id], err)
+			a.mu.Unlock()
+		}()
+	}
 	defer func() { a.finished <- id }()
 	if result != nil {
-		return result()
+		err = result()
 	}
-	return nil
+	return err
 }
 
 func (a *attempter) count(id string) int {
@@ -132,7 +141,8 @@ func TestPipelineAcksWhatTheUseCaseHandled(t *testing.T) {
 }
 
 // TestPipelineStopLetsAttemptsInFlightFinish: a stop waits for the attempts in flight, within the
-// grace period, and cancels the ones still running past it.
+// grace period, and cancels the ones still running past it. An attempt that finishes during the
+// stop can still schedule its retry.
 func TestPipelineStopLetsAttemptsInFlightFinish(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -150,6 +160,9 @@ func TestPipelineStopLetsAttemptsInFlightFinish(t *testing.T) {
 			a.block = make(chan struct{})
 			var canceled bool
 			scheduler, stop := run(t, a, tc.grace)
+			a.results["slow"] = []func() error{func() error {
+				return scheduler.Schedule(context.Background(), "slow", time.Now().Add(time.Hour))
+			}}
 			if err := scheduler.Schedule(context.Background(), "slow", time.Now()); err != nil {
 				t.Fatal(err)
 			}
@@ -160,6 +173,12 @@ func TestPipelineStopLetsAttemptsInFlightFinish(t *testing.T) {
 				time.Sleep(50 * time.Millisecond) // the stop is under way
 				close(a.block)
 				waitFor(t, a.finished, "slow")
+				a.mu.Lock()
+				errs := a.errs["slow"]
+				a.mu.Unlock()
+				if len(errs) != 1 || errs[0] != nil {
+					t.Errorf("scheduling the retry during the stop: %v, want it done", errs)
+				}
 			} else {
 				select {
 				case <-a.canceled:
