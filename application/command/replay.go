@@ -74,6 +74,11 @@ type DeliverySelector interface {
 	SelectDeliveries(ctx context.Context, tenantID, communityID, webhookID string, f DeliveryFilter, index, size int) (ids []string, total int, err error)
 }
 
+// Scheduler hands a delivery to the delivery transport, to be attempted at dueAt.
+type Scheduler interface {
+	Schedule(ctx context.Context, deliveryID string, dueAt time.Time) error
+}
+
 // Replays holds the command that asks for deliveries to be sent again.
 type Replays struct {
 	streams  streams
@@ -81,6 +86,8 @@ type Replays struct {
 	// webhooks loads the webhooks replayed to, to see that they still exist. Only its load is used,
 	// which needs neither an id source nor a secret source.
 	webhooks *Webhooks
+	// scheduler, when set, is handed each delivery replayed.
+	scheduler Scheduler
 }
 
 // NewReplays returns the replay command, which selects deliveries by filter through selector.
@@ -93,6 +100,15 @@ func NewReplays(log EventLog, codec *eventcodec.Codec, clock func() time.Time, s
 		return nil, errors.New("command: a delivery selector is required")
 	}
 	return &Replays{streams: s, selector: selector, webhooks: &Webhooks{streams: s}}, nil
+}
+
+// HandingOverTo returns the replay command that also hands each delivery it replays to s, as a
+// process that delivers does: the delivery is then attempted without waiting for the dispatcher to
+// meet the replay in the log (it does, and hands it over again, which the transport merges).
+func (h *Replays) HandingOverTo(s Scheduler) *Replays {
+	r := *h
+	r.scheduler = s
+	return &r
 }
 
 // Replay asks for finished deliveries to be sent again: the ones DeliveryIDs names, or else the ones
@@ -139,7 +155,8 @@ type ReplayResult struct {
 
 // Replay selects the deliveries, loads each from the log, and records DeliveryReplayRequested on the
 // finished ones (succeeded or parked), requested by caller.Actor. The delivery pipeline picks the
-// requests up from the log; Replay only appends them, so it works whether or not a pipeline runs.
+// requests up from the log; Replay only appends them, so it works whether or not a pipeline runs
+// (and hands them to the Scheduler too, when HandingOverTo gave one; its error stops the replay).
 //
 // Nothing is appended until the command is valid and the selection is made: a
 // *webhook.ValidationError (bad input, or a filter selecting more than Limit) and webhook.ErrNotFound
@@ -395,6 +412,11 @@ func (h *Replays) replayOne(ctx context.Context, cmd Replay, id string, caller C
 		}
 		if err != nil {
 			return 0, Result{}, err
+		}
+		if h.scheduler != nil {
+			if err := h.scheduler.Schedule(ctx, id, h.streams.clock()); err != nil {
+				return 0, Result{}, fmt.Errorf("handing it over: %w", err)
+			}
 		}
 		return replayed, res, nil
 	}

@@ -467,3 +467,56 @@ func TestReplayRefusesBadInputAndAppendsNothing(t *testing.T) {
 		t.Errorf("bad input moved the log from %v to %v", before, after)
 	}
 }
+
+// handedOver is a Scheduler that records what it is handed, or fails with err.
+type handedOver struct {
+	mu  sync.Mutex
+	ids []string
+	err error
+}
+
+func (h *handedOver) Schedule(_ context.Context, id string, _ time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err != nil {
+		return h.err
+	}
+	h.ids = append(h.ids, id)
+	return nil
+}
+
+// TestReplayHandsOverWhatItReplays: a replay in a process that delivers hands each delivery it
+// replays to the scheduler, and no other; a dry run hands none; a scheduler error stops the replay
+// with that error.
+func TestReplayHandsOverWhatItReplays(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.create(t)
+	succeeded, failed, inFlight := f.deliver(t, w, 200), f.deliver(t, w, 500), f.deliver(t, w, 0)
+	scheduler := &handedOver{}
+	r := newReplays(t, f, nil, &selector{}).HandingOverTo(scheduler)
+
+	cmd := byIDs(w, delivery.ReplayCurrent, succeeded, failed, inFlight)
+	cmd.DryRun = true
+	if _, err := r.Replay(context.Background(), cmd, command.Caller{Actor: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(scheduler.ids) != 0 {
+		t.Fatalf("a dry run handed over %v", scheduler.ids)
+	}
+	cmd.DryRun = false
+	if _, err := r.Replay(context.Background(), cmd, command.Caller{Actor: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{succeeded, failed}
+	if got := slices.Sorted(slices.Values(scheduler.ids)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Fatalf("handed over %v, want the two finished deliveries %v", got, want)
+	}
+
+	scheduler.err = errors.New("the transport is full")
+	f.attempt(t, succeeded, 200)
+	_, err := r.Replay(context.Background(), byIDs(w, delivery.ReplayCurrent, succeeded), command.Caller{Actor: "cli"})
+	if !errors.Is(err, scheduler.err) {
+		t.Fatalf("Replay with a failing scheduler returned %v, want its error", err)
+	}
+}

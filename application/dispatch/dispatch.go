@@ -2,8 +2,10 @@
 // projections.Processor, fed by a checkpointed Runner): each EventPublished is matched against the
 // enabled webhooks of its tenant and community, and every match becomes a delivery
 // (DeliveryScheduled), whose id derives from the event and the webhook, so that going over the same
-// events again after a crash schedules nothing twice. Every delivery that becomes due in the log,
-// scheduled or replayed, is handed to the delivery queue.
+// events again after a crash schedules nothing twice. Each delivery it schedules is handed to the
+// Scheduler, and so is each delivery that becomes due in the log by another's hand (a replay, or a
+// DeliveryScheduled another writer appended); an error from the Scheduler fails the batch, so the
+// checkpoint never passes a delivery that was not handed over.
 //
 // An event is one tenant's, and nothing in it may stop the others' deliveries: an event whose body
 // cannot be built schedules its deliveries parked (delivery.ReasonBodyUnbuildable), and one that
@@ -61,14 +63,11 @@ type Ports struct {
 	// event's deliveries (delivery.ReasonBodyUnbuildable).
 	Body func(eventName string, payload json.RawMessage) ([]byte, error)
 	// Deliveries appends DeliveryScheduled.
-	Deliveries *command.Deliveries
+	Deliveries Deliveries
 	// Head returns the log's last position.
 	Head func(ctx context.Context) (eventlog.Position, error)
-	// Enqueue hands a delivery that is due at at to the delivery queue.
-	Enqueue func(deliveryID string, at time.Time)
-	// Scheduled receives each delivery this Dispatcher scheduled, as saved, before it is enqueued:
-	// the deliverer can make its first attempt without reading the delivery back (optional).
-	Scheduled func(*delivery.Delivery)
+	// Scheduler hands a delivery to the transport, due at dueAt.
+	Scheduler Scheduler
 	// Clock gives the scheduling time.
 	Clock func() time.Time
 	// PlatformURL is WEBHOOK_URL, where platform events go (optional: without it they are recorded
@@ -78,13 +77,31 @@ type Ports struct {
 	Logger *slog.Logger
 }
 
-// Dispatcher matches published events to webhooks and schedules their deliveries.
+// Deliveries records new deliveries. *command.Deliveries is one.
+type Deliveries interface {
+	// Schedule appends a new delivery's DeliveryScheduled and returns it, saved; nil, with Changed
+	// false, when the delivery was scheduled before.
+	Schedule(ctx context.Context, s delivery.Scheduling, caller command.Caller) (*delivery.Delivery, command.Result, error)
+}
+
+// Scheduler hands a delivery to the transport, to be attempted at dueAt. An error means it may not
+// be scheduled.
+type Scheduler interface {
+	Schedule(ctx context.Context, deliveryID string, dueAt time.Time) error
+}
+
+// Dispatcher matches published events to webhooks and schedules their deliveries. Its Process
+// calls must not overlap (a Runner makes them one batch at a time).
 type Dispatcher struct {
 	p Ports
-	// scheduled holds the deliveries this Dispatcher scheduled and enqueued at once, until their
-	// DeliveryScheduled comes back through the log, where it needs no enqueueing again.
-	mu        sync.Mutex
-	scheduled map[string]struct{}
+	// horizon is the log's head when this Dispatcher first scheduled: a delivery scheduled at or
+	// before it was scheduled by an earlier process, and is the recovery's to hand over; one after
+	// it, this Dispatcher's. Zero until then.
+	horizon eventlog.Position
+	// handed holds the deliveries this Dispatcher scheduled and handed over, until their
+	// DeliveryScheduled comes back through the log, where it needs no handing over again.
+	mu     sync.Mutex
+	handed map[string]struct{}
 }
 
 // New returns a Dispatcher, or reports every missing port.
@@ -93,7 +110,7 @@ func New(p Ports) (*Dispatcher, error) {
 	for name, missing := range map[string]bool{
 		"Decode": p.Decode == nil, "Metadata": p.Metadata == nil, "Candidates": p.Candidates == nil,
 		"WebhooksAt": p.WebhooksAt == nil, "Body": p.Body == nil, "Deliveries": p.Deliveries == nil, "Head": p.Head == nil,
-		"Enqueue": p.Enqueue == nil, "Clock": p.Clock == nil,
+		"Scheduler": p.Scheduler == nil, "Clock": p.Clock == nil,
 	} {
 		if missing {
 			errs = append(errs, fmt.Errorf("dispatch: %s is required", name))
@@ -105,7 +122,7 @@ func New(p Ports) (*Dispatcher, error) {
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{p: p, scheduled: make(map[string]struct{})}, nil
+	return &Dispatcher{p: p, handed: make(map[string]struct{})}, nil
 }
 
 // caller is who schedules deliveries; the request id is the published event's id, the correlation
@@ -125,8 +142,13 @@ func (d *Dispatcher) Reads(eventType string) bool {
 }
 
 // Process implements projections.Processor: it schedules the deliveries of the batch's published
-// events, then enqueues the deliveries the batch made due. Repeating it on the same events repeats
-// nothing that shows: scheduling is idempotent, and the queue merges a delivery given twice.
+// events and hands each to the Scheduler, and hands over the deliveries the batch made due by
+// another's hand. Repeating it on the same events repeats nothing that shows: scheduling is
+// idempotent, and the transport holds one message per delivery.
+//
+// A delivery reaches the Scheduler from here, from the recovery at start (what the deliveries read
+// model says is due) and from the delivery use case itself (its retries); this Dispatcher does not
+// hand over its own DeliveryScheduled again when it comes back through the log.
 func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEvent) error {
 	var published []eventlog.RecordedEvent
 	for _, r := range events {
@@ -135,10 +157,12 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 			published = append(published, r)
 		case delivery.EventScheduled, delivery.EventReplayRequested:
 			// The stream names the delivery; its events need no decoding to say that it is due: the
-			// delivery itself knows when, and the deliverer asks it.
+			// delivery itself knows when, and the use case asks it.
 			id, ok := strings.CutPrefix(r.Stream, delivery.StreamPrefix)
 			if ok && (r.Type == delivery.EventReplayRequested || !d.ownScheduled(id)) {
-				d.p.Enqueue(id, d.p.Clock())
+				if err := d.p.Scheduler.Schedule(ctx, id, d.p.Clock()); err != nil {
+					return fmt.Errorf("dispatch: handing over delivery %s: %w", id, err)
+				}
 			}
 		}
 	}
@@ -150,11 +174,16 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 	}
 	// Scheduling is idempotent: going over these events again (after a crash, or a batch that
 	// failed) appends the same DeliveryScheduled, which the store takes for a repeat and answers
-	// with the first append's result. A result past the log's head as it is now is a new delivery;
-	// one at or before it was scheduled before, and is the log's and the recovery's to hand over.
-	head, err := d.p.Head(ctx)
-	if err != nil {
-		return fmt.Errorf("dispatch: %w", err)
+	// with the first append's result. A result past the horizon was appended by this Dispatcher,
+	// perhaps in a batch that failed before handing it over: it is handed over (again; the
+	// transport holds one message per delivery). One at or before it was scheduled by an earlier
+	// process, and the recovery at start handed it over.
+	if d.horizon == eventlog.Start {
+		head, err := d.p.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("dispatch: %w", err)
+		}
+		d.horizon = head
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(scheduleConcurrency)
@@ -178,8 +207,8 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 				if err != nil {
 					return fmt.Errorf("dispatch: scheduling event %s for webhook %s: %w", s.EventID, s.WebhookID, err)
 				}
-				if res.Changed && head.Before(res.Position) {
-					d.handOver(scheduled, s.At)
+				if err := d.handOver(ctx, s, scheduled, res); err != nil {
+					return fmt.Errorf("dispatch: handing over event %s for webhook %s: %w", s.EventID, s.WebhookID, err)
 				}
 				return nil
 			})
@@ -188,18 +217,29 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 	return g.Wait()
 }
 
-// handOver enqueues a delivery this Dispatcher just scheduled, rather than when its
-// DeliveryScheduled comes back through the log: that saves a trip through the subscription on
-// every delivery's way.
-func (d *Dispatcher) handOver(scheduled *delivery.Delivery, at time.Time) {
-	id := scheduled.ID()
-	if d.p.Scheduled != nil {
-		d.p.Scheduled(scheduled)
+// handOver hands a delivery this Dispatcher scheduled to the Scheduler, due at s.At, unless it was
+// parked at once. One scheduled by an earlier process (at or before the horizon) is left alone.
+func (d *Dispatcher) handOver(ctx context.Context, s delivery.Scheduling, scheduled *delivery.Delivery, res command.Result) error {
+	if scheduled == nil || !res.Changed || !d.horizon.Before(res.Position) || s.ParkReason != "" {
+		return nil
+	}
+	if err := d.p.Scheduler.Schedule(ctx, scheduled.ID(), s.At); err != nil {
+		return err
 	}
 	d.mu.Lock()
-	d.scheduled[id] = struct{}{}
+	d.handed[scheduled.ID()] = struct{}{}
 	d.mu.Unlock()
-	d.p.Enqueue(id, at)
+	return nil
+}
+
+// ownScheduled reports whether this Dispatcher scheduled and handed over the delivery id itself,
+// and forgets it: its DeliveryScheduled has come back.
+func (d *Dispatcher) ownScheduled(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.handed[id]
+	delete(d.handed, id)
+	return ok
 }
 
 // match returns the deliveries one published event makes: one per enabled webhook of its scope
@@ -311,14 +351,4 @@ func (d *Dispatcher) platform(p publication.Published) ([]delivery.Scheduling, e
 		park = delivery.ReasonBodyUnbuildable
 	}
 	return []delivery.Scheduling{d.scheduling(p, platform.WebhookID, platform.Target(d.p.PlatformURL), body, park)}, nil
-}
-
-// ownScheduled reports whether this Dispatcher scheduled and enqueued the delivery id itself, and
-// forgets it: its DeliveryScheduled has come back.
-func (d *Dispatcher) ownScheduled(id string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, ok := d.scheduled[id]
-	delete(d.scheduled, id)
-	return ok
 }

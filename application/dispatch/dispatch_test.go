@@ -27,18 +27,20 @@ import (
 )
 
 // harness is a Dispatcher over the real embedded store, with the candidates the test gives and a
-// queue that records what it is handed.
+// scheduler that records what it is handed.
 type harness struct {
-	t          *testing.T
-	store      *sqlitestore.Store
-	codec      *eventcodec.Codec
-	events     *command.Events
-	candidates []dispatch.Candidate
-	d          *dispatch.Dispatcher
+	t           *testing.T
+	store       *sqlitestore.Store
+	codec       *eventcodec.Codec
+	events      *command.Events
+	deliveries  *command.Deliveries
+	platformURL string
+	candidates  []dispatch.Candidate
+	d           *dispatch.Dispatcher
 
-	mu        sync.Mutex
-	enqueued  []string
-	scheduled []string
+	mu          sync.Mutex
+	handed      []string
+	scheduleErr error
 }
 
 func newHarness(t *testing.T, platformURL string) *harness {
@@ -49,46 +51,54 @@ func newHarness(t *testing.T, platformURL string) *harness {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	codec := readmodeltest.Codec(t)
-	h := &harness{t: t, store: store, codec: codec}
+	h := &harness{t: t, store: store, codec: codec, platformURL: platformURL}
 	if h.events, err = command.NewEvents(store, codec, time.Now); err != nil {
 		t.Fatal(err)
 	}
-	deliveries, err := command.NewDeliveries(store, codec, time.Now)
-	if err != nil {
+	if h.deliveries, err = command.NewDeliveries(store, codec, time.Now); err != nil {
 		t.Fatal(err)
 	}
-	h.d, err = dispatch.New(dispatch.Ports{
+	h.d = h.newDispatcher()
+	return h
+}
+
+// newDispatcher returns a Dispatcher on the harness's log, as a process started anew has.
+func (h *harness) newDispatcher() *dispatch.Dispatcher {
+	h.t.Helper()
+	d, err := dispatch.New(dispatch.Ports{
 		Decode: func(r eventlog.RecordedEvent) (interface{ EventName() string }, error) {
-			return codec.DecodeSealed(r)
+			return h.codec.DecodeSealed(r)
 		},
-		Metadata: codec.DecodeMetadata,
+		Metadata: h.codec.DecodeMetadata,
 		Candidates: func(_ context.Context, tenantID, communityID, _ string) ([]dispatch.Candidate, error) {
 			if communityID != "c1" {
 				return nil, nil
 			}
 			return h.candidates, nil
 		},
-		WebhooksAt: func(context.Context, eventlog.Position) error { return nil },
-		Body:       webhooksig.Body,
-		Deliveries: deliveries,
-		Head:       store.LastPosition,
-		Enqueue: func(id string, _ time.Time) {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			h.enqueued = append(h.enqueued, id)
-		},
-		Scheduled: func(d *delivery.Delivery) {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			h.scheduled = append(h.scheduled, d.ID())
-		},
+		WebhooksAt:  func(context.Context, eventlog.Position) error { return nil },
+		Body:        webhooksig.Body,
+		Deliveries:  h.deliveries,
+		Head:        h.store.LastPosition,
+		Scheduler:   h,
 		Clock:       time.Now,
-		PlatformURL: platformURL,
+		PlatformURL: h.platformURL,
 	})
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	return h
+	return d
+}
+
+// Schedule records the delivery handed over, or fails with scheduleErr.
+func (h *harness) Schedule(_ context.Context, id string, _ time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.scheduleErr != nil {
+		return h.scheduleErr
+	}
+	h.handed = append(h.handed, id)
+	return nil
 }
 
 // publish publishes an event and returns its id.
@@ -125,10 +135,13 @@ func scheduledIn(events []eventlog.RecordedEvent) []string {
 	return ids
 }
 
-func (h *harness) taken() (enqueued, scheduled []string) {
+// taken returns the deliveries handed over, sorted, and forgets them.
+func (h *harness) taken() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Sorted(slices.Values(h.enqueued)), slices.Sorted(slices.Values(h.scheduled))
+	handed := slices.Sorted(slices.Values(h.handed))
+	h.handed = nil
+	return handed
 }
 
 func candidate(id string, createdAt time.Time, query ...webhook.QueryEntry) dispatch.Candidate {
@@ -140,7 +153,7 @@ func candidate(id string, createdAt time.Time, query ...webhook.QueryEntry) disp
 
 // TestProcessSchedulesEachMatchOnce: a published event becomes one delivery per candidate that was
 // created before it and whose query matches, with the id of the event and the webhook, handed to
-// the queue; processing the same events again appends nothing and hands nothing over again.
+// the scheduler; processing the same events again appends nothing.
 func TestProcessSchedulesEachMatchOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "")
@@ -162,29 +175,61 @@ func TestProcessSchedulesEachMatchOnce(t *testing.T) {
 	if got := scheduledIn(after); !slices.Equal(got, want) {
 		t.Fatalf("scheduled %v, want %v (plain and pro-only)", got, want)
 	}
-	if enqueued, scheduled := h.taken(); !slices.Equal(enqueued, want) || !slices.Equal(scheduled, want) {
-		t.Fatalf("handed to the queue %v and to the deliverer %v, want %v each", enqueued, scheduled, want)
+	if handed := h.taken(); !slices.Equal(handed, want) {
+		t.Fatalf("handed over %v, want %v", handed, want)
 	}
 
-	// The same events again, as after a crash before the checkpoint: nothing new.
-	if err := h.d.Process(context.Background(), published); err != nil {
+	// The same events again, as after a crash before the checkpoint: nothing new in the log.
+	if err := h.newDispatcher().Process(context.Background(), published); err != nil {
 		t.Fatal(err)
 	}
 	if again := h.log(published[len(published)-1].Position); len(again) != len(after) {
 		t.Fatalf("processing again appended %d events", len(again)-len(after))
 	}
-	// Its own DeliveryScheduled coming back through the log needs no second enqueueing.
+	// Its own DeliveryScheduled coming back through the log is not handed over again.
 	if err := h.d.Process(context.Background(), after); err != nil {
 		t.Fatal(err)
 	}
-	if enqueued, _ := h.taken(); len(enqueued) != len(want) {
-		t.Fatalf("enqueued %v, want each delivery once", enqueued)
+	if handed := h.taken(); len(handed) != 0 {
+		t.Fatalf("handed over %v again, want nothing", handed)
 	}
 }
 
-// TestProcessEnqueuesDeliveriesScheduledElsewhere: a DeliveryScheduled this Dispatcher did not
-// append (another run of it, before a crash) is handed to the queue when it comes through the log.
-func TestProcessEnqueuesDeliveriesScheduledElsewhere(t *testing.T) {
+// TestProcessFailsOnASchedulerErrorAndHandsOverWhenRetried: a delivery the scheduler refused fails
+// the batch, so the checkpoint stays before it; the batch processed again by the same Dispatcher
+// hands it over, although its DeliveryScheduled is in the log already. A Dispatcher started anew
+// leaves deliveries scheduled before it to the recovery at start.
+func TestProcessFailsOnASchedulerErrorAndHandsOverWhenRetried(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	h.candidates = []dispatch.Candidate{candidate("plain", time.Now().Add(-time.Hour))}
+	event := h.publish("t1", "user.created", `{}`)
+	published := h.log(eventlog.Start)
+	h.scheduleErr = errors.New("the transport is full")
+	if err := h.d.Process(context.Background(), published); err == nil {
+		t.Fatal("Process returned nil while the scheduler failed")
+	}
+	if got := scheduledIn(h.log(published[len(published)-1].Position)); len(got) != 1 {
+		t.Fatalf("scheduled %v, want the delivery in the log", got)
+	}
+	h.scheduleErr = nil
+	if err := h.d.Process(context.Background(), published); err != nil {
+		t.Fatal(err)
+	}
+	if handed := h.taken(); !slices.Equal(handed, []string{delivery.ID(event, "plain")}) {
+		t.Fatalf("handed over %v when the batch was retried, want the delivery", handed)
+	}
+	if err := h.newDispatcher().Process(context.Background(), published); err != nil {
+		t.Fatal(err)
+	}
+	if handed := h.taken(); len(handed) != 0 {
+		t.Fatalf("a new Dispatcher handed over %v, want nothing (the recovery's)", handed)
+	}
+}
+
+// TestProcessHandsOverDeliveriesScheduledElsewhere: a DeliveryScheduled this Dispatcher did not
+// append (another writer's) is handed to the scheduler when it comes through the log.
+func TestProcessHandsOverDeliveriesScheduledElsewhere(t *testing.T) {
 	t.Parallel()
 	first := newHarness(t, "")
 	first.candidates = []dispatch.Candidate{candidate("plain", time.Now().Add(-time.Hour))}
@@ -192,13 +237,31 @@ func TestProcessEnqueuesDeliveriesScheduledElsewhere(t *testing.T) {
 	if err := first.d.Process(context.Background(), first.log(eventlog.Start)); err != nil {
 		t.Fatal(err)
 	}
-	// A second Dispatcher on another log reads the first log's events, as a restarted process would.
+	// A second Dispatcher on another log reads the first log's DeliveryScheduled.
 	second := newHarness(t, "")
 	if err := second.d.Process(context.Background(), first.log(eventlog.Start)[1:]); err != nil {
 		t.Fatal(err)
 	}
-	if enqueued, scheduled := second.taken(); !slices.Equal(enqueued, []string{delivery.ID(event, "plain")}) || len(scheduled) != 0 {
-		t.Fatalf("enqueued %v and handed over %v, want the delivery enqueued only", enqueued, scheduled)
+	if handed := second.taken(); !slices.Equal(handed, []string{delivery.ID(event, "plain")}) {
+		t.Fatalf("handed over %v, want the delivery", handed)
+	}
+}
+
+// TestProcessHandsOverReplays: a DeliveryReplayRequested in the log, appended by this process or
+// another, is handed to the scheduler; a scheduler error fails the batch.
+func TestProcessHandsOverReplays(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	replay := []eventlog.RecordedEvent{{Stream: delivery.Stream("d1"), Type: delivery.EventReplayRequested}}
+	if err := h.d.Process(context.Background(), replay); err != nil {
+		t.Fatal(err)
+	}
+	if handed := h.taken(); !slices.Equal(handed, []string{"d1"}) {
+		t.Fatalf("handed over %v, want d1", handed)
+	}
+	h.scheduleErr = errors.New("the transport is full")
+	if err := h.d.Process(context.Background(), replay); err == nil {
+		t.Fatal("Process returned nil while the scheduler failed")
 	}
 }
 
@@ -255,7 +318,7 @@ func poisonRecord(eventID, tenant, payload string) []byte {
 // a payload too deep or not UTF-8 for a body is scheduled parked with reason body_unbuildable, to
 // every webhook that matches it; one with no payload at all, which no query can be matched against,
 // is parked for every webhook of its name; a record that does not decode, or with a scope no
-// delivery takes, is passed over. The good events are scheduled and handed to the queue.
+// delivery takes, is passed over. The good events are scheduled and handed to the scheduler.
 func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "")
@@ -304,8 +367,8 @@ func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 			t.Errorf("parked delivery %s: %s, want reason body_unbuildable before any attempt", id, records[1].Data)
 		}
 	}
-	// The good deliveries go to the queue at once; the parked ones have nothing due.
-	if _, scheduled := h.taken(); !slices.Contains(scheduled, good[0]) || !slices.Contains(scheduled, good[2]) {
+	// The good deliveries are handed over at once; the parked ones have nothing due.
+	if scheduled := h.taken(); !slices.Contains(scheduled, good[0]) || !slices.Contains(scheduled, good[2]) {
 		t.Errorf("handed to the deliverer %v, want the good deliveries among them", scheduled)
 	}
 }
@@ -330,7 +393,7 @@ func TestProcessParksADeliveryWhoseCredentialDoesNotOpen(t *testing.T) {
 	if err := json.Unmarshal(records[1].Data, &failed); err != nil || failed.Reason != "secret_unopenable" {
 		t.Errorf("parked: %s, want reason secret_unopenable", records[1].Data)
 	}
-	if _, scheduled := h.taken(); !slices.Contains(scheduled, delivery.ID(event, "plain")) {
+	if scheduled := h.taken(); !slices.Contains(scheduled, delivery.ID(event, "plain")) {
 		t.Errorf("handed to the deliverer %v, want the plain webhook's delivery", scheduled)
 	}
 }

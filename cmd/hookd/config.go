@@ -36,7 +36,7 @@ type config struct {
 	DeliveryConcurrency int
 	// Deliver says whether serve dispatches and delivers. Off, a node serves the API and its read
 	// models only: with several nodes on one KurrentDB log, exactly one must deliver, since each
-	// node's queue lives in its own memory.
+	// node's delivery transport lives in its own memory.
 	Deliver bool
 	// LicenseRate and LicenseBurst are each license's quota: a token bucket of LicenseBurst
 	// requests, refilled at LicenseRate requests per second.

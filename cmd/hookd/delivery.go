@@ -9,12 +9,16 @@ import (
 	"log/slog"
 
 	"github.com/hookd/hookd/adapters/deliverer"
+	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/adapters/sender"
+	"github.com/hookd/hookd/adapters/transport"
+	"github.com/hookd/hookd/adapters/transport/memtransport"
 	"github.com/hookd/hookd/adapters/webhooksig"
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/application/deliver"
 	"github.com/hookd/hookd/application/dispatch"
 	"github.com/hookd/hookd/domain/eventlog"
-	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 )
@@ -39,12 +43,15 @@ func (dispatchProjection) Apply(context.Context, *sql.Tx, projections.Schema, []
 	return nil
 }
 
-// deliveryPipeline is serve's delivery pipeline: the dispatcher following the log, and the deliverer
-// sending what the queue hands it.
+// deliveryPipeline is serve's delivery pipeline: the dispatcher following the log, and the delivery
+// use case attempting what the transport hands it. One scheduler feeds the transport: the
+// dispatcher, replays, the use case's retries and the recovery at start all hand deliveries to it.
 type deliveryPipeline struct {
-	queue    *deliverer.Queue
-	dispatch *projections.Runner
-	pipeline *deliverer.Pipeline
+	// transport is the embedded profile's: in memory, with due times.
+	transport *memtransport.PubSub
+	scheduler *transport.Scheduler
+	dispatch  *projections.Runner
+	pipeline  *deliverer.Pipeline
 }
 
 // processor is a Runner that acts on the log without keeping a read model, named as /readyz names it.
@@ -63,36 +70,50 @@ func (d *deliveryPipeline) processors() []processor {
 	return []processor{{name: dispatchProjection{}.Name(), runner: d.dispatch}}
 }
 
+// replays returns the replay command of a node that delivers: it hands what it replays to the
+// scheduler at once. A node that does not deliver (d nil) leaves replays to the log.
+func (d *deliveryPipeline) replays(r *command.Replays) *command.Replays {
+	if d == nil {
+		return r
+	}
+	return r.HandingOverTo(d.scheduler)
+}
+
 // newDelivery wires the pipeline.
 func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, error) {
-	queue := deliverer.NewQueue(cfg.DeliveryConcurrency, n.clock)
+	// The subscription's in-flight limit is what bounds the attempts at once; a nacked message (the
+	// scheduler failed, or an attempt panicked) waits as a store failure does.
+	pubsub := memtransport.New(memtransport.Config{MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay})
+	scheduler := transport.NewScheduler(pubsub, deliverer.Topic)
 	send, err := sender.New(sender.Config{
 		Dialer:    &safedial.Dialer{AllowPrivate: cfg.AllowPrivateTargets},
 		UserAgent: "hookd/" + buildVersion(),
 		Clock:     n.clock,
 		// An endpoint gets as many connections kept as it may have attempts in flight.
-		IdleConnsPerHost: deliverer.DefaultEndpointConcurrency,
+		IdleConnsPerHost: deliver.DefaultEndpointConcurrency,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pipeline, err := deliverer.NewPipeline(queue, deliverer.Config{
-		Deliveries: n.deliveries, Webhooks: n.webhookView, Secrets: n.codec, Sender: send,
-		SigningKey: func(ctx context.Context) (ed25519.PrivateKey, error) {
+	deliveries := deliverer.NewDeliveries(n.deliveries)
+	attempts, err := deliver.New(deliver.Config{
+		Deliveries: deliveries, Targets: deliverer.NewTargets(n.webhookView, n.codec),
+		Signer: deliverer.Signer{Key: func(ctx context.Context) (ed25519.PrivateKey, error) {
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
-		},
+		}},
+		Sender: deliverer.Sender{Sender: send}, Scheduler: scheduler, Clock: n.clock,
 		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
-		Clock: n.clock, Logger: log.With("component", "deliverer"),
-	}, shutdownGrace)
+		Logger: log.With("component", "deliverer"),
+	})
 	if err != nil {
 		return nil, err
 	}
 	dispatcher, err := dispatch.New(dispatch.Ports{
 		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
-		Candidates: newSubscribers(n).candidates, WebhooksAt: n.webhooksAt,
-		Body: webhooksig.Body, Deliveries: n.deliveries, Head: n.store.LastPosition, Enqueue: queue.Schedule, Scheduled: pipeline.Scheduled, Clock: n.clock,
-		PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
+		Candidates: readcache.NewSubscribers(n.webhookView, n.webhookRunner, n.codec.OpenSecret).Candidates,
+		WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Deliveries: deliveries, Head: n.store.LastPosition,
+		Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
 	})
 	if err != nil {
 		return nil, err
@@ -105,14 +126,16 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 	if err != nil {
 		return nil, err
 	}
-	return &deliveryPipeline{queue: queue, dispatch: runner, pipeline: pipeline}, nil
+	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
+	return &deliveryPipeline{transport: pubsub, scheduler: scheduler, dispatch: runner, pipeline: pipeline}, nil
 }
 
 // run recovers the deliveries the read model says are still due, then dispatches and delivers until
 // ctx ends; it returns once both have stopped. The deliveries read model must have caught up with
 // the log first (serve's bootstrap waits for every read model): a delivery scheduled before the
 // dispatcher's checkpoint is found there, one after it the dispatcher meets again.
-func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) error {
+func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (err error) {
+	defer func() { err = errors.Join(err, d.transport.Close()) }()
 	recovered := 0
 	var after *deliveryview.DueDelivery
 	for {
@@ -124,7 +147,9 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) e
 			return fmt.Errorf("recovering due deliveries: %w", err)
 		}
 		for _, dd := range due {
-			d.queue.Schedule(dd.DeliveryID, dd.NextDueAt)
+			if err := d.scheduler.Schedule(ctx, dd.DeliveryID, dd.NextDueAt); err != nil {
+				return fmt.Errorf("recovering due deliveries: %w", err)
+			}
 		}
 		recovered += len(due)
 		if len(due) < recoveryPage {
@@ -135,51 +160,24 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) e
 	if recovered > 0 {
 		log.Info("recovered due deliveries", "count", recovered)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	dispatched := make(chan error, 1)
-	go func() { dispatched <- d.dispatch.Run(ctx) }()
-	err := d.pipeline.Run(ctx)
-	cancel()
-	return errors.Join(err, <-dispatched)
-}
-
-// candidatesCacheSize bounds the dispatcher's cache of subscribers: scopes and event names.
-const candidatesCacheSize = 10_000
-
-// subscribers answers the dispatcher's Candidates from the webhooks read model, with each credential
-// opened for the delivery's snapshot. An answer is kept while the read model has applied no webhook event
-// since it was read, which under a steady load of publications is most of the time: each event then
-// costs neither a read of the read model nor opening credentials. Like the rendered answers of the
-// API, the kept answers hold opened credentials, which the process opens for every delivery anyway.
-type subscribers struct {
-	n    *node
-	kept keptAnswers[[]dispatch.Candidate]
-}
-
-func newSubscribers(n *node) subscribers {
-	return subscribers{n: n, kept: newKeptAnswers[[]dispatch.Candidate](candidatesCacheSize, n.webhookRunner, n.webhookView.Unchanged)}
-}
-
-func (sub subscribers) candidates(ctx context.Context, tenantID, communityID, eventName string) ([]dispatch.Candidate, error) {
-	return sub.kept.get(tenantID+"\x00"+communityID+"\x00"+eventName, func() ([]dispatch.Candidate, error) {
-		hooks, err := sub.n.webhookView.Subscribers(ctx, tenantID, communityID, eventName)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]dispatch.Candidate, len(hooks))
-		for i, w := range hooks {
-			// A credential that does not open is this webhook's problem alone: its delivery is
-			// parked, and the others' go on.
-			s, err := w.OpenSettings(sub.n.codec.OpenSecret)
-			if err != nil {
-				s = w.Settings.Clone()
-				s.API.Credential = webhook.Credential{}
-			}
-			out[i] = dispatch.Candidate{ID: w.ID, Settings: s, CreatedAt: w.CreatedAt, CredentialErr: err}
-		}
-		return out, nil
-	})
+	// The dispatcher stops first, then the pipeline: the dispatcher hands nothing to a transport
+	// that the router has closed.
+	dispatchCtx, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	pipelineCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipeline()
+	dispatched, delivered := make(chan error, 1), make(chan error, 1)
+	go func() { delivered <- d.pipeline.Run(pipelineCtx) }()
+	go func() { dispatched <- d.dispatch.Run(dispatchCtx) }()
+	select {
+	case err = <-dispatched:
+		stopPipeline()
+		err = errors.Join(err, <-delivered)
+	case err = <-delivered:
+		stopDispatch()
+		err = errors.Join(err, <-dispatched)
+	}
+	return err
 }
 
 // webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/httpapi"
 	"github.com/hookd/hookd/adapters/kosmosauth"
+	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/eventlog"
@@ -139,7 +140,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone, notBefore, deliveries.processors())
+	app, err := newAPI(n, cfg, log, projectionsDone, notBefore, deliveries)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -318,9 +319,11 @@ func writeKeyFile(path, key string) error {
 }
 
 // newAPI builds the API; notBefore is when request ids must have been made (requestIDsNotBefore).
-// Its readiness covers the read models' runners and processors, the runners that act on the log
-// without keeping a read model (the dispatcher).
-func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time, processors []processor) (*fiber.App, error) {
+// Its readiness covers the read models' runners and the delivery pipeline's processors, the runners
+// that act on the log without keeping a read model (the dispatcher); deliveries is nil on a node
+// that does not deliver.
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time, deliveries *deliveryPipeline) (*fiber.App, error) {
+	processors := deliveries.processors()
 	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{
 		Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan, NotBefore: notBefore,
 	})
@@ -341,8 +344,9 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		}, func() float64 { return float64(r.Position().Commit) }))
 	}
 	return httpapi.New(httpapi.Config{
-		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: n.replays, History: n.history,
-		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: newKnownLicenses(n), KeyView: n.keyView, Secrets: n.codec,
+		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: deliveries.replays(n.replays), History: n.history,
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition),
+		KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
 		Ready: func(ctx context.Context) error {

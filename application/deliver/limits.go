@@ -1,4 +1,4 @@
-package deliverer
+package deliver
 
 import (
 	"sync"
@@ -41,4 +41,35 @@ func (l *rateLimits) wait(id string, perSecond int, now time.Time) time.Duration
 		return delay
 	}
 	return 0
+}
+
+// endpointSlots counts the attempts in flight per endpoint.
+type endpointSlots struct {
+	limit int
+	mu    sync.Mutex
+	busy  map[string]int
+}
+
+func newEndpointSlots(limit int) *endpointSlots {
+	return &endpointSlots{limit: limit, busy: make(map[string]int)}
+}
+
+// acquire takes a slot of endpoint, or reports false when all are taken.
+func (s *endpointSlots) acquire(endpoint string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[endpoint] >= s.limit {
+		return false
+	}
+	s.busy[endpoint]++
+	return true
+}
+
+// release gives back a slot acquire took.
+func (s *endpointSlots) release(endpoint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy[endpoint]--; s.busy[endpoint] <= 0 {
+		delete(s.busy, endpoint)
+	}
 }

@@ -1,0 +1,61 @@
+package deliverer
+
+import (
+	"context"
+
+	"github.com/hookd/hookd/application/command"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/internal/bounded"
+)
+
+// savedCacheSize bounds the deliveries kept in memory as last saved, for their next attempt.
+const savedCacheSize = 10_000
+
+// Deliveries is command.Deliveries keeping the deliveries this process scheduled or saved, while
+// they are still scheduled, so that their next attempt need not read them back from the log.
+//
+// Its invalidation rule: an entry stands for the delivery as this process last appended it, and is
+// dropped when a save of it fails (a conflict means another writer changed it) or leaves it
+// finished (a replay reopens it in the log, which the next Load reads). At most savedCacheSize are
+// kept; one evicted is read from the log.
+//
+// Load hands out the kept delivery itself: one delivery must not be attempted twice at once, which
+// the transport guarantees (it hands a key out once at a time), and whoever loads it must save what
+// it records before anyone loads it again.
+type Deliveries struct {
+	*command.Deliveries
+	saved *bounded.Map[*delivery.Delivery]
+}
+
+// NewDeliveries returns the cache over inner.
+func NewDeliveries(inner *command.Deliveries) *Deliveries {
+	return &Deliveries{Deliveries: inner, saved: bounded.New[*delivery.Delivery](savedCacheSize)}
+}
+
+// Schedule appends a new delivery as command.Deliveries does, and keeps it for its first attempt.
+func (c *Deliveries) Schedule(ctx context.Context, s delivery.Scheduling, caller command.Caller) (*delivery.Delivery, command.Result, error) {
+	d, res, err := c.Deliveries.Schedule(ctx, s, caller)
+	if d != nil && d.Status() == delivery.StatusScheduled {
+		c.saved.Put(d.ID(), d)
+	}
+	return d, res, err
+}
+
+// Load returns the delivery as this process last saved it, or else as the log has it.
+func (c *Deliveries) Load(ctx context.Context, id string) (*delivery.Delivery, error) {
+	if d, ok := c.saved.Get(id); ok {
+		return d, nil
+	}
+	return c.Deliveries.Load(ctx, id)
+}
+
+// Save appends what d recorded, and keeps d when it is still scheduled.
+func (c *Deliveries) Save(ctx context.Context, d *delivery.Delivery, caller command.Caller) (command.Result, error) {
+	res, err := c.Deliveries.Save(ctx, d, caller)
+	if err != nil || d.Status() != delivery.StatusScheduled {
+		c.saved.Take(d.ID())
+		return res, err
+	}
+	c.saved.Put(d.ID(), d)
+	return res, nil
+}
