@@ -1,0 +1,92 @@
+package natscoord_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/adapters/natscoord"
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+func pos(n uint64) eventlog.Position { return eventlog.Position{Commit: n, Prepare: n} }
+
+// TestCheckpointFenced: the next leader finds the last position saved, and once it has loaded, the
+// deposed leader can no longer save; on the cluster, so that every node sees the same checkpoint.
+func TestCheckpointFenced(t *testing.T) {
+	t.Parallel()
+	urls := clusterServers(t)
+	ctx := context.Background()
+	newCP := func(owner, url string) *natscoord.Checkpoint {
+		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: connect(t, url), Owner: owner, Bucket: "cp_fenced"}, "dispatch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	a, b := newCP("a", urls[0]), newCP("b", urls[1])
+
+	if err := a.Save(ctx, pos(1)); err == nil {
+		t.Fatal("Save before Load succeeded")
+	}
+	if got, err := a.Load(ctx); err != nil || got != eventlog.Start {
+		t.Fatalf("first Load = %v, %v, want the start of the log", got, err)
+	}
+	for _, p := range []eventlog.Position{pos(5), pos(9)} {
+		if err := a.Save(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b is elected: it finds a's position and claims the checkpoint.
+	if got, err := b.Load(ctx); err != nil || got != pos(9) {
+		t.Fatalf("next leader's Load = %v, %v, want %v", got, err, pos(9))
+	}
+	if err := a.Save(ctx, pos(12)); !errors.Is(err, natscoord.ErrFenced) {
+		t.Fatalf("deposed leader's Save = %v, want ErrFenced", err)
+	}
+	if err := b.Save(ctx, pos(11)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Load(ctx); err != nil || got != pos(11) {
+		t.Fatalf("Load after the fenced Save = %v, %v, want %v (the fenced Save changed nothing)", got, err, pos(11))
+	}
+	if err := b.Save(ctx, pos(13)); !errors.Is(err, natscoord.ErrFenced) {
+		t.Fatalf("Save after another node loaded = %v, want ErrFenced", err)
+	}
+}
+
+// TestCheckpointBucketLost: when NATS loses the bucket, a Save fails, and the next Load starts from
+// the start of the log on a bucket made again.
+func TestCheckpointBucketLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	nc := connect(t, singleServer(t))
+	cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: "a", Bucket: "cp_lost"}, "dispatch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cp.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Save(ctx, pos(7)); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteKeyValue(ctx, "cp_lost"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Save(ctx, pos(8)); err == nil {
+		t.Fatal("Save into a lost bucket succeeded")
+	}
+	if got, err := cp.Load(ctx); err != nil || got != eventlog.Start {
+		t.Fatalf("Load after the bucket was lost = %v, %v, want the start of the log", got, err)
+	}
+	if err := cp.Save(ctx, pos(3)); err != nil {
+		t.Fatalf("Save after Load on the new bucket = %v", err)
+	}
+}
