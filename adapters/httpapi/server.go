@@ -98,6 +98,9 @@ type Config struct {
 	Environment string
 	// PublicURL is the base URL /sd publishes (optional; default: the URL the request came to).
 	PublicURL string
+	// ProbesOnly serves /healthz, /livez, /readyz and /metrics alone: a node without the api role,
+	// which a load balancer must not send API requests to.
+	ProbesOnly bool
 	// Registry collects the API's metrics and is served at /metrics (optional).
 	Registry *prometheus.Registry
 	// OnServiceKeyReset is called after a service key (of any slot) was reset through the API, so
@@ -221,13 +224,16 @@ func (s *server) routes(app *fiber.App) {
 	app.Get("/healthz", s.healthz)
 	app.Get("/livez", s.livez)
 	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.serveMetrics)
+	if s.ProbesOnly {
+		return
+	}
 	app.Get("/publickeys", s.publicKeys)
 	app.Get("/.well-known", s.wellKnown)
 	app.Get("/sd", s.serviceDirectory)
 	app.Get("/environment", s.environment)
 	app.Post("/ecdsa_helper/:method", s.ecdsaHelper)
 	app.Get("/openapi.json", s.openAPI)
-	app.Get("/metrics", s.serveMetrics)
 
 	system := s.authenticate(requireSystem)
 	app.Get("/servicekeys", system, s.listServiceKeys)

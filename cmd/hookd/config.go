@@ -34,10 +34,13 @@ type config struct {
 	AllowPrivateTargets bool
 	// DeliveryConcurrency bounds the delivery attempts in flight.
 	DeliveryConcurrency int
-	// Deliver says whether serve dispatches and delivers. Off, a node serves the API and its read
-	// models only: with several nodes on one KurrentDB log, exactly one must deliver, since each
-	// node's delivery transport lives in its own memory.
-	Deliver bool
+	// API and Deliver are the node's roles (HOOKD_ROLES): API serves the management API, Deliver
+	// dispatches and delivers. At least one is on.
+	API, Deliver bool
+	// NodeID names this node among the cluster's (HOOKD_NODE_ID).
+	NodeID string
+	// NATS is the cluster profile's configuration; its URL is empty in the embedded profile.
+	NATS natsConfig
 	// LicenseRate and LicenseBurst are each license's quota: a token bucket of LicenseBurst
 	// requests, refilled at LicenseRate requests per second.
 	LicenseRate  float64
@@ -101,12 +104,12 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if cfg.LicenseRate, cfg.LicenseBurst, err = licenseQuota(getenv("HOOKD_LICENSE_RATE"), getenv("HOOKD_LICENSE_BURST")); err != nil {
 		errs = append(errs, err)
 	}
-	switch v := getenv("HOOKD_DELIVERY"); v {
-	case "", "on":
-		cfg.Deliver = true
-	case "off":
-	default:
-		errs = append(errs, fmt.Errorf("HOOKD_DELIVERY: %q must be on or off", v))
+	if cfg.API, cfg.Deliver, err = roles(getenv("HOOKD_ROLES"), getenv("HOOKD_DELIVERY")); err != nil {
+		errs = append(errs, err)
+	}
+	cfg.NodeID = or(getenv("HOOKD_NODE_ID"), defaultNodeID())
+	if cfg.NATS, err = natsFromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(or(getenv("HOOKD_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("HOOKD_LOG_LEVEL: %w", err))
@@ -121,6 +124,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_EVENTSTORE: must be embedded or kurrentdb"))
 	case cfg.EventStore == eventStoreKurrentDB && cfg.KurrentDBURL == "":
 		errs = append(errs, errors.New("HOOKD_KURRENTDB_URL: required when HOOKD_EVENTSTORE=kurrentdb"))
+	case cfg.NATS.cluster() && cfg.EventStore != eventStoreKurrentDB:
+		// Every node must read one log: the embedded store is one process's file.
+		errs = append(errs, errors.New("HOOKD_NATS_URL (or HOOKD_NATS_LISTEN): the cluster profile needs HOOKD_EVENTSTORE=kurrentdb, "+
+			"a log every node reads; the embedded store is one process's file"))
 	}
 	return cfg, errors.Join(errs...)
 }

@@ -389,7 +389,7 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			return nil
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
-		PublicURL: cfg.PublicURL, Registry: registry, Logger: log, Limits: cfg.HTTP,
+		PublicURL: cfg.PublicURL, ProbesOnly: !cfg.API, Registry: registry, Logger: log, Limits: cfg.HTTP,
 		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst,
 	})
 }
