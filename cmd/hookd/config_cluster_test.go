@@ -44,7 +44,9 @@ func TestConfigRolesAndNATS(t *testing.T) {
 		{name: "embedded NATS needs KurrentDB", env: map[string]string{"HOOKD_NATS_LISTEN": "127.0.0.1:4222"}, wantErr: "needs HOOKD_EVENTSTORE=kurrentdb"},
 		{name: "cluster profile", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222,nats://b:4222", "HOOKD_NATS_REPLICAS": "3"}),
 			api: true, deliver: true,
-			check: func(c config) bool { return c.NATS.cluster() && c.NATS.URL == "nats://a:4222,nats://b:4222" && c.NATS.Replicas == 3 }},
+			check: func(c config) bool {
+				return c.NATS.cluster() && c.NATS.URL == "nats://a:4222,nats://b:4222" && c.NATS.Replicas == 3
+			}},
 		{name: "replicas out of range", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222", "HOOKD_NATS_REPLICAS": "0"}), wantErr: "HOOKD_NATS_REPLICAS"},
 		{name: "embedded NATS clustered", env: with(map[string]string{"HOOKD_NATS_LISTEN": "127.0.0.1:4222", "HOOKD_NATS_CLUSTER_LISTEN": "127.0.0.1:6222",
 			"HOOKD_NATS_ROUTES": "nats-route://127.0.0.1:6222, nats-route://127.0.0.1:6223"}), api: true, deliver: true,
