@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/hookd/hookd/adapters/deliverer"
 	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/adapters/sender"
 	"github.com/hookd/hookd/adapters/transport"
 	"github.com/hookd/hookd/adapters/transport/memtransport"
+	"github.com/hookd/hookd/adapters/transport/natstransport"
 	"github.com/hookd/hookd/adapters/webhooksig"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/deliver"
@@ -47,17 +50,28 @@ func (dispatchProjection) Apply(context.Context, *sql.Tx, projections.Schema, []
 // use case attempting what the transport hands it. One scheduler feeds the transport: the
 // dispatcher, replays, the use case's retries and the recovery at start all hand deliveries to it.
 type deliveryPipeline struct {
-	// transport is the embedded profile's: in memory, with due times.
-	transport *memtransport.PubSub
+	// transport is the embedded profile's in memory, with due times, or the cluster profile's
+	// JetStream work queue.
+	transport pubSub
 	scheduler *transport.Scheduler
-	dispatch  *projections.Runner
-	pipeline  *deliverer.Pipeline
+	// dispatch follows the log with its checkpoint in the read models' database: the embedded
+	// profile's. The cluster profile's dispatcher runs on the lease holder only (leader).
+	dispatch *projections.Runner
+	leader   *leaderDispatch
+	pipeline *deliverer.Pipeline
 }
 
-// processor is a Runner that acts on the log without keeping a read model, named as /readyz names it.
+// pubSub is a delivery transport; Close ends its subscriptions.
+type pubSub interface {
+	message.Publisher
+	message.Subscriber
+}
+
+// processor is a part that acts on the log without keeping a read model, named as /readyz names
+// it; err says why it is not following the log.
 type processor struct {
-	name   string
-	runner *projections.Runner
+	name string
+	err  func() error
 }
 
 // processors returns the pipeline's processors, for the readiness check: the dispatcher, whose
@@ -67,7 +81,10 @@ func (d *deliveryPipeline) processors() []processor {
 	if d == nil {
 		return nil
 	}
-	return []processor{{name: dispatchProjection{}.Name(), runner: d.dispatch}}
+	if d.leader != nil {
+		return []processor{{name: dispatchProjection{}.Name(), err: d.leader.err}}
+	}
+	return []processor{{name: dispatchProjection{}.Name(), err: d.dispatch.Err}}
 }
 
 // replays returns the replay command of a node that delivers: it hands what it replays to the
@@ -79,11 +96,22 @@ func (d *deliveryPipeline) replays(r *command.Replays) *command.Replays {
 	return r.HandingOverTo(d.scheduler)
 }
 
-// newDelivery wires the pipeline.
-func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, error) {
+// newDelivery wires the pipeline: on memtransport, or on JetStream when nc is set (the cluster
+// profile, with the dispatcher under elector's lease).
+func newDelivery(n *node, cfg config, log *slog.Logger, cl *clusterConn, metrics *deliveryMetrics) (*deliveryPipeline, error) {
 	// The subscription's in-flight limit is what bounds the attempts at once; a nacked message (the
 	// scheduler failed, or an attempt panicked) waits as a store failure does.
-	pubsub := memtransport.New(memtransport.Config{MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay})
+	var pubsub pubSub
+	if cl != nil {
+		ps, err := natstransport.New(natstransport.Config{Conn: cl.conn, Replicas: cfg.NATS.Replicas,
+			MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay, Logger: log.With("component", "transport")})
+		if err != nil {
+			return nil, err
+		}
+		pubsub = ps
+	} else {
+		pubsub = memtransport.New(memtransport.Config{MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay})
+	}
 	scheduler := transport.NewScheduler(pubsub, deliverer.Topic)
 	send, err := sender.New(sender.Config{
 		Dialer:    &safedial.Dialer{AllowPrivate: cfg.AllowPrivateTargets},
@@ -102,47 +130,86 @@ func newDelivery(n *node, cfg config, log *slog.Logger) (*deliveryPipeline, erro
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
 		}},
-		Sender: deliverer.Sender{Sender: send}, Scheduler: scheduler, Clock: n.clock,
+		Sender: metrics.sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock,
 		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
 		Logger: log.With("component", "deliverer"),
 	})
 	if err != nil {
 		return nil, err
 	}
-	dispatcher, err := dispatch.New(dispatch.Ports{
-		Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
-		Candidates: readcache.NewSubscribers(n.webhookView, n.webhookRunner, n.codec.OpenSecret).Candidates,
-		WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Deliveries: deliveries, Head: n.store.LastPosition,
-		Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
-	})
+	newDispatcher := func() (*dispatch.Dispatcher, error) {
+		return dispatch.New(dispatch.Ports{
+			Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
+			Candidates: readcache.NewSubscribers(n.webhookView, n.webhookRunner, n.codec.OpenSecret).Candidates,
+			WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Deliveries: deliveries, Head: n.store.LastPosition,
+			Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
+		})
+	}
+	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
+	d := &deliveryPipeline{transport: pubsub, scheduler: scheduler, pipeline: pipeline}
+	if cl != nil {
+		d.leader = newLeaderDispatch(cl, cfg, n, newDispatcher, d.recover, metrics, log)
+		return d, nil
+	}
+	dispatcher, err := newDispatcher()
 	if err != nil {
 		return nil, err
 	}
-	runner, err := projections.NewRunner(projections.RunnerConfig{
+	if d.dispatch, err = projections.NewRunner(projections.RunnerConfig{
 		DB: n.writeDB, Projection: dispatchProjection{dispatcher},
 		Subscribe: n.subscribe,
 		Logger:    log,
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
-	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
-	return &deliveryPipeline{transport: pubsub, scheduler: scheduler, dispatch: runner, pipeline: pipeline}, nil
+	return d, nil
 }
 
 // run recovers the deliveries the read model says are still due, then dispatches and delivers until
 // ctx ends; it returns once both have stopped. The deliveries read model must have caught up with
 // the log first (serve's bootstrap waits for every read model): a delivery scheduled before the
 // dispatcher's checkpoint is found there, one after it the dispatcher meets again.
+//
+// In the cluster profile, recovery and dispatch are the dispatch leader's (leaderDispatch): every
+// node delivers, one dispatches.
 func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (err error) {
 	defer func() { err = errors.Join(err, d.transport.Close()) }()
+	dispatchRun := d.leader.run
+	if d.leader == nil {
+		if err := d.recover(ctx, n, log); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting
+			}
+			return err
+		}
+		dispatchRun = d.dispatch.Run
+	}
+	// The dispatcher stops first, then the pipeline: the dispatcher hands nothing to a transport
+	// that the router has closed.
+	dispatchCtx, stopDispatch := context.WithCancel(ctx)
+	defer stopDispatch()
+	pipelineCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipeline()
+	dispatched, delivered := make(chan error, 1), make(chan error, 1)
+	go func() { delivered <- d.pipeline.Run(pipelineCtx) }()
+	go func() { dispatched <- dispatchRun(dispatchCtx) }()
+	select {
+	case err = <-dispatched:
+		stopPipeline()
+		err = errors.Join(err, <-delivered)
+	case err = <-delivered:
+		stopDispatch()
+		err = errors.Join(err, <-dispatched)
+	}
+	return err
+}
+
+// recover hands every delivery the deliveries read model says is due to the scheduler.
+func (d *deliveryPipeline) recover(ctx context.Context, n *node, log *slog.Logger) error {
 	recovered := 0
 	var after *deliveryview.DueDelivery
 	for {
 		due, err := n.deliveryView.Due(ctx, after, recoveryPage)
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
 		if err != nil {
 			return fmt.Errorf("recovering due deliveries: %w", err)
 		}
@@ -160,24 +227,7 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (
 	if recovered > 0 {
 		log.Info("recovered due deliveries", "count", recovered)
 	}
-	// The dispatcher stops first, then the pipeline: the dispatcher hands nothing to a transport
-	// that the router has closed.
-	dispatchCtx, stopDispatch := context.WithCancel(ctx)
-	defer stopDispatch()
-	pipelineCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPipeline()
-	dispatched, delivered := make(chan error, 1), make(chan error, 1)
-	go func() { delivered <- d.pipeline.Run(pipelineCtx) }()
-	go func() { dispatched <- d.dispatch.Run(dispatchCtx) }()
-	select {
-	case err = <-dispatched:
-		stopPipeline()
-		err = errors.Join(err, <-delivered)
-	case err = <-delivered:
-		stopDispatch()
-		err = errors.Join(err, <-dispatched)
-	}
-	return err
+	return nil
 }
 
 // webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.

@@ -119,17 +119,26 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		projectionsErr = n.runProjections(ctx)
 		close(projectionsDone)
 	}()
+	// cl is the cluster profile's NATS; nil in the embedded profile.
+	var cl *clusterConn
 	fail := func(err error) (*instance, error) {
 		cancel()
 		<-projectionsDone
+		cl.close()
 		return nil, errors.Join(err, n.close())
 	}
 	if err := bootstrap(ctx, n, cfg, log); err != nil {
 		return fail(err)
 	}
+	if cfg.NATS.cluster() {
+		if cl, err = openCluster(ctx, cfg, log); err != nil {
+			return fail(err)
+		}
+	}
+	registry := prometheus.NewRegistry()
 	var deliveries *deliveryPipeline
 	if cfg.Deliver {
-		if deliveries, err = newDelivery(n, cfg, log); err != nil {
+		if deliveries, err = newDelivery(n, cfg, log, cl, newDeliveryMetrics(registry)); err != nil {
 			return fail(err)
 		}
 	}
@@ -140,7 +149,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone, notBefore, deliveries)
+	app, err := newAPI(n, cfg, log, projectionsDone, notBefore, deliveries, cl, registry)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -182,6 +191,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 			err = errors.Join(err, deliveryErr)
 		}
 		<-projectionsDone
+		cl.close()
 		inst.err = errors.Join(err, n.close())
 		close(inst.done)
 	}()
@@ -321,8 +331,9 @@ func writeKeyFile(path, key string) error {
 // newAPI builds the API; notBefore is when request ids must have been made (requestIDsNotBefore).
 // Its readiness covers the read models' runners and the delivery pipeline's processors, the runners
 // that act on the log without keeping a read model (the dispatcher); deliveries is nil on a node
-// that does not deliver.
-func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time, deliveries *deliveryPipeline) (*fiber.App, error) {
+// that does not deliver, cl in the embedded profile. The API's metrics join registry.
+func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time, deliveries *deliveryPipeline,
+	cl *clusterConn, registry *prometheus.Registry) (*fiber.App, error) {
 	processors := deliveries.processors()
 	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{
 		Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan, NotBefore: notBefore,
@@ -334,7 +345,6 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		log.Warn("HOOKD_ALLOW_PRIVATE_TARGETS is on: webhook and token URLs may reach loopback, private, link-local and " +
 			"cloud-metadata addresses; use it for local development and tests only")
 	}
-	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i, r := range n.runners {
 		name := n.projections[i].Name()
@@ -361,8 +371,11 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 					return &httpapi.NotReadyError{Part: "read model " + n.projections[i].Name(), Err: err}
 				}
 			}
+			if err := cl.ready(); err != nil {
+				return err
+			}
 			for _, p := range processors {
-				if err := p.runner.Err(); err != nil {
+				if err := p.err(); err != nil {
 					return &httpapi.NotReadyError{Part: "processor " + p.name, Err: err}
 				}
 			}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hookd/hookd/adapters/natscoord"
+	"github.com/hookd/hookd/adapters/natsserver"
+	"github.com/hookd/hookd/application/dispatch"
+	"github.com/hookd/hookd/projections"
+)
+
+// natsDir is where the embedded NATS server keeps its JetStream files, inside the data directory.
+const natsDir = "nats"
+
+// dispatchLease names the lease, and the checkpoint, of the dispatcher.
+const dispatchLease = "dispatch"
+
+// campaignRetry is the wait before campaigning again after a leadership ended in an error.
+const campaignRetry = time.Second
+
+// clusterConn is a node's NATS: its connection, and the embedded server when it runs one.
+type clusterConn struct {
+	conn   *nats.Conn
+	server *natsserver.Server
+}
+
+// openCluster starts the embedded NATS server when HOOKD_NATS_LISTEN says so, and connects to
+// HOOKD_NATS_URL, or else to the embedded server. The connection reconnects for ever: NATS being
+// away stalls delivery (and /readyz says so), it does not stop the node.
+func openCluster(ctx context.Context, cfg config, log *slog.Logger) (*clusterConn, error) {
+	c := &clusterConn{}
+	url := cfg.NATS.URL
+	if cfg.NATS.Listen != "" {
+		sc, err := embeddedNATS(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		if c.server, err = natsserver.Start(ctx, sc); err != nil {
+			return nil, fmt.Errorf("starting the embedded NATS server: %w", err)
+		}
+		if url == "" {
+			url = c.server.ClientURL()
+		}
+	}
+	conn, err := nats.Connect(url, nats.Name("hookd "+cfg.NodeID), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS connection lost", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS connection back", "server", nc.ConnectedUrlRedacted()) }))
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("connecting to NATS (HOOKD_NATS_URL): %w", err)
+	}
+	c.conn = conn
+	return c, nil
+}
+
+// embeddedNATS is the embedded server's configuration from HOOKD_NATS_*.
+func embeddedNATS(cfg config, log *slog.Logger) (natsserver.Config, error) {
+	hostPort := func(v string) (string, int, error) {
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return "", 0, err
+		}
+		p, err := strconv.Atoi(port)
+		if p == 0 {
+			p = -1 // any free port, as the server spells it
+		}
+		return host, p, err
+	}
+	sc := natsserver.Config{StoreDir: filepath.Join(cfg.DataDir, natsDir), Name: cfg.NodeID, Logger: log.With("component", "nats-server")}
+	var err error
+	if sc.Host, sc.Port, err = hostPort(cfg.NATS.Listen); err != nil {
+		return sc, fmt.Errorf("HOOKD_NATS_LISTEN: %w", err)
+	}
+	if cfg.NATS.ClusterListen != "" {
+		cl := &natsserver.Cluster{Name: cfg.NATS.ClusterName, Routes: cfg.NATS.Routes}
+		if cl.Host, cl.Port, err = hostPort(cfg.NATS.ClusterListen); err != nil {
+			return sc, fmt.Errorf("HOOKD_NATS_CLUSTER_LISTEN: %w", err)
+		}
+		sc.Cluster = cl
+	}
+	return sc, nil
+}
+
+// ready says whether NATS answers: the connection is up.
+func (c *clusterConn) ready() error {
+	if c == nil || c.conn.IsConnected() {
+		return nil
+	}
+	return errors.New("NATS is unreachable")
+}
+
+// close closes the connection, then stops the embedded server.
+func (c *clusterConn) close() {
+	if c == nil {
+		return
+	}
+	if c.conn != nil {
+		c.conn.Close()
+	}
+	if c.server != nil {
+		c.server.Shutdown()
+	}
+}
+
+// leaderDispatch runs the dispatcher on the one node that holds the dispatch lease, with its
+// checkpoint in NATS key-value, where the next leader finds it. Each term of leadership starts with
+// a new Dispatcher (what one remembers of the deliveries it handed over is its own) and with the
+// recovery of every due delivery, which the node that led before may have appended and not handed
+// over: a node that is not the leader re-schedules nothing.
+type leaderDispatch struct {
+	cl            *clusterConn
+	cfg           config
+	n             *node
+	newDispatcher func() (*dispatch.Dispatcher, error)
+	recover       func(ctx context.Context, n *node, log *slog.Logger) error
+	metrics       *deliveryMetrics
+	log           *slog.Logger
+
+	mu       sync.Mutex
+	follower *projections.Follower
+	// failing is why the last term ended, or could not start; nil once a term runs.
+	failing error
+	leading atomic.Bool
+}
+
+func newLeaderDispatch(cl *clusterConn, cfg config, n *node, newDispatcher func() (*dispatch.Dispatcher, error),
+	recover func(context.Context, *node, *slog.Logger) error, metrics *deliveryMetrics, log *slog.Logger) *leaderDispatch {
+	l := &leaderDispatch{cl: cl, cfg: cfg, n: n, newDispatcher: newDispatcher, recover: recover, metrics: metrics,
+		log: log.With("component", "dispatcher")}
+	metrics.leading(l.leading.Load)
+	return l
+}
+
+// err is the dispatcher's readiness: a term that failed, or a leader whose follower is failing.
+func (l *leaderDispatch) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failing != nil {
+		return l.failing
+	}
+	if l.follower != nil {
+		return l.follower.Err()
+	}
+	return nil
+}
+
+func (l *leaderDispatch) setTerm(f *projections.Follower, failing error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.follower, l.failing = f, failing
+}
+
+// run campaigns for the dispatch lease until ctx ends; it returns nil then.
+func (l *leaderDispatch) run(ctx context.Context) error {
+	var elector *natscoord.Elector
+	for {
+		var err error
+		if elector == nil {
+			elector, err = natscoord.NewElector(ctx, natscoord.LeaseConfig{Conn: l.cl.conn, Holder: l.cfg.NodeID,
+				Replicas: l.cfg.NATS.Replicas, Logger: l.log})
+		}
+		if err == nil {
+			err = elector.RunAsLeader(ctx, dispatchLease, l.term)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			l.setTerm(nil, err)
+			l.log.Warn("dispatch leadership ended; campaigning again", "err", err, "retry_in", campaignRetry)
+		}
+		select {
+		case <-time.After(campaignRetry):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// term is one leadership: recover what is due, then dispatch from the shared checkpoint until the
+// lease is lost (ctx ends) or the checkpoint is claimed by another node.
+func (l *leaderDispatch) term(ctx context.Context) error {
+	l.leading.Store(true)
+	defer l.leading.Store(false)
+	l.log.Info("dispatch leader", "node_id", l.cfg.NodeID)
+	// The deliveries read model must show what the last leader appended before the recovery reads
+	// it: the log's head now is past anything it did, since it stopped before its lease expired.
+	head, err := l.n.store.LastPosition(ctx)
+	if err == nil {
+		err = l.n.waitFor(ctx, head)
+	}
+	if err == nil {
+		err = l.recover(ctx, l.n, l.log)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := l.newDispatcher()
+	if err != nil {
+		return err
+	}
+	checkpoint, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: l.cl.conn, Owner: l.cfg.NodeID,
+		Replicas: l.cfg.NATS.Replicas}, dispatchLease)
+	if err != nil {
+		return err
+	}
+	f, err := projections.NewFollower(projections.FollowerConfig{Subscribe: l.n.subscribe,
+		Processor: d, Checkpoint: checkpoint, Logger: l.log})
+	if err != nil {
+		return err
+	}
+	l.setTerm(f, nil)
+	defer l.setTerm(nil, nil)
+	return f.Run(ctx)
+}
