@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/adapters/eventstore/kurrentdb/kurrentdbtest"
+	"github.com/hookd/hookd/adapters/natsserver"
+	"github.com/hookd/hookd/domain/delivery"
+)
+
+// clusterEnv is the environment of nodes sharing a KurrentDB log and a NATS server: the same
+// master key and bootstrap license, each node its own id.
+func clusterEnv(t *testing.T, kurrentURL, natsURL string) map[string]string {
+	t.Helper()
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	env := map[string]string{
+		"HOOKD_EVENTSTORE": "kurrentdb", "HOOKD_KURRENTDB_URL": kurrentURL, "HOOKD_NATS_URL": natsURL,
+		"HOOKD_MASTER_KEY": base64.StdEncoding.EncodeToString(master), "HOOKD_BOOTSTRAP_LICENSE_KEY": "shared-bootstrap-license-0001",
+		"HOOKD_ALLOW_PRIVATE_TARGETS": "true",
+	}
+	return env
+}
+
+// nodeEnv is env with HOOKD_NODE_ID set to id.
+func nodeEnv(env map[string]string, id string) map[string]string {
+	out := maps.Clone(env)
+	out["HOOKD_NODE_ID"] = id
+	return out
+}
+
+// metric reads a series of the node's /metrics: name with its labels as Prometheus prints them
+// (`hookd_delivery_attempts_total{outcome="2xx"}`); 0 when the node does not show it.
+func metric(h *testHookd, series string) float64 {
+	h.t.Helper()
+	r := h.do(http.MethodGet, "/metrics", nil, nil)
+	if r.Status != http.StatusOK {
+		h.t.Fatalf("/metrics: %d", r.Status)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(r.Body))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				h.t.Fatalf("/metrics: %s: %v", sc.Text(), err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+const (
+	delivered2xx = `hookd_delivery_attempts_total{outcome="2xx"}`
+	failed5xx    = `hookd_delivery_attempts_total{outcome="5xx"}`
+	leaderGauge  = "hookd_dispatch_leader"
+)
+
+// leaderOf returns the index of the node that says it leads dispatch, waiting for one to.
+func leaderOf(t *testing.T, nodes []*testHookd, up []bool) int {
+	t.Helper()
+	leader := -1
+	apiEventually(t, 60*time.Second, "a dispatch leader", func() bool {
+		leader = -1
+		for i, h := range nodes {
+			if up[i] && metric(h, leaderGauge) == 1 {
+				if leader >= 0 {
+					t.Fatalf("nodes %d and %d both lead dispatch", leader, i)
+				}
+				leader = i
+			}
+		}
+		return leader >= 0
+	})
+	return leader
+}
+
+// TestClusterSharesDelivery runs three hookd nodes on one KurrentDB log and one NATS server: events
+// published on all three are delivered once each, by more than one node; with the dispatch leader
+// stopped, another takes the lease and what is published next is delivered; and a retry scheduled
+// by a node that has stopped since is made by another.
+func TestClusterSharesDelivery(t *testing.T) {
+	t.Parallel()
+	kdb, err := kurrentdbtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kdb.Close)
+	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	env := clusterEnv(t, kdb.URL(), ns.ClientURL())
+	nodes := make([]*testHookd, 3)
+	up := []bool{true, true, true}
+	for i := range nodes {
+		nodes[i] = startHookdIn(t, t.TempDir(), nodeEnv(env, fmt.Sprint("node", i)))
+	}
+	scope := apiScope("t1", "c1")
+	// 5 ms per request: enough that one node's attempts in flight do not take every message.
+	rcv := newTally(t, 5*time.Millisecond)
+	hook := apiCreate(nodes[0], nodes[0].license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "shared", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
+	})
+	var ids []string
+	publish := func(n int) {
+		for want := len(ids) + n; len(ids) < want; {
+			live := []*testHookd{}
+			for i, h := range nodes {
+				if up[i] {
+					live = append(live, h)
+				}
+			}
+			h := live[len(ids)/20%len(live)]
+			batch := make([]map[string]any, 20)
+			for i := range batch {
+				batch[i] = map[string]any{"eventName": "E", "payload": map[string]any{"n": len(ids) + i}}
+			}
+			var out struct{ IDs []string }
+			apiPublish(h, h.license, scope, batch, &out)
+			ids = append(ids, out.IDs...)
+		}
+	}
+	allDelivered := func(what string) {
+		t.Helper()
+		apiEventually(t, 120*time.Second, what, func() bool { return rcv.distinct() >= len(ids) })
+	}
+
+	publish(200)
+	allDelivered("the first 200 events delivered")
+	delivering, perNode := 0, []float64{}
+	for _, h := range nodes {
+		n := metric(h, delivered2xx)
+		perNode = append(perNode, n)
+		if n > 0 {
+			delivering++
+		}
+	}
+	t.Logf("successful attempts per node: %v", perNode)
+	if delivering < 2 {
+		t.Errorf("%d node(s) delivered the first 200 events, want the work shared by at least 2", delivering)
+	}
+
+	leader := leaderOf(t, nodes, up)
+	nodes[leader].stop()
+	up[leader] = false
+	publish(100)
+	allDelivered("100 more events delivered after the dispatch leader stopped")
+	if next := leaderOf(t, nodes, up); next == leader {
+		t.Fatalf("node %d still leads after it stopped", leader)
+	}
+
+	rcv.mu.Lock()
+	duplicates := 0
+	for _, id := range ids {
+		n := rcv.count[delivery.ID(id, hook.ID)]
+		if n == 0 {
+			t.Errorf("event %s was never delivered", id)
+		}
+		duplicates += max(n-1, 0)
+	}
+	differ := rcv.differ
+	rcv.mu.Unlock()
+	t.Logf("%d events delivered by 3 then 2 nodes, %d twice", len(ids), duplicates)
+	// Only the attempts in flight when the leader stopped may be repeated (the new leader hands
+	// over every due delivery again); each node holds at most HOOKD_DELIVERY_CONCURRENCY.
+	if duplicates > 256 {
+		t.Errorf("%d duplicates, more than the attempts in flight at the failover", duplicates)
+	}
+	if differ != 0 {
+		t.Errorf("%d repeated deliveries carried another body than the first", differ)
+	}
+
+	// A retry outlives the node that scheduled it: the node that got the 503 stops, the other makes
+	// the retry.
+	flaky := newReceiver(t, http.StatusServiceUnavailable, http.StatusOK)
+	var live []int
+	for i := range nodes {
+		if up[i] {
+			live = append(live, i)
+		}
+	}
+	h := nodes[live[0]]
+	retried := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"R"}, "name": "retried", "api": map[string]any{"url": flaky.srv.URL},
+		"successCodes": []int{200}, "retryCodes": []int{503}, "retryCount": 1,
+	})
+	before := map[int]float64{}
+	for _, i := range live {
+		before[i] = metric(nodes[i], delivered2xx)
+	}
+	var published struct{ ID string }
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "R", "payload": map[string]any{"n": 1}}, &published)
+	flaky.wait(1, 60*time.Second)
+	attempted := -1
+	apiEventually(t, 30*time.Second, "the node that got the 503", func() bool {
+		for _, i := range live {
+			if metric(nodes[i], failed5xx) > 0 {
+				attempted = i
+				return true
+			}
+		}
+		return false
+	})
+	nodes[attempted].stop()
+	up[attempted] = false
+	got := flaky.wait(2, 60*time.Second)
+	if got[0].header.Get("Webhook-Id") != got[1].header.Get("Webhook-Id") || got[0].header.Get("Webhook-Id") != delivery.ID(published.ID, retried.ID) {
+		t.Errorf("the retry's webhook-id %q differs from the first attempt's %q", got[1].header.Get("Webhook-Id"), got[0].header.Get("Webhook-Id"))
+	}
+	for _, i := range live {
+		if i != attempted {
+			if after := metric(nodes[i], delivered2xx); after != before[i]+1 {
+				t.Errorf("node %d made %v successful attempts since the 503, want the retry's 1", i, after-before[i])
+			}
+		}
+	}
+}
+
