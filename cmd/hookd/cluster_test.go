@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -229,3 +230,52 @@ func TestClusterSharesDelivery(t *testing.T) {
 	}
 }
 
+
+// freeTCPPort returns a port on 127.0.0.1 that was free a moment ago.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestClusterReadyzFollowsNATS: /readyz says not ready, naming NATS, while the node's NATS server is
+// down, and ready again once it is back; an event published meanwhile (the log takes it) is
+// delivered once NATS is back.
+func TestClusterReadyzFollowsNATS(t *testing.T) {
+	t.Parallel()
+	kdb, err := kurrentdbtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kdb.Close)
+	nsCfg := natsserver.Config{StoreDir: t.TempDir(), Port: freeTCPPort(t)}
+	ns, err := natsserver.Start(t.Context(), nsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown() })
+	h := startHookdIn(t, t.TempDir(), nodeEnv(clusterEnv(t, kdb.URL(), ns.ClientURL()), "solo"))
+	rcv := newTally(t, 0)
+	scope := apiScope("t1", "c1")
+	apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "waits", "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
+	})
+	apiEventually(t, 30*time.Second, "ready with NATS up", func() bool { return h.do(http.MethodGet, "/readyz", nil, nil).Status == http.StatusOK })
+
+	ns.Shutdown()
+	apiEventually(t, 30*time.Second, "not ready with NATS down", func() bool {
+		r := h.do(http.MethodGet, "/readyz", nil, nil)
+		return r.Status == http.StatusServiceUnavailable && strings.Contains(string(r.Body), "NATS")
+	})
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, nil)
+
+	if ns, err = natsserver.Start(t.Context(), nsCfg); err != nil {
+		t.Fatal(err)
+	}
+	apiEventually(t, 60*time.Second, "ready once NATS is back", func() bool { return h.do(http.MethodGet, "/readyz", nil, nil).Status == http.StatusOK })
+	apiEventually(t, 60*time.Second, "the event published while NATS was down delivered", func() bool { return rcv.distinct() == 1 })
+}
