@@ -3,14 +3,19 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,4 +283,89 @@ func TestClusterReadyzFollowsNATS(t *testing.T) {
 	}
 	apiEventually(t, 60*time.Second, "ready once NATS is back", func() bool { return h.do(http.MethodGet, "/readyz", nil, nil).Status == http.StatusOK })
 	apiEventually(t, 60*time.Second, "the event published while NATS was down delivered", func() bool { return rcv.distinct() == 1 })
+}
+
+// TestClusterEmbeddedNATS runs three nodes that each embed a NATS server, clustered by routes
+// (HOOKD_NATS_LISTEN, HOOKD_NATS_CLUSTER_LISTEN, HOOKD_NATS_ROUTES): no NATS of its own, and the
+// events published are delivered once each.
+func TestClusterEmbeddedNATS(t *testing.T) {
+	t.Parallel()
+	kdb, err := kurrentdbtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kdb.Close)
+	env := clusterEnv(t, kdb.URL(), "")
+	delete(env, "HOOKD_NATS_URL")
+	const size = 3
+	routePorts := make([]int, size)
+	var routes []string
+	for i := range routePorts {
+		routePorts[i] = freeTCPPort(t)
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", routePorts[i]))
+	}
+	// Every node starts at once: an embedded server is ready only once a majority of the cluster runs.
+	cfgs := make([]config, size)
+	insts := make([]*instance, size)
+	errs := make([]error, size)
+	cancels := make([]context.CancelFunc, size)
+	var wg sync.WaitGroup
+	for i := range size {
+		e := nodeEnv(env, fmt.Sprint("embedded", i))
+		e["HOOKD_NATS_LISTEN"] = "127.0.0.1:0"
+		e["HOOKD_NATS_CLUSTER_LISTEN"] = fmt.Sprintf("127.0.0.1:%d", routePorts[i])
+		e["HOOKD_NATS_ROUTES"] = strings.Join(routes, ",")
+		cfgs[i] = testConfig(t, t.TempDir(), e)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i] = cancel
+		wg.Go(func() { insts[i], errs[i] = start(ctx, cfgs[i], slog.New(slog.DiscardHandler)) })
+	}
+	wg.Wait()
+	nodes := make([]*testHookd, size)
+	for i := range size {
+		if errs[i] != nil {
+			for _, c := range cancels {
+				c()
+			}
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+		nodes[i] = &testHookd{t: t, cfg: cfgs[i], url: "http://" + insts[i].addr, inst: insts[i], cancel: cancels[i],
+			license: cfgs[i].BootstrapLicense, http: &http.Client{Timeout: 30 * time.Second}}
+		t.Cleanup(nodes[i].stop)
+	}
+	if _, err := os.Stat(filepath.Join(cfgs[0].DataDir, natsDir, "jetstream")); err != nil {
+		t.Errorf("the embedded server keeps nothing in the data directory: %v", err)
+	}
+	rcv := newTally(t, 5*time.Millisecond)
+	scope := apiScope("t1", "c1")
+	apiCreate(nodes[0], nodes[0].license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "embedded", "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
+	})
+	const events = 100
+	for i := range events / 20 {
+		h := nodes[i%size]
+		batch := make([]map[string]any, 20)
+		for j := range batch {
+			batch[j] = map[string]any{"eventName": "E", "payload": map[string]any{"n": i*20 + j}}
+		}
+		apiPublish(h, h.license, scope, batch, nil)
+	}
+	apiEventually(t, 120*time.Second, "every event delivered", func() bool { return rcv.distinct() == events })
+	leaderOf(t, nodes, []bool{true, true, true})
+	delivering := 0
+	for _, h := range nodes {
+		if metric(h, delivered2xx) > 0 {
+			delivering++
+		}
+	}
+	if delivering < 2 {
+		t.Errorf("%d node(s) delivered, want the work shared by at least 2", delivering)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	for id, n := range rcv.count {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
 }
