@@ -235,7 +235,6 @@ func TestClusterSharesDelivery(t *testing.T) {
 	}
 }
 
-
 // freeTCPPort returns a port on 127.0.0.1 that was free a moment ago.
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
