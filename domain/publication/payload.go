@@ -253,13 +253,21 @@ func (c *scanner) literal(word string) error {
 	return nil
 }
 
-func (c *scanner) array(depth int) error {
-	c.pos++ // '['
-	c.out = append(c.out, '[')
+// open writes the '[' or '{' at c.pos and reports whether end follows at once, writing it too.
+func (c *scanner) open(end byte) (empty bool) {
+	c.out = append(c.out, c.in[c.pos])
+	c.pos++
 	c.space()
-	if c.pos < len(c.in) && c.in[c.pos] == ']' {
+	if c.pos < len(c.in) && c.in[c.pos] == end {
 		c.pos++
-		c.out = append(c.out, ']')
+		c.out = append(c.out, end)
+		return true
+	}
+	return false
+}
+
+func (c *scanner) array(depth int) error {
+	if c.open(']') {
 		return nil
 	}
 	for i := 0; ; i++ {
@@ -267,22 +275,33 @@ func (c *scanner) array(depth int) error {
 		if err := c.value(depth); err != nil {
 			return inElement(err, i)
 		}
-		c.space()
-		if c.pos >= len(c.in) {
-			return c.syntax("unterminated array")
-		}
-		switch c.in[c.pos] {
-		case ',':
-			c.pos++
-			c.out = append(c.out, ',')
-		case ']':
-			c.pos++
-			c.out = append(c.out, ']')
-			return nil
-		default:
-			return c.syntax("expected ',' or ']'")
+		if more, err := c.next(']', "array"); !more {
+			if err == nil {
+				c.out = append(c.out, ']')
+			}
+			return err
 		}
 	}
+}
+
+// next reads what follows an array element or object member: true after a ',' (written), when another
+// follows; false after the closing end, which is left for the caller to write (an object may first
+// be rewritten).
+func (c *scanner) next(end byte, what string) (bool, error) {
+	c.space()
+	if c.pos >= len(c.in) {
+		return false, c.syntax("unterminated " + what)
+	}
+	switch c.in[c.pos] {
+	case ',':
+		c.pos++
+		c.out = append(c.out, ',')
+		return true, nil
+	case end:
+		c.pos++
+		return false, nil
+	}
+	return false, c.syntax("expected ',' or '" + string(end) + "'")
 }
 
 // linearDedupLimit is how many members an object may have before duplicate keys are looked up in a map
@@ -291,13 +310,8 @@ func (c *scanner) array(depth int) error {
 const linearDedupLimit = 16
 
 func (c *scanner) object(depth int) error {
-	c.pos++ // '{'
 	start := len(c.out)
-	c.out = append(c.out, '{')
-	c.space()
-	if c.pos < len(c.in) && c.in[c.pos] == '}' {
-		c.pos++
-		c.out = append(c.out, '}')
+	if c.open('}') {
 		return nil
 	}
 	base := len(c.members)
@@ -370,16 +384,10 @@ func (c *scanner) object(depth int) error {
 			c.members = append(c.members, m)
 		}
 
-		c.space()
-		if c.pos >= len(c.in) {
-			return c.syntax("unterminated object")
-		}
-		switch c.in[c.pos] {
-		case ',':
-			c.pos++
-			c.out = append(c.out, ',')
-		case '}':
-			c.pos++
+		if more, err := c.next('}', "object"); !more {
+			if err != nil {
+				return err
+			}
 			if reorder {
 				c.rewrite(start, c.members[base:])
 			} else {
@@ -387,8 +395,6 @@ func (c *scanner) object(depth int) error {
 			}
 			c.members = c.members[:base]
 			return nil
-		default:
-			return c.syntax("expected ',' or '}'")
 		}
 	}
 }
