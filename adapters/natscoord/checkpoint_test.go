@@ -21,8 +21,9 @@ func TestCheckpointFenced(t *testing.T) {
 	t.Parallel()
 	urls := clusterServers(t)
 	ctx := context.Background()
+	cpfencedBucket := bucket("cp_fenced")
 	newCP := func(owner, url string) *natscoord.Checkpoint {
-		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: connect(t, url), Owner: owner, Bucket: "cp_fenced"}, "dispatch")
+		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: connect(t, url), Owner: owner, Bucket: cpfencedBucket}, "dispatch")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,8 @@ func TestCheckpointBucketLost(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	nc := connect(t, singleServer(t))
-	cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: "a", Bucket: "cp_lost"}, "dispatch")
+	name := bucket("cp_lost")
+	cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: "a", Bucket: name}, "dispatch")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestCheckpointBucketLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteKeyValue(ctx, "cp_lost"); err != nil {
+	if err := js.DeleteKeyValue(ctx, name); err != nil {
 		t.Fatal(err)
 	}
 	if err := cp.Save(ctx, pos(8)); err == nil {
@@ -103,13 +105,15 @@ func TestCheckpointFollowsLeadership(t *testing.T) {
 		cp *natscoord.Checkpoint
 	}
 	nodes := make([]node, 2)
+	cpleaderBucket := bucket("cp_leader")
+	cpleaderleaseBucket := bucket("cp_leader_lease")
 	for i, owner := range []string{"a", "b"} {
 		nc := connect(t, urls[i])
-		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: owner, Bucket: "cp_leader_lease", TTL: 2 * time.Second})
+		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: owner, Bucket: cpleaderleaseBucket, TTL: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: owner, Bucket: "cp_leader"}, "dispatch")
+		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: owner, Bucket: cpleaderBucket}, "dispatch")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -78,6 +78,7 @@ func TestLeaseOneLeaderAtATime(t *testing.T) {
 	const ttl = 2 * time.Second
 	urls := clusterServers(t)
 	l := &leaders{current: -1}
+	leaseoneBucket := bucket("lease_one")
 	type candidate struct {
 		nc     *nats.Conn
 		proxy  *proxy
@@ -93,7 +94,7 @@ func TestLeaseOneLeaderAtATime(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: fmt.Sprint("node", i), Bucket: "lease_one", TTL: ttl})
+		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: fmt.Sprint("node", i), Bucket: leaseoneBucket, TTL: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +182,7 @@ func TestLeaseOneLeaderAtATime(t *testing.T) {
 func TestLeaseFnReturning(t *testing.T) {
 	t.Parallel()
 	nc := connect(t, singleServer(t))
-	cfg := natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: "lease_fn", TTL: 5 * time.Second}
+	cfg := natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: bucket("lease_fn"), TTL: 5 * time.Second}
 	e, err := natscoord.NewElector(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -202,10 +203,11 @@ func TestLeaseFnReturning(t *testing.T) {
 func TestElectorRefusesOtherTTL(t *testing.T) {
 	t.Parallel()
 	nc := connect(t, singleServer(t))
-	if _, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: "lease_ttl", TTL: time.Second}); err != nil {
+	leasettlBucket := bucket("lease_ttl")
+	if _, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: leasettlBucket, TTL: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: "lease_ttl", TTL: 2 * time.Second})
+	_, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: leasettlBucket, TTL: 2 * time.Second})
 	if err == nil {
 		t.Fatal("NewElector accepted a bucket with another TTL")
 	}

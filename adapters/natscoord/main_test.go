@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,11 @@ func TestMain(m *testing.M) {
 	serveMu.Unlock()
 	os.Exit(code)
 }
+
+var buckets atomic.Int64
+
+// bucket returns a bucket name of its own for each call: the servers outlive a test (-count=2).
+func bucket(name string) string { return fmt.Sprint(name, "_", buckets.Add(1)) }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
