@@ -220,6 +220,8 @@ func (e *Elector) lead(ctx context.Context, name string, rev uint64, sent time.T
 				}
 				guard.Reset(time.Until(sent.Add(ttl / 2)))
 				next.Reset(ttl / 3)
+			case leaderCtx.Err() != nil:
+				// Stopping, or deposed by the guard during the request: waiting for fn to return.
 			case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound),
 				errors.Is(err, nats.ErrConnectionClosed):
 				// Taken, expired or never coming back: stop at once.
