@@ -1,0 +1,159 @@
+package natscoord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// DefaultCheckpointBucket is the bucket of CheckpointConfig by default.
+const DefaultCheckpointBucket = "hookd_checkpoints"
+
+// ErrFenced is returned by Save when another node loaded the checkpoint since this one did: this node
+// is no longer the leader, and what it did since is the next leader's to do again.
+var ErrFenced = errors.New("natscoord: checkpoint claimed by another node")
+
+// CheckpointConfig says where checkpoints are kept. Conn and Owner are required.
+type CheckpointConfig struct {
+	// Conn is the connection to use; the Checkpoint never closes it.
+	Conn *nats.Conn
+	// Owner names this node in the checkpoint's value, for operators.
+	Owner string
+	// Bucket is the key-value bucket of the checkpoints (DefaultCheckpointBucket); it has no TTL.
+	Bucket string
+	// Replicas is how many servers keep the bucket (0: 3 when the server is in a cluster, else 1).
+	Replicas int
+}
+
+// Checkpoint is one named log position in NATS key-value, which every node sees, so that the next
+// leader resumes where the last one stopped. It is fenced: Load claims the key (writes it again,
+// taking a new revision), and Save writes only over the revision this node last wrote, so a node
+// that lost the lease to one that has loaded since cannot move the checkpoint. It is safe for
+// concurrent use.
+//
+// When NATS loses the bucket, Load finds no checkpoint and returns eventlog.Start: the dispatcher
+// goes over the log from its start, which schedules nothing twice (delivery ids are deterministic
+// and appends expect a new stream), so it is slower, not wrong. A Save after the loss fails, and
+// the caller loads again.
+type Checkpoint struct {
+	cfg CheckpointConfig
+	js  jetstream.JetStream
+	key string
+
+	mu  sync.Mutex
+	kv  jetstream.KeyValue
+	rev uint64 // the revision this node last wrote; 0 before Load
+}
+
+// checkpointValue is what the key holds.
+type checkpointValue struct {
+	Position string `json:"position"`
+	Owner    string `json:"owner"`
+}
+
+// NewCheckpoint returns the checkpoint called name; it does no I/O.
+func NewCheckpoint(cfg CheckpointConfig, name string) (*Checkpoint, error) {
+	if cfg.Conn == nil {
+		return nil, errors.New("natscoord: checkpoint: Conn is required")
+	}
+	if err := checkToken("checkpoint owner", cfg.Owner); err != nil {
+		return nil, err
+	}
+	if err := checkToken("checkpoint name", name); err != nil {
+		return nil, err
+	}
+	if cfg.Bucket == "" {
+		cfg.Bucket = DefaultCheckpointBucket
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("natscoord: %w", err)
+	}
+	return &Checkpoint{cfg: cfg, js: js, key: name}, nil
+}
+
+// Load returns the stored position (eventlog.Start when there is none) and claims the checkpoint for
+// this node: from then on only this node's Saves succeed. A leader calls it once it is elected,
+// before it acts, and again after any failed Save.
+func (c *Checkpoint) Load(ctx context.Context) (eventlog.Position, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rev = 0
+	// The bucket is opened (made again, if NATS lost it) on every Load: Loads are rare.
+	kv, err := openBucket(ctx, c.js, jetstream.KeyValueConfig{
+		Bucket:      c.cfg.Bucket,
+		Description: "hookd checkpoints: log positions of the leader's subscriptions",
+		History:     1,
+		Replicas:    replicasFor(c.cfg.Conn, c.cfg.Replicas),
+	})
+	if err != nil {
+		return eventlog.Position{}, err
+	}
+	c.kv = kv
+	pos := eventlog.Start
+	entry, err := kv.Get(ctx, c.key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		rev, err := kv.Create(ctx, c.key, c.encode(pos))
+		if err != nil {
+			// Another node created it meanwhile: it is the newer leader.
+			return eventlog.Position{}, c.errorf("claiming", err)
+		}
+		c.rev = rev
+		return pos, nil
+	case err != nil:
+		return eventlog.Position{}, c.errorf("loading", err)
+	}
+	var v checkpointValue
+	if err := json.Unmarshal(entry.Value(), &v); err != nil {
+		return eventlog.Position{}, fmt.Errorf("natscoord: checkpoint %s: %w", c.key, err)
+	}
+	if pos, err = eventlog.ParsePosition(v.Position); err != nil {
+		return eventlog.Position{}, fmt.Errorf("natscoord: checkpoint %s: %w", c.key, err)
+	}
+	rev, err := kv.Update(ctx, c.key, c.encode(pos), entry.Revision())
+	if err != nil {
+		return eventlog.Position{}, c.errorf("claiming", err)
+	}
+	c.rev = rev
+	return pos, nil
+}
+
+// Save stores pos over the revision this node last wrote. It returns ErrFenced when another node
+// has loaded the checkpoint since (or the bucket was made again): the caller must stop acting as the
+// leader. Any other error leaves it unknown whether pos was stored; the caller loads again.
+func (c *Checkpoint) Save(ctx context.Context, pos eventlog.Position) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rev == 0 {
+		return fmt.Errorf("natscoord: checkpoint %s: Save before Load", c.key)
+	}
+	rev, err := c.kv.Update(ctx, c.key, c.encode(pos), c.rev)
+	if err != nil {
+		c.rev = 0
+		return c.errorf("saving", err)
+	}
+	c.rev = rev
+	return nil
+}
+
+func (c *Checkpoint) encode(pos eventlog.Position) []byte {
+	b, _ := json.Marshal(checkpointValue{Position: pos.String(), Owner: c.cfg.Owner}) // two strings always marshal
+	return b
+}
+
+// errorf wraps err, as ErrFenced when the key is not at the revision expected.
+func (c *Checkpoint) errorf(doing string, err error) error {
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) ||
+		errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return fmt.Errorf("natscoord: checkpoint %s: %s: %w (%w)", c.key, doing, ErrFenced, err)
+	}
+	return fmt.Errorf("natscoord: checkpoint %s: %s: %w", c.key, doing, err)
+}

@@ -1,0 +1,59 @@
+// Package natscoord coordinates the hookd nodes of the cluster profile through NATS key-value
+// buckets (JetStream streams, replicated like the delivery stream):
+//
+//   - Elector: one leader at a time by a lease, a key that expires after the lease TTL unless its
+//     holder renews it (RunAsLeader). The dispatcher and the reconciler run on the leader.
+//   - Checkpoint: the dispatcher's log position, kept where the next leader finds it, and fenced so
+//     that a deposed leader cannot move it back.
+//   - Members: heartbeats of the live nodes and their roles, from which each delivering node takes
+//     its share of a cluster-wide limit (Share).
+//
+// NATS holds none of hookd's truth: losing a bucket costs time (a lease campaign, a dispatcher that
+// starts again from the start of the log and schedules nothing twice), never a delivery.
+package natscoord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// replicasFor returns configured when set, else 3 when nc's server is in a cluster and 1 when not,
+// as the delivery transport does.
+func replicasFor(nc *nats.Conn, configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	if nc.ConnectedClusterName() != "" {
+		return 3
+	}
+	return 1
+}
+
+// openBucket creates the bucket cfg describes, or opens it as it is when it exists with another
+// configuration (its TTL is checked by the callers that depend on it).
+func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Storage = jetstream.FileStorage
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		kv, err = js.KeyValue(ctx, cfg.Bucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natscoord: bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// token matches what may stand as one token of a key: a node id or a lease name.
+var token = regexp.MustCompile(`^[A-Za-z0-9_=-]+$`)
+
+func checkToken(what, s string) error {
+	if !token.MatchString(s) {
+		return fmt.Errorf("natscoord: %s %q must be letters, digits, '-', '_' or '=' only", what, s)
+	}
+	return nil
+}
