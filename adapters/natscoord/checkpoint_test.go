@@ -3,7 +3,9 @@ package natscoord_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,8 +21,9 @@ func TestCheckpointFenced(t *testing.T) {
 	t.Parallel()
 	urls := clusterServers(t)
 	ctx := context.Background()
+	cpfencedBucket := bucket("cp_fenced")
 	newCP := func(owner, url string) *natscoord.Checkpoint {
-		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: connect(t, url), Owner: owner, Bucket: "cp_fenced"}, "dispatch")
+		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: connect(t, url), Owner: owner, Bucket: cpfencedBucket}, "dispatch")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +66,8 @@ func TestCheckpointBucketLost(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	nc := connect(t, singleServer(t))
-	cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: "a", Bucket: "cp_lost"}, "dispatch")
+	name := bucket("cp_lost")
+	cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: "a", Bucket: name}, "dispatch")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +81,7 @@ func TestCheckpointBucketLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteKeyValue(ctx, "cp_lost"); err != nil {
+	if err := js.DeleteKeyValue(ctx, name); err != nil {
 		t.Fatal(err)
 	}
 	if err := cp.Save(ctx, pos(8)); err == nil {
@@ -88,5 +92,94 @@ func TestCheckpointBucketLost(t *testing.T) {
 	}
 	if err := cp.Save(ctx, pos(3)); err != nil {
 		t.Fatalf("Save after Load on the new bucket = %v", err)
+	}
+}
+
+// TestCheckpointFollowsLeadership: the leader saves its position as it goes; when it stops, the next
+// leader loads the position it reached and goes on from there, as the dispatcher will.
+func TestCheckpointFollowsLeadership(t *testing.T) {
+	t.Parallel()
+	urls := clusterServers(t)
+	type node struct {
+		e  *natscoord.Elector
+		cp *natscoord.Checkpoint
+	}
+	nodes := make([]node, 2)
+	cpleaderBucket := bucket("cp_leader")
+	cpleaderleaseBucket := bucket("cp_leader_lease")
+	for i, owner := range []string{"a", "b"} {
+		nc := connect(t, urls[i])
+		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: owner, Bucket: cpleaderleaseBucket, TTL: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: nc, Owner: owner, Bucket: cpleaderBucket}, "dispatch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = node{e, cp}
+	}
+	// lead loads the checkpoint, reports it, then saves positions from it on, each one further.
+	lead := func(cp *natscoord.Checkpoint, loaded chan<- eventlog.Position, saved *atomic.Uint64) func(context.Context) error {
+		return func(ctx context.Context) error {
+			p, err := cp.Load(ctx)
+			if err != nil {
+				return err
+			}
+			loaded <- p
+			for n := p.Commit + 1; ; n++ {
+				if err := cp.Save(ctx, pos(n)); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				saved.Store(n)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}
+	}
+	loadedA, loadedB := make(chan eventlog.Position, 1), make(chan eventlog.Position, 1)
+	var savedA, savedB atomic.Uint64
+	ctxA, stopA := context.WithCancel(context.Background())
+	doneA := make(chan error, 1)
+	go func() { doneA <- nodes[0].e.RunAsLeader(ctxA, "dispatch", lead(nodes[0].cp, loadedA, &savedA)) }()
+	select {
+	case p := <-loadedA:
+		if p != eventlog.Start {
+			t.Fatalf("the first leader loaded %v, want the start of the log", p)
+		}
+	case err := <-doneA:
+		t.Fatalf("first leader: %v", err)
+	}
+	for savedA.Load() < 10 {
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	doneB := make(chan error, 1)
+	go func() { doneB <- nodes[1].e.RunAsLeader(ctxB, "dispatch", lead(nodes[1].cp, loadedB, &savedB)) }()
+	stopA()
+	if err := <-doneA; err != nil {
+		t.Fatalf("first leader: %v", err)
+	}
+	select {
+	case p := <-loadedB:
+		// The first leader's last Save may have been stored as its context was cancelled, without
+		// it knowing.
+		if want := savedA.Load(); p.Commit != want && p.Commit != want+1 {
+			t.Fatalf("the next leader loaded %v, want the last position the first one saved, %d", p, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no next leader within 30s")
+	}
+	stopB()
+	if err := <-doneB; err != nil {
+		t.Fatalf("second leader: %v", err)
 	}
 }

@@ -191,11 +191,15 @@ func (e *Elector) lead(ctx context.Context, name string, rev uint64, sent time.T
 		select {
 		case err := <-done:
 			// fn returned: on its own, or because its context ended.
+			if lost == nil || !errors.Is(lost, nats.ErrConnectionClosed) {
+				// Deleting over this node's revision is safe even when deposed: it fails if
+				// another node wrote the key since, and otherwise lets a candidate in sooner.
+				e.release(ctx, name, rev)
+			}
 			switch {
 			case lost != nil:
 				return false, lost
 			case ctx.Err() != nil || leaderCtx.Err() == nil:
-				e.release(ctx, name, rev)
 				return ctx.Err() == nil, err
 			default:
 				return false, context.Cause(leaderCtx)
@@ -216,6 +220,8 @@ func (e *Elector) lead(ctx context.Context, name string, rev uint64, sent time.T
 				}
 				guard.Reset(time.Until(sent.Add(ttl / 2)))
 				next.Reset(ttl / 3)
+			case leaderCtx.Err() != nil:
+				// Stopping, or deposed by the guard during the request: waiting for fn to return.
 			case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound),
 				errors.Is(err, nats.ErrConnectionClosed):
 				// Taken, expired or never coming back: stop at once.

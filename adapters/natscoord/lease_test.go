@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hookd/hookd/adapters/natscoord"
+	"github.com/hookd/hookd/adapters/natsserver"
 )
 
 // leaders records who leads: live counts the leader contexts alive, which must never exceed one.
@@ -78,6 +79,7 @@ func TestLeaseOneLeaderAtATime(t *testing.T) {
 	const ttl = 2 * time.Second
 	urls := clusterServers(t)
 	l := &leaders{current: -1}
+	leaseoneBucket := bucket("lease_one")
 	type candidate struct {
 		nc     *nats.Conn
 		proxy  *proxy
@@ -93,7 +95,7 @@ func TestLeaseOneLeaderAtATime(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: fmt.Sprint("node", i), Bucket: "lease_one", TTL: ttl})
+		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: fmt.Sprint("node", i), Bucket: leaseoneBucket, TTL: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +183,7 @@ func TestLeaseOneLeaderAtATime(t *testing.T) {
 func TestLeaseFnReturning(t *testing.T) {
 	t.Parallel()
 	nc := connect(t, singleServer(t))
-	cfg := natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: "lease_fn", TTL: 5 * time.Second}
+	cfg := natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: bucket("lease_fn"), TTL: 5 * time.Second}
 	e, err := natscoord.NewElector(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -202,11 +204,73 @@ func TestLeaseFnReturning(t *testing.T) {
 func TestElectorRefusesOtherTTL(t *testing.T) {
 	t.Parallel()
 	nc := connect(t, singleServer(t))
-	if _, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: "lease_ttl", TTL: time.Second}); err != nil {
+	leasettlBucket := bucket("lease_ttl")
+	if _, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: leasettlBucket, TTL: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: "lease_ttl", TTL: 2 * time.Second})
+	_, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: "a", Bucket: leasettlBucket, TTL: 2 * time.Second})
 	if err == nil {
 		t.Fatal("NewElector accepted a bucket with another TTL")
+	}
+}
+
+// TestLeaseSurvivesBucketLeaderLoss shuts down the NATS server leading the lease bucket's stream,
+// on a cluster of its own: the candidates reconnect, a leader holds the lease again, and no two
+// leader contexts ever live at once.
+func TestLeaseSurvivesBucketLeaderLoss(t *testing.T) {
+	t.Parallel()
+	const ttl = 2 * time.Second
+	urls, srvs, err := startCluster(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &leaders{current: -1}
+	name := bucket("lease_loss")
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); wg.Wait() }()
+	for i := range 3 {
+		nc := connect(t, urls...)
+		e, err := natscoord.NewElector(context.Background(), natscoord.LeaseConfig{Conn: nc, Holder: fmt.Sprint("node", i), Bucket: name, TTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if err := e.RunAsLeader(ctx, "dispatch", l.fn(i)); err != nil {
+				t.Errorf("candidate %d: %v", i, err)
+			}
+		})
+	}
+	first, _ := l.waitLeader(t, -1)
+	var victim *natsserver.Server
+	for _, s := range srvs {
+		if s.IsStreamLeader("KV_" + name) {
+			victim = s
+		}
+	}
+	if victim == nil {
+		t.Fatal("no server leads the lease bucket's stream")
+	}
+	lost := time.Now()
+	victim.Shutdown()
+	// Past the election and two TTLs, a leader holds the lease: the same one if its renewals got
+	// through the election, else another.
+	time.Sleep(2 * ttl)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l.mu.Lock()
+		cur, terms := l.current, len(l.started)
+		l.mu.Unlock()
+		if cur >= 0 {
+			t.Logf("bucket stream leader lost: leader %d (first %d), %d terms in all, %s after the loss", cur, first, terms, time.Since(lost))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no leader within 30s of losing the bucket's stream leader")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := l.most.Load(); got != 1 {
+		t.Errorf("%d leader contexts were alive at once", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +45,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+var buckets atomic.Int64
+
+// bucket returns a bucket name of its own for each call: the servers outlive a test (-count=2).
+func bucket(name string) string { return fmt.Sprint(name, "_", buckets.Add(1)) }
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,28 +72,29 @@ func storeDir() (string, error) {
 // clusterServers returns the client URLs of the shared 3-server cluster, starting it on first use.
 func clusterServers(t *testing.T) []string {
 	t.Helper()
-	clusterOnce.Do(func() { clusterURLs, clusterErr = startCluster(3) })
+	clusterOnce.Do(func() { clusterURLs, _, clusterErr = startCluster(3) })
 	if clusterErr != nil {
 		t.Fatal(clusterErr)
 	}
 	return clusterURLs
 }
 
-func startCluster(size int) ([]string, error) {
+// startCluster starts size clustered servers, shut down at the end of the tests (or before).
+func startCluster(size int) ([]string, []*natsserver.Server, error) {
 	var routes []string
 	cfgs := make([]natsserver.Config, size)
 	for i := range size {
 		rp, err := freePort()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cp, err := freePort()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		dir, err := storeDir()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", rp))
 		cfgs[i] = natsserver.Config{StoreDir: dir, Name: fmt.Sprint("n", i), Port: cp,
@@ -106,12 +113,12 @@ func startCluster(size int) ([]string, error) {
 	defer serveMu.Unlock()
 	for i, s := range started {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, nil, errs[i]
 		}
 		servers = append(servers, s)
 		urls = append(urls, s.ClientURL())
 	}
-	return urls, nil
+	return urls, started, nil
 }
 
 // singleServer returns the client URL of the shared standalone server.

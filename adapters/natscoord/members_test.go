@@ -18,6 +18,7 @@ func TestMembersCount(t *testing.T) {
 	t.Parallel()
 	const ttl = time.Second
 	urls := clusterServers(t)
+	memberscountBucket := bucket("members_count")
 	type node struct {
 		nc      *nats.Conn
 		m       *natscoord.Members
@@ -31,7 +32,7 @@ func TestMembersCount(t *testing.T) {
 		if i == 3 {
 			roles = []string{"api"}
 		}
-		m, err := natscoord.NewMembers(context.Background(), natscoord.MembersConfig{Conn: nc, NodeID: fmt.Sprint("node", i), Roles: roles, Bucket: "members_count", TTL: ttl})
+		m, err := natscoord.NewMembers(context.Background(), natscoord.MembersConfig{Conn: nc, NodeID: fmt.Sprint("node", i), Roles: roles, Bucket: memberscountBucket, TTL: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ import (
 )
 
 // The builder's own bound must leave room for everything publish accepts.
-var _ [webhooksig.MaxDepth - publication.MaxPayloadDepth]struct{}
+var _ [publication.MaxDeliveredDepth - publication.MaxPayloadDepth]struct{}
 
 // FuzzPublishedPayloadBody checks the promise between publish and delivery: every payload publish's
 // rules accept (publication.ValidateContent) is built (from the form Publish stores) into a body that

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -419,24 +418,6 @@ func TestECDSAHelperFollowsTheVectors(t *testing.T) {
 	}
 }
 
-// apiLockedBuffer collects a server's logs from several goroutines.
-type apiLockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *apiLockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *apiLockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // apiStartLogged is startHookdIn with the server's logs, at debug level, written to w.
 func apiStartLogged(t *testing.T, dataDir string, env map[string]string, w io.Writer) *testHookd {
 	t.Helper()
@@ -461,7 +442,7 @@ func apiStartLogged(t *testing.T, dataDir string, env map[string]string, w io.Wr
 func TestSecretsAtRestAndInLogs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	logs := &apiLockedBuffer{}
+	logs := &syncBuffer{}
 	h := apiStartLogged(t, dir, nil, logs)
 	scope := apiScope("t1", "c1")
 	canaries := map[string]string{
@@ -600,7 +581,7 @@ func TestShutdownDoesNotWaitForConnectionsWithoutRequest(t *testing.T) {
 // which setting allows it, and a server started with that setting on warns about it in its log.
 func TestPrivateTargetsNameTheSetting(t *testing.T) {
 	t.Parallel()
-	logs := &apiLockedBuffer{}
+	logs := &syncBuffer{}
 	h := apiStartLogged(t, t.TempDir(), nil, logs)
 	scope := apiScope("t1", "c1")
 	for _, u := range []string{"http://127.0.0.1:9000/in", "http://10.1.2.3/in", "http://localhost/in", "http://169.254.169.254/latest"} {
@@ -615,7 +596,7 @@ func TestPrivateTargetsNameTheSetting(t *testing.T) {
 		t.Errorf("a server without HOOKD_ALLOW_PRIVATE_TARGETS logged about it:\n%s", logs)
 	}
 
-	allowedLogs := &apiLockedBuffer{}
+	allowedLogs := &syncBuffer{}
 	allowed := apiStartLogged(t, t.TempDir(), map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true"}, allowedLogs)
 	var warned bool
 	for line := range strings.Lines(allowedLogs.String()) {

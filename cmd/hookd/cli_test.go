@@ -319,7 +319,8 @@ func TestDeliveriesListAndShow(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a command writes to while the test reads it.
+// syncBuffer is a bytes.Buffer that a command or a server writes to, from several goroutines, while
+// the test reads it.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

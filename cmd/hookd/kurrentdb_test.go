@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -52,19 +51,7 @@ func TestServeOnKurrentDB(t *testing.T) {
 	h = startHookdIn(t, dir, env)
 	want(h, "after a restart")
 
-	var stdout, stderr bytes.Buffer
-	getenv := func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		if k == "HOOKD_DATA_DIR" {
-			return dir
-		}
-		return ""
-	}
-	if err := run(t.Context(), []string{"projections", "rebuild"}, getenv, &stdout, &stderr); err != nil {
-		t.Fatalf("projections rebuild: %v\n%s", err, stderr.String())
-	}
+	rebuildIn(t, dir, env)
 	want(h, "after rebuilding the read models")
 
 	srv.Stop()

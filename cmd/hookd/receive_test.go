@@ -65,7 +65,7 @@ func TestReceiveVerifiesARealDelivery(t *testing.T) {
 			`Standard Webhooks v1a: +verified \(key \S+ from ` + regexp.QuoteMeta(h.url) + `/\.well-known\)`,
 		}},
 		{wrong, bad, "503", []string{
-			`X-Cosmo-Signature-256: +FAILED \(not the HMAC of the body with --secret\)`,
+			`X-Cosmo-Signature-256: +FAILED \(not the HMAC of the body with the secret\)`,
 			`Standard Webhooks v1: +FAILED \(`,
 			`Standard Webhooks v1a: +verified`,
 		}},
