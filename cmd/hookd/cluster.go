@@ -16,8 +16,11 @@ import (
 
 	"github.com/hookd/hookd/adapters/natscoord"
 	"github.com/hookd/hookd/adapters/natsserver"
+	"github.com/hookd/hookd/adapters/sender"
 	"github.com/hookd/hookd/application/dispatch"
+	"github.com/hookd/hookd/application/reconcile"
 	"github.com/hookd/hookd/projections"
+	"github.com/hookd/hookd/projections/deliveryview"
 )
 
 // natsDir is where the embedded NATS server keeps its JetStream files, inside the data directory.
@@ -118,13 +121,15 @@ func (c *clusterConn) close() {
 // checkpoint in NATS key-value, where the next leader finds it. Each term of leadership starts with
 // a new Dispatcher (what one remembers of the deliveries it handed over is its own) and with the
 // recovery of every due delivery, which the node that led before may have appended and not handed
-// over: a node that is not the leader re-schedules nothing.
+// over: a node that is not the leader re-schedules nothing. Beside the dispatcher, the leader runs
+// the reconciler, which hands back what the log says is overdue but NATS may have lost.
 type leaderDispatch struct {
 	cl            *clusterConn
 	cfg           config
 	n             *node
 	newDispatcher func() (*dispatch.Dispatcher, error)
 	recover       func(ctx context.Context, n *node, log *slog.Logger) error
+	scheduler     reconcile.Scheduler
 	metrics       *deliveryMetrics
 	log           *slog.Logger
 
@@ -136,8 +141,8 @@ type leaderDispatch struct {
 }
 
 func newLeaderDispatch(cl *clusterConn, cfg config, n *node, newDispatcher func() (*dispatch.Dispatcher, error),
-	recover func(context.Context, *node, *slog.Logger) error, metrics *deliveryMetrics, log *slog.Logger) *leaderDispatch {
-	l := &leaderDispatch{cl: cl, cfg: cfg, n: n, newDispatcher: newDispatcher, recover: recover, metrics: metrics,
+	recover func(context.Context, *node, *slog.Logger) error, scheduler reconcile.Scheduler, metrics *deliveryMetrics, log *slog.Logger) *leaderDispatch {
+	l := &leaderDispatch{cl: cl, cfg: cfg, n: n, newDispatcher: newDispatcher, recover: recover, scheduler: scheduler, metrics: metrics,
 		log: log.With("component", "dispatcher")}
 	metrics.leading(l.leading.Load)
 	return l
@@ -221,7 +226,52 @@ func (l *leaderDispatch) term(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reconciler, err := reconcile.New(reconcile.Config{Deliveries: dueDeliveries{l.n.deliveryView}, Scheduler: l.scheduler,
+		AckWait: l.cfg.NATS.AckWait, LongestAttempt: longestAttempt})
+	if err != nil {
+		return err
+	}
 	l.setTerm(f, nil)
 	defer l.setTerm(nil, nil)
-	return f.Run(ctx)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	reconciled := make(chan struct{})
+	go func() {
+		defer close(reconciled)
+		_ = reconciler.Run(ctx, l.cfg.NATS.ReconcileInterval, func(res reconcile.Result, err error) {
+			if err != nil {
+				l.log.Warn("reconciler pass failed", "err", err, "handed_back", res.Scheduled)
+			} else if res.Scheduled > 0 {
+				l.log.Info("reconciler handed back overdue deliveries", "count", res.Scheduled, "complete", res.Complete)
+			}
+		})
+	}()
+	err = f.Run(ctx)
+	stop()
+	<-reconciled
+	return err
+}
+
+// longestAttempt is the longest one delivery attempt takes: the sender's default response wait
+// (a webhook's ttl is at most 5 s, below it) plus what signing, connecting and recording take.
+const longestAttempt = sender.DefaultTimeout + 5*time.Second
+
+// dueDeliveries lists the due deliveries of the deliveries read model for the reconciler.
+type dueDeliveries struct {
+	view *deliveryview.View
+}
+
+// Due implements reconcile.Deliveries; the cursor is the read model's own.
+func (d dueDeliveries) Due(ctx context.Context, after *reconcile.DueDelivery, limit int) ([]reconcile.DueDelivery, error) {
+	var from *deliveryview.DueDelivery
+	if after != nil {
+		c := after.Cursor.(deliveryview.DueDelivery)
+		from = &c
+	}
+	due, err := d.view.Due(ctx, from, limit)
+	out := make([]reconcile.DueDelivery, len(due))
+	for i, dd := range due {
+		out[i] = reconcile.DueDelivery{DeliveryID: dd.DeliveryID, DueAt: dd.NextDueAt, Cursor: dd}
+	}
+	return out, err
 }

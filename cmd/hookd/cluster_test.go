@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +19,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/adapters/eventstore/kurrentdb/kurrentdbtest"
 	"github.com/hookd/hookd/adapters/natsserver"
@@ -365,6 +369,94 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 	for id, n := range rcv.count {
 		if n != 1 {
 			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+}
+
+// TestClusterReconcilerAfterStreamLost: NATS loses the delivery stream with retries waiting in it;
+// the dispatch leader's reconciler hands them back once they are overdue by its margin, and each
+// is delivered. Nothing else would: the log is the only other place the retries are written.
+func TestClusterReconcilerAfterStreamLost(t *testing.T) {
+	t.Parallel()
+	kdb, err := kurrentdbtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kdb.Close)
+	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	env := nodeEnv(clusterEnv(t, kdb.URL(), ns.ClientURL()), "reconciling")
+	// The shortest ack wait makes the margin 2 x (1 s + 15 s): the retries are handed back about
+	// 32 s after they fell due.
+	env["HOOKD_NATS_ACK_WAIT"], env["HOOKD_RECONCILE_INTERVAL"] = "1s", "1s"
+	h := startHookdIn(t, t.TempDir(), env)
+
+	// Each delivery is answered 503 twice, then 200: its second retry (about 5 s after the first)
+	// waits in the stream when the stream is deleted.
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Header.Get("Webhook-Id")]++
+		n := seen[r.Header.Get("Webhook-Id")]
+		mu.Unlock()
+		if n <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	attempted := func(times int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range seen {
+			if c >= times {
+				n++
+			}
+		}
+		return n
+	}
+	scope := apiScope("t1", "c1")
+	apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "lost", "api": map[string]any{"url": srv.URL},
+		"successCodes": []int{200}, "retryCodes": []int{503}, "retryCount": 2,
+	})
+	const events = 10
+	batch := make([]map[string]any, events)
+	for i := range batch {
+		batch[i] = map[string]any{"eventName": "E", "payload": map[string]any{"n": i}}
+	}
+	apiPublish(h, h.license, scope, batch, nil)
+	apiEventually(t, 60*time.Second, "every delivery's first retry", func() bool { return attempted(2) == events })
+
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(t.Context(), "hookd_deliveries"); err != nil {
+		t.Fatal(err)
+	}
+	lost := time.Now()
+	if n := attempted(3); n != 0 {
+		t.Fatalf("%d second retries came before the stream was deleted; the test proves nothing", n)
+	}
+	apiEventually(t, 120*time.Second, "every delivery's second retry, handed back by the reconciler", func() bool { return attempted(3) == events })
+	t.Logf("the reconciler handed back %d retries lost with the stream %v after the loss", events, time.Since(lost).Round(time.Second))
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range seen {
+		if n != 3 {
+			t.Errorf("%s attempted %d times, want 3", id, n)
 		}
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/hookd/hookd/adapters/transport/natstransport"
 )
 
 // Role names of HOOKD_ROLES.
@@ -32,13 +35,22 @@ type natsConfig struct {
 	ClusterListen string
 	Routes        []string
 	ClusterName   string
+	// AckWait is how long a delivery held by a node that stopped answering waits before another
+	// node gets it (HOOKD_NATS_ACK_WAIT).
+	AckWait time.Duration
+	// ReconcileInterval is the time between the dispatch leader's reconciler passes
+	// (HOOKD_RECONCILE_INTERVAL).
+	ReconcileInterval time.Duration
 }
 
 // cluster reports whether the cluster profile is on: a NATS to connect to, given or embedded.
 func (c natsConfig) cluster() bool { return c.URL != "" || c.Listen != "" }
 
-// defaultClusterName is HOOKD_NATS_CLUSTER_NAME's default.
-const defaultClusterName = "hookd"
+// Defaults of HOOKD_NATS_CLUSTER_NAME and HOOKD_RECONCILE_INTERVAL.
+const (
+	defaultClusterName       = "hookd"
+	defaultReconcileInterval = time.Minute
+)
 
 // natsFromEnv reads the HOOKD_NATS_* settings; README.md has the table.
 func natsFromEnv(getenv func(string) string) (natsConfig, error) {
@@ -56,6 +68,19 @@ func natsFromEnv(getenv func(string) string) (natsConfig, error) {
 		}
 		c.Replicas = n
 	}
+	duration := func(name string, fallback, lo, hi time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return fallback
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			errs = append(errs, fmt.Errorf("%s: %q must be a duration from %s to %s", name, v, lo, hi))
+		}
+		return d
+	}
+	c.AckWait = duration("HOOKD_NATS_ACK_WAIT", natstransport.DefaultAckWait, time.Second, 10*time.Minute)
+	c.ReconcileInterval = duration("HOOKD_RECONCILE_INTERVAL", defaultReconcileInterval, time.Second, time.Hour)
 	hostPort := func(name, v string) {
 		if v == "" {
 			return

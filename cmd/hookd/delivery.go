@@ -96,15 +96,15 @@ func (d *deliveryPipeline) replays(r *command.Replays) *command.Replays {
 	return r.HandingOverTo(d.scheduler)
 }
 
-// newDelivery wires the pipeline: on memtransport, or on JetStream when nc is set (the cluster
-// profile, with the dispatcher under elector's lease).
+// newDelivery wires the pipeline: on memtransport, or on JetStream when cl is set (the cluster
+// profile, with the dispatcher on the dispatch leader only).
 func newDelivery(n *node, cfg config, log *slog.Logger, cl *clusterConn, metrics *deliveryMetrics) (*deliveryPipeline, error) {
 	// The subscription's in-flight limit is what bounds the attempts at once; a nacked message (the
 	// scheduler failed, or an attempt panicked) waits as a store failure does.
 	var pubsub pubSub
 	if cl != nil {
 		ps, err := natstransport.New(natstransport.Config{Conn: cl.conn, Replicas: cfg.NATS.Replicas,
-			MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay, Logger: log.With("component", "transport")})
+			AckWait: cfg.NATS.AckWait, MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay, Logger: log.With("component", "transport")})
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +148,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger, cl *clusterConn, metrics
 	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
 	d := &deliveryPipeline{transport: pubsub, scheduler: scheduler, pipeline: pipeline}
 	if cl != nil {
-		d.leader = newLeaderDispatch(cl, cfg, n, newDispatcher, d.recover, metrics, log)
+		d.leader = newLeaderDispatch(cl, cfg, n, newDispatcher, d.recover, scheduler, metrics, log)
 		return d, nil
 	}
 	dispatcher, err := newDispatcher()
