@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -70,5 +71,27 @@ func TestConfigRolesAndNATS(t *testing.T) {
 		case c.wantErr == "" && c.check != nil && !c.check(cfg):
 			t.Errorf("%s: %+v", c.name, cfg.NATS)
 		}
+	}
+}
+
+// TestDeliverRoleServesProbesOnly: a node without the api role answers its probes and metrics and
+// nothing of the API, so a load balancer cannot send it API requests by mistake.
+func TestDeliverRoleServesProbesOnly(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, map[string]string{"HOOKD_ROLES": "deliver"})
+	for _, path := range []string{"/healthz", "/livez", "/readyz", "/metrics"} {
+		if r := h.do(http.MethodGet, path, nil, nil); r.Status != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200", path, r.Status)
+		}
+	}
+	if r := h.do(http.MethodGet, "/publickeys", nil, nil); r.Status != http.StatusNotFound {
+		t.Errorf("GET /publickeys: %d, want 404", r.Status)
+	}
+	scope := apiScope("t1", "c1")
+	if r := h.do(http.MethodPut, scope+"/webhook", apiMinimal("x"), nil); r.Status != http.StatusNotFound {
+		t.Errorf("PUT webhook: %d, want 404", r.Status)
+	}
+	if r := h.do(http.MethodGet, "/metrics", nil, nil); !strings.Contains(string(r.Body), "hookd_delivery_attempt_duration_seconds") {
+		t.Error("/metrics of a delivering node lacks hookd_delivery_attempt_duration_seconds")
 	}
 }
