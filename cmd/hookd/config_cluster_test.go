@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigRolesAndNATS(t *testing.T) {
@@ -55,6 +56,17 @@ func TestConfigRolesAndNATS(t *testing.T) {
 				return c.NATS.cluster() && c.NATS.URL == "" && c.NATS.ClusterName == defaultClusterName &&
 					slices.Equal(c.NATS.Routes, []string{"nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"})
 			}},
+		{name: "cluster timings", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222", "HOOKD_NATS_ACK_WAIT": "5s", "HOOKD_RECONCILE_INTERVAL": "10s"}),
+			api: true, deliver: true,
+			check: func(c config) bool {
+				return c.NATS.AckWait == 5*time.Second && c.NATS.ReconcileInterval == 10*time.Second
+			}},
+		{name: "default timings", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222"}), api: true, deliver: true,
+			check: func(c config) bool {
+				return c.NATS.AckWait == 30*time.Second && c.NATS.ReconcileInterval == time.Minute
+			}},
+		{name: "ack wait too short", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222", "HOOKD_NATS_ACK_WAIT": "10ms"}), wantErr: "HOOKD_NATS_ACK_WAIT"},
+		{name: "interval not a duration", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222", "HOOKD_RECONCILE_INTERVAL": "60"}), wantErr: "HOOKD_RECONCILE_INTERVAL"},
 		{name: "listen not host:port", env: with(map[string]string{"HOOKD_NATS_LISTEN": "4222"}), wantErr: "HOOKD_NATS_LISTEN"},
 		{name: "routes without a server", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222", "HOOKD_NATS_ROUTES": "nats-route://b:6222"}), wantErr: "need HOOKD_NATS_LISTEN"},
 		{name: "routes without cluster listen", env: with(map[string]string{"HOOKD_NATS_LISTEN": "127.0.0.1:4222", "HOOKD_NATS_ROUTES": "nats-route://b:6222"}), wantErr: "HOOKD_NATS_CLUSTER_LISTEN"},
