@@ -54,11 +54,23 @@ type Config struct {
 	// EndpointConcurrency bounds the attempts in flight to one endpoint (scheme, host and port), so
 	// that a slow or dead endpoint cannot take every slot (optional: DefaultEndpointConcurrency).
 	EndpointConcurrency int
+	// Share returns this node's part of a limit that every delivering node shares (the cluster
+	// profile: each of N live nodes takes about limit/N): it applies to EndpointConcurrency and to
+	// each webhook's rateLimit. Optional: nil, a node takes the whole limit (one process).
+	Share func(limit int) int
 	// PlatformURL and PlatformSecret are WEBHOOK_URL and WEBHOOK_SECRET: where platform events go,
 	// and the secret that signs them (optional: without a secret they are not signed by HMAC).
 	PlatformURL, PlatformSecret string
 	// Logger is optional.
 	Logger *slog.Logger
+}
+
+// share is this node's part of a webhook's rate limit; 0 (no limit) stays 0.
+func (u *Deliverer) share(perSecond int) int {
+	if perSecond <= 0 {
+		return perSecond
+	}
+	return u.cfg.Share(perSecond)
 }
 
 // Deliverer makes delivery attempts. It is safe for concurrent use, but one delivery must not be
@@ -93,6 +105,9 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Share == nil {
+		cfg.Share = func(limit int) int { return limit }
+	}
 	if cfg.Backoff.Random == nil {
 		cfg.Backoff.Random = rand.Float64
 	}
@@ -102,7 +117,7 @@ func New(cfg Config) (*Deliverer, error) {
 	platformBackoff := platform.RetryBackoff()
 	platformBackoff.Random = cfg.Backoff.Random
 	return &Deliverer{cfg: cfg, platformBackoff: platformBackoff, limits: newRateLimits(),
-		endpoints: newEndpointSlots(cfg.EndpointConcurrency)}, nil
+		endpoints: newEndpointSlots()}, nil
 }
 
 // attemptCaller records attempts; each save gets its own request id, so two writers recording the
@@ -164,12 +179,12 @@ func (a *attempt) run() error {
 	case err != nil:
 		return a.storeFailed("reading the webhook", err)
 	}
-	if wait := a.u.limits.wait(d.WebhookID(), t.rateLimit, now); wait > 0 {
+	if wait := a.u.limits.wait(d.WebhookID(), a.u.share(t.rateLimit), now); wait > 0 {
 		return a.later(now.Add(wait))
 	}
 	settings := d.SettingsFor(t.present)
 	endpoint := endpointOf(settings.API.URL)
-	if !a.u.endpoints.acquire(endpoint) {
+	if !a.u.endpoints.acquire(endpoint, a.u.cfg.Share(a.u.cfg.EndpointConcurrency)) {
 		return a.later(now.Add(BusyEndpointDelay + rand.N(BusyEndpointDelay)))
 	}
 	outcome, err := a.send(d, settings, t.secrets)

@@ -282,6 +282,53 @@ func TestAttempt(t *testing.T) {
 		},
 		wantScheduled: []time.Time{now.Add(time.Second)}, wantSent: 1,
 	}, {
+		name: "a node's share of a rate limit defers the delivery",
+		setup: func(_ *testing.T, f *fixture) {
+			w := f.targets["w1"]
+			w.RateLimit = 3
+			f.targets["w1"] = w
+			f.cfg.Share = func(limit int) int { return limit / 3 } // one of three nodes
+		},
+		run: func(t *testing.T, f *fixture, u *deliver.Deliverer) error {
+			// 3 a second for the cluster is 1 for this node: another delivery takes it first.
+			other := f.deliveries.add(t, delivery.Scheduling{
+				EventID: "e0", WebhookID: "w1", TenantID: "t1", CommunityID: "c1", EventName: "user.created",
+				Body: `{}`, Settings: delivery.Snapshot{API: webhook.Endpoint{URL: "https://receiver.example/hook"}, Policy: retryOnce}, At: now,
+			})
+			if err := u.Attempt(t.Context(), other); err != nil {
+				t.Fatal(err)
+			}
+			return u.Attempt(t.Context(), f.id)
+		},
+		wantScheduled: []time.Time{now.Add(time.Second)}, wantSent: 1,
+	}, {
+		name: "a node's share of the endpoint concurrency defers the delivery",
+		setup: func(_ *testing.T, f *fixture) {
+			f.cfg.EndpointConcurrency = 3
+			f.cfg.Share = func(limit int) int { return limit / 3 }
+		},
+		run: func(t *testing.T, f *fixture, u *deliver.Deliverer) error {
+			other := f.deliveries.add(t, delivery.Scheduling{
+				EventID: "e0", WebhookID: "w1", TenantID: "t1", CommunityID: "c1", EventName: "user.created",
+				Body: `{}`, Settings: delivery.Snapshot{API: webhook.Endpoint{URL: "https://receiver.example/other-path"}, Policy: retryOnce}, At: now,
+			})
+			var during error
+			f.sender.during = func(r deliver.Request) {
+				f.sender.during = nil
+				during = u.Attempt(t.Context(), f.id)
+			}
+			if err := u.Attempt(t.Context(), other); err != nil {
+				t.Fatal(err)
+			}
+			return during
+		},
+		wantSent: 1,
+		check: func(t *testing.T, f *fixture) {
+			if len(f.scheduler.got) != 1 || f.scheduler.got[0].id != f.id || f.scheduler.got[0].at.Before(now.Add(deliver.BusyEndpointDelay)) {
+				t.Errorf("scheduled %v, want %s once, after %s", f.scheduler.got, f.id, deliver.BusyEndpointDelay)
+			}
+		},
+	}, {
 		name:  "an endpoint at its concurrency limit defers the delivery",
 		setup: func(_ *testing.T, f *fixture) { f.cfg.EndpointConcurrency = 1 },
 		run: func(t *testing.T, f *fixture, u *deliver.Deliverer) error {

@@ -45,20 +45,20 @@ func (l *rateLimits) wait(id string, perSecond int, now time.Time) time.Duration
 
 // endpointSlots counts the attempts in flight per endpoint.
 type endpointSlots struct {
-	limit int
-	mu    sync.Mutex
-	busy  map[string]int
+	mu   sync.Mutex
+	busy map[string]int
 }
 
-func newEndpointSlots(limit int) *endpointSlots {
-	return &endpointSlots{limit: limit, busy: make(map[string]int)}
+func newEndpointSlots() *endpointSlots {
+	return &endpointSlots{busy: make(map[string]int)}
 }
 
-// acquire takes a slot of endpoint, or reports false when all are taken.
-func (s *endpointSlots) acquire(endpoint string) bool {
+// acquire takes a slot of endpoint, or reports false when limit are taken. The limit is passed at
+// each call: a node's share changes as nodes join and leave.
+func (s *endpointSlots) acquire(endpoint string, limit int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.busy[endpoint] >= s.limit {
+	if s.busy[endpoint] >= limit {
 		return false
 	}
 	s.busy[endpoint]++

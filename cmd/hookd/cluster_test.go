@@ -567,3 +567,71 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 		t.Errorf("%d repeated deliveries carried another body than the first", rcv.differ)
 	}
 }
+
+// TestClusterSharesAWebhooksRateLimit: three delivering nodes hold a webhook's rateLimit for the
+// cluster, each taking a third: the receiver sees no more than the limit's burst and a second's
+// rate, plus one per node for rounding, in any second.
+func TestClusterSharesAWebhooksRateLimit(t *testing.T) {
+	t.Parallel()
+	kdb, err := kurrentdbtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kdb.Close)
+	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	env := clusterEnv(t, kdb.URL(), ns.ClientURL())
+	nodes := make([]*testHookd, 3)
+	for i := range nodes {
+		nodes[i] = startHookdIn(t, t.TempDir(), nodeEnv(env, fmt.Sprint("limited", i)))
+	}
+	// Each node counts the others from their heartbeats (one every few seconds) before it shares.
+	apiEventually(t, 60*time.Second, "every node counting 3 delivering nodes", func() bool {
+		for _, h := range nodes {
+			if metric(h, "hookd_cluster_delivering_nodes") != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	const limit, events = 6, 36
+	rcv := newReceiver(t, http.StatusOK)
+	scope := apiScope("t1", "c1")
+	apiCreate(nodes[0], nodes[0].license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "limited", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}, "rateLimit": limit,
+	})
+	batch := make([]map[string]any, events)
+	for i := range batch {
+		batch[i] = map[string]any{"eventName": "E", "payload": map[string]any{"n": i}}
+	}
+	apiPublish(nodes[1], nodes[1].license, scope, batch, nil)
+	got := rcv.wait(events, 60*time.Second)
+	delivering := 0
+	for _, h := range nodes {
+		if metric(h, delivered2xx) > 0 {
+			delivering++
+		}
+	}
+	if delivering < 2 {
+		t.Fatalf("%d node(s) delivered; the test proves nothing about sharing", delivering)
+	}
+	// Each node's bucket holds 2 and refills 2 a second: in any second, at most 3 x (2 + 2).
+	most := 0
+	for i := range got {
+		n := 0
+		for _, r := range got[i:] {
+			if r.at.Sub(got[i].at) < time.Second {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	t.Logf("%d requests over %v, at most %d within a second (limit %d a second)", events, got[events-1].at.Sub(got[0].at).Round(time.Millisecond), most, limit)
+	if tolerance := 2*limit + len(nodes); most > tolerance {
+		t.Errorf("%d requests within a second, want at most the burst and a second's rate plus one per node (%d)", most, tolerance)
+	}
+}

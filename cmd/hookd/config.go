@@ -108,6 +108,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, err)
 	}
 	cfg.NodeID = or(getenv("HOOKD_NODE_ID"), defaultNodeID())
+	if !nodeIDPattern.MatchString(cfg.NodeID) {
+		errs = append(errs, fmt.Errorf("HOOKD_NODE_ID: %q must be 1 to 128 letters, digits, '-' or '_'", cfg.NodeID))
+	}
 	if cfg.NATS, err = natsFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,18 @@ const (
 	roleAPI     = "api"
 	roleDeliver = "deliver"
 )
+
+// roles lists the node's roles, as its heartbeat announces them.
+func (c config) roles() []string {
+	var out []string
+	if c.API {
+		out = append(out, roleAPI)
+	}
+	if c.Deliver {
+		out = append(out, roleDeliver)
+	}
+	return out
+}
 
 // natsConfig is the cluster profile's NATS: where to connect, and the embedded server, if any.
 type natsConfig struct {
@@ -146,11 +159,16 @@ func roles(list, delivery string) (api, deliver bool, err error) {
 	return api, deliver, nil
 }
 
-// defaultNodeID is the host name and process id, or a random id when the host has no name: unique
-// among nodes that run on different hosts or as different processes.
+// nodeIDPattern is what a node id may hold: it names the node's heartbeat key in NATS.
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// defaultNodeID is the host name (its dots made dashes) and process id, or a random id when the
+// host has no usable name: unique among nodes that run on different hosts or as different processes.
 func defaultNodeID() string {
 	if host, err := os.Hostname(); err == nil && host != "" {
-		return fmt.Sprintf("%s-%d", host, os.Getpid())
+		if id := fmt.Sprintf("%s-%d", strings.ReplaceAll(host, ".", "-"), os.Getpid()); nodeIDPattern.MatchString(id) {
+			return id
+		}
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

@@ -42,6 +42,7 @@ func TestConfigRolesAndNATS(t *testing.T) {
 		{name: "HOOKD_DELIVERY bad", env: map[string]string{"HOOKD_DELIVERY": "yes"}, wantErr: "HOOKD_DELIVERY"},
 		{name: "node id", env: map[string]string{"HOOKD_NODE_ID": "n7"}, api: true, deliver: true,
 			check: func(c config) bool { return c.NodeID == "n7" }},
+		{name: "node id with a dot", env: map[string]string{"HOOKD_NODE_ID": "host.example"}, wantErr: "HOOKD_NODE_ID"},
 		{name: "NATS needs KurrentDB", env: map[string]string{"HOOKD_NATS_URL": "nats://127.0.0.1:4222"}, wantErr: "needs HOOKD_EVENTSTORE=kurrentdb"},
 		{name: "embedded NATS needs KurrentDB", env: map[string]string{"HOOKD_NATS_LISTEN": "127.0.0.1:4222"}, wantErr: "needs HOOKD_EVENTSTORE=kurrentdb"},
 		{name: "cluster profile", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222,nats://b:4222", "HOOKD_NATS_REPLICAS": "3"}),

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/hookd/hookd/adapters/deliverer"
+	"github.com/hookd/hookd/adapters/natscoord"
 	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/adapters/sender"
@@ -58,6 +59,9 @@ type deliveryPipeline struct {
 	// profile's. The cluster profile's dispatcher runs on the lease holder only (leader).
 	dispatch *projections.Runner
 	leader   *leaderDispatch
+	// members announces this delivering node to the others, which count it to take their share of
+	// each cluster-wide limit; nil in the embedded profile.
+	members  *natscoord.Members
 	pipeline *deliverer.Pipeline
 }
 
@@ -98,11 +102,22 @@ func (d *deliveryPipeline) replays(r *command.Replays) *command.Replays {
 
 // newDelivery wires the pipeline: on memtransport, or on JetStream when cl is set (the cluster
 // profile, with the dispatcher on the dispatch leader only).
-func newDelivery(n *node, cfg config, log *slog.Logger, cl *clusterConn, metrics *deliveryMetrics) (*deliveryPipeline, error) {
+func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl *clusterConn, metrics *deliveryMetrics) (*deliveryPipeline, error) {
 	// The subscription's in-flight limit is what bounds the attempts at once; a nacked message (the
 	// scheduler failed, or an attempt panicked) waits as a store failure does.
 	var pubsub pubSub
+	var members *natscoord.Members
+	// share is this node's part of the per-endpoint and per-webhook limits: all of them in one
+	// process, an even share of the live delivering nodes' in the cluster profile.
+	var share func(limit int) int
 	if cl != nil {
+		var err error
+		if members, err = natscoord.NewMembers(ctx, natscoord.MembersConfig{Conn: cl.conn, NodeID: cfg.NodeID,
+			Roles: cfg.roles(), Replicas: cfg.NATS.Replicas, Logger: log.With("component", "members")}); err != nil {
+			return nil, fmt.Errorf("announcing the node in NATS: %w", err)
+		}
+		share = func(limit int) int { return natscoord.Share(limit, members.Live(roleDeliver)) }
+		metrics.deliverers(func() int { return members.Live(roleDeliver) })
 		ps, err := natstransport.New(natstransport.Config{Conn: cl.conn, Replicas: cfg.NATS.Replicas,
 			AckWait: cfg.NATS.AckWait, MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay, Logger: log.With("component", "transport")})
 		if err != nil {
@@ -130,7 +145,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger, cl *clusterConn, metrics
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
 		}},
-		Sender: metrics.sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock,
+		Sender: metrics.sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock, Share: share,
 		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
 		Logger: log.With("component", "deliverer"),
 	})
@@ -146,7 +161,7 @@ func newDelivery(n *node, cfg config, log *slog.Logger, cl *clusterConn, metrics
 		})
 	}
 	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
-	d := &deliveryPipeline{transport: pubsub, scheduler: scheduler, pipeline: pipeline}
+	d := &deliveryPipeline{transport: pubsub, scheduler: scheduler, members: members, pipeline: pipeline}
 	if cl != nil {
 		d.leader = newLeaderDispatch(cl, cfg, n, newDispatcher, d.recover, scheduler, metrics, log)
 		return d, nil
@@ -191,6 +206,16 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (
 	pipelineCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipeline()
 	dispatched, delivered := make(chan error, 1), make(chan error, 1)
+	if d.members != nil {
+		// Heartbeats last as long as the pipeline: the others count this node while it delivers.
+		beating := make(chan struct{})
+		defer func() { <-beating }()
+		defer stopPipeline()
+		go func() {
+			defer close(beating)
+			_ = d.members.Run(pipelineCtx)
+		}()
+	}
 	go func() { delivered <- d.pipeline.Run(pipelineCtx) }()
 	go func() { dispatched <- dispatchRun(dispatchCtx) }()
 	select {

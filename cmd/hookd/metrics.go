@@ -46,6 +46,14 @@ func (m *deliveryMetrics) leading(leader func() bool) {
 	}))
 }
 
+// deliverers registers hookd_cluster_delivering_nodes, the live delivering nodes this node counts
+// (cluster profile): each takes an even share of the per-endpoint and per-webhook limits.
+func (m *deliveryMetrics) deliverers(live func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hookd_cluster_delivering_nodes", Help: "Live delivering nodes as this node last counted them from heartbeats in NATS (cluster profile).",
+	}, func() float64 { return float64(live()) }))
+}
+
 // sender returns s, counting and timing its attempts.
 func (m *deliveryMetrics) sender(s deliver.Sender) deliver.Sender {
 	return meteredSender{Sender: s, m: m}

@@ -138,7 +138,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	registry := prometheus.NewRegistry()
 	var deliveries *deliveryPipeline
 	if cfg.Deliver {
-		if deliveries, err = newDelivery(n, cfg, log, cl, newDeliveryMetrics(registry)); err != nil {
+		if deliveries, err = newDelivery(ctx, n, cfg, log, cl, newDeliveryMetrics(registry)); err != nil {
 			return fail(err)
 		}
 	}
