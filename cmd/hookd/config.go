@@ -137,11 +137,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 
 // Defaults and bounds of each license's quota.
 const (
-	defaultLicenseRate = 1000
+	defaultLicenseRate = 5000
 	maxLicenseRate     = 1_000_000
 )
 
-// licenseQuota reads HOOKD_LICENSE_RATE (requests per second, default 1000) and HOOKD_LICENSE_BURST
+// licenseQuota reads HOOKD_LICENSE_RATE (requests per second, default 5000) and HOOKD_LICENSE_BURST
 // (requests at once, default two seconds' worth).
 func licenseQuota(rateText, burstText string) (float64, int, error) {
 	rate := float64(defaultLicenseRate)
