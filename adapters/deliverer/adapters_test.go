@@ -66,9 +66,25 @@ func TestDeliveriesKeepsWhatItSavedWhileScheduled(t *testing.T) {
 		}
 		return got
 	}
+	// A delivery handed out again while an attempt holds it (natstransport does) gets its own copy:
+	// two attempts never share one aggregate.
+	first, err := c.Load(ctx, d.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Load(ctx, d.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first == second {
+		t.Fatal("two Loads while neither saved handed out the same delivery")
+	}
+	if _, err := c.Save(ctx, first, command.Caller{Actor: "test"}); err != nil { // nothing recorded: keeps it again
+		t.Fatal(err)
+	}
 	before := log.reads
-	attempt(503) // loads what Schedule kept
 	attempt(503) // loads what Save kept
+	attempt(503) // and again
 	if log.reads != before {
 		t.Fatalf("%d reads of the log for a delivery this process scheduled and saved, want none", log.reads-before)
 	}

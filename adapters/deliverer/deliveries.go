@@ -19,9 +19,11 @@ const savedCacheSize = 10_000
 // finished (a replay reopens it in the log, which the next Load reads). At most savedCacheSize are
 // kept; one evicted is read from the log.
 //
-// Load hands out the kept delivery itself: one delivery must not be attempted twice at once, which
-// the transport guarantees (it hands a key out once at a time), and whoever loads it must save what
-// it records before anyone loads it again.
+// Load takes the kept delivery out: an aggregate is not safe for concurrent use, and a transport may
+// hand a delivery out again while an earlier message for it is still being attempted (natstransport
+// does, after its ack wait or a reschedule). A second Load meanwhile reads its own copy from the
+// log, and the log's expected version fences the two saves. What a Load does not save (an attempt
+// deferred for a limit) is read from the log next time.
 type Deliveries struct {
 	*command.Deliveries
 	saved *bounded.Map[*delivery.Delivery]
@@ -41,9 +43,10 @@ func (c *Deliveries) Schedule(ctx context.Context, s delivery.Scheduling, caller
 	return d, res, err
 }
 
-// Load returns the delivery as this process last saved it, or else as the log has it.
+// Load returns the delivery as this process last saved it, taking it out of the cache, or else as
+// the log has it.
 func (c *Deliveries) Load(ctx context.Context, id string) (*delivery.Delivery, error) {
-	if d, ok := c.saved.Get(id); ok {
+	if d, ok := c.saved.Take(id); ok {
 		return d, nil
 	}
 	return c.Deliveries.Load(ctx, id)
