@@ -231,11 +231,15 @@ func TestClusterSharesDelivery(t *testing.T) {
 	if got[0].header.Get("Webhook-Id") != got[1].header.Get("Webhook-Id") || got[0].header.Get("Webhook-Id") != delivery.ID(published.ID, retried.ID) {
 		t.Errorf("the retry's webhook-id %q differs from the first attempt's %q", got[1].header.Get("Webhook-Id"), got[0].header.Get("Webhook-Id"))
 	}
+	// Which node made the retry is not asserted: the retry falls due a second after the 503, and the
+	// node that got it may make it before the test has stopped it (then the retry was never the
+	// other node's to make). What holds either way: the retry arrives, once, as the same delivery.
+	if n := flaky.count(); n != 2 {
+		t.Errorf("the receiver got %d requests, want the attempt and its one retry", n)
+	}
 	for _, i := range live {
 		if i != attempted {
-			if after := metric(nodes[i], delivered2xx); after != before[i]+1 {
-				t.Errorf("node %d made %v successful attempts since the 503, want the retry's 1", i, after-before[i])
-			}
+			t.Logf("node %d made %v successful attempts since the 503", i, metric(nodes[i], delivered2xx)-before[i])
 		}
 	}
 }
