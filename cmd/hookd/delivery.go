@@ -189,8 +189,10 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 // node delivers, one dispatches.
 func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (err error) {
 	defer func() { err = errors.Join(err, d.transport.Close()) }()
-	dispatchRun := d.leader.run
-	if d.leader == nil {
+	var dispatchRun func(context.Context) error
+	if d.leader != nil {
+		dispatchRun = d.leader.run
+	} else {
 		if err := d.recover(ctx, n, log); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while starting
