@@ -10,10 +10,13 @@ LDFLAGS  := -X main.gitCommit=$(COMMIT) -X main.gitTag=$(TAG) -X main.buildEpoch
 BENCHTIME ?= 3s
 BENCH_DURATION ?= 60s
 
+# Flags of `make bench-e2e` (go run ./cmd/hookd-bench -h lists them all).
+BENCH_E2E_FLAGS ?= -c 64 -duration 60s
+
 # How long `make test` fuzzes each target (see fuzz).
 FUZZTIME ?= 15s
 
-.PHONY: run build test fuzz bench bench-delivery receiving-examples lint fmt clean
+.PHONY: run build test fuzz bench bench-delivery bench-e2e receiving-examples lint fmt clean
 
 run: build
 	$(BIN) serve
@@ -38,6 +41,11 @@ bench:
 # every signature, and a load generator; deliveries/s, latency percentiles, peak RSS.
 bench-delivery:
 	HOOKD_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench BenchmarkDelivery -benchtime 1x -timeout 30m ./cmd/hookd/
+
+# Throughput as users see it: hookd serve as its own process, and a second process that publishes with
+# real 1Kosmos headers and receives with every signature verified (docs/benchmarks.md).
+bench-e2e: build
+	$(GO) run ./cmd/hookd-bench -bin $(BIN) $(BENCH_E2E_FLAGS)
 
 # The Node and Python examples of docs/receiving.md, on a delivery signed now by hookd's signer. Needs
 # Node with npm (standardwebhooks is fetched into a temporary directory) and python3; the official
