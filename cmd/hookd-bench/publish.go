@@ -99,12 +99,15 @@ func (e events) body(first, count int, batch bool) []byte {
 
 // load publishes events under the options and records every accepted one in the ledger.
 type load struct {
-	o       options
-	path    string
-	events  events
-	ledger  *ledger
-	next    atomic.Int64 // the next sequence number to publish
-	failed  atomic.Int64 // events whose request was not answered 202
+	o      options
+	path   string
+	events events
+	ledger *ledger
+	next   atomic.Int64 // the next sequence number to publish
+	failed atomic.Int64 // events whose request was not answered 202
+	// late counts open-loop requests that left over 10 ms behind their schedule because every
+	// publisher was busy: the offered rate then fell short of -rate.
+	late    atomic.Int64
 	lastErr atomic.Value // string: the last failure, to explain it
 }
 
@@ -176,6 +179,9 @@ func (l *load) run(ctx context.Context, pubs []*publisher) {
 			break
 		}
 		p := <-idle
+		if time.Since(start.Add(time.Duration(i)*interval)) > 10*time.Millisecond {
+			l.late.Add(1)
+		}
 		wg.Go(func() {
 			defer func() { idle <- p }()
 			l.send(ctx, p, first, count)

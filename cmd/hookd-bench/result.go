@@ -12,6 +12,7 @@ import (
 type result struct {
 	accepted, delivered, lost     int
 	publishFailures               int
+	lateRequests                  int
 	lastPublishError              string
 	published, endToEnd           time.Duration
 	steadyRate                    float64
@@ -78,8 +79,8 @@ func perSecond(n int, d time.Duration) float64 {
 func (r *result) print(w io.Writer) {
 	per := max(r.delivered, 1)
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	fmt.Fprintf(w, "published/s: %.0f (%d events accepted in %.1f s, %d not accepted)\n",
-		perSecond(r.accepted, r.published), r.accepted, r.published.Seconds(), r.publishFailures)
+	fmt.Fprintf(w, "published/s: %.0f (%d events accepted in %.1f s, %d not accepted, %d open-loop requests late)\n",
+		perSecond(r.accepted, r.published), r.accepted, r.published.Seconds(), r.publishFailures, r.lateRequests)
 	fmt.Fprintf(w, "delivered/s end to end: %.0f (%d deliveries in %.1f s from the first publish to the last receipt)\n",
 		perSecond(r.delivered, r.endToEnd), r.delivered, r.endToEnd.Seconds())
 	fmt.Fprintf(w, "delivered/s steady: %.0f (first and last 10%% of receipts left out)\n", r.steadyRate)

@@ -93,6 +93,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 	}
 	res := measure(start, published, l)
 	res.publishFailures = int(ld.failed.Load())
+	res.lateRequests = int(ld.late.Load())
 	if e, ok := ld.lastErr.Load().(string); ok {
 		res.lastPublishError = e
 	}
