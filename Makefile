@@ -10,6 +10,9 @@ LDFLAGS  := -X main.gitCommit=$(COMMIT) -X main.gitTag=$(TAG) -X main.buildEpoch
 BENCHTIME ?= 3s
 BENCH_DURATION ?= 60s
 
+# Flags of `make bench-e2e` (go run ./cmd/hookd-bench -h lists them all).
+BENCH_E2E_FLAGS ?= -c 64 -duration 60s
+
 # How much `make test` fuzzes each target (see fuzz), as a count of executions: a duration would
 # race Go 1.26's fuzzing coordinator at its deadline, which fails a run with a bare "context deadline
 # exceeded" and no failing input on a loaded machine (golang/go#75804, fixed in Go 1.27). The counts
@@ -17,7 +20,7 @@ BENCH_DURATION ?= 60s
 FUZZ_BODY_EXECS ?= 150000x
 FUZZ_AUTH_EXECS ?= 150000x
 
-.PHONY: run build test fuzz bench bench-delivery receiving-examples lint fmt clean
+.PHONY: run build test fuzz bench bench-delivery bench-e2e receiving-examples lint fmt clean
 
 run: build
 	$(BIN) serve
@@ -42,6 +45,11 @@ bench:
 # every signature, and a load generator; deliveries/s, latency percentiles, peak RSS.
 bench-delivery:
 	HOOKD_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench BenchmarkDelivery -benchtime 1x -timeout 30m ./cmd/hookd/
+
+# Throughput as users see it: hookd serve as its own process, and a second process that publishes with
+# real 1Kosmos headers and receives with every signature verified (docs/benchmarks.md).
+bench-e2e: build
+	$(GO) run ./cmd/hookd-bench -bin $(BIN) $(BENCH_E2E_FLAGS)
 
 # The Node and Python examples of docs/receiving.md, on a delivery signed now by hookd's signer. Needs
 # Node with npm (standardwebhooks is fetched into a temporary directory) and python3; the official

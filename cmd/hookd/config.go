@@ -50,6 +50,9 @@ type config struct {
 	PlatformURL, PlatformSecret string
 	// HTTP bounds the API's connections and request bodies (HOOKD_HTTP_*).
 	HTTP httpapi.Limits
+	// PprofAddr is the loopback address net/http/pprof serves on (HOOKD_PPROF_ADDR, serve --pprof);
+	// empty, the default, serves none.
+	PprofAddr string
 }
 
 // Event stores HOOKD_EVENTSTORE names.
@@ -77,8 +80,12 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		KurrentDBURL:     getenv("HOOKD_KURRENTDB_URL"),
 		PlatformURL:      getenv("WEBHOOK_URL"),
 		PlatformSecret:   getenv("WEBHOOK_SECRET"),
+		PprofAddr:        getenv("HOOKD_PPROF_ADDR"),
 	}
 	var errs []error
+	if cfg.PprofAddr != "" {
+		errs = append(errs, checkPprofAddr(cfg.PprofAddr))
+	}
 	span, err := parseSpan(or(getenv("HOOKD_ALLOWED_TIME_SPAN"), "30"))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("HOOKD_ALLOWED_TIME_SPAN: %w", err))

@@ -38,7 +38,7 @@ const bootstrapLicenseFile = "bootstrap-license.key"
 var systemCaller = command.Caller{Actor: "hookd"}
 
 func newServeCommand(c *cli) *cobra.Command {
-	var addr, dataDir string
+	var addr, dataDir, pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API, the projections and the delivery",
@@ -57,17 +57,33 @@ HOOKD_ADDR and HOOKD_DATA_DIR.`,
 			if cmd.Flags().Changed("data-dir") {
 				cfg.DataDir = dataDir
 			}
+			if cmd.Flags().Changed("pprof") {
+				if err := checkPprofAddr(pprofAddr); err != nil {
+					return err
+				}
+				cfg.PprofAddr = pprofAddr
+			}
 			return serve(cmd.Context(), cfg, c.stderr)
 		},
 	}
 	// The defaults stay out of the flags: they come from the environment, which --help does not read.
 	cmd.Flags().StringVar(&addr, "addr", "", "address to listen on (default $HOOKD_ADDR, or "+defaultAddr+")")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default $HOOKD_DATA_DIR, or "+defaultDataDir+")")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve net/http/pprof on this loopback address (default $HOOKD_PPROF_ADDR, or off)")
 	return cmd
 }
 
 func serve(ctx context.Context, cfg config, stderr io.Writer) error {
 	log := cfg.logger(stderr)
+	if cfg.PprofAddr != "" {
+		// The profiler stops with serve, however serve ends.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		if _, err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
+			return err
+		}
+	}
 	inst, err := start(ctx, cfg, log)
 	if err != nil {
 		return err

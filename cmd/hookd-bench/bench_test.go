@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/adapters/webhooksig"
+)
+
+// TestRunAgainstTheRealBinary runs the instrument as make bench-e2e does, small: a hookd binary built
+// here, 4 closed-loop publishers, 300 events, single and batched. Every accepted event arrives with
+// valid signatures, and every figure prints as a number. Speed is not judged.
+func TestRunAgainstTheRealBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "hookd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../hookd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, batch := range []int{1, 50} {
+		t.Run("batch "+strconv.Itoa(batch), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			o := options{bin: bin, publishers: 4, batch: batch, events: 300, wait: time.Minute, size: 1024}
+			res, err := run(ctx, o, &testWriter{t})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			res.print(&out)
+			t.Log("\n" + out.String())
+			if err := res.verdict(); err != nil {
+				t.Fatal(err)
+			}
+			figures := parseFigures(t, out.String())
+			for name, want := range map[string]float64{"lost": 0, "signature failures": 0, "duplicated": 0} {
+				if got := figures[name][0]; got != want {
+					t.Errorf("%s: %v, want %v", name, got, want)
+				}
+			}
+			if res.accepted != 300 || res.delivered != 300 {
+				t.Errorf("%d accepted and %d delivered, want 300 and 300", res.accepted, res.delivered)
+			}
+			for _, name := range []string{"published/s", "delivered/s end to end", "delivered/s steady", "hookd peak RSS MB",
+				"hookd CPU µs per delivery", "load CPU µs per delivery", "hookd bytes written to disk per delivery"} {
+				if figures[name][0] <= 0 {
+					t.Errorf("%s: %v, want a positive figure", name, figures[name][0])
+				}
+			}
+			if p := figures["accept-to-receive p50/p90/p99 ms"]; len(p) != 3 || p[0] > p[1] || p[1] > p[2] {
+				t.Errorf("percentiles %v, want three in order", p)
+			}
+		})
+	}
+}
+
+// parseFigures reads "name: number [number...] (detail)" lines; it fails the test on any other line
+// or a missing figure.
+func parseFigures(t *testing.T, out string) map[string][]float64 {
+	t.Helper()
+	figures := map[string][]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, rest, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("line %q is not name: figures", line)
+		}
+		rest, _, _ = strings.Cut(rest, " (")
+		for _, field := range strings.Fields(rest) {
+			v, err := strconv.ParseFloat(field, 64)
+			if err != nil {
+				t.Fatalf("line %q: %q is not a number", line, field)
+			}
+			figures[name] = append(figures[name], v)
+		}
+	}
+	for _, name := range []string{"published/s", "delivered/s end to end", "delivered/s steady", "accept-to-receive p50/p90/p99 ms",
+		"lost", "duplicated", "signature failures", "hookd peak RSS MB", "hookd CPU µs per delivery", "load CPU µs per delivery",
+		"hookd bytes written to disk per delivery"} {
+		if len(figures[name]) == 0 {
+			t.Fatalf("no figure %q in\n%s", name, out)
+		}
+	}
+	return figures
+}
+
+// TestReceiverRefusesWhatDoesNotVerify signs one delivery as hookd does, then spoils each signature in
+// turn: only the intact delivery verifies.
+func TestReceiverRefusesWhatDoesNotVerify(t *testing.T) {
+	t.Parallel()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret, id, ts = "whsec_c2VjcmV0LWtleS1ieXRlcw==", "msg_1", int64(1700000000)
+	body := []byte(`{"version":1,"event":"E_BENCH","payload":{"run":"r","seq":1}}`)
+	v1, err := webhooksig.StandardV1(secret, id, ts, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func() http.Header {
+		h := http.Header{}
+		h.Set(webhooksig.HeaderCosmo, webhooksig.CosmoSignature(secret, body))
+		h.Set(webhooksig.HeaderID, id)
+		h.Set(webhooksig.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(webhooksig.HeaderSignature, webhooksig.SignatureHeader(v1, webhooksig.StandardV1a(priv, id, ts, body)))
+		return h
+	}
+	r := &receiver{secret: secret, signingKey: pub}
+	if !r.verified(signed(), body) {
+		t.Fatal("a delivery signed as hookd signs it does not verify")
+	}
+	spoil := map[string]func(http.Header){
+		"cosmo":     func(h http.Header) { h.Set(webhooksig.HeaderCosmo, webhooksig.CosmoSignature("other", body)) },
+		"no v1":     func(h http.Header) { h.Set(webhooksig.HeaderSignature, webhooksig.StandardV1a(priv, id, ts, body)) },
+		"no v1a":    func(h http.Header) { h.Set(webhooksig.HeaderSignature, v1) },
+		"timestamp": func(h http.Header) { h.Set(webhooksig.HeaderTimestamp, strconv.FormatInt(ts+1, 10)) },
+		"id":        func(h http.Header) { h.Set(webhooksig.HeaderID, "msg_2") },
+	}
+	for name, f := range spoil {
+		h := signed()
+		f(h)
+		if r.verified(h, body) {
+			t.Errorf("%s spoiled: the delivery still verifies", name)
+		}
+	}
+	if r.verified(signed(), append([]byte(" "), body...)) {
+		t.Error("a changed body still verifies")
+	}
+}
+
+// testWriter logs the instrument's progress lines.
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
