@@ -20,6 +20,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/internal/jsplacement"
 )
 
 // replicasFor returns configured when set, else 3 when nc's server is in a cluster and 1 when not,
@@ -36,12 +38,20 @@ func replicasFor(nc *nats.Conn, configured int) int {
 
 // openBucket creates the bucket cfg describes, or opens it as it is when it exists with another
 // configuration (its TTL is checked by the callers that depend on it).
+//
+// A cluster that is still forming refuses to place a replicated bucket for a moment: that is waited
+// out (jsplacement).
 func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Storage = jetstream.FileStorage
-	kv, err := js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
+	var kv jetstream.KeyValue
+	err := jsplacement.Retry(ctx, func() error {
+		var err error
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("natscoord: bucket %s: %w", cfg.Bucket, err)
 	}

@@ -43,6 +43,23 @@ func clusterEnv(t *testing.T, kurrentURL, natsURL string) map[string]string {
 	return env
 }
 
+// startClusterServices starts what a cluster's nodes share, a KurrentDB test server and a NATS
+// server, both stopped when the test ends, and returns the nodes' common environment.
+func startClusterServices(t *testing.T) map[string]string {
+	t.Helper()
+	kdb, err := kurrentdbtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kdb.Close)
+	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return clusterEnv(t, kdb.URL(), ns.ClientURL())
+}
+
 // nodeEnv is env with HOOKD_NODE_ID set to id.
 func nodeEnv(env map[string]string, id string) map[string]string {
 	out := maps.Clone(env)
@@ -102,17 +119,7 @@ func leaderOf(t *testing.T, nodes []*testHookd, up []bool) int {
 // by a node that has stopped since is made by another.
 func TestClusterSharesDelivery(t *testing.T) {
 	t.Parallel()
-	kdb, err := kurrentdbtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kdb.Close)
-	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	env := clusterEnv(t, kdb.URL(), ns.ClientURL())
+	env := startClusterServices(t)
 	nodes := make([]*testHookd, 3)
 	up := []bool{true, true, true}
 	for i := range nodes {
@@ -370,17 +377,7 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 // is delivered. Nothing else would: the log is the only other place the retries are written.
 func TestClusterReconcilerAfterStreamLost(t *testing.T) {
 	t.Parallel()
-	kdb, err := kurrentdbtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kdb.Close)
-	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	env := nodeEnv(clusterEnv(t, kdb.URL(), ns.ClientURL()), "reconciling")
+	env := nodeEnv(startClusterServices(t), "reconciling")
 	// The shortest ack wait makes the margin 2 x (1 s + 15 s): the retries are handed back about
 	// 32 s after they fell due.
 	env["HOOKD_NATS_ACK_WAIT"], env["HOOKD_RECONCILE_INTERVAL"] = "1s", "1s"
@@ -426,7 +423,7 @@ func TestClusterReconcilerAfterStreamLost(t *testing.T) {
 	apiPublish(h, h.license, scope, batch, nil)
 	apiEventually(t, 60*time.Second, "every delivery's first retry", func() bool { return attempted(2) == events })
 
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(env["HOOKD_NATS_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,17 +463,7 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	kdb, err := kurrentdbtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kdb.Close)
-	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	env := clusterEnv(t, kdb.URL(), ns.ClientURL())
+	env := startClusterServices(t)
 	env["HOOKD_NATS_ACK_WAIT"] = "2s"
 	env["HOOKD_DELIVERY_CONCURRENCY"] = fmt.Sprint(concurrency)
 	procs := make([]*process, 3)
@@ -564,17 +551,7 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 // rate, plus one per node for rounding, in any second.
 func TestClusterSharesAWebhooksRateLimit(t *testing.T) {
 	t.Parallel()
-	kdb, err := kurrentdbtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kdb.Close)
-	ns, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	env := clusterEnv(t, kdb.URL(), ns.ClientURL())
+	env := startClusterServices(t)
 	nodes := make([]*testHookd, 3)
 	for i := range nodes {
 		nodes[i] = startHookdIn(t, t.TempDir(), nodeEnv(env, fmt.Sprint("limited", i)))

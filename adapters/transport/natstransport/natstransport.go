@@ -46,6 +46,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/adapters/transport"
+	"github.com/hookd/hookd/internal/jsplacement"
 )
 
 // Defaults of Config.
@@ -270,17 +271,23 @@ func (p *PubSub) createStream(ctx context.Context, n names) (jetstream.Stream, e
 			replicas = 3
 		}
 	}
-	stream, err := p.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:      n.stream,
-		Subjects:  []string{n.ready + "*", n.sched + "*"},
-		Retention: jetstream.WorkQueuePolicy,
-		Storage:   jetstream.FileStorage,
-		Replicas:  replicas,
-		// One message per key and subject: publishing a key again replaces what waits.
-		MaxMsgsPerSubject: 1,
-		Discard:           jetstream.DiscardOld,
-		AllowMsgSchedules: true,
-		AllowRollup:       true, // message scheduling requires it
+	// A cluster still forming refuses the placement for a moment: that is waited out.
+	var stream jetstream.Stream
+	err := jsplacement.Retry(ctx, func() error {
+		var err error
+		stream, err = p.js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:      n.stream,
+			Subjects:  []string{n.ready + "*", n.sched + "*"},
+			Retention: jetstream.WorkQueuePolicy,
+			Storage:   jetstream.FileStorage,
+			Replicas:  replicas,
+			// One message per key and subject: publishing a key again replaces what waits.
+			MaxMsgsPerSubject: 1,
+			Discard:           jetstream.DiscardOld,
+			AllowMsgSchedules: true,
+			AllowRollup:       true, // message scheduling requires it
+		})
+		return err
 	})
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return p.js.Stream(ctx, n.stream) // another node made it first
