@@ -68,29 +68,16 @@ func NewElector(ctx context.Context, cfg LeaseConfig) (*Elector, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	js, err := jetstream.New(cfg.Conn)
-	if err != nil {
-		return nil, fmt.Errorf("natscoord: %w", err)
-	}
-	kv, err := openBucket(ctx, js, jetstream.KeyValueConfig{
+	kv, err := openTTLBucket(ctx, cfg.Conn, cfg.Replicas, "leases", jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
 		Description: "hookd leases: one key per lease, held by the node that renews it",
 		History:     1,
 		TTL:         cfg.TTL,
 		// A key expired by the TTL leaves a marker, so that candidates watching it campaign at once.
 		LimitMarkerTTL: cfg.TTL,
-		Replicas:       replicasFor(cfg.Conn, cfg.Replicas),
 	})
 	if err != nil {
 		return nil, err
-	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("natscoord: bucket %s: %w", cfg.Bucket, err)
-	}
-	if st.TTL() != cfg.TTL {
-		return nil, fmt.Errorf("natscoord: bucket %s keeps leases for %s, not the configured %s; delete the bucket or configure its TTL",
-			cfg.Bucket, st.TTL(), cfg.TTL)
 	}
 	return &Elector{cfg: cfg, kv: kv}, nil
 }

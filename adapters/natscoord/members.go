@@ -81,27 +81,14 @@ func NewMembers(ctx context.Context, cfg MembersConfig) (*Members, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	js, err := jetstream.New(cfg.Conn)
-	if err != nil {
-		return nil, fmt.Errorf("natscoord: %w", err)
-	}
-	kv, err := openBucket(ctx, js, jetstream.KeyValueConfig{
+	kv, err := openTTLBucket(ctx, cfg.Conn, cfg.Replicas, "heartbeats", jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
 		Description: "hookd heartbeats: one key per live node",
 		History:     1,
 		TTL:         cfg.TTL,
-		Replicas:    replicasFor(cfg.Conn, cfg.Replicas),
 	})
 	if err != nil {
 		return nil, err
-	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("natscoord: bucket %s: %w", cfg.Bucket, err)
-	}
-	if st.TTL() != cfg.TTL {
-		return nil, fmt.Errorf("natscoord: bucket %s keeps heartbeats for %s, not the configured %s; delete the bucket or configure its TTL",
-			cfg.Bucket, st.TTL(), cfg.TTL)
 	}
 	return &Members{cfg: cfg, kv: kv}, nil
 }

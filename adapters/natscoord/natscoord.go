@@ -58,6 +58,30 @@ func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyVa
 	return kv, nil
 }
 
+// openTTLBucket opens the bucket cfg describes, kept on replicas servers (0: as replicasFor
+// decides), and refuses one that exists with another TTL than cfg's: what is kept in it (kind, for
+// the message) would outlive, or not reach, the timing its users count on.
+func openTTLBucket(ctx context.Context, conn *nats.Conn, replicas int, kind string, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	js, err := jetstream.New(conn)
+	if err != nil {
+		return nil, fmt.Errorf("natscoord: %w", err)
+	}
+	cfg.Replicas = replicasFor(conn, replicas)
+	kv, err := openBucket(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("natscoord: bucket %s: %w", cfg.Bucket, err)
+	}
+	if st.TTL() != cfg.TTL {
+		return nil, fmt.Errorf("natscoord: bucket %s keeps %s for %s, not the configured %s; delete the bucket or configure its TTL",
+			cfg.Bucket, kind, st.TTL(), cfg.TTL)
+	}
+	return kv, nil
+}
+
 // token matches what may stand as one token of a key: a node id or a lease name.
 var token = regexp.MustCompile(`^[A-Za-z0-9_=-]+$`)
 
