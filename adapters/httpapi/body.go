@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -63,7 +64,10 @@ const (
 
 // bodyReader reads request bodies as they arrive, within MaxBodyBytes and the shared body memory.
 type bodyReader struct {
-	memory  *semaphore.Weighted
+	memory *semaphore.Weighted
+	// inUse mirrors what memory has handed out, which a semaphore does not tell, for
+	// hookd_http_body_memory_bytes: how close the server is to refusing bodies.
+	inUse   atomic.Int64
 	drains  chan struct{}
 	timeout time.Duration
 }
@@ -98,7 +102,7 @@ func (b *bodyReader) readBody(c *fiber.Ctx) error {
 			message: "Content-Encoding " + strconv.Quote(string(enc)) + " is not supported: send the body uncompressed"})
 	}
 	body, held, err := b.read(stream, declared)
-	defer b.memory.Release(held)
+	defer b.release(held)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) || errors.Is(err, errBodyMemory) {
 			return b.refuse(c, rest, err)
@@ -111,6 +115,12 @@ func (b *bodyReader) readBody(c *fiber.Ctx) error {
 	}
 	c.Request().SetBodyRaw(body)
 	return c.Next()
+}
+
+// release gives back the body memory a request held.
+func (b *bodyReader) release(held int64) {
+	b.inUse.Add(-held)
+	b.memory.Release(held)
 }
 
 // errBodyTooLarge is the answer to a body over MaxBodyBytes.
@@ -132,6 +142,7 @@ func (b *bodyReader) read(stream io.Reader, declared int) (body []byte, held int
 		if !b.memory.TryAcquire(int64(to) - held) {
 			return errBodyMemory
 		}
+		b.inUse.Add(int64(to) - held)
 		held = int64(to)
 		next := make([]byte, len(body), to)
 		copy(next, body)

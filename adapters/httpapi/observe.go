@@ -20,7 +20,7 @@ type metrics struct {
 	handler  fiber.Handler
 }
 
-func newMetrics(reg *prometheus.Registry) *metrics {
+func newMetrics(reg *prometheus.Registry, bodies *bodyReader) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_http_requests_total", Help: "HTTP requests answered, by method, route and status.",
@@ -31,7 +31,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"method", "route"}),
 		handler: adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hookd_http_body_memory_bytes",
+		Help: "Memory held by request bodies being received; past HOOKD_HTTP_BODY_MEMORY_MB, bodies are refused 503.",
+	}, func() float64 { return float64(bodies.inUse.Load()) }))
 	return m
 }
 

@@ -186,7 +186,7 @@ func New(cfg Config) (*fiber.App, error) {
 	s := &server{Config: cfg, log: cfg.Logger, rendered: bounded.New[rendered](renderedCacheSize),
 		renderedSystem: bounded.New[rendered](renderedCacheSize), bodies: newBodyReader(cfg.Limits)}
 	if cfg.Registry != nil {
-		s.metrics = newMetrics(cfg.Registry)
+		s.metrics = newMetrics(cfg.Registry, s.bodies)
 	}
 	if cfg.LicenseRate > 0 {
 		s.quota = newLicenseQuota(cfg.LicenseRate, cfg.LicenseBurst)

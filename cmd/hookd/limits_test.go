@@ -322,21 +322,21 @@ func readAnswer(t *testing.T, c net.Conn) response {
 // again.
 func TestBodiesShareABoundedMemory(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, map[string]string{"HOOKD_HTTP_BODY_MEMORY_MB": "2", "HOOKD_HTTP_BODY_TIMEOUT": "1m"})
+	// The body timeout outlasts the wait below, so the holders cannot lapse before the probe.
+	h := startHookd(t, map[string]string{"HOOKD_HTTP_BODY_MEMORY_MB": "2", "HOOKD_HTTP_BODY_TIMEOUT": "5m"})
 	path := apiScope("t1", "c1") + "/events"
 	holders := []net.Conn{rawRequest(t, h, path, 1_000_000, 600_000), rawRequest(t, h, path, 1_000_000, 600_000)}
-	// The server reads the holders' bytes as they arrive, but maybe after a third body's: until
-	// then, that one is read whole and refused for want of authentication. How soon depends on the
-	// machine's load, so the deadline only catches a server that never reads them.
-	var r response
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		c := rawRequest(t, h, path, 200_000, 200_000)
-		r = readAnswer(t, c)
-		_ = c.Close() // under the per-address cap, however many tries it takes
-		if r.Status != http.StatusUnauthorized {
-			break
-		}
-	}
+	// Each holder has sent more than half its body, so it holds memory for the whole of it
+	// (buffers double up to the declared length): 2 x 1,000,001 of the 2 MiB. How soon the server
+	// reads them depends on the machine's load, so the deadline only catches one that never does.
+	const holding = 2 * 1_000_001
+	apiEventually(t, 2*time.Minute, "the holders' bodies take their memory", func() bool {
+		return metric(h, "hookd_http_body_memory_bytes") >= holding
+	})
+	// A third body needs more than the 97,150 bytes left.
+	c := rawRequest(t, h, path, 200_000, 200_000)
+	r := readAnswer(t, c)
+	_ = c.Close()
 	wantErrorShape(t, r, http.StatusServiceUnavailable, "request bodies")
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
