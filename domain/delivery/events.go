@@ -39,6 +39,9 @@ type Scheduled struct {
 	Body        string    `json:"body"`
 	Settings    Snapshot  `json:"settings"`
 	ScheduledAt time.Time `json:"scheduledAt"`
+	// PublishedAt is when the event was accepted (its EventPublished's time), from which the
+	// accept-to-deliver latency is measured; zero in deliveries recorded before it was kept.
+	PublishedAt time.Time `json:"publishedAt,omitzero"`
 }
 
 // Attempted records one attempt to send: its number, counted from 1 over the delivery's whole life

@@ -367,6 +367,28 @@ func (p *PubSub) Close() error {
 	return nil
 }
 
+// Backlog returns how many messages of topic are due and not yet handed to any node: the pending
+// count of the topic's work-queue consumer, shared by every node (timers not yet fired and messages
+// in flight do not count). A topic whose stream or consumer is not made yet has none.
+func (p *PubSub) Backlog(ctx context.Context, topic string) (int, error) {
+	n, err := namesOf(topic)
+	if err != nil {
+		return 0, err
+	}
+	c, err := p.js.Consumer(ctx, n.stream, n.consumer)
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("natstransport: consumer %s: %w", n.consumer, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("natstransport: consumer %s: %w", n.consumer, err)
+	}
+	return int(info.NumPending), nil
+}
+
 type subscription struct {
 	p        *PubSub
 	n        names
