@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/adapters/eventstore/kurrentdb"
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/adapters/metrics"
 	"github.com/hookd/hookd/adapters/readmodeldb"
 	"github.com/hookd/hookd/adapters/sealer"
 	"github.com/hookd/hookd/adapters/webhooksig"
@@ -40,6 +41,8 @@ type node struct {
 	log    *slog.Logger
 	clock  func() time.Time
 	store  *eventstore.Watched
+	// appends times the log's appends, for serve's /metrics.
+	appends *metrics.Appends
 	codec  *eventcodec.Codec
 	readDB *sql.DB
 	// writeDB is the read models' database as the one connection every Runner writes through.
@@ -146,7 +149,8 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if err != nil {
 		return n.explain(err)
 	}
-	n.store = eventstore.Watch(store)
+	n.appends = metrics.NewAppends()
+	n.store = eventstore.Watch(n.appends.Store(store))
 	if checker, ok := store.(logChecker); ok && o.checkLog {
 		if err := checker.Check(ctx); err != nil {
 			return n.explain(err)

@@ -88,6 +88,10 @@ const (
 	ReasonSecretUnopenable = "secret_unopenable"
 )
 
+// ParkReasons lists every reason a delivery is parked for: Failed.Reason is one of them.
+var ParkReasons = []string{ReasonRejected, ReasonExhausted, ReasonWebhookDeleted, ReasonWebhookDisabled,
+	ReasonBodyUnbuildable, ReasonSecretUnopenable}
+
 // Failed records that the delivery is parked after the attempt numbered Attempt (0 when it was
 // parked before any attempt, because its webhook was gone). No attempt follows until a replay.
 type Failed struct {
