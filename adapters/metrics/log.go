@@ -24,8 +24,8 @@ type Appends struct {
 // NewAppends returns the append timings, to be registered by whoever serves them.
 func NewAppends() *Appends {
 	return &Appends{duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "hookd_log_append_duration_seconds",
-		Help: "Time an append to the log takes until it is durable (a KurrentDB append, or an embedded group commit), by result: ok, conflict or error.",
+		Name:    "hookd_log_append_duration_seconds",
+		Help:    "Time an append to the log takes until it is durable (a KurrentDB append, or an embedded group commit), by result: ok, conflict or error.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"result"})}
 }

@@ -37,14 +37,14 @@ import (
 type node struct {
 	cfg config
 	// lock is serve's hold on the data directory; nil in other commands.
-	lock   *dataDirLock
-	log    *slog.Logger
-	clock  func() time.Time
-	store  *eventstore.Watched
+	lock  *dataDirLock
+	log   *slog.Logger
+	clock func() time.Time
+	store *eventstore.Watched
 	// appends times the log's appends, for serve's /metrics.
 	appends *metrics.Appends
-	codec  *eventcodec.Codec
-	readDB *sql.DB
+	codec   *eventcodec.Codec
+	readDB  *sql.DB
 	// writeDB is the read models' database as the one connection every Runner writes through.
 	writeDB *sql.DB
 
