@@ -63,8 +63,10 @@ type fakeStore struct {
 	scheduled bool
 }
 
-func (f *fakeStore) Load(context.Context, string) (*delivery.Delivery, error)       { return nil, f.err }
-func (f *fakeStore) LoadSealed(context.Context, string) (*delivery.Delivery, error) { return nil, f.err }
+func (f *fakeStore) Load(context.Context, string) (*delivery.Delivery, error) { return nil, f.err }
+func (f *fakeStore) LoadSealed(context.Context, string) (*delivery.Delivery, error) {
+	return nil, f.err
+}
 
 func (f *fakeStore) Save(_ context.Context, d *delivery.Delivery, _ command.Caller) (command.Result, error) {
 	if f.err != nil {
