@@ -41,6 +41,8 @@ type node struct {
 	log   *slog.Logger
 	clock func() time.Time
 	store *eventstore.Watched
+	// backend is the log as opened, under store's decorations.
+	backend eventstore.Store
 	// appends times the log's appends, for serve's /metrics.
 	appends *metrics.Appends
 	codec   *eventcodec.Codec
@@ -149,7 +151,7 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if err != nil {
 		return n.explain(err)
 	}
-	n.appends = metrics.NewAppends()
+	n.backend, n.appends = store, metrics.NewAppends()
 	n.store = eventstore.Watch(n.appends.Store(store))
 	if checker, ok := store.(logChecker); ok && o.checkLog {
 		if err := checker.Check(ctx); err != nil {
