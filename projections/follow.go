@@ -47,6 +47,9 @@ type Follower struct {
 
 	mu      sync.Mutex
 	failing error
+	// at is the position up to which the processor has gone over the log: saved, or passed over
+	// as holding nothing it reads.
+	at eventlog.Position
 }
 
 // NewFollower returns a Follower for cfg, with defaults filled in.
@@ -65,6 +68,20 @@ func (f *Follower) Err() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.failing
+}
+
+// Position returns the position up to which the processor has gone over the log (eventlog.Start
+// until Run has loaded the checkpoint), for a lag to be measured against the log's head.
+func (f *Follower) Position() eventlog.Position {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.at
+}
+
+func (f *Follower) setAt(pos eventlog.Position) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.at = pos
 }
 
 func (f *Follower) setFailing(err error) {
@@ -86,6 +103,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("projections: loading the checkpoint: %w", err)
 	}
+	f.setAt(pos)
 	f.cfg.Logger.Info("processor following the log", "position", pos.String())
 	backoff := f.cfg.MinBackoff
 	for {
@@ -121,6 +139,7 @@ var errSave = errors.New("projections: saving the checkpoint")
 // follow subscribes after pos and processes batches until something fails; it returns the position
 // saved last.
 func (f *Follower) follow(ctx context.Context, pos eventlog.Position) (eventlog.Position, error) {
+	f.setAt(pos)
 	sub, err := f.cfg.Subscribe(ctx, pos)
 	if err != nil {
 		return pos, fmt.Errorf("subscribing: %w", err)
@@ -150,6 +169,7 @@ func (f *Follower) follow(ctx context.Context, pos eventlog.Position) (eventlog.
 		}
 		if !reads {
 			seen = last
+			f.setAt(seen)
 			continue
 		}
 		if err := f.cfg.Processor.Process(ctx, events); err != nil {
@@ -159,6 +179,7 @@ func (f *Follower) follow(ctx context.Context, pos eventlog.Position) (eventlog.
 			return pos, fmt.Errorf("%w at %s: %w", errSave, last, err)
 		}
 		pos, seen = last, last
+		f.setAt(last)
 		f.setFailing(nil)
 	}
 }

@@ -90,6 +90,9 @@ func TestFollowerResumesFromItsCheckpoint(t *testing.T) {
 	if got := proc.count(); got != 6 {
 		t.Fatalf("processed %d events, want the 6 after the checkpoint", got)
 	}
+	if got := f.Position(); got != log.head() {
+		t.Fatalf("Position = %v, want the head %v it processed up to", got, log.head())
+	}
 	cp.mu.Lock()
 	cp.refuse = errors.New("claimed by another node")
 	cp.mu.Unlock()

@@ -29,6 +29,11 @@ func (p principal) caller() command.Caller {
 
 const principalKey = "hookd.principal"
 
+// licenseIDKey holds the id of the known, unrevoked license a request came with, from the moment it
+// is found (a request over the license's quota or refused for its scope has one too), for the
+// per-license request count.
+const licenseIDKey = "hookd.license"
+
 func principalOf(c *fiber.Ctx) principal {
 	p, _ := c.Locals(principalKey).(principal)
 	return p
@@ -77,6 +82,7 @@ func (s *server) authenticate(allowed requirement) fiber.Handler {
 		if lic.Revoked {
 			return unauthorized("the license was revoked")
 		}
+		c.Locals(licenseIDKey, lic.ID)
 		// The quota before the replay cache: a request refused takes no place in it.
 		if err := s.checkQuota(c, lic.ID); err != nil {
 			return err

@@ -53,6 +53,8 @@ type deliveryJSON struct {
 	NextDueAt *time.Time `json:"nextDueAt,omitempty"`
 	// ReplayMode is there once the delivery was replayed: the latest replay's.
 	ReplayMode string `json:"replayMode,omitempty"`
+	// ParkReason is there while the delivery is parked (status failed): why.
+	ParkReason string `json:"parkReason,omitempty"`
 }
 
 // attemptJSON is one attempt: Status 0 means no response came, and ErrorClass says why.
@@ -81,6 +83,7 @@ func toDeliveryJSON(d deliveryview.Delivery) deliveryJSON {
 		ID: d.ID, EventID: d.EventID, EventName: d.EventName, Status: d.Status.String(),
 		Attempts:    make([]attemptJSON, len(d.AttemptLog)),
 		ScheduledAt: d.ScheduledAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), ReplayMode: d.ReplayMode.String(),
+		ParkReason: d.ParkReason,
 	}
 	if !d.NextDueAt.IsZero() {
 		due := d.NextDueAt.UTC()

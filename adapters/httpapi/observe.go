@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,16 +13,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// otherLicenses labels the requests of licenses past the per-license series' cap.
+const otherLicenses = "other"
+
 // metrics are the API's Prometheus series. Routes are labelled by their pattern, never by the path
-// itself, so that ids do not make a series each.
+// itself, so that ids do not make a series each. Licenses are labelled by id, up to a cap: they are
+// issued by operators and few, but nothing else bounds them.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	handler  fiber.Handler
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	byLicense *prometheus.CounterVec
+	handler   fiber.Handler
+
+	mu sync.Mutex
+	// licenses are the license ids that have a series of their own, at most maxLicenses.
+	licenses    map[string]struct{}
+	maxLicenses int
 }
 
-func newMetrics(reg *prometheus.Registry, bodies *bodyReader) *metrics {
+func newMetrics(reg *prometheus.Registry, maxLicenses int, bodies *bodyReader) *metrics {
 	m := &metrics{
+		byLicense: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_api_requests_by_license_total",
+			Help: "Authenticated API requests by license id (the first HOOKD_METRICS_LICENSES licenses seen; the others as \"other\") and status class.",
+		}, []string{"license", "code"}),
+		licenses: make(map[string]struct{}), maxLicenses: max(maxLicenses, 0),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_http_requests_total", Help: "HTTP requests answered, by method, route and status.",
 		}, []string{"method", "route", "status"}),
@@ -31,11 +47,25 @@ func newMetrics(reg *prometheus.Registry, bodies *bodyReader) *metrics {
 		}, []string{"method", "route"}),
 		handler: adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 	}
-	reg.MustRegister(m.requests, m.duration, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	reg.MustRegister(m.requests, m.duration, m.byLicense, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookd_http_body_memory_bytes",
 		Help: "Memory held by request bodies being received; past HOOKD_HTTP_BODY_MEMORY_MB, bodies are refused 503.",
 	}, func() float64 { return float64(bodies.inUse.Load()) }))
 	return m
+}
+
+// licenseLabel is the license's label: its id while the cap allows, else otherLicenses.
+func (m *metrics) licenseLabel(id string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.licenses[id]; ok {
+		return id
+	}
+	if len(m.licenses) >= m.maxLicenses {
+		return otherLicenses
+	}
+	m.licenses[id] = struct{}{}
+	return id
 }
 
 // observe counts and times every request, and logs it at debug level (and at error level when it
@@ -58,6 +88,9 @@ func (s *server) observe(c *fiber.Ctx) error {
 	if s.metrics != nil {
 		s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
 		s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+		if id, ok := c.Locals(licenseIDKey).(string); ok {
+			s.metrics.byLicense.WithLabelValues(s.metrics.licenseLabel(id), strconv.Itoa(code/100)+"xx").Inc()
+		}
 	}
 	if s.log.Enabled(c.UserContext(), slog.LevelDebug) {
 		s.log.DebugContext(c.UserContext(), "request", "method", method, "route", route,

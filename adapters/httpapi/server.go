@@ -103,6 +103,10 @@ type Config struct {
 	ProbesOnly bool
 	// Registry collects the API's metrics and is served at /metrics (optional).
 	Registry *prometheus.Registry
+	// LicenseSeries is how many licenses get a series of their own in the per-license request
+	// count, the first ones seen; the requests of the others are counted as license "other"
+	// (optional: 0 counts every license as "other").
+	LicenseSeries int
 	// OnServiceKeyReset is called after a service key (of any slot) was reset through the API, so
 	// caches of the keys can drop them at once (optional).
 	OnServiceKeyReset func()
@@ -186,7 +190,7 @@ func New(cfg Config) (*fiber.App, error) {
 	s := &server{Config: cfg, log: cfg.Logger, rendered: bounded.New[rendered](renderedCacheSize),
 		renderedSystem: bounded.New[rendered](renderedCacheSize), bodies: newBodyReader(cfg.Limits)}
 	if cfg.Registry != nil {
-		s.metrics = newMetrics(cfg.Registry, s.bodies)
+		s.metrics = newMetrics(cfg.Registry, cfg.LicenseSeries, s.bodies)
 	}
 	if cfg.LicenseRate > 0 {
 		s.quota = newLicenseQuota(cfg.LicenseRate, cfg.LicenseBurst)

@@ -44,6 +44,11 @@ const (
 	ClassNetwork = "network"
 )
 
+// Classes lists every error class an Outcome can carry, for whoever keeps a series or a count per
+// class and must know the whole set.
+var Classes = []string{ClassTimeout, ClassRefused, ClassReset, ClassDNS, ClassTLS, ClassBlocked, ClassTooLarge,
+	ClassResponseTooLarge, ClassOAuth2, ClassCanceled, ClassInvalidRequest, ClassNetwork}
+
 // classify maps a transport error to an error class. parent is the caller's context: its
 // cancellation is "canceled", while the attempt's own deadline is "timeout".
 func classify(parent context.Context, err error) string {

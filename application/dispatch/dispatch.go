@@ -272,7 +272,7 @@ func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]del
 // A platform event has one target, PlatformURL, when it is set.
 func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published, publishedAt time.Time) ([]delivery.Scheduling, error) {
 	if p.TenantID == platform.Scope {
-		return d.platform(p)
+		return d.platform(p, publishedAt)
 	}
 	candidates, err := d.p.Candidates(ctx, p.TenantID, p.CommunityID, p.Name)
 	if err != nil {
@@ -315,16 +315,18 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 			d.p.Logger.Error("dispatch: a webhook's credential cannot be opened; its delivery is parked",
 				"event_id", p.EventID, "webhook_id", c.ID, "reason", park, "err", c.CredentialErr)
 		}
-		out = append(out, d.scheduling(p, c.ID, delivery.SnapshotOf(c.Settings), body, park))
+		out = append(out, d.scheduling(p, publishedAt, c.ID, delivery.SnapshotOf(c.Settings), body, park))
 	}
 	return out, nil
 }
 
-// scheduling is the delivery of p to a webhook, with its body, or parked for the reason park.
-func (d *Dispatcher) scheduling(p publication.Published, webhookID string, settings delivery.Snapshot, body []byte, park string) delivery.Scheduling {
+// scheduling is the delivery of p, published at publishedAt, to a webhook, with its body, or parked
+// for the reason park.
+func (d *Dispatcher) scheduling(p publication.Published, publishedAt time.Time, webhookID string, settings delivery.Snapshot, body []byte, park string) delivery.Scheduling {
 	s := delivery.Scheduling{
 		EventID: p.EventID, WebhookID: webhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
 		EventName: p.Name, Body: string(body), Settings: settings, At: d.p.Clock(), ParkReason: park,
+		PublishedAt: publishedAt,
 	}
 	if park == delivery.ReasonBodyUnbuildable {
 		s.Body = ""
@@ -340,7 +342,7 @@ func (d *Dispatcher) unbuildable(p publication.Published, err error) {
 }
 
 // platform returns the delivery of a platform event to PlatformURL, or none when it is not set.
-func (d *Dispatcher) platform(p publication.Published) ([]delivery.Scheduling, error) {
+func (d *Dispatcher) platform(p publication.Published, publishedAt time.Time) ([]delivery.Scheduling, error) {
 	if d.p.PlatformURL == "" {
 		return nil, nil
 	}
@@ -350,5 +352,5 @@ func (d *Dispatcher) platform(p publication.Published) ([]delivery.Scheduling, e
 		d.unbuildable(p, err)
 		park = delivery.ReasonBodyUnbuildable
 	}
-	return []delivery.Scheduling{d.scheduling(p, platform.WebhookID, platform.Target(d.p.PlatformURL), body, park)}, nil
+	return []delivery.Scheduling{d.scheduling(p, publishedAt, platform.WebhookID, platform.Target(d.p.PlatformURL), body, park)}, nil
 }

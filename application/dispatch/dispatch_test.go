@@ -178,6 +178,23 @@ func TestProcessSchedulesEachMatchOnce(t *testing.T) {
 	if handed := h.taken(); !slices.Equal(handed, want) {
 		t.Fatalf("handed over %v, want %v", handed, want)
 	}
+	// Each delivery keeps when its event was accepted, the accept-to-deliver latency's start.
+	md, err := h.codec.DecodeMetadata(published[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range after {
+		var scheduled struct {
+			DeliveryID  string    `json:"deliveryId"`
+			PublishedAt time.Time `json:"publishedAt"`
+		}
+		if err := json.Unmarshal(r.Data, &scheduled); err != nil {
+			t.Fatal(err)
+		}
+		if !scheduled.PublishedAt.Equal(md.OccurredAt) || scheduled.PublishedAt.IsZero() {
+			t.Fatalf("delivery %s published at %v, want the event's %v", scheduled.DeliveryID, scheduled.PublishedAt, md.OccurredAt)
+		}
+	}
 
 	// The same events again, as after a crash before the checkpoint: nothing new in the log.
 	if err := h.newDispatcher().Process(context.Background(), published); err != nil {

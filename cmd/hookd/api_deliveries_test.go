@@ -29,6 +29,7 @@ type apiDeliveryJSON struct {
 	UpdatedAt   time.Time        `json:"updatedAt"`
 	NextDueAt   *time.Time       `json:"nextDueAt"`
 	ReplayMode  *string          `json:"replayMode"`
+	ParkReason  *string          `json:"parkReason"`
 }
 
 type apiAttemptJSON struct {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/hookd/hookd/domain/delivery"
 )
 
 // badEnv is an environment whose every command that reads the configuration must refuse it, with a
@@ -297,10 +299,15 @@ func TestDeliveriesListAndShow(t *testing.T) {
 				t.Errorf("deliveries show %s does not match %s:\n%s", id, want, out)
 			}
 		}
+		// A parked delivery says why; the one delivered has no such line.
+		if parked := regexp.MustCompile(`(?m)^parked +rejected$`).MatchString(out); parked != (id != succeeded) {
+			t.Errorf("deliveries show %s: a parked line is there: %v:\n%s", id, parked, out)
+		}
 	}
 	out, err = h.runCLI("deliveries", "show", failed, "--json")
 	var shown deliveryJSON
-	if err != nil || json.Unmarshal([]byte(out), &shown) != nil || shown.Status != "failed" || shown.WebhookID != w.ID || len(shown.AttemptLog) != 1 {
+	if err != nil || json.Unmarshal([]byte(out), &shown) != nil || shown.Status != "failed" || shown.WebhookID != w.ID || len(shown.AttemptLog) != 1 ||
+		shown.ParkReason != delivery.ReasonRejected {
 		t.Errorf("deliveries show --json: %v\n%s", err, out)
 	}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/hookd/hookd/adapters/sender"
 	"github.com/hookd/hookd/application/dispatch"
 	"github.com/hookd/hookd/application/reconcile"
+	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 )
@@ -159,6 +160,17 @@ func (l *leaderDispatch) err() error {
 		return l.follower.Err()
 	}
 	return nil
+}
+
+// position is how far this term's dispatcher has gone over the log; ok is false while this node
+// does not lead.
+func (l *leaderDispatch) position() (pos eventlog.Position, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.follower == nil {
+		return eventlog.Position{}, false
+	}
+	return l.follower.Position(), true
 }
 
 func (l *leaderDispatch) setTerm(f *projections.Follower, failing error) {

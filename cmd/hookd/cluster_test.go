@@ -68,7 +68,7 @@ func nodeEnv(env map[string]string, id string) map[string]string {
 }
 
 // metric reads a series of the node's /metrics: name with its labels as Prometheus prints them
-// (`hookd_delivery_attempts_total{outcome="2xx"}`); 0 when the node does not show it.
+// (`hookd_delivery_attempts_total{error_class="none",outcome="2xx"}`); 0 when the node does not show it.
 func metric(h *testHookd, series string) float64 {
 	h.t.Helper()
 	r := h.do(http.MethodGet, "/metrics", nil, nil)
@@ -89,8 +89,8 @@ func metric(h *testHookd, series string) float64 {
 }
 
 const (
-	delivered2xx = `hookd_delivery_attempts_total{outcome="2xx"}`
-	failed5xx    = `hookd_delivery_attempts_total{outcome="5xx"}`
+	delivered2xx = `hookd_delivery_attempts_total{error_class="none",outcome="2xx"}`
+	failed5xx    = `hookd_delivery_attempts_total{error_class="none",outcome="5xx"}`
 	leaderGauge  = "hookd_dispatch_leader"
 )
 
@@ -172,6 +172,19 @@ func TestClusterSharesDelivery(t *testing.T) {
 	}
 
 	leader := leaderOf(t, nodes, up)
+	// Idle, the leader's dispatcher is at the log's head and the shared work queue is empty; only
+	// the leader shows a dispatch lag.
+	apiEventually(t, 60*time.Second, "the leader's dispatch lag and the due backlog at 0", func() bool {
+		m := scrape(nodes[leader])
+		lag, leads := m["hookd_dispatch_lag"]
+		backlog, counted := m["hookd_delivery_due_backlog"]
+		return leads && lag == 0 && counted && backlog == 0
+	})
+	for i, h := range nodes {
+		if _, ok := scrape(h)["hookd_dispatch_lag"]; ok && i != leader {
+			t.Errorf("node %d shows a dispatch lag, but node %d leads", i, leader)
+		}
+	}
 	nodes[leader].stop()
 	up[leader] = false
 	publish(100)

@@ -45,6 +45,9 @@ type config struct {
 	// requests, refilled at LicenseRate requests per second.
 	LicenseRate  float64
 	LicenseBurst int
+	// MetricsLicenses is how many licenses get a series of their own in /metrics'
+	// hookd_api_requests_by_license_total (HOOKD_METRICS_LICENSES); the others count as "other".
+	MetricsLicenses int
 	// PlatformURL and PlatformSecret are WEBHOOK_URL and WEBHOOK_SECRET, Cosmo's names: where
 	// platform events are delivered, and the secret that signs them.
 	PlatformURL, PlatformSecret string
@@ -103,6 +106,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_DELIVERY_CONCURRENCY: must be a number from 1 to 10000"))
 	}
 	cfg.DeliveryConcurrency = concurrency
+	series, err := strconv.Atoi(or(getenv("HOOKD_METRICS_LICENSES"), "100"))
+	if err != nil || series < 0 || series > 10_000 {
+		errs = append(errs, errors.New("HOOKD_METRICS_LICENSES: must be a number from 0 to 10000"))
+	}
+	cfg.MetricsLicenses = series
 	if cfg.PlatformURL != "" {
 		if u, err := url.Parse(cfg.PlatformURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("WEBHOOK_URL: must be an absolute http or https URL"))

@@ -65,10 +65,12 @@ type deliveryPipeline struct {
 	pipeline *deliverer.Pipeline
 }
 
-// pubSub is a delivery transport; Close ends its subscriptions.
+// pubSub is a delivery transport; Close ends its subscriptions. Backlog counts a topic's messages
+// due and waiting to be handed out.
 type pubSub interface {
 	message.Publisher
 	message.Subscriber
+	Backlog(ctx context.Context, topic string) (int, error)
 }
 
 // processor is a part that acts on the log without keeping a read model, named as /readyz names
@@ -89,6 +91,15 @@ func (d *deliveryPipeline) processors() []processor {
 		return []processor{{name: dispatchProjection{}.Name(), err: d.leader.err}}
 	}
 	return []processor{{name: dispatchProjection{}.Name(), err: d.dispatch.Err}}
+}
+
+// dispatchPosition is how far the dispatcher has gone over the log; ok is false while it does not
+// run on this node (the cluster profile's, on a node that does not lead).
+func (d *deliveryPipeline) dispatchPosition() (pos eventlog.Position, ok bool) {
+	if d.leader != nil {
+		return d.leader.position()
+	}
+	return d.dispatch.Position(), true
 }
 
 // replays returns the replay command of a node that delivers: it hands what it replays to the
@@ -128,6 +139,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		pubsub = memtransport.New(memtransport.Config{MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay})
 	}
 	scheduler := transport.NewScheduler(pubsub, deliverer.Topic)
+	metrics.backlog(func(ctx context.Context) (int, error) { return pubsub.Backlog(ctx, deliverer.Topic) })
 	send, err := sender.New(sender.Config{
 		Dialer:    &safedial.Dialer{AllowPrivate: cfg.AllowPrivateTargets},
 		UserAgent: "hookd/" + buildVersion(),
@@ -138,14 +150,14 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	if err != nil {
 		return nil, err
 	}
-	deliveries := deliverer.NewDeliveries(n.deliveries)
+	deliveries := metrics.Deliveries(deliverer.NewDeliveries(n.deliveries))
 	attempts, err := deliver.New(deliver.Config{
 		Deliveries: deliveries, Targets: deliverer.NewTargets(n.webhookView, n.codec),
 		Signer: deliverer.Signer{Key: func(ctx context.Context) (ed25519.PrivateKey, error) {
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
 		}},
-		Sender: metrics.sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock, Share: share,
+		Sender: metrics.Sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock, Share: share,
 		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
 		Logger: log.With("component", "deliverer"),
 	})

@@ -131,9 +131,9 @@ func TestFullDiskIs503AndNotReadyUntilWritesSucceed(t *testing.T) {
 	t.Parallel()
 	h := startHookd(t, nil)
 	scope := apiScope("t1", "c1")
-	store, ok := h.inst.node.store.Store.(*sqlitestore.Store)
+	store, ok := h.inst.node.backend.(*sqlitestore.Store)
 	if !ok {
-		t.Fatalf("the node's log is a %T, want the embedded store", h.inst.node.store.Store)
+		t.Fatalf("the node's log is a %T, want the embedded store", h.inst.node.backend)
 	}
 	// A payload that needs new pages: the file cannot take it in the room its last page has.
 	big := map[string]any{"eventName": "E", "payload": map[string]any{"pad": strings.Repeat("x", 64<<10)}}

@@ -2,36 +2,30 @@ package main
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hookd/hookd/application/deliver"
+	"github.com/hookd/hookd/adapters/metrics"
+	"github.com/hookd/hookd/adapters/sender"
+	"github.com/hookd/hookd/domain/eventlog"
 )
 
-// deliveryMetrics are this node's delivery series on /metrics: what it attempted, how long the
-// attempts took, and whether it leads dispatch (cluster profile).
+// deliveryMetrics are this node's delivery series on /metrics: what it attempted and parked
+// (metrics.Delivery), its due backlog, and whether it leads dispatch (cluster profile).
 type deliveryMetrics struct {
-	reg      *prometheus.Registry
-	attempts *prometheus.CounterVec
-	duration prometheus.Histogram
+	*metrics.Delivery
+	reg *prometheus.Registry
+	// ctx bounds what a scrape reads: the node's life.
+	ctx context.Context
 }
 
-func newDeliveryMetrics(reg *prometheus.Registry) *deliveryMetrics {
-	m := &deliveryMetrics{
-		reg: reg,
-		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookd_delivery_attempts_total",
-			Help: "Delivery attempts this node made, by outcome: the status class (2xx..5xx), no_response, unsendable or canceled.",
-		}, []string{"outcome"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "hookd_delivery_attempt_duration_seconds",
-			Help:    "Time from sending a delivery attempt to its response (or failure), on this node.",
-			Buckets: prometheus.DefBuckets,
-		}),
-	}
-	reg.MustRegister(m.attempts, m.duration)
-	return m
+func newDeliveryMetrics(ctx context.Context, reg *prometheus.Registry) *deliveryMetrics {
+	return &deliveryMetrics{Delivery: metrics.NewDelivery(reg, sender.Classes), reg: reg, ctx: ctx}
+}
+
+// backlog registers hookd_delivery_due_backlog, which count reads from the transport.
+func (m *deliveryMetrics) backlog(count func(context.Context) (int, error)) {
+	m.reg.MustRegister(metrics.NewBacklog(m.ctx, count))
 }
 
 // leading registers hookd_dispatch_leader, 1 while this node holds the dispatch lease.
@@ -54,36 +48,17 @@ func (m *deliveryMetrics) deliverers(live func() int) {
 	}, func() float64 { return float64(live()) }))
 }
 
-// sender returns s, counting and timing its attempts.
-func (m *deliveryMetrics) sender(s deliver.Sender) deliver.Sender {
-	return meteredSender{Sender: s, m: m}
-}
-
-// meteredSender is a deliver.Sender that records each attempt in deliveryMetrics.
-type meteredSender struct {
-	deliver.Sender
-	m *deliveryMetrics
-}
-
-// Send sends r and records its outcome.
-func (s meteredSender) Send(ctx context.Context, r deliver.Request) deliver.Outcome {
-	o := s.Sender.Send(ctx, r)
-	s.m.attempts.WithLabelValues(outcomeLabel(o)).Inc()
-	s.m.duration.Observe(o.Duration.Seconds())
-	return o
-}
-
-// outcomeLabel is an outcome's label, from a small fixed set.
-func outcomeLabel(o deliver.Outcome) string {
-	switch {
-	case o.Canceled:
-		return "canceled"
-	case o.Unsendable:
-		return "unsendable"
-	case o.Status >= 200 && o.Status < 600:
-		return strconv.Itoa(o.Status/100) + "xx"
-	case o.Status > 0:
-		return "other"
+// registerLogMetrics registers the log's series: its appends' timings and how far each read model,
+// and the dispatcher when this node runs it (deliveries not nil), are behind its head.
+func registerLogMetrics(ctx context.Context, reg *prometheus.Registry, n *node, deliveries *deliveryPipeline) {
+	followers := make([]metrics.Follower, len(n.runners))
+	for i, r := range n.runners {
+		followers[i] = metrics.Follower{Name: n.projections[i].Name(),
+			Position: func() (eventlog.Position, bool) { return r.Position(), true }}
 	}
-	return "no_response"
+	dispatch := metrics.Follower{Name: dispatchProjection{}.Name()}
+	if deliveries != nil {
+		dispatch.Position = deliveries.dispatchPosition
+	}
+	reg.MustRegister(n.appends, metrics.NewLag(ctx, n.store.LastPosition, followers, dispatch))
 }

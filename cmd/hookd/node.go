@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/adapters/eventstore/kurrentdb"
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/adapters/metrics"
 	"github.com/hookd/hookd/adapters/readmodeldb"
 	"github.com/hookd/hookd/adapters/sealer"
 	"github.com/hookd/hookd/adapters/webhooksig"
@@ -36,12 +37,16 @@ import (
 type node struct {
 	cfg config
 	// lock is serve's hold on the data directory; nil in other commands.
-	lock   *dataDirLock
-	log    *slog.Logger
-	clock  func() time.Time
-	store  *eventstore.Watched
-	codec  *eventcodec.Codec
-	readDB *sql.DB
+	lock  *dataDirLock
+	log   *slog.Logger
+	clock func() time.Time
+	store *eventstore.Watched
+	// backend is the log as opened, under store's decorations.
+	backend eventstore.Store
+	// appends times the log's appends, for serve's /metrics.
+	appends *metrics.Appends
+	codec   *eventcodec.Codec
+	readDB  *sql.DB
 	// writeDB is the read models' database as the one connection every Runner writes through.
 	writeDB *sql.DB
 
@@ -146,7 +151,8 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if err != nil {
 		return n.explain(err)
 	}
-	n.store = eventstore.Watch(store)
+	n.backend, n.appends = store, metrics.NewAppends()
+	n.store = eventstore.Watch(n.appends.Store(store))
 	if checker, ok := store.(logChecker); ok && o.checkLog {
 		if err := checker.Check(ctx); err != nil {
 			return n.explain(err)

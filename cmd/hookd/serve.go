@@ -154,10 +154,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	registry := prometheus.NewRegistry()
 	var deliveries *deliveryPipeline
 	if cfg.Deliver {
-		if deliveries, err = newDelivery(ctx, n, cfg, log, cl, newDeliveryMetrics(registry)); err != nil {
+		if deliveries, err = newDelivery(ctx, n, cfg, log, cl, newDeliveryMetrics(ctx, registry)); err != nil {
 			return fail(err)
 		}
 	}
+	registerLogMetrics(ctx, registry, n, deliveries)
 	if err := sleepUntil(ctx, notBefore); err != nil {
 		return fail(err)
 	}
@@ -419,6 +420,6 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, ProbesOnly: !cfg.API, Registry: registry, Logger: log, Limits: cfg.HTTP,
-		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst,
+		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst, LicenseSeries: cfg.MetricsLicenses,
 	})
 }

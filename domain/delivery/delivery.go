@@ -39,6 +39,7 @@ type Delivery struct {
 	body        string
 	settings    Snapshot
 	scheduledAt time.Time
+	publishedAt time.Time
 
 	status     Status
 	attempts   int       // over the delivery's whole life
@@ -69,6 +70,8 @@ type Scheduling struct {
 	Settings Snapshot
 	// At is when the delivery is scheduled; the first attempt is due then.
 	At time.Time
+	// PublishedAt is when the event was accepted (optional: zero when unknown).
+	PublishedAt time.Time
 }
 
 // Schedule validates a new delivery and records DeliveryScheduled. Its id is ID(EventID, WebhookID).
@@ -109,6 +112,7 @@ func Schedule(s Scheduling) (*Delivery, error) {
 		Body:        s.Body,
 		Settings:    s.Settings.clone(),
 		ScheduledAt: s.At,
+		PublishedAt: s.PublishedAt,
 	})
 	if s.ParkReason != "" {
 		d.record(Failed{DeliveryID: d.id, Reason: s.ParkReason, At: s.At})
@@ -291,7 +295,7 @@ func (d *Delivery) apply(e Event) {
 	case Scheduled:
 		d.id, d.eventID, d.webhookID = e.DeliveryID, e.EventID, e.WebhookID
 		d.tenantID, d.communityID, d.eventName = e.TenantID, e.CommunityID, e.Name
-		d.body, d.settings, d.scheduledAt = e.Body, e.Settings, e.ScheduledAt
+		d.body, d.settings, d.scheduledAt, d.publishedAt = e.Body, e.Settings, e.ScheduledAt, e.PublishedAt
 		d.status, d.nextDueAt = StatusScheduled, e.ScheduledAt
 	case Attempted:
 		d.attempts = e.Attempt
@@ -367,6 +371,10 @@ func (d *Delivery) Snapshot() Snapshot { return d.settings.clone() }
 
 // ScheduledAt returns when the delivery was first scheduled.
 func (d *Delivery) ScheduledAt() time.Time { return d.scheduledAt }
+
+// PublishedAt returns when the delivered event was accepted; zero when the delivery was recorded
+// without it.
+func (d *Delivery) PublishedAt() time.Time { return d.publishedAt }
 
 // Status returns scheduled, succeeded or failed (parked).
 func (d *Delivery) Status() Status { return d.status }

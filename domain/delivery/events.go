@@ -39,6 +39,9 @@ type Scheduled struct {
 	Body        string    `json:"body"`
 	Settings    Snapshot  `json:"settings"`
 	ScheduledAt time.Time `json:"scheduledAt"`
+	// PublishedAt is when the event was accepted (its EventPublished's time), from which the
+	// accept-to-deliver latency is measured; zero in deliveries recorded before it was kept.
+	PublishedAt time.Time `json:"publishedAt,omitzero"`
 }
 
 // Attempted records one attempt to send: its number, counted from 1 over the delivery's whole life
@@ -84,6 +87,10 @@ const (
 	// opened (sealed with a key this node does not hold, or damaged) or cannot sign.
 	ReasonSecretUnopenable = "secret_unopenable"
 )
+
+// ParkReasons lists every reason a delivery is parked for: Failed.Reason is one of them.
+var ParkReasons = []string{ReasonRejected, ReasonExhausted, ReasonWebhookDeleted, ReasonWebhookDisabled,
+	ReasonBodyUnbuildable, ReasonSecretUnopenable}
 
 // Failed records that the delivery is parked after the attempt numbered Attempt (0 when it was
 // parked before any attempt, because its webhook was gone). No attempt follows until a replay.

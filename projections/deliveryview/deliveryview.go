@@ -21,9 +21,11 @@ import (
 // Name is the projection's name, under which its checkpoint is kept.
 const Name = "deliveries"
 
-// tableDeliveries holds a row per delivery, its attempts in it. (It replaced the tables deliveries
-// and delivery_attempts, which a database built before may still hold, unused.)
-const tableDeliveries = "delivery_log"
+// tableDeliveries holds a row per delivery, its attempts in it. (It replaced delivery_log, which
+// kept no park reason, and before it the tables deliveries and delivery_attempts: a database built
+// before may still hold them, unused. A new name makes the Runner build the read model again from
+// the log, where the reasons are.)
+const tableDeliveries = "delivery_records"
 
 // MaxExcerptBytes bounds the response excerpt the view keeps of each attempt; the log keeps up to
 // delivery.MaxExcerptBytes. Longer excerpts are cut at a character boundary.
@@ -76,6 +78,7 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			scheduled_at     TEXT NOT NULL,
 			updated_at       TEXT NOT NULL,
 			replay_mode      TEXT NOT NULL,
+			park_reason      TEXT NOT NULL,
 			version          INTEGER NOT NULL,
 			attempt_log      TEXT NOT NULL
 		)`,
@@ -120,8 +123,8 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		case delivery.Scheduled:
 			_, err = stmts.Exec(ctx, `INSERT INTO `+d+`
 				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
-				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version, attempt_log)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', ?, '[]') ON CONFLICT DO NOTHING`,
+				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', '', ?, '[]') ON CONFLICT DO NOTHING`,
 				e.DeliveryID, e.WebhookID, e.TenantID, e.CommunityID, e.EventID, e.Name,
 				delivery.StatusScheduled.String(), projections.FormatTime(e.ScheduledAt), projections.FormatTime(e.ScheduledAt),
 				projections.FormatTime(e.ScheduledAt), r.Revision)
@@ -140,14 +143,14 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				if err != nil {
 					return fmt.Errorf("deliveryview: %w", err)
 				}
-				_, status, at, ok := outcome(o)
+				_, status, reason, at, ok := outcome(o)
 				if !ok {
 					return fmt.Errorf("deliveryview: %s@%d decodes to %T", next.Stream, next.Revision, o)
 				}
 				i++
 				err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
-					recordAttempt+`, status = ?, next_due_at = '', updated_at = ?`,
-					entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), projections.FormatTime(at))
+					recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
+					entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), reason, projections.FormatTime(at))
 				if err != nil {
 					return fmt.Errorf("deliveryview: %s@%d: %w", next.Stream, next.Revision, err)
 				}
@@ -161,12 +164,12 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, recordAttempt+`, next_due_at = ?, updated_at = ?`,
 				entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), projections.FormatTime(due), projections.FormatTime(e.At))
 		case delivery.Succeeded, delivery.Failed:
-			id, status, at, _ := outcome(e)
-			err = update(ctx, stmts, d, r.Revision, id, `status = ?, next_due_at = '', updated_at = ?`,
-				status.String(), projections.FormatTime(at))
+			id, status, reason, at, _ := outcome(e)
+			err = update(ctx, stmts, d, r.Revision, id, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
+				status.String(), reason, projections.FormatTime(at))
 		case delivery.ReplayRequested:
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
-				`status = ?, next_due_at = ?, replay_mode = ?, updated_at = ?`,
+				`status = ?, park_reason = '', next_due_at = ?, replay_mode = ?, updated_at = ?`,
 				delivery.StatusScheduled.String(), projections.FormatTime(e.At), e.Mode.String(), projections.FormatTime(e.At))
 		default:
 			return fmt.Errorf("deliveryview: unexpected event %s of type %T", r.Type, e)
@@ -192,15 +195,16 @@ func updateTo(ctx context.Context, stmts *projections.TxStatements, table string
 	return err
 }
 
-// outcome returns what a Succeeded or Failed records; ok is false for any other event.
-func outcome(e any) (deliveryID string, status delivery.Status, at time.Time, ok bool) {
+// outcome returns what a Succeeded or Failed records, the park reason of a Failed; ok is false for
+// any other event.
+func outcome(e any) (deliveryID string, status delivery.Status, reason string, at time.Time, ok bool) {
 	switch e := e.(type) {
 	case delivery.Succeeded:
-		return e.DeliveryID, delivery.StatusSucceeded, e.At, true
+		return e.DeliveryID, delivery.StatusSucceeded, "", e.At, true
 	case delivery.Failed:
-		return e.DeliveryID, delivery.StatusFailed, e.At, true
+		return e.DeliveryID, delivery.StatusFailed, e.Reason, e.At, true
 	}
-	return "", delivery.Status{}, time.Time{}, false
+	return "", delivery.Status{}, "", time.Time{}, false
 }
 
 // outcomeOf returns the event after events[i], an attempt, when it is the attempt's outcome: a

@@ -265,7 +265,7 @@ func TestParkedThenReplayed(t *testing.T) {
 	attempt(t, d, 400, t0, "bad request")
 	v.apply(l.record(d)...)
 	got := v.get("t1", "c1", d.ID())
-	if got.Status != delivery.StatusFailed || got.Attempts != 1 || !got.NextDueAt.IsZero() {
+	if got.Status != delivery.StatusFailed || got.Attempts != 1 || !got.NextDueAt.IsZero() || got.ParkReason != delivery.ReasonRejected {
 		t.Fatalf("parked: %+v", got)
 	}
 	if due, _ := v.due(nil, 10); len(due) != 0 {
@@ -278,7 +278,8 @@ func TestParkedThenReplayed(t *testing.T) {
 	}
 	v.apply(l.record(d)...)
 	got = v.get("t1", "c1", d.ID())
-	if got.Status != delivery.StatusScheduled || got.ReplayMode != delivery.ReplayCurrent || !got.NextDueAt.Equal(replayAt) {
+	if got.Status != delivery.StatusScheduled || got.ReplayMode != delivery.ReplayCurrent || !got.NextDueAt.Equal(replayAt) ||
+		got.ParkReason != "" {
 		t.Fatalf("replayed: %+v", got)
 	}
 	if due, _ := v.due(nil, 10); !reflect.DeepEqual(due, []deliveryview.DueDelivery{{DeliveryID: d.ID(), NextDueAt: replayAt}}) {
@@ -290,6 +291,17 @@ func TestParkedThenReplayed(t *testing.T) {
 	got = v.get("t1", "c1", d.ID())
 	if got.Status != delivery.StatusSucceeded || got.Attempts != 2 || !reflect.DeepEqual(numbers(got.AttemptLog), []int{1, 2}) {
 		t.Fatalf("after the replay's attempt: %+v", got)
+	}
+
+	// Parked without an attempt, by a DeliveryFailed alone.
+	abandoned := schedule(t, spec{event: "e2", at: t0})
+	v.apply(l.record(abandoned)...)
+	if err := abandoned.Abandon(delivery.ReasonWebhookDisabled, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	v.apply(l.record(abandoned)...)
+	if got := v.get("t1", "c1", abandoned.ID()); got.Status != delivery.StatusFailed || got.ParkReason != delivery.ReasonWebhookDisabled {
+		t.Fatalf("abandoned: %+v", got)
 	}
 }
 

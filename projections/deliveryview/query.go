@@ -33,6 +33,9 @@ type Delivery struct {
 	UpdatedAt time.Time
 	// ReplayMode is the mode of the latest replay; zero when the delivery was never replayed.
 	ReplayMode delivery.ReplayMode
+	// ParkReason says why a parked delivery (StatusFailed) was parked: one of delivery.ParkReasons;
+	// empty while it is scheduled or once it succeeded.
+	ParkReason string
 	// Version is the revision of the last event applied.
 	Version uint64
 	// AttemptLog lists the attempts in the order they were made (by number). Get and Fetch fill it.
@@ -93,7 +96,7 @@ type DueDelivery struct {
 }
 
 const selectDelivery = `SELECT id, webhook_id, tenant, community, event_id, event_name, status, attempts,
-	last_status, last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, version,
+	last_status, last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version,
 	attempt_log FROM ` + tableDeliveries
 
 // Fetch returns one page of the deliveries q selects, newest scheduled first, with their attempts.
@@ -224,7 +227,7 @@ func scan(row projections.Row) (Delivery, error) {
 		attemptLog                                              []byte
 	)
 	err := row.Scan(&d.ID, &d.WebhookID, &d.TenantID, &d.CommunityID, &d.EventID, &d.EventName, &status, &d.Attempts,
-		&d.LastAttempt.Status, &d.LastAttempt.ErrorClass, &lastAt, &nextDue, &scheduledAt, &updatedAt, &replay, &d.Version,
+		&d.LastAttempt.Status, &d.LastAttempt.ErrorClass, &lastAt, &nextDue, &scheduledAt, &updatedAt, &replay, &d.ParkReason, &d.Version,
 		&attemptLog)
 	if err != nil {
 		return Delivery{}, err

@@ -156,6 +156,33 @@ func (p *PubSub) Len(name string) (waiting, inFlight int) {
 	return len(t.waiting), len(t.byKey) - len(t.waiting)
 }
 
+// Backlog returns how many messages of topic name are due and wait to be handed out: those whose due
+// time has come while every subscription's in-flight slots are taken (or none subscribes). Messages
+// in flight and messages due later do not count. The context is not used; it keeps the signature of
+// the other transports', whose answer may need I/O.
+func (p *PubSub) Backlog(_ context.Context, name string) (int, error) {
+	t, err := p.topic(name)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// The heap puts every entry after its parent in due order, so the due entries are a subtree at
+	// the root: walking it costs what it counts, not the whole heap.
+	n, stack := 0, []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(t.waiting) || t.waiting[i].due.After(now) {
+			continue
+		}
+		n++
+		stack = append(stack, 2*i+1, 2*i+2)
+	}
+	return n, nil
+}
+
 func (p *PubSub) topic(name string) (*topic, error) {
 	p.mu.RLock()
 	t, ok := p.topics[name]

@@ -25,7 +25,7 @@ func TestConformance(t *testing.T) {
 	t.Cleanup(func() { _ = ps.Close() })
 	transporttest.Run(t, transporttest.Features{DueOrder: true, Lateness: 10 * time.Millisecond}, transporttest.Backend{
 		NewNode: func(*testing.T, time.Duration) transporttest.Node {
-			return transporttest.Node{Publisher: ps, Subscriber: ps}
+			return transporttest.Node{Publisher: ps, Subscriber: ps, Backlog: ps.Backlog}
 		},
 	})
 }

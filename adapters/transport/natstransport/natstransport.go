@@ -367,6 +367,33 @@ func (p *PubSub) Close() error {
 	return nil
 }
 
+// Backlog returns how many messages of topic are due and were never handed to any node: the pending
+// count of the topic's work-queue consumer, the same on every node. Timers not yet fired do not
+// count, nor do messages in flight or handed back (nacked, or left by a node that died) and waiting
+// to be handed out again. A topic whose stream is not made yet has none; its consumer is made here
+// when no subscription has made it yet, as a subscription would.
+func (p *PubSub) Backlog(ctx context.Context, topic string) (int, error) {
+	n, err := namesOf(topic)
+	if err != nil {
+		return 0, err
+	}
+	c, err := p.js.Consumer(ctx, n.stream, n.consumer)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return 0, nil
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		c, err = p.consumer(ctx, n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("natstransport: consumer %s: %w", n.consumer, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("natstransport: consumer %s: %w", n.consumer, err)
+	}
+	return int(info.NumPending), nil
+}
+
 type subscription struct {
 	p        *PubSub
 	n        names

@@ -117,7 +117,7 @@ func (c *cluster) backend() transporttest.Backend {
 				_ = ps.Close()
 				nc.Close()
 			})
-			return transporttest.Node{Publisher: ps, Subscriber: ps, Crash: nc.Close}
+			return transporttest.Node{Publisher: ps, Subscriber: ps, Crash: nc.Close, Backlog: ps.Backlog}
 		},
 		Restart: func(*testing.T) {
 			c.stop()

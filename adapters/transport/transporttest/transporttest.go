@@ -44,6 +44,9 @@ type Node struct {
 	// Crash stops the node as if its process died: no ack, no nack, no goodbye (optional: cancelling
 	// the subscription's context).
 	Crash func()
+	// Backlog counts a topic's messages that are due and not yet handed to any subscription: the
+	// due backlog /metrics shows.
+	Backlog func(ctx context.Context, topic string) (int, error)
 }
 
 // Backend makes nodes of one transport.
@@ -68,6 +71,7 @@ func Run(t *testing.T, f Features, b Backend) {
 	t.Run("CrashRedeliversAfterAckWait", func(t *testing.T) { t.Parallel(); testCrash(t, f, b) })
 	t.Run("RescheduleReplaces", func(t *testing.T) { t.Parallel(); testReschedule(t, f, b) })
 	t.Run("SubscriptionsShareWork", func(t *testing.T) { t.Parallel(); testShare(t, b) })
+	t.Run("BacklogCountsDueMessagesWaiting", func(t *testing.T) { t.Parallel(); testBacklog(t, b) })
 	if f.DueOrder {
 		t.Run("DueOrder", func(t *testing.T) { t.Parallel(); testDueOrder(t, b) })
 	}
@@ -157,6 +161,41 @@ func testDueTime(t *testing.T, f Features, b Backend) {
 	}
 	if d, err := transport.DueAt(r.msg); err != nil || !d.Equal(later.UTC().Truncate(0)) {
 		t.Fatalf("DueAt = %v, %v; want %v", d, err, later)
+	}
+}
+
+// testBacklog: messages due before anyone subscribes are the backlog, those due later are not, and
+// the backlog is empty once a subscription has taken them.
+func testBacklog(t *testing.T, b Backend) {
+	n, topic := b.NewNode(t, time.Minute), newTopic()
+	for _, key := range []string{"a", "b", "c"} {
+		publish(t, n, topic, key, "p", time.Time{})
+	}
+	for _, key := range []string{"x", "y"} {
+		publish(t, n, topic, key, "p", time.Now().Add(time.Hour))
+	}
+	waitBacklog(t, n, topic, 3)
+	again := make(chan received, 10)
+	collect(t, t.Context(), n, topic, 1, again, nil)
+	for range 3 {
+		next(t, again)
+	}
+	waitBacklog(t, n, topic, 0)
+}
+
+// waitBacklog waits until the node counts want messages in the topic's backlog.
+func waitBacklog(t *testing.T, n Node, topic string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(hangs)
+	for {
+		got, err := n.Backlog(t.Context(), topic)
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog %d (%v), want %d", got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
