@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/hookd/hookd/adapters/console"
 	"github.com/hookd/hookd/adapters/httpapi"
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/readcache"
@@ -369,9 +370,22 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			ConstLabels: prometheus.Labels{"projection": name},
 		}, func() float64 { return float64(r.Position().Commit) }))
 	}
-	return httpapi.New(httpapi.Config{
-		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: deliveries.replays(n.replays), History: n.history,
-		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition),
+	checkTarget := func(raw string) error {
+		if cfg.AllowPrivateTargets {
+			return nil
+		}
+		// Only a blocked address is refused here; the aggregate explains any other bad URL.
+		if err := safedial.CheckURL(raw); errors.Is(err, safedial.ErrBlocked) {
+			return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address " +
+				"(for local development, HOOKD_ALLOW_PRIVATE_TARGETS=true allows them)")
+		}
+		return nil
+	}
+	licenses := readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition)
+	replays := deliveries.replays(n.replays)
+	app, err := httpapi.New(httpapi.Config{
+		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: replays, History: n.history,
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: licenses,
 		KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
@@ -406,19 +420,27 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			}
 			return nil
 		},
-		CheckTargetURL: func(raw string) error {
-			if cfg.AllowPrivateTargets {
-				return nil
-			}
-			// Only a blocked address is refused here; the aggregate explains any other bad URL.
-			if err := safedial.CheckURL(raw); errors.Is(err, safedial.ErrBlocked) {
-				return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address " +
-					"(for local development, HOOKD_ALLOW_PRIVATE_TARGETS=true allows them)")
-			}
-			return nil
-		},
-		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
+		CheckTargetURL: checkTarget,
+		Version:        buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, ProbesOnly: !cfg.API, Registry: registry, Logger: log, Limits: cfg.HTTP,
 		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst,
 	})
+	if err != nil || !cfg.API {
+		return app, err
+	}
+	linkKey, err := consoleLinkKey(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	cons, err := console.New(console.Config{
+		Webhooks: n.webhooks, Replays: replays, History: n.history, WebhookView: n.webhookView, Deliveries: n.deliveryView,
+		Licenses: licenses, WaitFor: n.waitFor, CheckTargetURL: checkTarget, LinkKey: linkKey,
+		IdleTimeout: cfg.ConsoleIdle, MaxSessions: cfg.ConsoleSessions, Clock: n.clock, Logger: log,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	cons.Mount(app)
+	return app, nil
 }
