@@ -75,11 +75,11 @@ func readForm(c *fiber.Ctx) webhookForm {
 		RetryCount: c.FormValue("retryCount"), TTL: c.FormValue("ttl"), Rate: c.FormValue("rateLimit"),
 		Secret: c.FormValue("secret"), Version: c.FormValue("version"),
 	}
-	c.Request().PostArgs().VisitAll(func(k, v []byte) {
+	for k, v := range c.Request().PostArgs().All() {
 		if string(k) == "eventName" {
 			f.Picked = append(f.Picked, string(v))
 		}
-	})
+	}
 	return f
 }
 
