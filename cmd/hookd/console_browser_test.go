@@ -269,6 +269,30 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.run("open the edit form", chromedp.Click(`//a[text()="Edit"]`), chromedp.WaitVisible("#name"))
 	b.shot("09-edit")
+	b.run("rename it", chromedp.SetValue("#name", "audit trail v2"), chromedp.SetValue("#tags", "audit, compliance"),
+		chromedp.Click(`//button[text()="Save webhook"]`),
+		chromedp.WaitVisible(`//p[@role="status"][contains(., "Webhook saved.")]`))
+	timeline := b.text("ol.timeline")
+	for _, want := range []string{"Updated", "audit trail v2", "audit, compliance", "Created"} {
+		wantContains(t, "the lifecycle after an edit", timeline, want)
+	}
+	diff := b.text("ol.timeline li:first-child table.diff tbody")
+	wantContains(t, "the edit's diff", diff, "name\taudit trail\taudit trail v2")
+	if strings.Contains(diff, "target URL") {
+		t.Fatalf("the edit's diff shows a field it did not change: %q", diff)
+	}
+	b.run("disable it", chromedp.Click(`//button[text()="Disable"]`),
+		chromedp.WaitVisible(`//h1/span[text()="disabled"]`),
+		chromedp.Click(`//button[text()="Enable"]`), chromedp.WaitVisible(`//h1/span[text()="enabled"]`),
+		chromedp.Click(`//button[text()="Rotate secret"]`), chromedp.WaitVisible("#shown-secret"))
+	if rotated := get(b, "read the rotated secret", chromedp.Value(chromedp.CSS("#shown-secret"))); rotated == secret || rotated == "" {
+		t.Fatalf("the rotated secret shown is %q", rotated)
+	}
+	timeline = b.text("ol.timeline")
+	for _, want := range []string{"SecretRotated", "Enabled", "Disabled"} {
+		wantContains(t, "the lifecycle after the actions", timeline, want)
+	}
+	b.shot("09b-lifecycle")
 
 	// The live view shows a new delivery without a reload.
 	b.run("open the live view", chromedp.Navigate(base+"/console/"), chromedp.Click(`//nav[@aria-label="Main"]/a[text()="Live"]`),
