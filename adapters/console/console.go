@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -131,6 +132,9 @@ type Console struct {
 	links    *usedLinks
 	pages    map[string]*template.Template
 	live     *liveStreams
+	// ending is closed by EndStreams.
+	ending  chan struct{}
+	endOnce sync.Once
 }
 
 // New returns the console, to Mount on an app.
@@ -158,7 +162,8 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	return &Console{cfg: cfg, log: cfg.Logger, sessions: newSessions(cfg.MaxSessions, cfg.IdleTimeout),
-		links: &usedLinks{used: map[string]time.Time{}}, pages: pages, live: newLiveStreams(maxLiveStreams)}, nil
+		links: &usedLinks{used: map[string]time.Time{}}, pages: pages, live: newLiveStreams(maxLiveStreams),
+		ending: make(chan struct{})}, nil
 }
 
 // Mount adds the console's routes under Prefix.
@@ -192,8 +197,9 @@ func (s *Console) Mount(app fiber.Router) {
 	c.Post("/w/:webhook/d/:delivery/retry", s.handle(s.retryDelivery))
 }
 
-// SessionCount reports how many sessions the console keeps.
-func (s *Console) SessionCount() int { return s.sessions.len() }
+// EndStreams ends the live views' streams, and refuses new ones: call it before shutting the app
+// down, whose shutdown would otherwise wait for them. Safe to call more than once.
+func (s *Console) EndStreams() { s.endOnce.Do(func() { close(s.ending) }) }
 
 // handle runs h and shows its error as a page: the API's JSON error handler is for API clients.
 func (s *Console) handle(h fiber.Handler) fiber.Handler {

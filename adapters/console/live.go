@@ -62,6 +62,11 @@ type liveEvent struct {
 // liveEvents streams the deliveries of the session's scope as they change, as server-sent events:
 // it polls the deliveries read model for rows changed since the last poll.
 func (s *Console) liveEvents(c *fiber.Ctx) error {
+	select {
+	case <-s.ending:
+		return &pageError{http.StatusServiceUnavailable, "hookd is shutting down"}
+	default:
+	}
 	if !s.live.acquire() {
 		return &pageError{http.StatusServiceUnavailable, "too many live views are open on this node; try again later"}
 	}
@@ -113,7 +118,11 @@ func (s *Console) liveEvents(c *fiber.Ctx) error {
 			if w.Flush() != nil {
 				return
 			}
-			<-tick.C
+			select {
+			case <-tick.C:
+			case <-s.ending:
+				return
+			}
 		}
 	})
 	return nil
