@@ -237,3 +237,15 @@ func TestConsoleSettingsFromTheEnvironment(t *testing.T) {
 		t.Fatalf("%v %v %d", err, cfg.ConsoleIdle, cfg.ConsoleSessions)
 	}
 }
+
+func TestConsoleBehindTLSMarksItsCookieSecure(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, map[string]string{"HOOKD_PUBLIC_URL": "https://hooks.example.com"})
+	if u := consoleURL(h.cfg); u != "https://hooks.example.com/console/" {
+		t.Fatalf("the console's URL behind HOOKD_PUBLIC_URL: %q", u)
+	}
+	cookie := newConsoleClient(t, h.url).signIn(h.license)
+	if !strings.Contains(cookie, "secure") {
+		t.Fatalf("the session cookie of a console behind https lacks Secure: %q", cookie)
+	}
+}
