@@ -20,9 +20,11 @@ const maxLiveStreams = 64
 // liveBatch bounds the deliveries one poll sends.
 const liveBatch = 100
 
-// liveLifetime ends a stream after a while; the browser's EventSource reconnects by itself, and the
-// session is checked again when it does.
-const liveLifetime = 10 * time.Minute
+// liveLifetime ends a stream after a while, before the API's 30 s write timeout would cut it; the
+// browser's EventSource reconnects by itself (after the 2 s the stream asks for), the session is
+// checked again, and the new stream sends the last minute's changes again, which the page merges by
+// delivery id, so nothing is missed in between.
+const liveLifetime = 25 * time.Second
 
 type liveStreams struct {
 	open atomic.Int64
