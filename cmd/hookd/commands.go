@@ -37,7 +37,7 @@ func newRootCommand(c *cli) *cobra.Command {
 
 Every command reads its configuration from the environment (HOOKD_DATA_DIR, HOOKD_ADDR, ...; see
 README.md); serve also takes --addr and --data-dir. The commands that work on the data directory
-(license, replay, projections, deliveries) work whether or not serve runs on it.`,
+(license, replay, projections, deliveries, console --license) work whether or not serve runs on it.`,
 		// Errors are returned to main, which prints them once; usage is for --help.
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -57,6 +57,7 @@ README.md); serve also takes --addr and --data-dir. The commands that work on th
 			newDeliveriesListCommand(c), newDeliveriesShowCommand(c)),
 		newHeadersCommand(c),
 		newReceiveCommand(c),
+		newConsoleCommand(c),
 		&cobra.Command{
 			Use: "version", Short: "Print the version /healthz shows", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {

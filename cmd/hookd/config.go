@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/adapters/console"
 	"github.com/hookd/hookd/adapters/httpapi"
 )
 
@@ -56,6 +57,10 @@ type config struct {
 	// PprofAddr is the loopback address net/http/pprof serves on (HOOKD_PPROF_ADDR, serve --pprof);
 	// empty, the default, serves none.
 	PprofAddr string
+	// ConsoleIdle ends a console session unused for that long (HOOKD_CONSOLE_IDLE_TIMEOUT);
+	// ConsoleSessions bounds the sessions a node keeps (HOOKD_CONSOLE_MAX_SESSIONS).
+	ConsoleIdle     time.Duration
+	ConsoleSessions int
 }
 
 // Event stores HOOKD_EVENTSTORE names.
@@ -137,6 +142,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	cfg.HTTP, err = httpLimitsFromEnv(getenv)
 	errs = append(errs, err)
+	cfg.ConsoleIdle, cfg.ConsoleSessions, err = consoleFromEnv(getenv)
+	errs = append(errs, err)
 	switch {
 	case cfg.EventStore != eventStoreEmbedded && cfg.EventStore != eventStoreKurrentDB:
 		errs = append(errs, errors.New("HOOKD_EVENTSTORE: must be embedded or kurrentdb"))
@@ -202,6 +209,21 @@ func httpLimitsFromEnv(getenv func(string) string) (httpapi.Limits, error) {
 	}
 	l.BodyTimeout = timeout
 	return l, errors.Join(errs...)
+}
+
+// consoleFromEnv reads HOOKD_CONSOLE_IDLE_TIMEOUT (a duration from 1m to 24h, default 30m) and
+// HOOKD_CONSOLE_MAX_SESSIONS (1 to 1,000,000, default 10,000).
+func consoleFromEnv(getenv func(string) string) (time.Duration, int, error) {
+	var errs []error
+	idle, err := time.ParseDuration(or(getenv("HOOKD_CONSOLE_IDLE_TIMEOUT"), console.DefaultIdleTimeout.String()))
+	if err != nil || idle < time.Minute || idle > 24*time.Hour {
+		errs = append(errs, errors.New("HOOKD_CONSOLE_IDLE_TIMEOUT: must be a duration from 1m to 24h"))
+	}
+	sessions, err := strconv.Atoi(or(getenv("HOOKD_CONSOLE_MAX_SESSIONS"), strconv.Itoa(console.DefaultMaxSessions)))
+	if err != nil || sessions < 1 || sessions > 1_000_000 {
+		errs = append(errs, errors.New("HOOKD_CONSOLE_MAX_SESSIONS: must be a number from 1 to 1000000"))
+	}
+	return idle, sessions, errors.Join(errs...)
 }
 
 // parseSpan reads seconds ("30", as 1Kosmos configures it) or a Go duration ("30s").

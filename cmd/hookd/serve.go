@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/hookd/hookd/adapters/console"
 	"github.com/hookd/hookd/adapters/httpapi"
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/readcache"
@@ -166,7 +167,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return fail(err)
 	}
-	app, err := newAPI(n, cfg, log, projectionsDone, notBefore, deliveries, cl, registry)
+	app, endStreams, err := newAPI(n, cfg, log, projectionsDone, notBefore, deliveries, cl, registry)
 	if err != nil {
 		return fail(errors.Join(err, ln.Close()))
 	}
@@ -201,6 +202,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		}
 		// No new requests first, then no new attempts: those in flight finish (or are handed back to
 		// the log) before the store closes.
+		// The console's live streams never end by themselves: they are told to, or the shutdown
+		// would wait for its grace period.
+		endStreams()
 		err = errors.Join(err, app.ShutdownWithTimeout(shutdownGrace))
 		cancel()
 		if deliveryDone != nil {
@@ -348,15 +352,16 @@ func writeKeyFile(path, key string) error {
 // newAPI builds the API; notBefore is when request ids must have been made (requestIDsNotBefore).
 // Its readiness covers the read models' runners and the delivery pipeline's processors, the runners
 // that act on the log without keeping a read model (the dispatcher); deliveries is nil on a node
-// that does not deliver, cl in the embedded profile. The API's metrics join registry.
+// that does not deliver, cl in the embedded profile. The API's metrics join registry. On a node with
+// the api role the console is mounted too; endStreams ends its open live streams.
 func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct{}, notBefore time.Time, deliveries *deliveryPipeline,
-	cl *clusterConn, registry *prometheus.Registry) (*fiber.App, error) {
+	cl *clusterConn, registry *prometheus.Registry) (app *fiber.App, endStreams func(), err error) {
 	processors := deliveries.processors()
 	verifier, err := kosmosauth.NewVerifier(kosmosauth.Config{
 		Keys: n.keys, Now: n.clock, TimeSpan: cfg.AllowedTimeSpan, NotBefore: notBefore,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.AllowPrivateTargets {
 		log.Warn("HOOKD_ALLOW_PRIVATE_TARGETS is on: webhook and token URLs may reach loopback, private, link-local and " +
@@ -370,9 +375,22 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			ConstLabels: prometheus.Labels{"projection": name},
 		}, func() float64 { return float64(r.Position().Commit) }))
 	}
-	return httpapi.New(httpapi.Config{
-		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: deliveries.replays(n.replays), History: n.history,
-		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition),
+	checkTarget := func(raw string) error {
+		if cfg.AllowPrivateTargets {
+			return nil
+		}
+		// Only a blocked address is refused here; the aggregate explains any other bad URL.
+		if err := safedial.CheckURL(raw); errors.Is(err, safedial.ErrBlocked) {
+			return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address " +
+				"(for local development, HOOKD_ALLOW_PRIVATE_TARGETS=true allows them)")
+		}
+		return nil
+	}
+	licenses := readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition)
+	replays := deliveries.replays(n.replays)
+	app, err = httpapi.New(httpapi.Config{
+		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: replays, History: n.history,
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: licenses,
 		KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
@@ -407,19 +425,27 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			}
 			return nil
 		},
-		CheckTargetURL: func(raw string) error {
-			if cfg.AllowPrivateTargets {
-				return nil
-			}
-			// Only a blocked address is refused here; the aggregate explains any other bad URL.
-			if err := safedial.CheckURL(raw); errors.Is(err, safedial.ErrBlocked) {
-				return errors.New("must not point to a loopback, private, link-local, multicast, unspecified or cloud-metadata address " +
-					"(for local development, HOOKD_ALLOW_PRIVATE_TARGETS=true allows them)")
-			}
-			return nil
-		},
-		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
+		CheckTargetURL: checkTarget,
+		Version:        buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, ProbesOnly: !cfg.API, Registry: registry, Logger: log, Limits: cfg.HTTP,
 		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst, LicenseSeries: cfg.MetricsLicenses,
 	})
+	if err != nil || !cfg.API {
+		return app, func() {}, err
+	}
+	linkKey, err := consoleLinkKey(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("console: %w", err)
+	}
+	cons, err := console.New(console.Config{
+		Webhooks: n.webhooks, Replays: replays, History: n.history, WebhookView: n.webhookView, Deliveries: n.deliveryView,
+		Licenses: licenses, WaitFor: n.waitFor, CheckTargetURL: checkTarget, LinkKey: linkKey,
+		IdleTimeout: cfg.ConsoleIdle, MaxSessions: cfg.ConsoleSessions, Clock: n.clock, Logger: log,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cons.Mount(app)
+	return app, cons.EndStreams, nil
 }
