@@ -259,8 +259,9 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 }
 
 // bootstrap makes sure the service has its key pairs (the service key that authenticates callers and
-// the key that signs deliveries) and someone can log in: the first system license is the one
-// HOOKD_BOOTSTRAP_LICENSE_KEY names, or else a generated one written to a file.
+// the key that signs deliveries) and, on a node with the api role, someone can log in: the first
+// system license is the one HOOKD_BOOTSTRAP_LICENSE_KEY names, or else a generated one written to a
+// file. A node without the api role has no API to log in to, nor the licenses read model.
 func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error {
 	for _, slot := range []string{servicekey.PrimarySlot, servicekey.SigningSlot} {
 		if _, res, err := n.serviceKeys.Ensure(ctx, slot, systemCaller); err != nil {
@@ -269,7 +270,9 @@ func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error
 			log.Info("created a service key pair", "slot", slot)
 		}
 	}
-	if cfg.BootstrapLicense != "" {
+	switch {
+	case !cfg.API:
+	case cfg.BootstrapLicense != "":
 		issued, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem, Key: cfg.BootstrapLicense}, systemCaller)
 		if err != nil {
 			return fmt.Errorf("HOOKD_BOOTSTRAP_LICENSE_KEY: %w", err)
@@ -277,8 +280,10 @@ func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error
 		if !issued.Existed {
 			log.Info("issued the bootstrap system license", "license_id", issued.LicenseID)
 		}
-	} else if err := bootstrapLicenseToFile(ctx, n, cfg, log); err != nil {
-		return err
+	default:
+		if err := bootstrapLicenseToFile(ctx, n, cfg, log); err != nil {
+			return err
+		}
 	}
 	head, err := n.store.LastPosition(ctx)
 	if err != nil {
@@ -369,9 +374,14 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 			ConstLabels: prometheus.Labels{"projection": name},
 		}, func() float64 { return float64(r.Position().Commit) }))
 	}
+	// A node without the api role has no licenses read model, and serves no API that reads it.
+	var licenses httpapi.LicenseReader
+	if n.licenseView != nil {
+		licenses = readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition)
+	}
 	return httpapi.New(httpapi.Config{
 		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: deliveries.replays(n.replays), History: n.history,
-		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition),
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: licenses,
 		KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
