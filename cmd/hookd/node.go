@@ -55,8 +55,9 @@ type node struct {
 	// projections lists every read model, each with the runner that keeps it up to date.
 	projections   []projections.Projection
 	runners       []*projections.Runner
-	webhookRunner *projections.Runner
-	licenseRunner *projections.Runner
+	webhookRunner  *projections.Runner
+	licenseRunner  *projections.Runner
+	deliveryRunner *projections.Runner
 
 	webhooks    *command.Webhooks
 	events      *command.Events
@@ -230,6 +231,8 @@ func (n *node) buildReadModels(api bool) error {
 			n.webhookRunner = r
 		case projections.Projection(n.licenseView):
 			n.licenseRunner = r
+		case projections.Projection(n.deliveryView):
+			n.deliveryRunner = r
 		}
 	}
 	return nil

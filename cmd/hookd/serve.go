@@ -176,7 +176,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if deliveries != nil {
 		deliveryDone = make(chan struct{})
 		go func() {
-			deliveryErr = deliveries.run(ctx, n, log)
+			deliveryErr = deliveries.run(ctx, log)
 			close(deliveryDone)
 		}()
 	}
