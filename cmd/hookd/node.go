@@ -53,8 +53,8 @@ type node struct {
 	// keys serves the service's key pairs from memory, to authentication and to the deliverer.
 	keys *keyring
 	// projections lists every read model, each with the runner that keeps it up to date.
-	projections   []projections.Projection
-	runners       []*projections.Runner
+	projections    []projections.Projection
+	runners        []*projections.Runner
 	webhookRunner  *projections.Runner
 	licenseRunner  *projections.Runner
 	deliveryRunner *projections.Runner
