@@ -52,7 +52,8 @@ type node struct {
 	deliveryView *deliveryview.View
 	// keys serves the service's key pairs from memory, to authentication and to the deliverer.
 	keys *keyring
-	// projections lists every read model, each with the runner that keeps it up to date.
+	// projections lists the read models the node builds, each with the runner that keeps it up to
+	// date (runners, in the same order).
 	projections    []projections.Projection
 	runners        []*projections.Runner
 	webhookRunner  *projections.Runner
