@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -18,25 +17,37 @@ import (
 	"github.com/hookd/hookd/projections/licenseview"
 )
 
-// TestRolesBuildTheirReadModels runs an api node and a deliver node on one KurrentDB log. The
-// deliver node builds no read model that only the API reads (licenses: no table, no checkpoint),
-// and delivers what the api node takes; the api node serves the API and delivers nothing (no
-// delivery pipeline, no delivery metrics), while building every read model the API reads.
+// TestRolesBuildTheirReadModels runs an api node and a deliver node on one KurrentDB log, in the
+// embedded delivery profile (the deliver node's memtransport) and in the cluster profile (NATS).
+// The deliver node builds no read model that only the API reads (licenses: no table, no
+// checkpoint), and delivers what the api node takes; the api node serves the API and delivers
+// nothing (no delivery pipeline, no delivery metrics), while building every read model the API
+// reads.
 func TestRolesBuildTheirReadModels(t *testing.T) {
 	t.Parallel()
-	srv, err := kurrentdbtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	master := make([]byte, 32)
-	_, _ = rand.Read(master)
-	env := map[string]string{
-		"HOOKD_EVENTSTORE": "kurrentdb", "HOOKD_KURRENTDB_URL": srv.URL(), "HOOKD_ALLOW_PRIVATE_TARGETS": "true",
-		"HOOKD_MASTER_KEY": base64.StdEncoding.EncodeToString(master), "HOOKD_BOOTSTRAP_LICENSE_KEY": "shared-bootstrap-license-0001",
-	}
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		srv, err := kurrentdbtest.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		master := make([]byte, 32)
+		_, _ = rand.Read(master)
+		testRoles(t, map[string]string{
+			"HOOKD_EVENTSTORE": "kurrentdb", "HOOKD_KURRENTDB_URL": srv.URL(), "HOOKD_ALLOW_PRIVATE_TARGETS": "true",
+			"HOOKD_MASTER_KEY": base64.StdEncoding.EncodeToString(master), "HOOKD_BOOTSTRAP_LICENSE_KEY": "shared-bootstrap-license-0001",
+		})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		testRoles(t, startClusterServices(t))
+	})
+}
+
+func testRoles(t *testing.T, env map[string]string) {
 	with := func(roles string) map[string]string {
-		e := maps.Clone(env)
+		e := nodeEnv(env, "node-"+strings.ReplaceAll(roles, ",", "-"))
 		e["HOOKD_ROLES"] = roles
 		return e
 	}
