@@ -73,3 +73,24 @@ func TestDeliveryWindowRecoversMoreThanItHolds(t *testing.T) {
 		t.Errorf("the receiver got %d requests, want %d", n, 2*events)
 	}
 }
+
+func TestConfigDeliveryWindow(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value string
+		want  int // 0: refused
+	}{{"", defaultDeliveryWindow}, {"10", 10}, {"10000000", 10_000_000}, {"9", 0}, {"10000001", 0}, {"abc", 0}, {"-1", 0}} {
+		cfg, err := configFromEnv(func(k string) string {
+			if k == "HOOKD_DELIVERY_WINDOW" {
+				return c.value
+			}
+			return ""
+		})
+		switch {
+		case c.want == 0 && (err == nil || !strings.Contains(err.Error(), "HOOKD_DELIVERY_WINDOW")):
+			t.Errorf("HOOKD_DELIVERY_WINDOW=%q: %v, want an error naming it", c.value, err)
+		case c.want != 0 && (err != nil || cfg.DeliveryWindow != c.want):
+			t.Errorf("HOOKD_DELIVERY_WINDOW=%q: %d, %v; want %d", c.value, cfg.DeliveryWindow, err, c.want)
+		}
+	}
+}
