@@ -99,7 +99,8 @@ type Config struct {
 	// PublicURL is the base URL /sd publishes (optional; default: the URL the request came to).
 	PublicURL string
 	// ProbesOnly serves /healthz, /livez, /readyz and /metrics alone: a node without the api role,
-	// which a load balancer must not send API requests to.
+	// which a load balancer must not send API requests to. It needs only PublicKey and Ready; the
+	// API's other ports may be nil.
 	ProbesOnly bool
 	// Registry collects the API's metrics and is served at /metrics (optional).
 	Registry *prometheus.Registry
@@ -133,21 +134,24 @@ func (c *Config) validate() error {
 			errs = append(errs, errors.New("httpapi: "+name+" is required"))
 		}
 	}
-	need(c.Webhooks != nil, "Webhooks")
-	need(c.Events != nil, "Events")
-	need(c.ServiceKeys != nil, "ServiceKeys")
-	need(c.Replays != nil, "Replays")
-	need(c.History != nil, "History")
-	need(c.WebhookView != nil, "WebhookView")
-	need(c.Deliveries != nil, "Deliveries")
-	need(c.Licenses != nil, "Licenses")
-	need(c.KeyView != nil, "KeyView")
-	need(c.Secrets != nil, "Secrets")
-	need(c.Verifier != nil, "Verifier")
+	// The probes need the service's public key (/healthz shows it) and Ready; the API the rest.
 	need(c.PublicKey != nil, "PublicKey")
-	need(c.SigningKey != nil, "SigningKey")
-	need(c.WaitFor != nil, "WaitFor")
 	need(c.Ready != nil, "Ready")
+	if !c.ProbesOnly {
+		need(c.Webhooks != nil, "Webhooks")
+		need(c.Events != nil, "Events")
+		need(c.ServiceKeys != nil, "ServiceKeys")
+		need(c.Replays != nil, "Replays")
+		need(c.History != nil, "History")
+		need(c.WebhookView != nil, "WebhookView")
+		need(c.Deliveries != nil, "Deliveries")
+		need(c.Licenses != nil, "Licenses")
+		need(c.KeyView != nil, "KeyView")
+		need(c.Secrets != nil, "Secrets")
+		need(c.Verifier != nil, "Verifier")
+		need(c.SigningKey != nil, "SigningKey")
+		need(c.WaitFor != nil, "WaitFor")
+	}
 	need(c.Version != "", "Version")
 	need(c.AllowedTimeSpan > 0, "AllowedTimeSpan")
 	need(c.LicenseRate >= 0 && (c.LicenseRate == 0 || c.LicenseBurst >= 1), "LicenseBurst of at least 1 with a LicenseRate")

@@ -61,8 +61,15 @@ func NewScheduler(pub message.Publisher, topic string) *Scheduler {
 // waiting. It returns once the transport holds the message (for NATS, once the stream has stored it),
 // or with an error, in which case the delivery may or may not be scheduled.
 func (s *Scheduler) Schedule(ctx context.Context, deliveryID string, dueAt time.Time) error {
-	msg := message.NewMessage(deliveryID, []byte(deliveryID))
-	SetDueAt(msg, dueAt)
+	msg := NewMessage(deliveryID, dueAt)
 	msg.SetContext(ctx)
 	return s.pub.Publish(s.topic, msg)
+}
+
+// NewMessage returns the message that hands a delivery out at dueAt: keyed by the delivery id, with
+// the id as payload.
+func NewMessage(deliveryID string, dueAt time.Time) *message.Message {
+	msg := message.NewMessage(deliveryID, []byte(deliveryID))
+	SetDueAt(msg, dueAt)
+	return msg
 }

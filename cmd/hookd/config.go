@@ -35,6 +35,9 @@ type config struct {
 	AllowPrivateTargets bool
 	// DeliveryConcurrency bounds the delivery attempts in flight.
 	DeliveryConcurrency int
+	// DeliveryWindow bounds the due deliveries the embedded profile's transport holds in memory
+	// (HOOKD_DELIVERY_WINDOW); the others wait in the log until it has room.
+	DeliveryWindow int
 	// API and Deliver are the node's roles (HOOKD_ROLES): API serves the management API, Deliver
 	// dispatches and delivers. At least one is on.
 	API, Deliver bool
@@ -62,6 +65,10 @@ type config struct {
 	ConsoleIdle     time.Duration
 	ConsoleSessions int
 }
+
+// defaultDeliveryWindow is HOOKD_DELIVERY_WINDOW's default: about 65 MB of due deliveries held in
+// memory (about 650 bytes each), 30 s of delivery at the embedded profile's measured rate.
+const defaultDeliveryWindow = 100_000
 
 // Event stores HOOKD_EVENTSTORE names.
 const (
@@ -116,6 +123,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_METRICS_LICENSES: must be a number from 0 to 10000"))
 	}
 	cfg.MetricsLicenses = series
+	window, err := strconv.Atoi(or(getenv("HOOKD_DELIVERY_WINDOW"), strconv.Itoa(defaultDeliveryWindow)))
+	if err != nil || window < 10 || window > 10_000_000 {
+		errs = append(errs, errors.New("HOOKD_DELIVERY_WINDOW: must be a number from 10 to 10000000"))
+	}
+	cfg.DeliveryWindow = window
 	if cfg.PlatformURL != "" {
 		if u, err := url.Parse(cfg.PlatformURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("WEBHOOK_URL: must be an absolute http or https URL"))

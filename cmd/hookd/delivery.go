@@ -55,6 +55,9 @@ type deliveryPipeline struct {
 	// JetStream work queue.
 	transport pubSub
 	scheduler *transport.Scheduler
+	// window takes back the due deliveries that the embedded profile's transport has no room for,
+	// and those due at start, from the deliveries read model; nil in the cluster profile.
+	window *memtransport.Window
 	// dispatch follows the log with its checkpoint in the read models' database: the embedded
 	// profile's. The cluster profile's dispatcher runs on the lease holder only (leader).
 	dispatch *projections.Runner
@@ -117,6 +120,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	// The subscription's in-flight limit is what bounds the attempts at once; a nacked message (the
 	// scheduler failed, or an attempt panicked) waits as a store failure does.
 	var pubsub pubSub
+	var window *memtransport.Window
 	var members *natscoord.Members
 	// share is this node's part of the per-endpoint and per-webhook limits: all of them in one
 	// process, an even share of the live delivering nodes' in the cluster profile.
@@ -136,7 +140,13 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		}
 		pubsub = ps
 	} else {
-		pubsub = memtransport.New(memtransport.Config{MaxInFlight: cfg.DeliveryConcurrency, NackDelay: deliver.StoreRetryDelay})
+		ps := memtransport.New(memtransport.Config{MaxPending: cfg.DeliveryWindow, MaxInFlight: cfg.DeliveryConcurrency,
+			NackDelay: deliver.StoreRetryDelay})
+		var err error
+		if window, err = ps.Window(deliverer.Topic, dueBacklog{n}); err != nil {
+			return nil, err
+		}
+		pubsub = ps
 	}
 	scheduler := transport.NewScheduler(pubsub, deliverer.Topic)
 	metrics.backlog(func(ctx context.Context) (int, error) { return pubsub.Backlog(ctx, deliverer.Topic) })
@@ -173,7 +183,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		})
 	}
 	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
-	d := &deliveryPipeline{transport: pubsub, scheduler: scheduler, members: members, pipeline: pipeline}
+	d := &deliveryPipeline{transport: pubsub, scheduler: scheduler, window: window, members: members, pipeline: pipeline}
 	if cl != nil {
 		d.leader = newLeaderDispatch(cl, cfg, n, newDispatcher, d.recover, scheduler, metrics, log)
 		return d, nil
@@ -192,25 +202,19 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	return d, nil
 }
 
-// run recovers the deliveries the read model says are still due, then dispatches and delivers until
-// ctx ends; it returns once both have stopped. The deliveries read model must have caught up with
-// the log first (serve's bootstrap waits for every read model): a delivery scheduled before the
-// dispatcher's checkpoint is found there, one after it the dispatcher meets again.
+// run dispatches and delivers until ctx ends; it returns once both have stopped. In the embedded
+// profile, the transport's window recovers meanwhile the deliveries the read model says are due
+// (as many as it has room for, the rest as it drains): a delivery scheduled before the dispatcher's
+// checkpoint is found there, one after it the dispatcher meets again.
 //
 // In the cluster profile, recovery and dispatch are the dispatch leader's (leaderDispatch): every
 // node delivers, one dispatches.
-func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (err error) {
+func (d *deliveryPipeline) run(ctx context.Context, log *slog.Logger) (err error) {
 	defer func() { err = errors.Join(err, d.transport.Close()) }()
 	var dispatchRun func(context.Context) error
 	if d.leader != nil {
 		dispatchRun = d.leader.run
 	} else {
-		if err := d.recover(ctx, n, log); err != nil {
-			if ctx.Err() != nil {
-				return nil // stopped while starting
-			}
-			return err
-		}
 		dispatchRun = d.dispatch.Run
 	}
 	// The dispatcher stops first, then the pipeline: the dispatcher hands nothing to a transport
@@ -230,6 +234,18 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (
 			_ = d.members.Run(pipelineCtx)
 		}()
 	}
+	if d.window != nil {
+		// The window feeds the pipeline's transport: it lasts as long as the pipeline.
+		backfilled := make(chan struct{})
+		defer func() { <-backfilled }()
+		defer stopPipeline()
+		go func() {
+			defer close(backfilled)
+			_ = d.window.Backfill(pipelineCtx, func(err error) {
+				log.Warn("reading the due deliveries failed; trying again", "err", err)
+			})
+		}()
+	}
 	go func() { delivered <- d.pipeline.Run(pipelineCtx) }()
 	go func() { dispatched <- dispatchRun(dispatchCtx) }()
 	select {
@@ -243,7 +259,38 @@ func (d *deliveryPipeline) run(ctx context.Context, n *node, log *slog.Logger) (
 	return err
 }
 
-// recover hands every delivery the deliveries read model says is due to the scheduler.
+// dueBacklog is the deliveries read model as the embedded transport's backlog: the deliveries the
+// log says are due, in due order.
+type dueBacklog struct {
+	n *node
+}
+
+// Due implements memtransport.Backlog. A listing from the first waits until the read model shows
+// the log as it is at the call, so that it shows every delivery scheduled before.
+func (b dueBacklog) Due(ctx context.Context, after *memtransport.Due, limit int) ([]memtransport.Due, error) {
+	var from *deliveryview.DueDelivery
+	if after != nil {
+		c := after.Cursor.(deliveryview.DueDelivery)
+		from = &c
+	} else {
+		head, err := b.n.store.LastPosition(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.n.deliveryRunner.WaitFor(ctx, head); err != nil {
+			return nil, err
+		}
+	}
+	due, err := b.n.deliveryView.Due(ctx, from, limit)
+	out := make([]memtransport.Due, len(due))
+	for i, dd := range due {
+		out[i] = memtransport.Due{Key: dd.DeliveryID, At: dd.NextDueAt, Cursor: dd}
+	}
+	return out, err
+}
+
+// recover hands every delivery the deliveries read model says is due to the scheduler: the cluster
+// profile's recovery, on taking the dispatch lease (the NATS stream holds any number).
 func (d *deliveryPipeline) recover(ctx context.Context, n *node, log *slog.Logger) error {
 	recovered := 0
 	var after *deliveryview.DueDelivery

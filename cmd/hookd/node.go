@@ -50,17 +50,20 @@ type node struct {
 	// writeDB is the read models' database as the one connection every Runner writes through.
 	writeDB *sql.DB
 
-	webhookView  *webhookview.View
+	webhookView *webhookview.View
+	// licenseView is nil on a serve node without the api role: only authentication reads it.
 	licenseView  *licenseview.View
 	keyView      *servicekeyview.View
 	deliveryView *deliveryview.View
 	// keys serves the service's key pairs from memory, to authentication and to the deliverer.
 	keys *keyring
-	// projections lists every read model, each with the runner that keeps it up to date.
-	projections   []projections.Projection
-	runners       []*projections.Runner
-	webhookRunner *projections.Runner
-	licenseRunner *projections.Runner
+	// projections lists the read models the node builds, each with the runner that keeps it up to
+	// date (runners, in the same order).
+	projections    []projections.Projection
+	runners        []*projections.Runner
+	webhookRunner  *projections.Runner
+	licenseRunner  *projections.Runner
+	deliveryRunner *projections.Runner
 
 	webhooks    *command.Webhooks
 	events      *command.Events
@@ -87,7 +90,7 @@ func openNode(ctx context.Context, cfg config, log *slog.Logger) (*node, error) 
 // serve on the directory stops before it touches anything, and checks the whole embedded log, so that
 // damage is found at start rather than when a read reaches it. The node's close releases the lock.
 func openServeNode(ctx context.Context, cfg config, log *slog.Logger) (*node, error) {
-	return openNodeFor(ctx, cfg, log, opening{serveLock: true, checkLog: true, checkReadModels: true})
+	return openNodeFor(ctx, cfg, log, opening{serveLock: true, checkLog: true, checkReadModels: true, byRoles: true})
 }
 
 // openRebuildNode opens the data directory for `hookd projections rebuild`, which is how read models
@@ -104,6 +107,9 @@ type opening struct {
 	checkLog bool
 	// checkReadModels refuses read models whose checkpoints are past the log's head.
 	checkReadModels bool
+	// byRoles builds only the read models the node's roles read (serve); other commands build every
+	// read model, whichever they read.
+	byRoles bool
 }
 
 func openNodeFor(ctx context.Context, cfg config, log *slog.Logger, o opening) (*node, error) {
@@ -166,7 +172,8 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if n.writeDB, err = readmodeldb.OpenWriter(filepath.Join(n.cfg.DataDir, readModelsFile)); err != nil {
 		return err
 	}
-	if err := n.buildReadModels(); err != nil {
+	api := !o.byRoles || n.cfg.API
+	if err := n.buildReadModels(api); err != nil {
 		return err
 	}
 	return n.buildCommands()
@@ -190,13 +197,25 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (eventstore.St
 	return s, nil
 }
 
-func (n *node) buildReadModels() error {
+// buildReadModels builds the read models the node's roles read; api says whether it has the api
+// role. What reads each:
+//
+//   - webhooks: the API (fetch, get, match) and delivery (targets, the dispatcher's subscribers);
+//   - servicekeys: the API (authentication, /publickeys, /healthz) and delivery (the signing key);
+//   - deliveries: the API (the delivery log, replays) and delivery (the due deliveries that
+//     recovery, the memtransport window and the reconciler read);
+//   - licenses: the API alone (authentication).
+func (n *node) buildReadModels(api bool) error {
 	var err error
 	if n.webhookView, err = webhookview.New(n.readDB, n.codec); err != nil {
 		return err
 	}
-	if n.licenseView, err = licenseview.New(n.readDB, n.codec); err != nil {
-		return err
+	n.projections = []projections.Projection{n.webhookView}
+	if api {
+		if n.licenseView, err = licenseview.New(n.readDB, n.codec); err != nil {
+			return err
+		}
+		n.projections = append(n.projections, n.licenseView)
 	}
 	if n.keyView, err = servicekeyview.New(n.readDB, n.codec); err != nil {
 		return err
@@ -205,7 +224,7 @@ func (n *node) buildReadModels() error {
 		return err
 	}
 	n.keys = newKeyring(n.keyView, n.codec, n.clock)
-	n.projections = []projections.Projection{n.webhookView, n.licenseView, n.keyView, n.deliveryView}
+	n.projections = append(n.projections, n.keyView, n.deliveryView)
 	for _, p := range n.projections {
 		r, err := projections.NewRunner(projections.RunnerConfig{
 			DB: n.writeDB, Subscribe: n.subscribe, Projection: p, Logger: n.log,
@@ -219,6 +238,8 @@ func (n *node) buildReadModels() error {
 			n.webhookRunner = r
 		case projections.Projection(n.licenseView):
 			n.licenseRunner = r
+		case projections.Projection(n.deliveryView):
+			n.deliveryRunner = r
 		}
 	}
 	return nil

@@ -178,7 +178,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if deliveries != nil {
 		deliveryDone = make(chan struct{})
 		go func() {
-			deliveryErr = deliveries.run(ctx, n, log)
+			deliveryErr = deliveries.run(ctx, log)
 			close(deliveryDone)
 		}()
 	}
@@ -264,8 +264,9 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 }
 
 // bootstrap makes sure the service has its key pairs (the service key that authenticates callers and
-// the key that signs deliveries) and someone can log in: the first system license is the one
-// HOOKD_BOOTSTRAP_LICENSE_KEY names, or else a generated one written to a file.
+// the key that signs deliveries) and, on a node with the api role, someone can log in: the first
+// system license is the one HOOKD_BOOTSTRAP_LICENSE_KEY names, or else a generated one written to a
+// file. A node without the api role has no API to log in to, nor the licenses read model.
 func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error {
 	for _, slot := range []string{servicekey.PrimarySlot, servicekey.SigningSlot} {
 		if _, res, err := n.serviceKeys.Ensure(ctx, slot, systemCaller); err != nil {
@@ -274,7 +275,9 @@ func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error
 			log.Info("created a service key pair", "slot", slot)
 		}
 	}
-	if cfg.BootstrapLicense != "" {
+	switch {
+	case !cfg.API:
+	case cfg.BootstrapLicense != "":
 		issued, err := n.licenses.Issue(ctx, command.IssueLicense{Level: license.LevelSystem, Key: cfg.BootstrapLicense}, systemCaller)
 		if err != nil {
 			return fmt.Errorf("HOOKD_BOOTSTRAP_LICENSE_KEY: %w", err)
@@ -282,8 +285,10 @@ func bootstrap(ctx context.Context, n *node, cfg config, log *slog.Logger) error
 		if !issued.Existed {
 			log.Info("issued the bootstrap system license", "license_id", issued.LicenseID)
 		}
-	} else if err := bootstrapLicenseToFile(ctx, n, cfg, log); err != nil {
-		return err
+	default:
+		if err := bootstrapLicenseToFile(ctx, n, cfg, log); err != nil {
+			return err
+		}
 	}
 	head, err := n.store.LastPosition(ctx)
 	if err != nil {
@@ -386,11 +391,17 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		}
 		return nil
 	}
-	licenses := readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition)
+	// A node without the api role has no licenses read model, and serves no API that reads it.
+	var licenses *readcache.Licenses
+	var apiLicenses httpapi.LicenseReader // nil, not a nil *Licenses, when there is none
+	if n.licenseView != nil {
+		licenses = readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition)
+		apiLicenses = licenses
+	}
 	replays := deliveries.replays(n.replays)
 	app, err = httpapi.New(httpapi.Config{
 		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: replays, History: n.history,
-		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: licenses,
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: apiLicenses,
 		KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,

@@ -5,14 +5,18 @@
 // waiting message costs a heap entry, not a timer or a goroutine; each subscription sleeps until the
 // first is due. Memory is bounded: a topic holds at most MaxPending keys, waiting or in flight, and
 // publishing a new key beyond that fails with ErrFull (publishing a key it holds always succeeds).
-// Nothing survives the process: hookd's log is the truth, and a start schedules again what it says is
-// due.
+//
+// A topic whose messages are also kept elsewhere, as hookd's deliveries are in its log, can instead
+// be a Window on that backlog: full, it keeps the messages due first and leaves the others
+// to the backlog, from which it takes them back, in due order, as it drains. Nothing survives the
+// process: hookd's log is the truth, and a start takes back from it what it says is due.
 package memtransport
 
 import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -20,6 +24,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/hookd/hookd/adapters/transport"
+)
+
+// Backfill's pace: the entries a listing of the backlog asks for at once, and the wait before a
+// listing that failed is tried again.
+const (
+	backfillPage  = 1000
+	backfillRetry = time.Second
 )
 
 // Defaults of Config.
@@ -57,6 +68,8 @@ type PubSub struct {
 	closed bool
 	cancel map[*subscription]context.CancelFunc // of the subscriptions running
 	subs   sync.WaitGroup
+	// closing is closed by Close, which ends Backfill.
+	closing chan struct{}
 }
 
 var (
@@ -72,7 +85,8 @@ func New(cfg Config) *PubSub {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	return &PubSub{cfg: cfg, topics: make(map[string]*topic), cancel: make(map[*subscription]context.CancelFunc)}
+	return &PubSub{cfg: cfg, topics: make(map[string]*topic), cancel: make(map[*subscription]context.CancelFunc),
+		closing: make(chan struct{})}
 }
 
 // Publish holds each message until it is due, replacing a waiting message of the same UUID. It is safe
@@ -87,7 +101,7 @@ func (p *PubSub) Publish(name string, msgs ...*message.Message) error {
 		if err != nil {
 			return err
 		}
-		if err := t.put(msg.UUID, msg.Payload, maps.Clone(msg.Metadata), due, p.cfg.MaxPending); err != nil {
+		if err := t.put(msg.UUID, msg.Payload, maps.Clone(msg.Metadata), due); err != nil {
 			return err
 		}
 	}
@@ -137,6 +151,7 @@ func (p *PubSub) Close() error {
 		return nil
 	}
 	p.closed = true
+	close(p.closing)
 	for _, cancel := range p.cancel {
 		cancel()
 	}
@@ -200,19 +215,157 @@ func (p *PubSub) topic(name string) (*topic, error) {
 		return nil, ErrClosed
 	}
 	if t, ok = p.topics[name]; !ok {
-		t = &topic{byKey: make(map[string]*entry), subs: make(map[*subscription]struct{})}
+		t = &topic{byKey: make(map[string]*entry), subs: make(map[*subscription]struct{}), room: make(chan struct{}, 1),
+			maxPending: p.cfg.MaxPending}
 		p.topics[name] = t
 	}
 	return t, nil
 }
 
-// topic holds one topic's messages: waiting ones in a heap by due time, and every one by key.
+// Backlog is where a windowed topic's messages are kept besides it: for hookd, the deliveries its
+// log says are due. A message the topic leaves to the backlog must be in it, due no later than it
+// was published for.
+type Backlog interface {
+	// Due returns up to limit entries, the one due first first, after the entry after (nil: from
+	// the first). A listing from the first must show every message published before it began.
+	Due(ctx context.Context, after *Due, limit int) ([]Due, error)
+}
+
+// Due is a key of a Backlog and when it is due; Cursor is the backlog's own position of it.
+type Due struct {
+	Key    string
+	At     time.Time
+	Cursor any
+}
+
+// Window makes topic name a window on backlog, for good: a publish of a new key to the full topic
+// no longer fails, but leaves the message due last, the new one or a waiting one, to the backlog;
+// so does any message that would wait behind one left there. Run the Window's Backfill to take them
+// back.
+func (p *PubSub) Window(name string, backlog Backlog) (*Window, error) {
+	t, err := p.topic(name)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.windowed {
+		return nil, fmt.Errorf("memtransport: topic %s is a window already", name)
+	}
+	t.windowed = true
+	return &Window{t: t, backlog: backlog, closing: p.closing}, nil
+}
+
+// Window is a topic that leaves to its backlog what it has no room for.
+type Window struct {
+	t       *topic
+	backlog Backlog
+	closing <-chan struct{}
+}
+
+// Backfill takes messages back from the backlog until ctx ends or the PubSub is closed, and
+// returns nil then. It starts by taking, in due order, what the topic has room for: the recovery at
+// start. Then, whenever something was left to the backlog and the topic has drained to half its
+// room (or has room and nothing waiting), it takes back, in due order, the keys the topic does not
+// hold, until the topic is full again with the messages due first. Each taken back is the message
+// transport.NewMessage makes: payload the key, and the backlog's due time.
+//
+// A listing of the backlog that fails is reported to onError (optional) and tried again a second
+// later; meanwhile the topic keeps what it holds.
+func (w *Window) Backfill(ctx context.Context, onError func(error)) error {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		select {
+		case <-retry.C:
+		case <-w.t.room:
+		case <-ctx.Done():
+			return nil
+		case <-w.closing:
+			return nil
+		}
+		err := w.t.backfill(ctx, w.backlog)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			if onError != nil {
+				onError(err)
+			}
+			retry.Reset(backfillRetry)
+		}
+	}
+}
+
+// backfill is one pass of Backfill: it takes back from the backlog, in due order, what the topic
+// has room for, or what is due before a message it holds waiting.
+func (t *topic) backfill(ctx context.Context, backlog Backlog) error {
+	t.mu.Lock()
+	wasSpilled, floor := t.spilled, t.floor
+	// From here on, a message left to the backlog is one this pass may not list: it spills again.
+	t.spilled = false
+	t.mu.Unlock()
+	var after *Due
+	for {
+		page, err := backlog.Due(ctx, after, backfillPage)
+		if err != nil {
+			if wasSpilled {
+				t.mu.Lock()
+				t.spill(floor)
+				t.mu.Unlock()
+			}
+			return err
+		}
+		for _, d := range page {
+			if !t.offer(d) {
+				return nil
+			}
+		}
+		if len(page) < backfillPage {
+			return nil
+		}
+		after = &page[len(page)-1]
+	}
+}
+
+// offer takes d back from the backlog unless the topic holds its key; it reports false when d is
+// left there, the topic holding what is due before it.
+func (t *topic) offer(d Due) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.byKey[d.Key]; ok {
+		return true
+	}
+	msg := transport.NewMessage(d.Key, d.At)
+	t.seq++
+	e := &entry{key: d.Key, payload: msg.Payload, metadata: msg.Metadata, due: d.At, seq: t.seq}
+	if !t.admit(e) {
+		return false
+	}
+	t.signal()
+	return true
+}
+
+// topic holds one topic's messages: waiting ones in a heap by due time (and in one by lateness, to
+// find the one due last), and every one by key.
 type topic struct {
 	mu      sync.Mutex
 	waiting dueHeap
+	late    lateHeap
 	byKey   map[string]*entry
 	seq     uint64
 	subs    map[*subscription]struct{}
+	// maxPending is Config.MaxPending.
+	maxPending int
+
+	// windowed says that the topic is a Window on a backlog.
+	windowed bool
+	// spilled says that a message was left to the backlog since the last backfill began; floor is
+	// the earliest due time of those.
+	spilled bool
+	floor   time.Time
+	// room wakes Backfill: something was left to the backlog and the topic has room again.
+	room chan struct{}
 }
 
 // entry is a key's message, waiting (index >= 0) or in flight (index -1).
@@ -223,32 +376,95 @@ type entry struct {
 	due      time.Time
 	seq      uint64
 	index    int
+	// lateIndex is the entry's place in the topic's lateHeap while it waits.
+	lateIndex int
 	// again is a message published for the key while it was in flight, to wait once that one is done.
 	again *entry
 }
 
-func (t *topic) put(key string, payload []byte, metadata message.Metadata, due time.Time, maxPending int) error {
+func (t *topic) put(key string, payload []byte, metadata message.Metadata, due time.Time) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.seq++
 	e, ok := t.byKey[key]
 	switch {
 	case !ok:
-		if len(t.byKey) >= maxPending {
+		if len(t.byKey) >= t.maxPending && !t.windowed {
 			return ErrFull
 		}
 		e = &entry{key: key, payload: payload, metadata: metadata, due: due, seq: t.seq}
-		t.byKey[key] = e
-		heap.Push(&t.waiting, e)
+		if !t.admit(e) {
+			return nil
+		}
 	case e.index < 0:
 		e.again = &entry{key: key, payload: payload, metadata: metadata, due: due}
 		return nil
 	default:
+		t.unwait(e)
+		delete(t.byKey, key)
 		e.payload, e.metadata, e.due, e.seq = payload, metadata, due, t.seq
-		heap.Fix(&t.waiting, e.index)
+		if !t.admit(e) {
+			return nil
+		}
 	}
 	t.signal()
 	return nil
+}
+
+// admit has e, which the topic does not hold, wait, unless it is left to the backlog: because it is
+// due no earlier than a message left there, or because the topic is full and e is due no earlier
+// than every message waiting; otherwise the message due last makes room for it. It reports whether
+// e waits. Without a backlog (not a Window) it only checks the room. The caller holds t.mu.
+func (t *topic) admit(e *entry) bool {
+	if t.windowed {
+		if t.spilled && !e.due.Before(t.floor) {
+			t.spill(e.due)
+			return false
+		}
+		if len(t.byKey) >= t.maxPending {
+			if len(t.late) == 0 || !e.due.Before(t.late[0].due) {
+				t.spill(e.due)
+				return false
+			}
+			last := t.late[0]
+			t.unwait(last)
+			delete(t.byKey, last.key)
+			t.spill(last.due)
+		}
+	}
+	t.byKey[e.key] = e
+	heap.Push(&t.waiting, e)
+	heap.Push(&t.late, e)
+	return true
+}
+
+// spill records that a message due at due was left to the backlog, and wakes Backfill if the topic
+// has room. The caller holds t.mu.
+func (t *topic) spill(due time.Time) {
+	if !t.spilled || due.Before(t.floor) {
+		t.floor = due
+	}
+	t.spilled = true
+	t.roomFor()
+}
+
+// roomFor wakes Backfill when something was left to the backlog and the topic has drained to half
+// its room, or has room and nothing waiting. The caller holds t.mu.
+func (t *topic) roomFor() {
+	drained := len(t.byKey) <= t.maxPending/2 || (len(t.waiting) == 0 && len(t.byKey) < t.maxPending)
+	if !t.spilled || !drained {
+		return
+	}
+	select {
+	case t.room <- struct{}{}:
+	default:
+	}
+}
+
+// unwait takes e, which waits, out of both heaps. The caller holds t.mu.
+func (t *topic) unwait(e *entry) {
+	heap.Remove(&t.waiting, e.index)
+	heap.Remove(&t.late, e.lateIndex)
 }
 
 // next takes the first waiting message if it is due; otherwise it says how long until it is (0: none
@@ -263,29 +479,32 @@ func (t *topic) next(now time.Time) (*entry, time.Duration) {
 	if wait := first.due.Sub(now); wait > 0 {
 		return nil, wait
 	}
-	heap.Pop(&t.waiting)
+	t.unwait(first)
 	return first, 0
 }
 
 // done ends e's flight: acked, it goes (unless published again meanwhile); not acked, it waits again,
-// due at redueAt.
+// due at redueAt, or is left to the backlog as a new publish would be.
 func (t *topic) done(e *entry, acked bool, redueAt time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.seq++
+	delete(t.byKey, e.key)
 	switch {
 	case e.again != nil:
 		e.payload, e.metadata, e.due = e.again.payload, e.again.metadata, e.again.due
 		e.again = nil
 	case acked:
-		delete(t.byKey, e.key)
+		t.roomFor()
 		return
 	default:
 		e.due = redueAt
 	}
 	e.seq = t.seq
-	heap.Push(&t.waiting, e)
-	t.signal()
+	if t.admit(e) {
+		t.signal()
+	}
+	t.roomFor()
 }
 
 func (t *topic) addSub(s *subscription) {
@@ -417,6 +636,35 @@ func (h *dueHeap) Pop() any {
 	e := old[len(old)-1]
 	old[len(old)-1] = nil
 	e.index = -1
+	*h = old[:len(old)-1]
+	return e
+}
+
+// lateHeap orders entries by due time, the one due last first, to find what a full window leaves
+// to its backlog.
+type lateHeap []*entry
+
+func (h lateHeap) Len() int { return len(h) }
+func (h lateHeap) Less(i, j int) bool {
+	if h[i].due.Equal(h[j].due) {
+		return h[i].seq > h[j].seq
+	}
+	return h[i].due.After(h[j].due)
+}
+func (h lateHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].lateIndex, h[j].lateIndex = i, j
+}
+func (h *lateHeap) Push(x any) {
+	e := x.(*entry)
+	e.lateIndex = len(*h)
+	*h = append(*h, e)
+}
+func (h *lateHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.lateIndex = -1
 	*h = old[:len(old)-1]
 	return e
 }
