@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/adapters/httpapi"
+	"github.com/hookd/hookd/adapters/telemetry"
 )
 
 // config is hookd's configuration, read from the environment; README.md has the table.
@@ -53,6 +54,8 @@ type config struct {
 	// PprofAddr is the loopback address net/http/pprof serves on (HOOKD_PPROF_ADDR, serve --pprof);
 	// empty, the default, serves none.
 	PprofAddr string
+	// Tracing is OpenTelemetry tracing, from the standard OTEL_* variables: off unless configured.
+	Tracing telemetry.TracingConfig
 }
 
 // Event stores HOOKD_EVENTSTORE names.
@@ -82,7 +85,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		PlatformSecret:   getenv("WEBHOOK_SECRET"),
 		PprofAddr:        getenv("HOOKD_PPROF_ADDR"),
 	}
-	var errs []error
+	tracing, err := telemetry.TracingFromEnv(getenv)
+	cfg.Tracing = tracing
+	errs := []error{err}
 	if cfg.PprofAddr != "" {
 		errs = append(errs, checkPprofAddr(cfg.PprofAddr))
 	}

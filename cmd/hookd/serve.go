@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
+	"github.com/hookd/hookd/adapters/telemetry"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
@@ -126,6 +127,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return nil, errors.Join(err, n.close())
 	}
+	tracing, stopTracing, err := telemetry.NewTracerProvider(ctx, cfg.Tracing, buildVersion())
+	if err != nil {
+		return nil, errors.Join(err, n.close())
+	}
+	n.tracing = tracing
 	ctx, cancel := context.WithCancel(ctx)
 	// projectionsDone is closed when the runners stop, which they do only on failure or shutdown;
 	// projectionsErr says why.
@@ -141,7 +147,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		cancel()
 		<-projectionsDone
 		cl.close()
-		return nil, errors.Join(err, n.close())
+		return nil, errors.Join(err, n.close(), stopTracing(context.WithoutCancel(ctx)))
 	}
 	if err := bootstrap(ctx, n, cfg, log); err != nil {
 		return fail(err)
@@ -208,7 +214,10 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		}
 		<-projectionsDone
 		cl.close()
-		inst.err = errors.Join(err, n.close())
+		// The spans still buffered are sent, within the grace a shutdown has.
+		flushCtx, flushed := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer flushed()
+		inst.err = errors.Join(err, n.close(), stopTracing(flushCtx))
 		close(inst.done)
 	}()
 	return inst, nil
@@ -419,6 +428,6 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		},
 		Version: buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, ProbesOnly: !cfg.API, Registry: registry, Logger: log, Limits: cfg.HTTP,
-		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst,
+		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst, TracerProvider: n.tracing,
 	})
 }
