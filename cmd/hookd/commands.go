@@ -53,8 +53,8 @@ README.md); serve also takes --addr and --data-dir. The commands that work on th
 		newReplayCommand(c),
 		group(&cobra.Command{Use: "license", Short: "Issue, list and revoke licenses"},
 			newLicenseIssueCommand(c), newLicenseListCommand(c), newLicenseRevokeCommand(c)),
-		group(&cobra.Command{Use: "deliveries", Short: "Read a webhook's delivery log"},
-			newDeliveriesListCommand(c), newDeliveriesShowCommand(c)),
+		group(&cobra.Command{Use: "deliveries", Short: "Read a webhook's delivery log, and retry deliveries"},
+			newDeliveriesListCommand(c), newDeliveriesShowCommand(c), newDeliveriesRetryCommand(c)),
 		newHeadersCommand(c),
 		newReceiveCommand(c),
 		&cobra.Command{
