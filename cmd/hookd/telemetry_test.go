@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/telemetry"
 	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/publication"
 )
 
 // startTraced starts a server on dataDir whose spans go to an in-process exporter, and whose log,
@@ -220,5 +222,66 @@ func TestTraceFollowsADeliveryFromPublishToEveryAttempt(t *testing.T) {
 		if strings.Contains(everything.String(), secret) {
 			t.Errorf("%q appears in a span or the log", secret)
 		}
+	}
+}
+
+// TestUntracedServerKeepsNoTraceContext: with no OTEL_* configuration, a publisher's traceparent
+// is not kept: neither the published event nor its delivery carries trace context.
+func TestUntracedServerKeepsNoTraceContext(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, deliveryEnv)
+	if h.cfg.Tracing.Enabled {
+		t.Fatal("tracing is on without OTEL_* variables")
+	}
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{"eventNames": []string{"E"}, "name": "n", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}})
+	headers := h.authHeaders(h.license)
+	headers["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	var published struct{ ID string }
+	h.mustJSON(h.do(http.MethodPost, scope+"/events", map[string]any{"eventName": "E", "payload": map[string]any{}}, headers),
+		http.StatusAccepted, &published)
+	id := delivery.ID(published.ID, hook.ID)
+	waitDelivery(t, h, id)
+	ctx := context.Background()
+	for _, stream := range []string{publication.Stream(published.ID), delivery.Stream(id)} {
+		records, err := h.inst.node.store.ReadStream(ctx, stream, 0, 0)
+		if err != nil || len(records) == 0 {
+			t.Fatalf("reading %s: %d records, %v", stream, len(records), err)
+		}
+		for _, r := range records {
+			md, err := h.inst.node.codec.DecodeMetadata(r)
+			if err != nil || md.TraceParent != "" {
+				t.Errorf("%s %s carries trace context %q (%v)", stream, r.Type, md.TraceParent, err)
+			}
+		}
+	}
+}
+
+func TestDeliveriesRetryRefusesUnclearSelections(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		o    deliveriesRetryOptions
+		ids  []string
+		want string
+	}{
+		{name: "nothing", want: "give the ids"},
+		{name: "ids and a filter", o: deliveriesRetryOptions{status: "failed"}, ids: []string{"d1"}, want: "not both"},
+		{name: "a filter without its webhook", o: deliveriesRetryOptions{tenant: "t", community: "c", status: "failed"}, want: "go together"},
+		{name: "a filter without a status", o: deliveriesRetryOptions{tenant: "t", community: "c", webhook: "w"}, want: "go together"},
+		{name: "a bad status", o: deliveriesRetryOptions{tenant: "t", community: "c", webhook: "w", status: "lost"}, want: "--status"},
+		{name: "a bad mode", o: deliveriesRetryOptions{mode: "newest"}, ids: []string{"d1"}, want: "--mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.o.mode == "" {
+				tc.o.mode = "current"
+			}
+			if _, err := tc.o.replay(tc.ids); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one about %q", err, tc.want)
+			}
+		})
 	}
 }
