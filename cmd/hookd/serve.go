@@ -127,11 +127,20 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return nil, errors.Join(err, n.close())
 	}
-	tracing, stopTracing, err := telemetry.NewTracerProvider(ctx, cfg.Tracing, buildVersion())
+	tracing, shutdownTracing, err := telemetry.NewTracerProvider(ctx, cfg.Tracing, buildVersion())
 	if err != nil {
 		return nil, errors.Join(err, n.close())
 	}
 	n.tracing = tracing
+	if cfg.Tracing.Enabled {
+		log.Info("tracing on: sending spans over OTLP", "protocol", cfg.Tracing.Protocol)
+	}
+	// A collector that cannot be reached loses spans, and is no reason for serve to fail.
+	stopTracing := func(ctx context.Context) {
+		if err := shutdownTracing(ctx); err != nil {
+			log.Warn("flushing the last spans failed", "err", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	// projectionsDone is closed when the runners stop, which they do only on failure or shutdown;
 	// projectionsErr says why.
@@ -147,7 +156,8 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		cancel()
 		<-projectionsDone
 		cl.close()
-		return nil, errors.Join(err, n.close(), stopTracing(context.WithoutCancel(ctx)))
+		stopTracing(context.WithoutCancel(ctx))
+		return nil, errors.Join(err, n.close())
 	}
 	if err := bootstrap(ctx, n, cfg, log); err != nil {
 		return fail(err)
@@ -217,7 +227,8 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		// The spans still buffered are sent, within the grace a shutdown has.
 		flushCtx, flushed := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 		defer flushed()
-		inst.err = errors.Join(err, n.close(), stopTracing(flushCtx))
+		stopTracing(flushCtx)
+		inst.err = errors.Join(err, n.close())
 		close(inst.done)
 	}()
 	return inst, nil

@@ -5,16 +5,22 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hookd/hookd/adapters/telemetry"
 	"github.com/hookd/hookd/domain/delivery"
@@ -283,5 +289,70 @@ func TestDeliveriesRetryRefusesUnclearSelections(t *testing.T) {
 				t.Errorf("error %v, want one about %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestServeSendsSpansWhereTheEnvironmentSays runs serve with only the standard variables set, an
+// OTLP endpoint on 127.0.0.1, and sees a delivery's spans arrive there under OTEL_SERVICE_NAME.
+// The exporter reads the process environment, so this test is not parallel.
+func TestServeSendsSpansWhereTheEnvironmentSays(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]string{} // span name -> service.name
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		req := &coltracepb.ExportTraceServiceRequest{}
+		if r.URL.Path != "/v1/traces" || err != nil || proto.Unmarshal(body, req) != nil {
+			http.Error(w, "not an OTLP trace export", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for _, rs := range req.GetResourceSpans() {
+			service := ""
+			for _, kv := range rs.GetResource().GetAttributes() {
+				if kv.GetKey() == "service.name" {
+					service = kv.GetValue().GetStringValue()
+				}
+			}
+			for _, ss := range rs.GetScopeSpans() {
+				for _, s := range ss.GetSpans() {
+					got[s.GetName()] = service
+				}
+			}
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(collector.Close) // after serve's stop, which flushes to it
+	env := map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL,
+		"OTEL_SERVICE_NAME": "hookd-traced", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	rcv := newReceiver(t, http.StatusOK)
+	h := startHookd(t, env)
+	if !h.cfg.Tracing.Enabled {
+		t.Fatal("an OTLP endpoint does not turn tracing on")
+	}
+	scope := apiScope("t1", "c1")
+	apiCreate(h, h.license, scope, map[string]any{"eventNames": []string{"E"}, "name": "n", "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}})
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{}}, nil)
+	rcv.wait(1, 20*time.Second)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		done := got[telemetry.SpanPublish] == "hookd-traced" && got[telemetry.SpanDispatch] == "hookd-traced" &&
+			got[telemetry.SpanAttempt] == "hookd-traced"
+		seen := fmt.Sprint(got)
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the collector got %s, want publish, dispatch and attempt from hookd-traced", seen)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
