@@ -78,7 +78,7 @@ func spanNames(spans tracetest.SpanStubs) []string {
 func attrs(s tracetest.SpanStub) map[string]string {
 	out := map[string]string{}
 	for _, kv := range s.Attributes {
-		out[string(kv.Key)] = kv.Value.String()
+		out[string(kv.Key)] = kv.Value.Emit()
 	}
 	return out
 }
