@@ -78,7 +78,10 @@ func TestAttemptJoinsTheDispatchTraceFromTheLog(t *testing.T) {
 	const publish = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	inner := &store{}
 	scheduler, err := NewDeliveries(inner, DeliveriesConfig{TracerProvider: tp,
-		TraceOf: func(context.Context, string) (string, error) { t.Error("TraceOf read for a delivery just scheduled"); return "", nil }})
+		TraceOf: func(context.Context, string) (string, error) {
+			t.Error("TraceOf read for a delivery just scheduled")
+			return "", nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
