@@ -30,9 +30,13 @@ func (s *server) publishPlatformEvent(c *fiber.Ctx) error {
 		return &webhook.ValidationError{Problems: []webhook.Problem{{Field: "event",
 			Message: "must be one of " + strings.Join(platform.Names(), ", ")}}}
 	}
-	id, _, err := s.Events.Publish(c.UserContext(), command.PublishEvent{
+	caller := principalOf(c).caller()
+	ctx, span := s.startPublish(c, platform.Scope, platform.Scope, &caller)
+	defer span.End()
+	id, _, err := s.Events.Publish(ctx, command.PublishEvent{
 		TenantID: platform.Scope, CommunityID: platform.Scope, Name: body.Event, Payload: body.Payload, IdempotencyKey: body.ID,
-	}, principalOf(c).caller())
+	}, caller)
+	endPublish(span, []string{id}, err)
 	if err != nil {
 		return platformError(publishError(err))
 	}

@@ -44,6 +44,8 @@ func (s *server) publishEvents(c *fiber.Ctx) error {
 		return err
 	}
 	caller := principalOf(c).caller()
+	ctx, span := s.startPublish(c, tenantID, communityID, &caller)
+	defer span.End()
 	if trimmed := bytes.TrimLeft(c.Body(), " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
 		var bodies []publishBody
 		if err := decodeBody(c, &bodies); err != nil {
@@ -53,7 +55,8 @@ func (s *server) publishEvents(c *fiber.Ctx) error {
 		for i, b := range bodies {
 			events[i] = b.event(tenantID, communityID)
 		}
-		ids, _, err := s.Events.PublishBatch(c.UserContext(), events, caller)
+		ids, _, err := s.Events.PublishBatch(ctx, events, caller)
+		endPublish(span, ids, err)
 		if err != nil {
 			return publishError(err)
 		}
@@ -63,7 +66,8 @@ func (s *server) publishEvents(c *fiber.Ctx) error {
 	if err := decodeBody(c, &body); err != nil {
 		return err
 	}
-	id, _, err := s.Events.Publish(c.UserContext(), body.event(tenantID, communityID), caller)
+	id, _, err := s.Events.Publish(ctx, body.event(tenantID, communityID), caller)
+	endPublish(span, []string{id}, err)
 	if err != nil {
 		return publishError(err)
 	}

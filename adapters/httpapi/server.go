@@ -12,8 +12,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookd/hookd/adapters/kosmosauth"
+	"github.com/hookd/hookd/adapters/telemetry"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/query"
 	"github.com/hookd/hookd/domain/eventlog"
@@ -125,6 +127,9 @@ type Config struct {
 	LicenseBurst int
 	// Limits bound connections and request bodies (optional; zero fields take their defaults).
 	Limits Limits
+	// TracerProvider traces publish requests, the root of each delivery's trace (optional: nil, or
+	// a no-op provider, traces nothing).
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) validate() error {
@@ -174,6 +179,8 @@ type server struct {
 	// quota is each license's token bucket; nil without Config.LicenseRate.
 	quota  *licenseQuota
 	bodies *bodyReader
+	// tracer makes the publish spans; nil with tracing off.
+	tracer trace.Tracer
 }
 
 // New returns the API as a Fiber app, ready to Listen or to Test.
@@ -198,6 +205,9 @@ func New(cfg Config) (*fiber.App, error) {
 	}
 	if cfg.LicenseRate > 0 {
 		s.quota = newLicenseQuota(cfg.LicenseRate, cfg.LicenseBurst)
+	}
+	if telemetry.Tracing(cfg.TracerProvider) {
+		s.tracer = cfg.TracerProvider.Tracer(telemetry.InstrumentationName)
 	}
 	app := fiber.New(fiber.Config{
 		AppName:   "hookd",

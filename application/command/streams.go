@@ -29,6 +29,9 @@ type Caller struct {
 	// RequestID identifies the request; it is the correlation id, and the idempotency key from which
 	// event ids are derived, so the same request appended twice is written once.
 	RequestID string
+	// TraceParent is the W3C traceparent of the caller's span (optional): the events' metadata keep
+	// it, so that what follows from them joins the caller's trace.
+	TraceParent string
 }
 
 // Result says where a command left the log, so a caller can wait for read models to catch up.
@@ -95,6 +98,7 @@ func (s streams) save(ctx context.Context, stream string, version int64, changes
 		CausationID:   requestID,
 		Actor:         caller.Actor,
 		OccurredAt:    s.clock().UTC(),
+		TraceParent:   caller.TraceParent,
 	}
 	data := make([]eventlog.EventData, len(changes))
 	for i, e := range changes {

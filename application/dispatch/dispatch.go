@@ -126,9 +126,10 @@ func New(p Ports) (*Dispatcher, error) {
 }
 
 // caller is who schedules deliveries; the request id is the published event's id, the correlation
-// id of everything that follows from it.
-func caller(eventID string) command.Caller {
-	return command.Caller{Actor: "hookd-dispatcher", RequestID: eventID}
+// id of everything that follows from it, and traceParent the publication's trace, which the
+// deliveries join.
+func caller(eventID, traceParent string) command.Caller {
+	return command.Caller{Actor: "hookd-dispatcher", RequestID: eventID, TraceParent: traceParent}
 }
 
 // Reads reports whether Process acts on events of the type: publications, and deliveries that
@@ -188,14 +189,14 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(scheduleConcurrency)
 	for _, r := range published {
-		scheduling, err := d.match(ctx, r)
+		scheduling, traceParent, err := d.match(ctx, r)
 		if err != nil {
 			g.Go(func() error { return err }) // ends the batch once what is in flight is done
 			break
 		}
 		for _, s := range scheduling {
 			g.Go(func() error {
-				scheduled, res, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID))
+				scheduled, res, err := d.p.Deliveries.Schedule(ctx, s, caller(s.EventID, traceParent))
 				var invalid *webhook.ValidationError
 				if errors.As(err, &invalid) {
 					// No delivery can be recorded for it (an event written past publish's rules,
@@ -243,10 +244,11 @@ func (d *Dispatcher) ownScheduled(id string) bool {
 }
 
 // match returns the deliveries one published event makes: one per enabled webhook of its scope
-// that lists its name, was created before it was published, and whose query matches its payload.
+// that lists its name, was created before it was published, and whose query matches its payload;
+// and the publication's traceparent, from its metadata.
 // A record that does not decode (another writer's, or damaged) is the same on every try: it is
 // logged and passed over, with no delivery, since nothing in it says whose it is.
-func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]delivery.Scheduling, error) {
+func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]delivery.Scheduling, string, error) {
 	e, err := d.p.Decode(r)
 	p, ok := e.(publication.Published)
 	if err == nil && !ok {
@@ -259,9 +261,10 @@ func (d *Dispatcher) match(ctx context.Context, r eventlog.RecordedEvent) ([]del
 	if err != nil {
 		d.p.Logger.Error("dispatch: a published event cannot be read; passed over",
 			"stream", r.Stream, "revision", r.Revision, "err", err)
-		return nil, nil
+		return nil, "", nil
 	}
-	return d.matchPublished(ctx, p, md.OccurredAt)
+	scheduling, err := d.matchPublished(ctx, p, md.OccurredAt)
+	return scheduling, md.TraceParent, err
 }
 
 // matchPublished returns the deliveries a published event makes, without scheduling them. publishedAt

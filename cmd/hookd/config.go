@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/adapters/console"
 	"github.com/hookd/hookd/adapters/httpapi"
+	"github.com/hookd/hookd/adapters/telemetry"
 )
 
 // config is hookd's configuration, read from the environment; README.md has the table.
@@ -64,6 +65,8 @@ type config struct {
 	// ConsoleSessions bounds the sessions a node keeps (HOOKD_CONSOLE_MAX_SESSIONS).
 	ConsoleIdle     time.Duration
 	ConsoleSessions int
+	// Tracing is OpenTelemetry tracing, from the standard OTEL_* variables: off unless configured.
+	Tracing telemetry.TracingConfig
 }
 
 // defaultDeliveryWindow is HOOKD_DELIVERY_WINDOW's default: about 65 MB of due deliveries held in
@@ -97,7 +100,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		PlatformSecret:   getenv("WEBHOOK_SECRET"),
 		PprofAddr:        getenv("HOOKD_PPROF_ADDR"),
 	}
-	var errs []error
+	tracing, err := telemetry.TracingFromEnv(getenv)
+	cfg.Tracing = tracing
+	errs := []error{err}
 	if cfg.PprofAddr != "" {
 		errs = append(errs, checkPprofAddr(cfg.PprofAddr))
 	}

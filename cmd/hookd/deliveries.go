@@ -114,6 +114,109 @@ func newDeliveriesShowCommand(c *cli) *cobra.Command {
 	return cmd
 }
 
+// deliveriesRetryOptions are the flags of hookd deliveries retry.
+type deliveriesRetryOptions struct {
+	tenant, community, webhook, status, mode, requestID string
+	dryRun                                              bool
+}
+
+func newDeliveriesRetryCommand(c *cli) *cobra.Command {
+	var o deliveriesRetryOptions
+	cmd := &cobra.Command{
+		Use:   "retry (ID... | --tenant T --community C --webhook W --status S)",
+		Short: "Send deliveries again: by id, or a webhook's by status",
+		Long: `Ask for deliveries to be sent again, through the same replay use case as the API's
+POST .../webhook/{id}/replay: the deliveries named by id (of one tenant and community), or the
+deliveries of one webhook that stand at --status, as deliveries list --status shows them.
+Deliveries still in flight are skipped; --dry-run only counts. It only appends to the log, whether or
+not serve runs: a serve on the same log sends the deliveries, and each new attempt joins the trace of
+the delivery's publication when tracing is on.`,
+		Example: `  hookd deliveries retry 0b5e6a4c-0f9b-5d2e-9c61-2f1f5a7d9e31
+  hookd deliveries retry --tenant t1 --community c1 --webhook 6650f1b2c3d4e5f6a7b8c9d0 --status failed --dry-run`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			build, err := o.replay(args)
+			if err != nil {
+				return fmt.Errorf("deliveries retry: %w", err)
+			}
+			return runReplay(cmd.Context(), c, "deliveries retry", o.requestID, build)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.tenant, "tenant", "", "with --community, --webhook and --status: retry that webhook's deliveries instead of ids")
+	f.StringVar(&o.community, "community", "", "the community")
+	f.StringVar(&o.webhook, "webhook", "", "the webhook")
+	f.StringVar(&o.status, "status", "", "retry the webhook's deliveries that stand there: failed, succeeded or scheduled (those in flight are skipped)")
+	f.StringVar(&o.mode, "mode", delivery.ReplayCurrent.String(), "current (the webhook's present settings) or original (those of when each delivery was scheduled)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "count what would be retried, and retry nothing")
+	f.StringVar(&o.requestID, "request-id", "", "the request id of an earlier run to finish: what it retried is not retried twice (default: a new one)")
+	return cmd
+}
+
+// replay checks the arguments and returns what builds the replay command once the data directory
+// is open: ids are looked up there for their tenant and community.
+func (o deliveriesRetryOptions) replay(ids []string) (func(context.Context, *node) (command.Replay, error), error) {
+	var errs []error
+	mode, err := delivery.ParseReplayMode(o.mode)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--mode: %w", err))
+	}
+	cmd := command.Replay{Mode: mode, DryRun: o.dryRun}
+	byFilter := o.tenant != "" || o.community != "" || o.webhook != "" || o.status != ""
+	switch {
+	case len(ids) > 0 && byFilter:
+		errs = append(errs, errors.New("give ids, or --tenant, --community, --webhook and --status; not both"))
+	case len(ids) > command.MaxReplayIDs:
+		errs = append(errs, fmt.Errorf("at most %d ids at once", command.MaxReplayIDs))
+	case len(ids) > 0:
+		cmd.DeliveryIDs = ids
+	case !byFilter:
+		errs = append(errs, errors.New("give the ids of the deliveries to retry, or --tenant, --community, --webhook and --status"))
+	case o.tenant == "" || o.community == "" || o.webhook == "" || o.status == "":
+		errs = append(errs, errors.New("--tenant, --community, --webhook and --status go together"))
+	default:
+		cmd.TenantID, cmd.CommunityID, cmd.WebhookID = o.tenant, o.community, o.webhook
+		if cmd.Filter.Status, err = delivery.ParseStatus(o.status); err != nil {
+			errs = append(errs, fmt.Errorf("--status: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, n *node) (command.Replay, error) {
+		if cmd.DeliveryIDs == nil {
+			return cmd, nil
+		}
+		return withScopeOf(ctx, n, cmd)
+	}, nil
+}
+
+// withScopeOf gives a replay by ids the tenant and community of its deliveries, which must share
+// them (the use case, like the API, replays within one community), and their webhook when they
+// share that too.
+func withScopeOf(ctx context.Context, n *node, cmd command.Replay) (command.Replay, error) {
+	for i, id := range cmd.DeliveryIDs {
+		d, err := n.deliveryView.Find(ctx, id)
+		if errors.Is(err, delivery.ErrNotFound) {
+			return cmd, fmt.Errorf("no delivery %s", id)
+		}
+		if err != nil {
+			return cmd, err
+		}
+		if i == 0 {
+			cmd.TenantID, cmd.CommunityID, cmd.WebhookID = d.TenantID, d.CommunityID, d.WebhookID
+			continue
+		}
+		if d.TenantID != cmd.TenantID || d.CommunityID != cmd.CommunityID {
+			return cmd, fmt.Errorf("delivery %s is tenant %q community %q's, %s is tenant %q community %q's: retry them apart",
+				id, d.TenantID, d.CommunityID, cmd.DeliveryIDs[0], cmd.TenantID, cmd.CommunityID)
+		}
+		if d.WebhookID != cmd.WebhookID {
+			cmd.WebhookID = ""
+		}
+	}
+	return cmd, nil
+}
+
 // withCaughtUpNode is withNode with the read models brought up to the end of the log first.
 func withCaughtUpNode(ctx context.Context, c *cli, f func(*node) error) error {
 	return withNode(ctx, c, func(n *node) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
 	"github.com/hookd/hookd/adapters/sender"
+	"github.com/hookd/hookd/adapters/telemetry"
 	"github.com/hookd/hookd/adapters/transport"
 	"github.com/hookd/hookd/adapters/transport/memtransport"
 	"github.com/hookd/hookd/adapters/transport/natstransport"
@@ -22,6 +23,7 @@ import (
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/deliver"
 	"github.com/hookd/hookd/application/dispatch"
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
@@ -160,7 +162,13 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	if err != nil {
 		return nil, err
 	}
-	deliveries := metrics.Deliveries(deliverer.NewDeliveries(n.deliveries))
+	traced, err := telemetry.NewDeliveries(deliverer.NewDeliveries(n.deliveries), telemetry.DeliveriesConfig{
+		TracerProvider: n.tracing, TraceOf: n.deliveryTrace, Logger: log.With("component", "deliverer"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	deliveries := metrics.Deliveries(traced)
 	attempts, err := deliver.New(deliver.Config{
 		Deliveries: deliveries, Targets: deliverer.NewTargets(n.webhookView, n.codec),
 		Signer: deliverer.Signer{Key: func(ctx context.Context) (ed25519.PrivateKey, error) {
@@ -314,6 +322,17 @@ func (d *deliveryPipeline) recover(ctx context.Context, n *node, log *slog.Logge
 		log.Info("recovered due deliveries", "count", recovered)
 	}
 	return nil
+}
+
+// deliveryTrace reads the trace context a delivery's first event (DeliveryScheduled) keeps, which
+// its attempts join.
+func (n *node) deliveryTrace(ctx context.Context, id string) (string, error) {
+	records, err := n.store.ReadStream(ctx, delivery.Stream(id), 0, 1)
+	if err != nil || len(records) == 0 {
+		return "", err
+	}
+	md, err := n.codec.DecodeMetadata(records[0])
+	return md.TraceParent, err
 }
 
 // webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.

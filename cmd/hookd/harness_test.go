@@ -61,9 +61,15 @@ func startHookd(t *testing.T, env map[string]string) *testHookd {
 // startHookdIn starts a server on dataDir, which may hold an earlier server's data.
 func startHookdIn(t *testing.T, dataDir string, env map[string]string) *testHookd {
 	t.Helper()
-	cfg := testConfig(t, dataDir, env)
+	return startHookdWith(t, testConfig(t, dataDir, env), slog.New(slog.DiscardHandler))
+}
+
+// startHookdWith starts a server with cfg, logging to log.
+func startHookdWith(t *testing.T, cfg config, log *slog.Logger) *testHookd {
+	t.Helper()
+	dataDir := cfg.DataDir
 	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := start(ctx, cfg, slog.New(slog.DiscardHandler))
+	inst, err := start(ctx, cfg, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("start: %v", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookd/hookd/adapters/eventstore/kurrentdb"
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
@@ -72,6 +73,9 @@ type node struct {
 	serviceKeys *command.ServiceKeys
 	replays     *command.Replays
 	history     *query.WebhookHistory
+	// tracing makes serve's spans: a no-op provider unless tracing is configured; nil in the other
+	// commands, which trace nothing.
+	tracing trace.TracerProvider
 }
 
 // Files in the data directory.

@@ -62,13 +62,21 @@ func replayCommand(ctx context.Context, c *cli, o replayOptions) error {
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
+	return runReplay(ctx, c, "replay", o.requestID, func(context.Context, *node) (command.Replay, error) { return cmd, nil })
+}
+
+// runReplay runs the replay use case, as `hookd replay` and `hookd deliveries retry` do: it opens
+// the data directory, brings the read models up to the log's end, takes the command from build,
+// checks its scope, replays with a progress bar on stderr and prints the result. name prefixes
+// its errors; requestID is an earlier run's to finish, or empty for a new one.
+func runReplay(ctx context.Context, c *cli, name, requestID string, build func(context.Context, *node) (command.Replay, error)) error {
 	cfg, err := c.config()
 	if err != nil {
 		return err
 	}
 	stdout, stderr := c.stdout, c.stderr
 	caller := cliCaller
-	caller.RequestID = o.requestID
+	caller.RequestID = requestID
 	if caller.RequestID == "" {
 		caller.RequestID = uuid.NewString()
 	}
@@ -82,8 +90,12 @@ func replayCommand(ctx context.Context, c *cli, o replayOptions) error {
 	if err := n.catchUp(ctx); err != nil {
 		return err
 	}
+	cmd, err := build(ctx, n)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	if err := checkReplayScope(ctx, n, cmd); err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	var bar *progressbar.ProgressBar
 	cmd.Progress = func(done, total int) {
@@ -112,10 +124,10 @@ func replayCommand(ctx context.Context, c *cli, o replayOptions) error {
 	switch {
 	case errors.As(err, &invalid), errors.Is(err, webhook.ErrNotFound):
 		// Refused before anything was appended.
-		return fmt.Errorf("replay: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	case err != nil:
-		return fmt.Errorf("replay (request %s; run again with --request-id %s to finish without replaying twice): %w",
-			caller.RequestID, caller.RequestID, err)
+		return fmt.Errorf("%s (request %s; run again with --request-id %s to finish without replaying twice): %w",
+			name, caller.RequestID, caller.RequestID, err)
 	}
 	gone := ""
 	if res.WebhookGone > 0 {

@@ -23,6 +23,7 @@ import (
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/readcache"
 	"github.com/hookd/hookd/adapters/safedial"
+	"github.com/hookd/hookd/adapters/telemetry"
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
@@ -127,6 +128,20 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	if err != nil {
 		return nil, errors.Join(err, n.close())
 	}
+	tracing, shutdownTracing, err := telemetry.NewTracerProvider(ctx, cfg.Tracing, buildVersion())
+	if err != nil {
+		return nil, errors.Join(err, n.close())
+	}
+	n.tracing = tracing
+	if cfg.Tracing.Enabled {
+		log.Info("tracing on: sending spans over OTLP", "protocol", cfg.Tracing.Protocol)
+	}
+	// A collector that cannot be reached loses spans, and is no reason for serve to fail.
+	stopTracing := func(ctx context.Context) {
+		if err := shutdownTracing(ctx); err != nil {
+			log.Warn("flushing the last spans failed", "err", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	// projectionsDone is closed when the runners stop, which they do only on failure or shutdown;
 	// projectionsErr says why.
@@ -142,6 +157,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		cancel()
 		<-projectionsDone
 		cl.close()
+		stopTracing(context.WithoutCancel(ctx))
 		return nil, errors.Join(err, n.close())
 	}
 	if err := bootstrap(ctx, n, cfg, log); err != nil {
@@ -213,6 +229,10 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		}
 		<-projectionsDone
 		cl.close()
+		// The spans still buffered are sent, within the grace a shutdown has.
+		flushCtx, flushed := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer flushed()
+		stopTracing(flushCtx)
 		inst.err = errors.Join(err, n.close())
 		close(inst.done)
 	}()
@@ -440,6 +460,7 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		Version:        buildVersion(), AllowedTimeSpan: cfg.AllowedTimeSpan, Environment: cfg.Environment,
 		PublicURL: cfg.PublicURL, ProbesOnly: !cfg.API, Registry: registry, Logger: log, Limits: cfg.HTTP,
 		LicenseRate: cfg.LicenseRate, LicenseBurst: cfg.LicenseBurst, LicenseSeries: cfg.MetricsLicenses,
+		TracerProvider: n.tracing,
 	})
 	if err != nil || !cfg.API {
 		return app, func() {}, err

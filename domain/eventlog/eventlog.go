@@ -148,6 +148,10 @@ type Metadata struct {
 	CausationID   string    `json:"causationId,omitempty"`
 	Actor         string    `json:"actor,omitempty"`
 	OccurredAt    time.Time `json:"occurredAt"`
+	// TraceParent is the W3C traceparent of the span that wrote the event, when tracing is on: what
+	// follows from the event (a delivery, each of its attempts, on any node and at any time) joins
+	// that trace. Empty without tracing.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // ErrWrongExpectedVersion is what every store's conflict error matches with errors.Is.
