@@ -22,7 +22,7 @@ import (
 // `hookd-bench services`, which in a test is this binary.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == servicesCommand {
-		if err := runServices(context.Background(), os.Stdin, os.Stdout); err != nil {
+		if err := runServices(context.Background(), os.Stdin, os.Stdout, ""); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

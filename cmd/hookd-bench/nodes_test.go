@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,26 @@ func TestNodeFigures(t *testing.T) {
 	r.delivered = 4001
 	if err := r.verdict(); err == nil || !strings.Contains(err.Error(), "count 4000 successful attempts") {
 		t.Errorf("verdict with an uncounted delivery: %v", err)
+	}
+}
+
+// TestParseClusterFlags: -nodes takes 0 to 3, profiles are served on loopback addresses only, and the
+// services process's profile needs a services process.
+func TestParseClusterFlags(t *testing.T) {
+	t.Parallel()
+	o, err := parseFlags([]string{"-nodes", "3", "-rate", "500", "-pprof", "127.0.0.1:6060", "-services-pprof", "localhost:6061"}, io.Discard)
+	if err != nil || o.nodes != 3 || o.pprof != "127.0.0.1:6060" || o.servicesPprof != "localhost:6061" {
+		t.Fatalf("%+v, %v", o, err)
+	}
+	for _, args := range [][]string{
+		{"-nodes", "4"},
+		{"-nodes", "-1"},
+		{"-pprof", "0.0.0.0:6060"},
+		{"-nodes", "1", "-services-pprof", "10.0.0.1:6061"},
+		{"-services-pprof", "127.0.0.1:6061"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
 	}
 }

@@ -29,7 +29,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 	var svc *services
 	if o.nodes > 0 {
 		var err error
-		if svc, err = startServices(ctx); err != nil {
+		if svc, err = startServices(ctx, o.servicesPprof); err != nil {
 			return nil, err
 		}
 		defer svc.stop()

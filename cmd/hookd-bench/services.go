@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // the services process's profile, served only with -services-pprof
 	"os"
 	"os/exec"
 	"strings"
@@ -34,11 +36,22 @@ type endpoints struct {
 	NATS      string `json:"nats"`
 }
 
-// runServices is `hookd-bench services`: the KurrentDB protocol test server and a 3-server NATS
-// cluster with JetStream on 127.0.0.1, in a process of their own so that their CPU is counted apart
-// from the nodes' and the load's. It prints their endpoints as one JSON line on out, then serves
-// until stdin closes (the load process ended, however it ended) or ctx is done.
-func runServices(ctx context.Context, stdin io.Reader, out io.Writer) error {
+// runServices is `hookd-bench services [pprof-addr]`: the KurrentDB protocol test server and a
+// 3-server NATS cluster with JetStream on 127.0.0.1, in a process of their own so that their CPU is
+// counted apart from the nodes' and the load's. It prints their endpoints as one JSON line on out,
+// then serves until stdin closes (the load process ended, however it ended) or ctx is done. With a
+// pprof address (loopback), it serves net/http/pprof there too.
+func runServices(ctx context.Context, stdin io.Reader, out io.Writer, pprofAddr string) error {
+	if pprofAddr != "" {
+		ln, err := net.Listen("tcp", pprofAddr)
+		if err != nil {
+			return fmt.Errorf("pprof: %w", err)
+		}
+		// http.DefaultServeMux holds net/http/pprof's handlers, and nothing else in this program.
+		srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+	}
 	kdb, err := kurrentdbtest.Start()
 	if err != nil {
 		return err
@@ -134,13 +147,13 @@ type services struct {
 }
 
 // startServices starts this program again as `hookd-bench services` and reads the endpoints it
-// announces.
-func startServices(ctx context.Context) (*services, error) {
+// announces; pprofAddr, when not empty, is where it serves net/http/pprof.
+func startServices(ctx context.Context, pprofAddr string) (*services, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, servicesCommand)
+	cmd := exec.Command(self, servicesCommand, pprofAddr)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
