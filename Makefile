@@ -12,6 +12,8 @@ BENCH_DURATION ?= 60s
 
 # Flags of `make bench-e2e` (go run ./cmd/hookd-bench -h lists them all).
 BENCH_E2E_FLAGS ?= -c 64 -duration 60s
+# Flags of `make bench-cluster`: -nodes (1 to 3 hookd nodes), and the load as for bench-e2e.
+BENCH_CLUSTER_FLAGS ?= -nodes 3 -rate 500 -duration 30s
 
 # How much `make test` fuzzes each target (see fuzz), as a count of executions: a duration would
 # race Go 1.26's fuzzing coordinator at its deadline, which fails a run with a bare "context deadline
@@ -20,7 +22,7 @@ BENCH_E2E_FLAGS ?= -c 64 -duration 60s
 FUZZ_BODY_EXECS ?= 150000x
 FUZZ_AUTH_EXECS ?= 150000x
 
-.PHONY: run build test fuzz bench bench-delivery bench-e2e receiving-examples lint fmt clean
+.PHONY: run build test fuzz bench bench-delivery bench-e2e bench-cluster receiving-examples lint fmt clean
 
 run: build
 	$(BIN) serve
@@ -50,6 +52,12 @@ bench-delivery:
 # real 1Kosmos headers and receives with every signature verified (docs/benchmarks.md).
 bench-e2e: build
 	$(GO) run ./cmd/hookd-bench -bin $(BIN) $(BENCH_E2E_FLAGS)
+
+# The cluster profile end to end: the KurrentDB test server and a 3-server NATS cluster in a process
+# of their own (hookd-bench services), N hookd serve nodes on them, the same load and receiver as
+# bench-e2e; figures per node (docs/benchmarks.md, "Cluster profile").
+bench-cluster: build
+	$(GO) run ./cmd/hookd-bench -bin $(BIN) $(BENCH_CLUSTER_FLAGS)
 
 # The Node and Python examples of docs/receiving.md, on a delivery signed now by hookd's signer. Needs
 # Node with npm (standardwebhooks is fetched into a temporary directory) and python3; the official

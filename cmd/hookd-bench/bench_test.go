@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -16,19 +18,34 @@ import (
 	"github.com/hookd/hookd/adapters/webhooksig"
 )
 
-// TestRunAgainstTheRealBinary runs the instrument as make bench-e2e does, small: a hookd binary built
-// here, 4 closed-loop publishers, 300 events, single and batched. Every accepted event arrives with
-// valid signatures, and every figure prints as a number. Speed is not judged.
+// TestMain lets the test binary be the services process too: run starts its own executable as
+// `hookd-bench services`, which in a test is this binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == servicesCommand {
+		if err := runServices(context.Background(), os.Stdin, os.Stdout, ""); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestRunAgainstTheRealBinary runs the instrument as make bench-e2e and bench-cluster do, small: a
+// hookd binary built here, 4 closed-loop publishers, 300 events, single and batched on the embedded
+// default, and 2 nodes of the cluster profile. Every accepted event arrives with valid signatures,
+// every figure prints as a number, and the nodes' own counts of their deliveries add up to what the
+// receiver had. Speed is not judged.
 func TestRunAgainstTheRealBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "hookd")
 	if out, err := exec.Command("go", "build", "-o", bin, "../hookd").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, batch := range []int{1, 50} {
-		t.Run("batch "+strconv.Itoa(batch), func(t *testing.T) {
+	for _, c := range []struct{ batch, nodes int }{{1, 0}, {50, 0}, {1, 2}} {
+		t.Run(fmt.Sprintf("batch %d nodes %d", c.batch, c.nodes), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			o := options{bin: bin, publishers: 4, batch: batch, events: 300, wait: time.Minute, size: 1024}
+			o := options{bin: bin, publishers: 4, batch: c.batch, events: 300, wait: time.Minute, size: 1024, nodes: c.nodes}
 			res, err := run(ctx, o, &testWriter{t})
 			if err != nil {
 				t.Fatal(err)
@@ -56,6 +73,29 @@ func TestRunAgainstTheRealBinary(t *testing.T) {
 			}
 			if p := figures["accept-to-receive p50/p90/p99 ms"]; len(p) != 3 || p[0] > p[1] || p[1] > p[2] {
 				t.Errorf("percentiles %v, want three in order", p)
+			}
+			if c.nodes == 0 {
+				if _, ok := figures["nodes"]; ok {
+					t.Error("the embedded default printed the cluster's lines")
+				}
+				return
+			}
+			if figures["nodes"][0] != float64(c.nodes) || figures["services CPU µs per delivery"][0] <= 0 {
+				t.Errorf("nodes %v, services CPU %v: want %d nodes and a positive figure", figures["nodes"], figures["services CPU µs per delivery"], c.nodes)
+			}
+			// Every node took publishes (they go to the nodes in turn), so every node spent CPU.
+			counted := 0.0
+			for i := 1; i <= c.nodes; i++ {
+				counted += figures[fmt.Sprintf("node %d deliveries", i)][0]
+				if cpu := figures[fmt.Sprintf("node %d CPU µs per delivery", i)]; len(cpu) != 1 {
+					t.Errorf("node %d: no CPU figure", i)
+				}
+				if rss := figures[fmt.Sprintf("node %d peak RSS MB", i)]; len(rss) != 1 || rss[0] <= 0 {
+					t.Errorf("node %d: peak RSS %v", i, rss)
+				}
+			}
+			if counted != 300 {
+				t.Errorf("the nodes counted %v successful attempts, want the 300 received", counted)
 			}
 		})
 	}

@@ -9,15 +9,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
-
-// bootstrapLicenseFile is where hookd serve writes the license it creates on a fresh data directory.
-const bootstrapLicenseFile = "bootstrap-license.key"
 
 // hookd is a `hookd serve` process on a data directory of its own.
 type hookd struct {
@@ -29,9 +25,9 @@ type hookd struct {
 }
 
 // startHookd starts bin serve on 127.0.0.1 with a port the kernel picks, read back from its
-// "hookd serving" log line, and waits for /readyz. The environment adds to the caller's, so a
-// HOOKD_* setting exported for the run reaches hookd.
-func startHookd(ctx context.Context, bin string) (*hookd, error) {
+// "hookd serving" log line, and waits for /readyz. Its environment is the caller's, so a HOOKD_*
+// setting exported for the run reaches hookd, then the run's settings, then env (later wins).
+func startHookd(ctx context.Context, bin string, env ...string) (*hookd, error) {
 	dataDir, err := os.MkdirTemp("", "hookd-bench-")
 	if err != nil {
 		return nil, err
@@ -39,6 +35,7 @@ func startHookd(ctx context.Context, bin string) (*hookd, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "HOOKD_ADDR=127.0.0.1:0", "HOOKD_DATA_DIR="+dataDir, "HOOKD_LOG_FORMAT=json",
 		"HOOKD_ALLOW_PRIVATE_TARGETS=true", "HOOKD_LICENSE_RATE=1000000")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -107,15 +104,6 @@ func (h *hookd) waitReady(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// license reads the bootstrap license hookd wrote to its data directory.
-func (h *hookd) license() (string, error) {
-	key, err := os.ReadFile(filepath.Join(h.dataDir, bootstrapLicenseFile))
-	if err != nil {
-		return "", fmt.Errorf("reading the bootstrap license: %w", err)
-	}
-	return strings.TrimSpace(string(key)), nil
 }
 
 // stop ends hookd with SIGTERM (SIGKILL after 30 s) and removes its data directory.

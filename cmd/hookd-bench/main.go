@@ -5,6 +5,13 @@
 // or a signature does not verify. It sends traffic only to 127.0.0.1 and always stops by itself.
 //
 //	go run ./cmd/hookd-bench -bin bin/hookd -c 64 -duration 60s
+//
+// With -nodes N it measures the cluster profile instead: it starts itself again as `hookd-bench
+// services` (the KurrentDB protocol test server and a 3-server NATS cluster, in a process of their
+// own so that their CPU is counted apart), then N `hookd serve` nodes on them, and publishes to the
+// nodes in turn.
+//
+//	go run ./cmd/hookd-bench -bin bin/hookd -nodes 3 -rate 500 -duration 30s
 package main
 
 import (
@@ -13,8 +20,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,9 +40,25 @@ type options struct {
 	duration   time.Duration
 	wait       time.Duration
 	size       int
+	nodes      int
+	pprof      string
+	// servicesPprof is where the services process serves net/http/pprof (empty: it does not).
+	servicesPprof string
 }
 
+// maxNodes bounds -nodes: the issue's figures are for 1 to 3 nodes, as many as the NATS servers.
+const maxNodes = 3
+
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == servicesCommand {
+		if err := runServices(ctx, os.Stdin, os.Stdout, strings.TrimSpace(strings.Join(os.Args[2:], ""))); err != nil {
+			fmt.Fprintln(os.Stderr, "hookd-bench services:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -41,8 +66,6 @@ func main() {
 		}
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	res, err := run(ctx, o, os.Stderr)
 	if res != nil {
 		res.print(os.Stdout)
@@ -68,6 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 0, "how long to publish (default 60s when -n is not given either)")
 	fs.DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for outstanding deliveries after the last publish")
 	fs.IntVar(&o.size, "size", 1024, "approximate bytes of each event's payload")
+	fs.IntVar(&o.nodes, "nodes", 0, fmt.Sprintf("cluster profile: this many hookd nodes, 1 to %d, on the KurrentDB test server and a %d-server NATS cluster (0: one node on the embedded default)", maxNodes, natsClusterSize))
+	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof of the first node on this loopback host:port")
+	fs.StringVar(&o.servicesPprof, "services-pprof", "", "with -nodes: serve net/http/pprof of the services process (KurrentDB test server, NATS) on this loopback host:port")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -84,6 +110,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.batch < 1 || o.batch > command.MaxBatch {
 		errs = append(errs, fmt.Errorf("-batch must be from 1 to %d", command.MaxBatch))
 	}
+	if o.nodes < 0 || o.nodes > maxNodes {
+		errs = append(errs, fmt.Errorf("-nodes must be from 0 to %d", maxNodes))
+	}
+	for name, addr := range map[string]string{"-pprof": o.pprof, "-services-pprof": o.servicesPprof} {
+		if host, _, err := net.SplitHostPort(addr); addr != "" && (err != nil || !isLoopback(host)) {
+			errs = append(errs, fmt.Errorf("%s: %q must be a loopback host:port such as 127.0.0.1:6060", name, addr))
+		}
+	}
+	if o.servicesPprof != "" && o.nodes == 0 {
+		errs = append(errs, errors.New("-services-pprof needs -nodes: the embedded default has no services process"))
+	}
 	if o.rate < 0 || o.events < 0 || o.duration < 0 || o.wait <= 0 || o.size < 0 {
 		errs = append(errs, errors.New("-rate, -n, -duration and -size must not be negative, -wait must be positive"))
 	}
@@ -92,4 +129,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// isLoopback reports whether host names this machine only: profiles are served nowhere else.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

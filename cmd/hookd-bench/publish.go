@@ -21,14 +21,16 @@ import (
 const eventName = "E_BENCH"
 
 // publisher sends events to hookd as a 1Kosmos client does: each request with fresh authentication
-// headers under a key pair of its own.
+// headers under a key pair of its own. urls are the nodes' APIs; the nodes share one log, so the
+// same license and service key hold on every node.
 type publisher struct {
-	url, license string
-	auth         *kosmosauth.Client
-	http         *http.Client
+	urls    []string
+	license string
+	auth    *kosmosauth.Client
+	http    *http.Client
 }
 
-func newPublisher(url, license, servicePublicKey string, client *http.Client) (*publisher, error) {
+func newPublisher(urls []string, license, servicePublicKey string, client *http.Client) (*publisher, error) {
 	pair, err := kosmoscrypto.GenerateKeyPair(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -37,12 +39,13 @@ func newPublisher(url, license, servicePublicKey string, client *http.Client) (*
 	if err != nil {
 		return nil, err
 	}
-	return &publisher{url: url, license: license, auth: auth, http: client}, nil
+	return &publisher{urls: urls, license: license, auth: auth, http: client}, nil
 }
 
-// call sends one authenticated request and returns its status and body.
-func (p *publisher) call(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, p.url+path, bytes.NewReader(body))
+// call sends one authenticated request to the node numbered node (from 0) and returns its status and
+// body.
+func (p *publisher) call(ctx context.Context, node int, method, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p.urls[node]+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -121,9 +124,11 @@ func (l *load) reserve() (first, count int) {
 	return first, max(count, 0)
 }
 
-// send publishes one request's events and records them.
+// send publishes one request's events and records them. Requests go to the nodes in turn, by their
+// place in the run.
 func (l *load) send(ctx context.Context, p *publisher, first, count int) {
-	status, answer, err := p.call(ctx, http.MethodPost, l.path, l.events.body(first, count, l.o.batch > 1))
+	node := first / l.o.batch % len(p.urls)
+	status, answer, err := p.call(ctx, node, http.MethodPost, l.path, l.events.body(first, count, l.o.batch > 1))
 	if err == nil && status == http.StatusAccepted {
 		l.ledger.accept(first, count, time.Now())
 		return

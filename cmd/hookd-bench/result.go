@@ -22,6 +22,12 @@ type result struct {
 	peakRSS                       int64
 	hookdCPU, loadCPU             time.Duration
 	hookdWritten                  int64
+	// cluster is set for the cluster profile (-nodes): then nodes are printed one by one, and
+	// servicesCPU is the services process's (the KurrentDB test server and the NATS cluster).
+	cluster         bool
+	nodes           []nodeFigures
+	servicesCPU     time.Duration
+	servicesWritten int64
 }
 
 // measure derives the rates and latencies from the ledger; start is when publishing began.
@@ -89,9 +95,25 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "duplicated: %d\n", r.duplicates)
 	fmt.Fprintf(w, "signature failures: %d\n", r.signatureFailures)
 	fmt.Fprintf(w, "hookd peak RSS MB: %.1f\n", float64(r.peakRSS)/(1<<20))
+	// With several nodes: their CPU and disk writes summed, the largest peak RSS.
 	fmt.Fprintf(w, "hookd CPU µs per delivery: %.0f\n", float64(r.hookdCPU.Microseconds())/float64(per))
 	fmt.Fprintf(w, "load CPU µs per delivery: %.0f\n", float64(r.loadCPU.Microseconds())/float64(per))
 	fmt.Fprintf(w, "hookd bytes written to disk per delivery: %.0f\n", float64(r.hookdWritten)/float64(per))
+	if !r.cluster {
+		return
+	}
+	fmt.Fprintf(w, "nodes: %d (cluster profile: the KurrentDB test server and a %d-server NATS cluster in the services process)\n",
+		len(r.nodes), natsClusterSize)
+	fmt.Fprintf(w, "services CPU µs per delivery: %.0f\n", float64(r.servicesCPU.Microseconds())/float64(per))
+	fmt.Fprintf(w, "services bytes written to disk per delivery: %.0f (JetStream's files)\n", float64(r.servicesWritten)/float64(per))
+	total := sumNodes(r.nodes)
+	for i, n := range r.nodes {
+		fmt.Fprintf(w, "node %d deliveries: %d (2xx attempts on its /metrics; %.0f%% of the nodes' %d)\n",
+			i+1, n.deliveries, 100*float64(n.deliveries)/float64(max(total.deliveries, 1)), total.deliveries)
+		fmt.Fprintf(w, "node %d CPU µs per delivery: %d (its CPU over its own deliveries, its share of the API included)\n",
+			i+1, n.cpuPerDelivery().Microseconds())
+		fmt.Fprintf(w, "node %d peak RSS MB: %.1f\n", i+1, float64(n.peakRSS)/(1<<20))
+	}
 }
 
 // verdict fails the run when anything accepted was lost, a request was not accepted, a signature
@@ -109,6 +131,9 @@ func (r *result) verdict() error {
 	}
 	if r.foreign > 0 {
 		errs = append(errs, fmt.Errorf("%d deliveries were not of this run's events", r.foreign))
+	}
+	if counted := sumNodes(r.nodes).deliveries; r.cluster && counted < r.delivered {
+		errs = append(errs, fmt.Errorf("the nodes' /metrics count %d successful attempts, fewer than the %d deliveries received", counted, r.delivered))
 	}
 	if r.accepted == 0 {
 		errs = append(errs, errors.New("no event was accepted"))
