@@ -147,6 +147,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		}},
 		Sender: metrics.sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock, Share: share,
 		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
+		Endpoints: n.webhooks, Breaker: cfg.Health.Breaker, DisableAfter: cfg.Health.DisableAfter,
 		Logger: log.With("component", "deliverer"),
 	})
 	if err != nil {

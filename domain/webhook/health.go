@@ -143,6 +143,8 @@ type Circuit struct {
 	OpenedAt time.Time     `json:"openedAt,omitzero"`
 	Until    time.Time     `json:"until,omitzero"`
 	CoolDown time.Duration `json:"coolDown,omitempty"`
+	// ClosedAt is when a probe last closed it: the attempts before count no more towards opening it.
+	ClosedAt time.Time `json:"closedAt,omitzero"`
 }
 
 // CircuitState is where a circuit stands at a given time.
@@ -203,10 +205,20 @@ func (b Breaker) Validate() error {
 }
 
 // Trips reports whether h, at now, calls for the circuit to open: at least MinAttempts attempts in
-// the window, of which at least FailureRate failed.
+// the window, of which at least FailureRate failed. Only attempts since the circuit last closed count.
 func (b Breaker) Trips(h Health, now time.Time) bool {
-	attempts, failures := h.Within(now, b.Window)
+	attempts, failures := b.Counts(h, now)
 	return attempts >= b.MinAttempts && float64(failures) >= b.FailureRate*float64(attempts)
+}
+
+// Counts returns the attempts that count towards opening the circuit at now, and how many failed:
+// those in the window, since the circuit last closed.
+func (b Breaker) Counts(h Health, now time.Time) (attempts, failures int) {
+	window := b.Window
+	if closed := h.Circuit.ClosedAt; !closed.IsZero() && now.Sub(closed) < window {
+		window = now.Sub(closed)
+	}
+	return h.Within(now, window)
 }
 
 // nextCoolDown is the cool-down of a circuit opened at now over c: the first one, or double the

@@ -208,7 +208,7 @@ func (w *Webhook) apply(e Event) {
 	case CircuitOpened:
 		w.circuit = Circuit{Open: true, OpenedAt: e.At, Until: e.Until, CoolDown: e.CoolDown}
 	case CircuitClosed:
-		w.circuit = Circuit{}
+		w.circuit = Circuit{ClosedAt: e.At}
 	case Deleted:
 		w.deleted = true
 	case SecretRotated:
