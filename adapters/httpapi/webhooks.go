@@ -235,6 +235,9 @@ func (s *server) getWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if doc, err = withHealth(doc, w.Health, time.Now()); err != nil {
+		return err
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(doc)
 }

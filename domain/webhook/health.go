@@ -39,6 +39,9 @@ type Health struct {
 	// attempt succeeded. Auto-disable counts from it.
 	FailingSince time.Time `json:"failingSince,omitzero"`
 	Circuit      Circuit   `json:"circuit"`
+	// DisabledReason is why hookd disabled the webhook (DisabledFailing, DisabledGone); empty while
+	// it is enabled, or when a caller disabled it.
+	DisabledReason string `json:"disabledReason,omitempty"`
 }
 
 // Outcome is one attempt: when, and whether it succeeded.

@@ -87,6 +87,19 @@ func (w *writer) circuit(ctx context.Context, r eventlog.RecordedEvent, e interf
 	return w.exec(ctx, qSetVersion, r.Revision, stored.seq)
 }
 
+// disabledFor notes why hookd disabled the webhook, in its health.
+func (w *writer) disabledFor(ctx context.Context, e webhook.Disabled) error {
+	if _, found, err := w.load(ctx, e.WebhookID); err != nil || !found {
+		return err
+	}
+	h, err := w.healthOf(ctx, e.WebhookID)
+	if err != nil {
+		return err
+	}
+	h.DisabledReason = e.Reason
+	return nil
+}
+
 // flushHealth writes the health the batch changed.
 func (w *writer) flushHealth(ctx context.Context) error {
 	for id, h := range w.health {

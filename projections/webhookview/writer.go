@@ -153,7 +153,10 @@ func (w *writer) apply(ctx context.Context, r eventlog.RecordedEvent, e interfac
 	case webhook.Updated:
 		return w.update(ctx, r, e, md)
 	case webhook.Disabled:
-		return w.setDisabled(ctx, r, e.WebhookID, true, md)
+		if err := w.setDisabled(ctx, r, e.WebhookID, true, md); err != nil || e.Reason == "" {
+			return err
+		}
+		return w.disabledFor(ctx, e)
 	case webhook.Enabled:
 		return w.setDisabled(ctx, r, e.WebhookID, false, md)
 	case webhook.Deleted:
