@@ -98,17 +98,13 @@ type guard struct {
 	done  func()
 }
 
-// judgeHealth applies auto-disable and the circuit breaker before an attempt to a webhook: a webhook
-// failing for longer than DisableAfter is disabled and the delivery parked; an open circuit defers
+// judgeHealth applies the circuit breaker before an attempt to a webhook: an open circuit defers
 // the delivery to its cool-down's end, recorded; a half-open one lets one attempt through as its
 // probe; a closed one that the breaker's rule trips is opened, and the delivery deferred. handled
 // says it dealt with the delivery (deferred, parked or scheduled again) and no attempt is to be made:
 // err is then what Attempt returns.
 func (a *attempt) judgeHealth(d *delivery.Delivery, h webhook.Health, now time.Time) (g guard, handled bool, err error) {
 	cfg := a.u.cfg
-	if cfg.DisableAfter > 0 && h.FailingFor(now) >= cfg.DisableAfter {
-		return guard{}, true, a.disableFailing(d, h)
-	}
 	id := d.WebhookID()
 	c := a.u.circuits.of(id, h.Circuit, now)
 	h.Circuit = c
@@ -132,11 +128,21 @@ func (a *attempt) judgeHealth(d *delivery.Delivery, h webhook.Health, now time.T
 }
 
 // afterAttempt records what an attempt to a webhook, now in the log, means for its endpoint: a 410
-// disables the webhook; a probe closes the circuit or opens it again; a failure that trips the
-// breaker opens it. Failures to record are logged: the next attempt judges again.
+// disables the webhook, and so does a failure after failing without a success for DisableAfter; a
+// probe closes the circuit or opens it again; a failure that trips the breaker opens it. Failures
+// to record are logged: the next attempt judges again. The delivery's other attempts find the
+// webhook disabled and are parked.
+//
+// Auto-disable is judged on a failure, not before an attempt, so that an endpoint nothing was sent
+// to for days gets an attempt before it is disabled; while its circuit is open, the probes fail
+// once per cool-down.
 func (a *attempt) afterAttempt(d *delivery.Delivery, h webhook.Health, g guard, status int, succeeded bool, at time.Time) {
 	cfg := a.u.cfg
 	id := d.WebhookID()
+	if failed := h.Record(at, false); !succeeded && cfg.DisableAfter > 0 && failed.FailingFor(at) >= cfg.DisableAfter {
+		a.disableFailing(d, failed.FailingSince)
+		return
+	}
 	if status == 410 {
 		if _, err := cfg.Endpoints.DisableFor(a.ctx, d.TenantID(), d.CommunityID(), id, webhook.DisabledGone, time.Time{}); err != nil {
 			a.log.Warn("the endpoint answered 410 Gone, and disabling the webhook failed", "err", err)
@@ -198,16 +204,14 @@ func (a *attempt) deferTo(d *delivery.Delivery, c webhook.Circuit, now time.Time
 	return a.save(d)
 }
 
-// disableFailing disables the webhook, failing without a success since h.FailingSince, and parks
-// the delivery as its webhook's others will be.
-func (a *attempt) disableFailing(d *delivery.Delivery, h webhook.Health) error {
-	disabled, err := a.u.cfg.Endpoints.DisableFor(a.ctx, d.TenantID(), d.CommunityID(), d.WebhookID(), webhook.DisabledFailing, h.FailingSince)
-	if err != nil {
-		return a.storeFailed("disabling a failing webhook", err)
-	}
-	if disabled {
+// disableFailing disables the webhook, failing without a success since failingSince.
+func (a *attempt) disableFailing(d *delivery.Delivery, failingSince time.Time) {
+	disabled, err := a.u.cfg.Endpoints.DisableFor(a.ctx, d.TenantID(), d.CommunityID(), d.WebhookID(), webhook.DisabledFailing, failingSince)
+	switch {
+	case err != nil:
+		a.log.Warn("disabling a webhook failing for too long failed", "err", err)
+	case disabled:
 		a.log.Info("the endpoint has failed for too long: webhook disabled", "webhook_id", d.WebhookID(),
-			"failing_since", h.FailingSince)
+			"failing_since", failingSince)
 	}
-	return a.park(d, delivery.ReasonWebhookDisabled)
 }
