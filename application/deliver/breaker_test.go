@@ -19,19 +19,19 @@ import (
 // from the attempts as soon as they are saved (a read model without lag), a transport that hands
 // each delivery out at its due time, and an endpoint that is down or up as the test says.
 type world struct {
-	t     *testing.T
-	mu    sync.Mutex
-	now   time.Time
-	log   *deliveries
-	hook  *webhook.Webhook
-	hlth  webhook.Health
-	due   dueQueue
-	seq   int
-	down  func(at time.Time) int // the status the endpoint answers at at; 200 when up
+	t    *testing.T
+	mu   sync.Mutex
+	now  time.Time
+	log  *deliveries
+	hook *webhook.Webhook
+	hlth webhook.Health
+	due  dueQueue
+	seq  int
+	down func(at time.Time) int // the status the endpoint answers at at; 200 when up
 	// during, when set, runs in each Send, outside the world's lock.
 	during func()
-	sent  int
-	probe int // attempts recorded as probes
+	sent   int
+	probe  int // attempts recorded as probes
 	// calls counts the Endpoints calls that changed something.
 	opened, closed int
 	u              *deliver.Deliverer
