@@ -119,10 +119,15 @@ func (a *attempt) judgeHealth(d *delivery.Delivery, h webhook.Health, now time.T
 	}
 	if cfg.Breaker.Trips(h, now) {
 		opened, err := a.openCircuit(d, h, now)
-		if err != nil {
+		switch {
+		case err != nil:
 			return guard{}, true, a.storeFailed("opening the circuit", err)
+		case opened.State(now) == webhook.StateOpen:
+			return guard{}, true, a.deferTo(d, opened, now)
 		}
-		return guard{}, true, a.deferTo(d, opened, now)
+		// Not opened: the webhook was disabled meanwhile. Nothing is sent to it; the next try, once
+		// the read model shows the disable, parks the delivery.
+		return guard{}, true, a.later(now.Add(StoreRetryDelay))
 	}
 	return guard{}, false, nil
 }
