@@ -44,8 +44,8 @@ func healthFromEnv(getenv func(string) string) (healthConfig, error) {
 	b.MaxCoolDown = duration("HOOKD_BREAKER_MAX_COOLDOWN", max(b.MaxCoolDown, b.CoolDown), b.CoolDown, 7*24*time.Hour)
 	if text := getenv("HOOKD_BREAKER_MIN_ATTEMPTS"); text != "" {
 		n, err := strconv.Atoi(text)
-		if err != nil || n < 1 || n > webhook.MaxRecent {
-			errs = append(errs, fmt.Errorf("HOOKD_BREAKER_MIN_ATTEMPTS: %q must be a number from 1 to %d", text, webhook.MaxRecent))
+		if err != nil || n < 0 || n > webhook.MaxRecent {
+			errs = append(errs, fmt.Errorf("HOOKD_BREAKER_MIN_ATTEMPTS: %q must be a number from 0 (no circuit breaker) to %d", text, webhook.MaxRecent))
 		}
 		b.MinAttempts = n
 	}

@@ -27,6 +27,9 @@ func TestHealthConfigDefaultsAndValues(t *testing.T) {
 	if h, err := healthFromEnv(env(map[string]string{"HOOKD_BREAKER_COOLDOWN": "30m"})); err != nil || h.Breaker.MaxCoolDown != 30*time.Minute {
 		t.Errorf("a cool-down above the default maximum raises the maximum: %+v, %v", h.Breaker, err)
 	}
+	if h, err := healthFromEnv(env(map[string]string{"HOOKD_BREAKER_MIN_ATTEMPTS": "0"})); err != nil || h.Breaker.MinAttempts != 0 {
+		t.Errorf("0 turns the breaker off: %+v, %v", h.Breaker, err)
+	}
 	for name, value := range map[string]string{
 		"HOOKD_BREAKER_WINDOW": "0s", "HOOKD_BREAKER_MIN_ATTEMPTS": "65", "HOOKD_BREAKER_FAILURE_RATE": "0",
 		"HOOKD_BREAKER_COOLDOWN": "soon", "HOOKD_BREAKER_MAX_COOLDOWN": "1s", "HOOKD_DISABLE_AFTER": "-1h",

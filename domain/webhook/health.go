@@ -179,7 +179,8 @@ func (c Circuit) State(now time.Time) CircuitState {
 // Breaker is the rule that opens a circuit, and its cool-downs.
 type Breaker struct {
 	// Window is how far back attempts count; MinAttempts how many it must hold (at most MaxRecent)
-	// before the circuit may open; FailureRate the share of them, from 0 to 1, that must have failed.
+	// before the circuit may open, 0 for never; FailureRate the share of them, from 0 to 1, that must
+	// have failed.
 	Window      time.Duration
 	MinAttempts int
 	FailureRate float64
@@ -195,8 +196,8 @@ func (b Breaker) Validate() error {
 	if b.Window <= 0 {
 		errs = append(errs, errors.New("window must be positive"))
 	}
-	if b.MinAttempts < 1 || b.MinAttempts > MaxRecent {
-		errs = append(errs, fmt.Errorf("minimum attempts must be from 1 to %d", MaxRecent))
+	if b.MinAttempts < 0 || b.MinAttempts > MaxRecent {
+		errs = append(errs, fmt.Errorf("minimum attempts must be from 0 (never open) to %d", MaxRecent))
 	}
 	if !(b.FailureRate > 0 && b.FailureRate <= 1) {
 		errs = append(errs, errors.New("failure rate must be above 0 and at most 1"))
@@ -211,7 +212,7 @@ func (b Breaker) Validate() error {
 // the window, of which at least FailureRate failed. Only attempts since the circuit last closed count.
 func (b Breaker) Trips(h Health, now time.Time) bool {
 	attempts, failures := b.Counts(h, now)
-	return attempts >= b.MinAttempts && float64(failures) >= b.FailureRate*float64(attempts)
+	return b.MinAttempts > 0 && attempts >= b.MinAttempts && float64(failures) >= b.FailureRate*float64(attempts)
 }
 
 // Counts returns the attempts that count towards opening the circuit at now, and how many failed:

@@ -76,6 +76,10 @@ func TestBreakerTripsOnTheFailureRateOverTheWindowWithAMinimum(t *testing.T) {
 	if b.Trips(h.Record(t0, true).Record(t0, true).Record(t0, true), t0) {
 		t.Error("3 failures of 7 tripped a 50% breaker")
 	}
+	b.MinAttempts = 0
+	if b.Validate() != nil || b.Trips(h, t0) {
+		t.Error("a breaker with no minimum (off) tripped")
+	}
 }
 
 func TestCircuitCoolDownDoublesUpToTheCapAndEnablingCloses(t *testing.T) {
