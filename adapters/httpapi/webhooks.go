@@ -275,6 +275,9 @@ type historyEntryJSON struct {
 	// PreviousSecretExpiresAt is when the secret a rotation replaced stopped being valid; a history
 	// shows no secret itself.
 	PreviousSecretExpiresAt string `json:"previousSecretExpiresAt,omitempty"`
+	// Reason is why hookd disabled the webhook; CircuitUntil when an opened circuit's cool-down ends.
+	Reason       string `json:"reason,omitempty"`
+	CircuitUntil string `json:"circuitUntil,omitempty"`
 }
 
 // settingsEntryJSON shows the settings an event of the history recorded, never the credential.
@@ -325,6 +328,10 @@ func (s *server) webhookHistory(c *fiber.Ctx) error {
 			out[i].Settings = settingsEntry(ev.Settings)
 		case webhook.SecretRotated:
 			out[i].PreviousSecretExpiresAt = ev.PreviousExpiresAt.UTC().Format(time.RFC3339Nano)
+		case webhook.Disabled:
+			out[i].Reason = ev.Reason
+		case webhook.CircuitOpened:
+			out[i].CircuitUntil = ev.Until.UTC().Format(time.RFC3339Nano)
 		}
 	}
 	return c.JSON(historyJSON{Page: pageJSON{Index: index, Total: page.Total, Size: size}, Data: out})

@@ -229,13 +229,14 @@ func TestGoneDisablesTheWebhookAndAnnouncesIt(t *testing.T) {
 	}
 	var hist struct {
 		Data []struct {
-			Type  string `json:"type"`
-			Actor string `json:"actor"`
+			Type   string `json:"type"`
+			Actor  string `json:"actor"`
+			Reason string `json:"reason"`
 		} `json:"data"`
 	}
 	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+hook.ID+"/history", nil), http.StatusOK, &hist)
 	last := hist.Data[len(hist.Data)-1]
-	if last.Type != "WebhookDisabled" || last.Actor != "hookd-system" {
+	if last.Type != "WebhookDisabled" || last.Actor != "hookd-system" || last.Reason != "gone" {
 		t.Errorf("history ends with %+v, want WebhookDisabled by hookd-system", last)
 	}
 
