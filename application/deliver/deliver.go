@@ -1,7 +1,9 @@
 // Package deliver is the delivery attempt, as a use case: load the delivery, resolve its target
-// (its webhook, or the platform's WEBHOOK_URL), judge it (deleted or disabled: parked; over its rate
-// limit or its endpoint busy: deferred), sign, send, and record the attempt, scheduling the next one
-// when a retry is due. Every way out either records in the log or schedules the delivery again, so a
+// (its webhook, or the platform's WEBHOOK_URL), judge it (deleted or disabled: parked; its circuit
+// open: deferred, recorded; over its rate limit or its endpoint busy: deferred), sign, send, and
+// record the attempt, scheduling the next one when a retry is due. What an attempt says of its
+// endpoint follows (breaker.go): a circuit opened or closed, a webhook disabled after a 410 or after
+// failing for too long. Every way out either records in the log or schedules the delivery again, so a
 // transport may drop its message once Attempt returns nil.
 //
 // Its ports are declared here, where they are used: Deliveries, Targets, Signer, Sender, Scheduler
