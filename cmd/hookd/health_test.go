@@ -240,7 +240,11 @@ func TestGoneDisablesTheWebhookAndAnnouncesIt(t *testing.T) {
 		t.Errorf("history ends with %+v, want WebhookDisabled by hookd-system", last)
 	}
 
-	h.mustJSON(h.system(http.MethodPatch, scope+"/webhook/"+hook.ID, map[string]any{"disabled": false}), http.StatusOK, nil)
+	// Enabled again by sending back the webhook as GET showed it, health included (read-only, ignored).
+	var asFetched map[string]any
+	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+hook.ID, nil), http.StatusOK, &asFetched)
+	asFetched["disabled"] = false
+	h.mustJSON(h.system(http.MethodPatch, scope+"/webhook/"+hook.ID, asFetched), http.StatusOK, nil)
 	disabled, health = apiHealth(h, scope, hook.ID)
 	if disabled || health.RecentAttempts != 0 || health.DisabledReason != "" || health.FailingSince != nil || health.Circuit.State != "closed" {
 		t.Errorf("enabled again: disabled %v, health %+v; want it reset", disabled, health)
