@@ -414,7 +414,9 @@ func TestProcessAnnouncesWebhooksHookdDisabled(t *testing.T) {
 		return err
 	}
 	d, err := dispatch.New(dispatch.Ports{
-		Decode:     func(r eventlog.RecordedEvent) (interface{ EventName() string }, error) { return h.codec.DecodeSealed(r) },
+		Decode: func(r eventlog.RecordedEvent) (interface{ EventName() string }, error) {
+			return h.codec.DecodeSealed(r)
+		},
 		Metadata:   h.codec.DecodeMetadata,
 		Candidates: func(context.Context, string, string, string) ([]dispatch.Candidate, error) { return nil, nil },
 		WebhooksAt: func(context.Context, eventlog.Position) error { return nil },
