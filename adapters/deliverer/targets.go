@@ -72,7 +72,7 @@ func (t *Targets) Webhook(ctx context.Context, tenantID, communityID, id string,
 	}
 	w := r.w
 	return deliver.Webhook{
-		Disabled: w.Disabled, RateLimit: w.Settings.RateLimit,
+		Disabled: w.Disabled, RateLimit: w.Settings.RateLimit, Health: w.Health,
 		Settings: func() (delivery.Snapshot, error) {
 			s, err := w.OpenSettings(t.secrets.OpenSecret)
 			if err != nil {

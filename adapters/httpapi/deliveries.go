@@ -51,6 +51,9 @@ type deliveryJSON struct {
 	UpdatedAt   time.Time     `json:"updatedAt"`
 	// NextDueAt is there while the delivery is scheduled.
 	NextDueAt *time.Time `json:"nextDueAt,omitempty"`
+	// WaitingFor says why a scheduled delivery waits until nextDueAt without an attempt:
+	// "circuit_open", its endpoint's circuit is open.
+	WaitingFor string `json:"waitingFor,omitempty"`
 	// ReplayMode is there once the delivery was replayed: the latest replay's.
 	ReplayMode string `json:"replayMode,omitempty"`
 	// ParkReason is there while the delivery is parked (status failed): why.
@@ -84,6 +87,7 @@ func toDeliveryJSON(d deliveryview.Delivery) deliveryJSON {
 		Attempts:    make([]attemptJSON, len(d.AttemptLog)),
 		ScheduledAt: d.ScheduledAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), ReplayMode: d.ReplayMode.String(),
 		ParkReason: d.ParkReason,
+		WaitingFor: d.WaitingFor,
 	}
 	if !d.NextDueAt.IsZero() {
 		due := d.NextDueAt.UTC()

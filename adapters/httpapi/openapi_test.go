@@ -176,9 +176,12 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 	settings := settingsEntry(webhook.Settings{Name: "n", EventNames: []string{"E1"}, SuccessCodes: []int{200},
 		API: webhook.Endpoint{URL: "https://example.com/h"}}.Normalized())
 	due := now.Add(time.Second)
+	failing := webhook.Health{}.Record(now.Add(-time.Minute), true).Record(now, false)
+	failing.Circuit = webhook.Circuit{Open: true, OpenedAt: now, Until: due, CoolDown: time.Second}
+	failing.DisabledReason = webhook.DisabledFailing
 	deliveries := deliveryPageJSON{Page: pageJSON{Index: 0, Total: 2, Size: 25}, Data: []deliveryJSON{
 		{ID: "d1", EventID: "e1", EventName: "E1", Status: "scheduled", ScheduledAt: now, UpdatedAt: now, NextDueAt: &due,
-			ReplayMode: "original", Attempts: []attemptJSON{
+			WaitingFor: "circuit_open", ReplayMode: "original", Attempts: []attemptJSON{
 				{Number: 1, Status: 0, ErrorClass: "timeout", DurationMs: 5000, At: now},
 				{Number: 2, Status: 500, DurationMs: 12, ResponseExcerpt: "oops", At: now},
 			}},
@@ -197,7 +200,8 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 		body         any
 	}{
 		{"put", "/tenant/{tenantId}/community/{communityId}/webhook", 200, hook},
-		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 200, hook},
+		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 200, withHealthJSON(t, hook, webhook.Health{}, now)},
+		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}", 200, withHealthJSON(t, hook, failing, now)},
 		{"post", "/tenant/{tenantId}/community/{communityId}/webhooks/fetch", 200,
 			json.RawMessage(appendFetchAnswer(nil, pageJSON{Index: 0, Total: 1, Size: 25}, [][]byte{mustJSON(t, hook)}, "pub"))},
 		{"get", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/history", 200, historyJSON{Page: pageJSON{Index: 0, Total: 2, Size: 100}, Data: []historyEntryJSON{
@@ -205,6 +209,9 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 			{Revision: 1, Type: "WebhookDisabled", OccurredAt: "2026-01-02T03:04:06.000Z"},
 			{Revision: 2, Type: "WebhookSecretRotated", OccurredAt: "2026-01-02T03:04:07.000Z",
 				PreviousSecretExpiresAt: "2026-01-03T03:04:07Z"},
+			{Revision: 3, Type: "WebhookCircuitOpened", OccurredAt: "2026-01-02T03:04:08.000Z", Actor: "hookd-system",
+				CircuitUntil: "2026-01-02T03:04:18Z"},
+			{Revision: 4, Type: "WebhookDisabled", OccurredAt: "2026-01-02T03:04:09.000Z", Actor: "hookd-system", Reason: "gone"},
 		}}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/webhooks/match", 200,
 			json.RawMessage(appendMatchAnswer(nil, [][]byte{mustJSON(t, hook), mustJSON(t, hook)}))},
@@ -259,4 +266,14 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// withHealthJSON is a webhook's GET answer: its document with the health member.
+func withHealthJSON(t *testing.T, hook webhookJSON, h webhook.Health, now time.Time) json.RawMessage {
+	t.Helper()
+	doc, err := withHealth(mustJSON(t, hook), h, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -23,6 +24,9 @@ type updateBody struct {
 	Version     *uint64 `json:"version"`
 	CreatedAt   *string `json:"createdAt"`
 	UpdatedAt   *string `json:"updatedAt"`
+	// Health, which a GET shows, is accepted and ignored whatever it holds: it is hookd's view of
+	// the endpoint, which changes with every attempt, so a copy fetched a moment ago is stale.
+	Health *json.RawMessage `json:"health"`
 }
 
 // checkPath checks the read-only fields that the path names: the webhook's id, tenant and community.

@@ -235,6 +235,9 @@ func (s *server) getWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if doc, err = withHealth(doc, w.Health, time.Now()); err != nil {
+		return err
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(doc)
 }
@@ -272,6 +275,9 @@ type historyEntryJSON struct {
 	// PreviousSecretExpiresAt is when the secret a rotation replaced stopped being valid; a history
 	// shows no secret itself.
 	PreviousSecretExpiresAt string `json:"previousSecretExpiresAt,omitempty"`
+	// Reason is why hookd disabled the webhook; CircuitUntil when an opened circuit's cool-down ends.
+	Reason       string `json:"reason,omitempty"`
+	CircuitUntil string `json:"circuitUntil,omitempty"`
 }
 
 // settingsEntryJSON shows the settings an event of the history recorded, never the credential.
@@ -322,6 +328,10 @@ func (s *server) webhookHistory(c *fiber.Ctx) error {
 			out[i].Settings = settingsEntry(ev.Settings)
 		case webhook.SecretRotated:
 			out[i].PreviousSecretExpiresAt = ev.PreviousExpiresAt.UTC().Format(time.RFC3339Nano)
+		case webhook.Disabled:
+			out[i].Reason = ev.Reason
+		case webhook.CircuitOpened:
+			out[i].CircuitUntil = ev.Until.UTC().Format(time.RFC3339Nano)
 		}
 	}
 	return c.JSON(historyJSON{Page: pageJSON{Index: index, Total: page.Total, Size: size}, Data: out})

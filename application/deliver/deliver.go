@@ -1,7 +1,9 @@
 // Package deliver is the delivery attempt, as a use case: load the delivery, resolve its target
-// (its webhook, or the platform's WEBHOOK_URL), judge it (deleted or disabled: parked; over its rate
-// limit or its endpoint busy: deferred), sign, send, and record the attempt, scheduling the next one
-// when a retry is due. Every way out either records in the log or schedules the delivery again, so a
+// (its webhook, or the platform's WEBHOOK_URL), judge it (deleted or disabled: parked; its circuit
+// open: deferred, recorded; over its rate limit or its endpoint busy: deferred), sign, send, and
+// record the attempt, scheduling the next one when a retry is due. What an attempt says of its
+// endpoint follows (breaker.go): a circuit opened or closed, a webhook disabled after a 410 or after
+// failing for too long. Every way out either records in the log or schedules the delivery again, so a
 // transport may drop its message once Attempt returns nil.
 //
 // Its ports are declared here, where they are used: Deliveries, Targets, Signer, Sender, Scheduler
@@ -58,6 +60,14 @@ type Config struct {
 	// profile: each of N live nodes takes about limit/N): it applies to EndpointConcurrency and to
 	// each webhook's rateLimit. Optional: nil, a node takes the whole limit (one process).
 	Share func(limit int) int
+	// Endpoints records what the circuit breaker and auto-disable decide (optional: nil turns both
+	// off). Platform deliveries are never subject to them: WEBHOOK_URL has no webhook to disable.
+	Endpoints Endpoints
+	// Breaker is the circuit breaker's rule (optional: DefaultBreaker()).
+	Breaker webhook.Breaker
+	// DisableAfter is how long an endpoint may fail without a success before its webhook is
+	// disabled; 0 never disables.
+	DisableAfter time.Duration
 	// PlatformURL and PlatformSecret are WEBHOOK_URL and WEBHOOK_SECRET: where platform events go,
 	// and the secret that signs them (optional: without a secret they are not signed by HMAC).
 	PlatformURL, PlatformSecret string
@@ -80,6 +90,7 @@ type Deliverer struct {
 	platformBackoff delivery.Backoff
 	limits          *rateLimits
 	endpoints       *endpointSlots
+	circuits        *circuits
 }
 
 // New returns a Deliverer, or reports every missing field.
@@ -99,6 +110,12 @@ func New(cfg Config) (*Deliverer, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if cfg.Breaker == (webhook.Breaker{}) {
+		cfg.Breaker = DefaultBreaker()
+	}
+	if err := cfg.Breaker.Validate(); err != nil {
+		return nil, fmt.Errorf("deliver: breaker: %w", err)
+	}
 	if cfg.EndpointConcurrency <= 0 {
 		cfg.EndpointConcurrency = DefaultEndpointConcurrency
 	}
@@ -117,7 +134,7 @@ func New(cfg Config) (*Deliverer, error) {
 	platformBackoff := platform.RetryBackoff()
 	platformBackoff.Random = cfg.Backoff.Random
 	return &Deliverer{cfg: cfg, platformBackoff: platformBackoff, limits: newRateLimits(),
-		endpoints: newEndpointSlots()}, nil
+		endpoints: newEndpointSlots(), circuits: newCircuits()}, nil
 }
 
 // attemptCaller records attempts; each save gets its own request id, so two writers recording the
@@ -179,6 +196,16 @@ func (a *attempt) run() error {
 	case err != nil:
 		return a.storeFailed("reading the webhook", err)
 	}
+	var g guard
+	if t.health != nil {
+		var handled bool
+		if g, handled, err = a.judgeHealth(d, *t.health, now); handled {
+			return err
+		}
+		if g.done != nil {
+			defer g.done()
+		}
+	}
 	if wait := a.u.limits.wait(d.WebhookID(), a.u.share(t.rateLimit), now); wait > 0 {
 		return a.later(now.Add(wait))
 	}
@@ -203,14 +230,23 @@ func (a *attempt) run() error {
 	}
 	err = d.RecordAttempt(delivery.Attempt{
 		Number: number, Status: outcome.Status, ErrorClass: outcome.ErrorClass, Unsendable: outcome.Unsendable,
-		Duration: outcome.Duration, ResponseExcerpt: string(outcome.ResponseExcerpt), At: now,
+		Duration: outcome.Duration, ResponseExcerpt: string(outcome.ResponseExcerpt), At: now, Probe: g.probe,
 	}, settings.Policy, t.backoff)
 	if err != nil {
 		// Only a malformed outcome gets here, which another try would repeat.
 		a.log.Error("the attempt cannot be recorded; dropped", "err", err)
 		return nil
 	}
-	return a.save(d)
+	succeeded := d.Status() == delivery.StatusSucceeded
+	if t.health == nil {
+		return a.save(d)
+	}
+	// The endpoint's circuit is recorded before the retry is scheduled, so that the retry finds it.
+	if saved, err := a.saveOnly(d); !saved {
+		return err
+	}
+	a.afterAttempt(d, *t.health, g, outcome.Status, succeeded, now)
+	return a.scheduleNext(d)
 }
 
 // target is where and how a delivery goes now.
@@ -222,6 +258,9 @@ type target struct {
 	backoff delivery.Backoff
 	// rateLimit is the webhook's requests per second at most; 0 for none.
 	rateLimit int
+	// health is the webhook's health when the breaker and auto-disable apply; nil otherwise (the
+	// platform's target, or both turned off).
+	health *webhook.Health
 }
 
 // Reasons target gives for not sending, besides webhook.ErrNotFound and the Targets' own errors.
@@ -249,6 +288,9 @@ func (a *attempt) target(d *delivery.Delivery, now time.Time) (target, error) {
 		return target{}, errDisabled
 	}
 	t := target{backoff: cfg.Backoff, rateLimit: w.RateLimit, secrets: w.Secrets}
+	if cfg.Endpoints != nil {
+		t.health = &w.Health
+	}
 	if d.ReplayMode() == delivery.ReplayCurrent {
 		if t.present, err = w.Settings(); err != nil {
 			return target{}, fmt.Errorf("%w: %w", errCredential, err)
@@ -301,15 +343,29 @@ func (a *attempt) parkSealed(cause error) error {
 
 // save appends what the delivery recorded, and schedules its next attempt when one is due.
 func (a *attempt) save(d *delivery.Delivery) error {
-	_, err := a.u.cfg.Deliveries.Save(a.ctx, d, attemptCaller)
+	if saved, err := a.saveOnly(d); !saved {
+		return err
+	}
+	return a.scheduleNext(d)
+}
+
+// saveOnly appends what the delivery recorded and reports whether it did. When it did not, err is
+// what Attempt is to return: nil when another writer recorded first (what it recorded stands, and
+// says what comes next), the outcome of scheduling a new try when the log failed.
+func (a *attempt) saveOnly(d *delivery.Delivery) (saved bool, err error) {
+	_, err = a.u.cfg.Deliveries.Save(a.ctx, d, attemptCaller)
 	switch {
 	case errors.Is(err, eventlog.ErrWrongExpectedVersion):
-		// Another writer recorded first; what it recorded stands, and says what comes next.
 		a.log.Info("the delivery changed while it was attempted; dropping this attempt's record")
-		return nil
+		return false, nil
 	case err != nil:
-		return a.storeFailed("recording the attempt", err)
+		return false, a.storeFailed("recording the attempt", err)
 	}
+	return true, nil
+}
+
+// scheduleNext schedules the delivery's next attempt when one is due.
+func (a *attempt) scheduleNext(d *delivery.Delivery) error {
 	if d.Status() == delivery.StatusScheduled {
 		return a.later(d.NextDueAt())
 	}

@@ -35,6 +35,9 @@ type Webhook struct {
 	Disabled bool
 	// RateLimit is the webhook's requests per second at most; 0 for none.
 	RateLimit int
+	// Health is what the attempts to the webhook's endpoint say of it, and its circuit, as the read
+	// model folded them from the log.
+	Health webhook.Health
 	// Settings opens the webhook's present settings, with its credential, for a replay in mode
 	// current. An error means the credential does not open.
 	Settings func() (delivery.Snapshot, error)
@@ -94,4 +97,18 @@ type Sender interface {
 // schedule of the delivery that is still waiting. An error means it may not be scheduled.
 type Scheduler interface {
 	Schedule(ctx context.Context, deliveryID string, dueAt time.Time) error
+}
+
+// Endpoints records in the log what the circuit breaker and auto-disable decide about a webhook.
+// *command.Webhooks is one.
+type Endpoints interface {
+	// OpenCircuit opens the webhook's circuit at at, or opens it again for a longer cool-down after
+	// a failed probe, and returns the circuit as it then is; webhook.ErrCircuitOpen (with the circuit)
+	// says another writer opened it first.
+	OpenCircuit(ctx context.Context, tenantID, communityID, id string, b webhook.Breaker, at time.Time, attempts, failures int) (webhook.Circuit, error)
+	// CloseCircuit closes the webhook's circuit after a probe succeeded at at.
+	CloseCircuit(ctx context.Context, tenantID, communityID, id string, at time.Time) error
+	// DisableFor disables the webhook, the system as the actor, for reason (webhook.DisabledFailing
+	// or webhook.DisabledGone); it reports whether this call disabled it.
+	DisableFor(ctx context.Context, tenantID, communityID, id, reason string, failingSince time.Time) (bool, error)
 }

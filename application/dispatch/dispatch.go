@@ -73,6 +73,10 @@ type Ports struct {
 	// PlatformURL is WEBHOOK_URL, where platform events go (optional: without it they are recorded
 	// and delivered nowhere).
 	PlatformURL string
+	// Platform publishes a platform event (optional: nil publishes none). The Dispatcher publishes
+	// WEBHOOK_DISABLED for each webhook hookd disabled, with idempotencyKey derived from the
+	// disabling event, so that going over it again publishes nothing twice.
+	Platform func(ctx context.Context, name string, payload json.RawMessage, idempotencyKey string) error
 	// Logger records the events passed over and the deliveries parked unbuilt (optional).
 	Logger *slog.Logger
 }
@@ -138,6 +142,8 @@ func (d *Dispatcher) Reads(eventType string) bool {
 	switch eventType {
 	case publication.EventPublished, delivery.EventScheduled, delivery.EventReplayRequested:
 		return true
+	case webhook.EventDisabled:
+		return d.p.Platform != nil
 	}
 	return false
 }
@@ -156,6 +162,10 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 		switch r.Type {
 		case publication.EventPublished:
 			published = append(published, r)
+		case webhook.EventDisabled:
+			if err := d.announceDisabled(ctx, r); err != nil {
+				return err
+			}
 		case delivery.EventScheduled, delivery.EventReplayRequested:
 			// The stream names the delivery; its events need no decoding to say that it is due: the
 			// delivery itself knows when, and the use case asks it.
@@ -216,6 +226,33 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 		}
 	}
 	return g.Wait()
+}
+
+// announceDisabled publishes WEBHOOK_DISABLED when hookd disabled the webhook (the event has a
+// reason); a caller's disable is announced to nobody. A record that does not decode is passed over.
+func (d *Dispatcher) announceDisabled(ctx context.Context, r eventlog.RecordedEvent) error {
+	if d.p.Platform == nil {
+		return nil
+	}
+	e, err := d.p.Decode(r)
+	disabled, ok := e.(webhook.Disabled)
+	if err != nil || !ok {
+		d.p.Logger.Error("dispatch: a webhook's disable cannot be read; passed over", "stream", r.Stream, "err", err)
+		return nil
+	}
+	if disabled.Reason == "" {
+		return nil
+	}
+	md, err := d.p.Metadata(r)
+	if err != nil {
+		d.p.Logger.Error("dispatch: a webhook's disable cannot be read; passed over", "stream", r.Stream, "err", err)
+		return nil
+	}
+	key := fmt.Sprintf("%s:%s:%d", platform.WebhookDisabled, disabled.WebhookID, r.Revision)
+	if err := d.p.Platform(ctx, platform.WebhookDisabled, platform.WebhookDisabledPayload(disabled, md.OccurredAt), key); err != nil {
+		return fmt.Errorf("dispatch: publishing %s for webhook %s: %w", platform.WebhookDisabled, disabled.WebhookID, err)
+	}
+	return nil
 }
 
 // handOver hands a delivery this Dispatcher scheduled to the Scheduler, due at s.At, unless it was

@@ -414,3 +414,76 @@ func TestProcessParksADeliveryWhoseCredentialDoesNotOpen(t *testing.T) {
 		t.Errorf("handed to the deliverer %v, want the plain webhook's delivery", scheduled)
 	}
 }
+
+// A webhook hookd disabled is announced once, as WEBHOOK_DISABLED, however often the dispatcher
+// goes over its disable; one a caller disabled is announced to nobody.
+func TestProcessAnnouncesWebhooksHookdDisabled(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "https://platform.example/hook")
+	var mu sync.Mutex
+	var announced []string
+	platformPort := func(ctx context.Context, name string, payload json.RawMessage, key string) error {
+		mu.Lock()
+		announced = append(announced, name)
+		mu.Unlock()
+		_, _, err := h.events.Publish(ctx, command.PublishEvent{TenantID: platform.Scope, CommunityID: platform.Scope,
+			Name: name, Payload: payload, IdempotencyKey: key}, command.Caller{Actor: command.SystemActor, RequestID: key})
+		return err
+	}
+	d, err := dispatch.New(dispatch.Ports{
+		Decode: func(r eventlog.RecordedEvent) (interface{ EventName() string }, error) {
+			return h.codec.DecodeSealed(r)
+		},
+		Metadata:   h.codec.DecodeMetadata,
+		Candidates: func(context.Context, string, string, string) ([]dispatch.Candidate, error) { return nil, nil },
+		WebhooksAt: func(context.Context, eventlog.Position) error { return nil },
+		Body:       webhooksig.Body, Deliveries: h.deliveries, Head: h.store.LastPosition, Scheduler: h, Clock: time.Now,
+		PlatformURL: h.platformURL, Platform: platformPort,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhooks, err := command.NewWebhooks(h.store, h.codec, time.Now, uuid.NewString, func() (string, error) { return "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(name string) string {
+		w, _, err := webhooks.Create(context.Background(), command.CreateWebhook{TenantID: "t1", CommunityID: "c1",
+			Settings: webhook.Settings{Name: name, EventNames: []string{"E"}, API: webhook.Endpoint{URL: "https://example.com/h"},
+				SuccessCodes: []int{200}}}, command.Caller{Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.ID()
+	}
+	dead, byCaller := create("dead"), create("by caller")
+	if _, err := webhooks.DisableFor(context.Background(), "t1", "c1", dead, webhook.DisabledGone, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	disabled := true
+	if _, _, err := webhooks.Update(context.Background(), command.UpdateWebhook{TenantID: "t1", CommunityID: "c1",
+		WebhookID: byCaller, Disabled: &disabled}, command.Caller{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	events := h.log(eventlog.Start)
+	for range 2 { // going over the same events again publishes nothing twice
+		if err := d.Process(context.Background(), events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var published []publication.Published
+	for _, r := range h.log(events[len(events)-1].Position) {
+		if e, err := h.codec.DecodeSealed(r); err == nil {
+			if p, ok := e.(publication.Published); ok {
+				published = append(published, p)
+			}
+		}
+	}
+	if len(published) != 1 || published[0].Name != platform.WebhookDisabled || published[0].TenantID != platform.Scope ||
+		!strings.Contains(string(published[0].Payload), dead) || !strings.Contains(string(published[0].Payload), `"reason":"gone"`) {
+		t.Fatalf("published %+v, want one WEBHOOK_DISABLED for the webhook hookd disabled", published)
+	}
+	if len(announced) != 2 {
+		t.Errorf("announced %d times over two passes, want once each (the second a repeat the log ignores)", len(announced))
+	}
+}

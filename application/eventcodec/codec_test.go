@@ -192,6 +192,17 @@ func samples() []sample {
 			canaries: credentialCanaries("CANARY_U_"),
 		},
 		{name: "WebhookDisabled", stream: ws, event: webhook.Disabled{WebhookID: id}},
+		{
+			name: "WebhookDisabled by hookd", stream: ws,
+			event: webhook.Disabled{WebhookID: id, Reason: webhook.DisabledFailing, TenantID: "t1", CommunityID: "c1",
+				FailingSince: at.Add(-120 * time.Hour)},
+		},
+		{
+			name: "WebhookCircuitOpened", stream: ws,
+			event: webhook.CircuitOpened{WebhookID: id, At: at, Until: at.Add(20 * time.Second), CoolDown: 20 * time.Second,
+				Attempts: 10, Failures: 9},
+		},
+		{name: "WebhookCircuitClosed", stream: ws, event: webhook.CircuitClosed{WebhookID: id, At: at}},
 		{name: "WebhookEnabled", stream: ws, event: webhook.Enabled{WebhookID: id}},
 		{name: "WebhookDeleted", stream: ws, event: webhook.Deleted{WebhookID: id}},
 		{
@@ -244,6 +255,15 @@ func samples() []sample {
 			name: "DeliveryAttempted", stream: ds,
 			event: delivery.Attempted{DeliveryID: deliveryID, Attempt: 2, Status: 503, DurationMs: 1234,
 				ResponseExcerpt: "<html>busy</html>", At: at, RetryAt: at.Add(5 * time.Second)},
+		},
+		{
+			name: "DeliveryAttempted with its endpoint", stream: ds,
+			event: delivery.Attempted{DeliveryID: deliveryID, Attempt: 4, Status: 503, DurationMs: 12, At: at,
+				RetryAt: at.Add(time.Minute), WebhookID: id, Probe: true},
+		},
+		{
+			name: "DeliveryDeferred", stream: ds,
+			event: delivery.Deferred{DeliveryID: deliveryID, Until: at.Add(time.Minute), Reason: delivery.DeferReasonCircuitOpen, At: at},
 		},
 		{
 			name: "DeliveryAttempted without response", stream: ds,

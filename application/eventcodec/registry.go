@@ -47,12 +47,12 @@ func NewRegistry(events ...Event) (*Registry, error) {
 func HookdEvents() []Event {
 	return []Event{
 		webhook.Created{}, webhook.Updated{}, webhook.Disabled{}, webhook.Enabled{}, webhook.Deleted{},
-		webhook.SecretRotated{},
+		webhook.SecretRotated{}, webhook.CircuitOpened{}, webhook.CircuitClosed{},
 		license.Issued{}, license.Revoked{},
 		servicekey.Issued{}, servicekey.Reset{},
 		publication.Published{},
 		delivery.Scheduled{}, delivery.Attempted{}, delivery.Succeeded{}, delivery.Failed{},
-		delivery.ReplayRequested{},
+		delivery.ReplayRequested{}, delivery.Deferred{},
 	}
 }
 

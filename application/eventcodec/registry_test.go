@@ -23,6 +23,7 @@ func TestRegisteredNamesAreStable(t *testing.T) {
 	}
 	want := []string{
 		"DeliveryAttempted",
+		"DeliveryDeferred",
 		"DeliveryFailed",
 		"DeliveryReplayRequested",
 		"DeliveryScheduled",
@@ -32,6 +33,8 @@ func TestRegisteredNamesAreStable(t *testing.T) {
 		"LicenseRevoked",
 		"ServiceKeyIssued",
 		"ServiceKeyReset",
+		"WebhookCircuitClosed",
+		"WebhookCircuitOpened",
 		"WebhookCreated",
 		"WebhookDeleted",
 		"WebhookDisabled",
@@ -53,6 +56,9 @@ func TestHookdEventsNamesMatchTheirConstants(t *testing.T) {
 		webhook.EventEnabled:          webhook.Enabled{},
 		webhook.EventDeleted:          webhook.Deleted{},
 		webhook.EventSecretRotated:    webhook.SecretRotated{},
+		webhook.EventCircuitOpened:    webhook.CircuitOpened{},
+		webhook.EventCircuitClosed:    webhook.CircuitClosed{},
+		delivery.EventDeferred:        delivery.Deferred{},
 		license.EventIssued:           license.Issued{},
 		license.EventRevoked:          license.Revoked{},
 		servicekey.EventIssued:        servicekey.Issued{},

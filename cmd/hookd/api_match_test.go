@@ -141,6 +141,10 @@ func TestMatchAnswersWebhooksAsGetShowsThem(t *testing.T) {
 		items := apiMatch(h, key, scope, event)
 		var get map[string]any
 		h.mustJSON(h.as(key, http.MethodGet, scope+"/webhook/"+w.ID, nil), http.StatusOK, &get)
+		if _, ok := get["health"]; !ok {
+			t.Errorf("GET has no health: %v", get)
+		}
+		delete(get, "health") // only a GET shows it
 		if len(items) != 1 || !reflect.DeepEqual(items[0], get) {
 			t.Errorf("match answered %v, get answers %v", items, get)
 		}

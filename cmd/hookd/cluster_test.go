@@ -398,6 +398,8 @@ func TestClusterReconcilerAfterStreamLost(t *testing.T) {
 	// The shortest ack wait makes the margin 2 x (1 s + 15 s): the retries are handed back about
 	// 32 s after they fell due.
 	env["HOOKD_NATS_ACK_WAIT"], env["HOOKD_RECONCILE_INTERVAL"] = "1s", "1s"
+	// No circuit breaker: it would hold back the retries this test needs waiting in the stream.
+	env["HOOKD_BREAKER_MIN_ATTEMPTS"] = "0"
 	h := startHookdIn(t, t.TempDir(), env)
 
 	// Each delivery is answered 503 twice, then 200: its second retry (about 5 s after the first)

@@ -58,6 +58,8 @@ type config struct {
 	PlatformURL, PlatformSecret string
 	// HTTP bounds the API's connections and request bodies (HOOKD_HTTP_*).
 	HTTP httpapi.Limits
+	// Health is the circuit breaker's rule and auto-disable's delay.
+	Health healthConfig
 	// PprofAddr is the loopback address net/http/pprof serves on (HOOKD_PPROF_ADDR, serve --pprof);
 	// empty, the default, serves none.
 	PprofAddr string
@@ -160,6 +162,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	cfg.HTTP, err = httpLimitsFromEnv(getenv)
 	errs = append(errs, err)
 	cfg.ConsoleIdle, cfg.ConsoleSessions, err = consoleFromEnv(getenv)
+	errs = append(errs, err)
+	cfg.Health, err = healthFromEnv(getenv)
 	errs = append(errs, err)
 	switch {
 	case cfg.EventStore != eventStoreEmbedded && cfg.EventStore != eventStoreKurrentDB:

@@ -296,6 +296,9 @@ func showDelivery(ctx context.Context, n *node, id string, asJSON bool, stdout i
 	if d.ParkReason != "" {
 		fmt.Fprintf(w, "parked\t%s\n", d.ParkReason)
 	}
+	if d.WaitingFor != "" {
+		fmt.Fprintf(w, "waiting for\t%s\n", d.WaitingFor)
+	}
 	if !d.ReplayMode.IsZero() {
 		fmt.Fprintf(w, "replayed\tin mode %s\n", d.ReplayMode)
 	}
@@ -362,6 +365,7 @@ type deliveryJSON struct {
 	Attempts    int           `json:"attempts"`
 	ScheduledAt time.Time     `json:"scheduledAt"`
 	NextDueAt   *time.Time    `json:"nextDueAt,omitempty"`
+	WaitingFor  string        `json:"waitingFor,omitempty"`
 	ReplayMode  string        `json:"replayMode,omitempty"`
 	ParkReason  string        `json:"parkReason,omitempty"`
 	AttemptLog  []attemptJSON `json:"attemptLog"`
@@ -379,7 +383,7 @@ type attemptJSON struct {
 func toDeliveryJSON(d deliveryview.Delivery) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, WebhookID: d.WebhookID, TenantID: d.TenantID, CommunityID: d.CommunityID,
 		EventID: d.EventID, EventName: d.EventName, Status: d.Status.String(), Attempts: d.Attempts,
-		ScheduledAt: d.ScheduledAt.UTC(), ParkReason: d.ParkReason, AttemptLog: make([]attemptJSON, len(d.AttemptLog))}
+			ScheduledAt: d.ScheduledAt.UTC(), ParkReason: d.ParkReason, WaitingFor: d.WaitingFor, AttemptLog: make([]attemptJSON, len(d.AttemptLog))}
 	if !d.NextDueAt.IsZero() {
 		next := d.NextDueAt.UTC()
 		out.NextDueAt = &next

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"github.com/hookd/hookd/application/dispatch"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/platform"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 )
@@ -177,6 +179,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		}},
 		Sender: metrics.Sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock, Share: share,
 		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
+		Endpoints: n.webhooks, Breaker: cfg.Health.Breaker, DisableAfter: cfg.Health.DisableAfter,
 		Logger: log.With("component", "deliverer"),
 	})
 	if err != nil {
@@ -187,7 +190,8 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 			Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 			Candidates: readcache.NewSubscribers(n.webhookView, n.webhookRunner, n.codec.OpenSecret).Candidates,
 			WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Deliveries: deliveries, Head: n.store.LastPosition,
-			Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Logger: log.With("component", "dispatcher"),
+			Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Platform: n.publishPlatform,
+			Logger: log.With("component", "dispatcher"),
 		})
 	}
 	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
@@ -338,4 +342,13 @@ func (n *node) deliveryTrace(ctx context.Context, id string) (string, error) {
 // webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.
 func (n *node) webhooksAt(ctx context.Context, pos eventlog.Position) error {
 	return n.webhookRunner.WaitFor(ctx, pos)
+}
+
+// publishPlatform publishes one of hookd's own platform events (WEBHOOK_DISABLED), the system as
+// its publisher; the idempotency key makes a repeat publish nothing.
+func (n *node) publishPlatform(ctx context.Context, name string, payload json.RawMessage, idempotencyKey string) error {
+	_, _, err := n.events.Publish(ctx, command.PublishEvent{
+		TenantID: platform.Scope, CommunityID: platform.Scope, Name: name, Payload: payload, IdempotencyKey: idempotencyKey,
+	}, command.Caller{Actor: command.SystemActor, RequestID: idempotencyKey})
+	return err
 }

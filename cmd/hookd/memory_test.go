@@ -73,8 +73,9 @@ func TestAttacksKeepRSSBounded(t *testing.T) {
 	}
 	dataDir := t.TempDir()
 	bombURL, bombs := headerBombReceiver(t, 9<<20)
+	// No circuit breaker: every one of the 128 deliveries must be attempted, not held back.
 	p := startProcess(t, bin, dataDir, "HOOKD_ALLOW_PRIVATE_TARGETS=true",
-		"HOOKD_HTTP_MAX_CONNS_PER_IP=1000", "HOOKD_HTTP_BODY_TIMEOUT=3s")
+		"HOOKD_HTTP_MAX_CONNS_PER_IP=1000", "HOOKD_HTTP_BODY_TIMEOUT=3s", "HOOKD_BREAKER_MIN_ATTEMPTS=0")
 	defer p.stop(t)
 	pid := p.cmd.Process.Pid
 	h := &testHookd{t: t, url: p.url, http: &http.Client{Timeout: time.Minute}, license: readBootstrapLicense(t, dataDir)}

@@ -158,6 +158,9 @@ type Attempt struct {
 	ResponseExcerpt string
 	// At is when the attempt was made.
 	At time.Time
+	// Probe says the attempt is the one a half-open circuit lets through: when it is to be retried,
+	// it spends no retry, whatever the retries left.
+	Probe bool
 }
 
 // NextAttempt says which attempt to make next and how long to wait before it is due at now: number
@@ -213,12 +216,18 @@ func (d *Delivery) RecordAttempt(a Attempt, p Policy, b Backoff) error {
 		DurationMs:      a.Duration.Milliseconds(),
 		ResponseExcerpt: excerpt(a.ResponseExcerpt),
 		At:              a.At,
+		WebhookID:       d.webhookID,
+		Probe:           a.Probe,
 	}
 	round := d.round + 1
 	switch verdict := p.JudgeAttempt(a); {
 	case verdict == Succeed:
+		attempted.Success = true
 		d.record(attempted)
 		d.record(Succeeded{DeliveryID: d.id, Attempt: a.Number, At: a.At})
+	case verdict == Retry && a.Probe:
+		attempted.RetryAt = a.At.Add(b.Delay(max(d.round, 1)))
+		d.record(attempted)
 	case verdict == Retry && round <= p.RetryCount:
 		attempted.RetryAt = a.At.Add(b.Delay(round))
 		d.record(attempted)
@@ -284,6 +293,27 @@ func (d *Delivery) Abandon(reason string, at time.Time) error {
 	return nil
 }
 
+// Defer makes a due delivery wait until until without an attempt, for reason (its endpoint's
+// circuit is open: DeferReasonCircuitOpen), noted at at. It spends no retry. It returns ErrFinished on
+// a finished delivery and a *webhook.ValidationError for another reason or a zero time.
+func (d *Delivery) Defer(until time.Time, reason string, at time.Time) error {
+	var problems []webhook.Problem
+	if reason != DeferReasonCircuitOpen {
+		problems = append(problems, webhook.Problem{Field: "reason", Message: "must be " + DeferReasonCircuitOpen})
+	}
+	if until.IsZero() || at.IsZero() {
+		problems = append(problems, webhook.Problem{Field: "until", Message: "and at are required"})
+	}
+	if len(problems) > 0 {
+		return &webhook.ValidationError{Problems: problems}
+	}
+	if d.status.Finished() {
+		return ErrFinished
+	}
+	d.record(Deferred{DeliveryID: d.id, Until: until.UTC(), Reason: reason, At: at.UTC()})
+	return nil
+}
+
 func (d *Delivery) record(e Event) {
 	d.apply(e)
 	d.changes = append(d.changes, e)
@@ -299,8 +329,12 @@ func (d *Delivery) apply(e Event) {
 		d.status, d.nextDueAt = StatusScheduled, e.ScheduledAt
 	case Attempted:
 		d.attempts = e.Attempt
-		d.round++
+		if !e.Probe || e.Success {
+			d.round++
+		}
 		d.nextDueAt = e.RetryAt
+	case Deferred:
+		d.nextDueAt = e.Until
 	case Succeeded:
 		d.status, d.nextDueAt = StatusSucceeded, time.Time{}
 	case Failed:

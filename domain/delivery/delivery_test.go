@@ -166,7 +166,8 @@ func TestSuccessOnTheFirstAttempt(t *testing.T) {
 	a.ResponseExcerpt = "ok"
 	record(t, d, a)
 	checkChanges(t, d, delivery.EventScheduled, delivery.EventAttempted, delivery.EventSucceeded)
-	want := delivery.Attempted{DeliveryID: d.ID(), Attempt: 1, Status: 200, DurationMs: 120, ResponseExcerpt: "ok", At: a.At}
+	want := delivery.Attempted{DeliveryID: d.ID(), Attempt: 1, Status: 200, DurationMs: 120, ResponseExcerpt: "ok", At: a.At,
+		WebhookID: webhookID, Success: true}
 	if got := d.Changes()[1]; !reflect.DeepEqual(got, want) {
 		t.Errorf("Attempted = %#v, want %#v", got, want)
 	}
@@ -627,5 +628,55 @@ func TestAbandonWhenTheSecretCannotBeOpened(t *testing.T) {
 	}
 	if got := d.Changes()[1]; got != (delivery.Failed{DeliveryID: d.ID(), Reason: "secret_unopenable", At: t0}) {
 		t.Errorf("Failed = %#v", got)
+	}
+}
+
+func TestDeferWaitsWithoutSpendingARetry(t *testing.T) {
+	t.Parallel()
+	d := mustSchedule(t, 1)
+	if err := d.Defer(t0.Add(time.Minute), delivery.DeferReasonCircuitOpen, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, wait, err := d.NextAttempt(t0); err != nil || n != 1 || wait != time.Minute {
+		t.Fatalf("NextAttempt = %d, %v, %v; want attempt 1 in a minute", n, wait, err)
+	}
+	events := throughJSON(t, d.Changes())
+	back, err := delivery.Rehydrate(events, int64(len(events)-1))
+	if err != nil || !back.NextDueAt().Equal(t0.Add(time.Minute)) {
+		t.Fatalf("rehydrated due at %v (%v)", back.NextDueAt(), err)
+	}
+	record(t, d, attempt(1, 503, t0.Add(time.Minute)))
+	if d.Status() != delivery.StatusScheduled {
+		t.Fatalf("the first attempt after a deferral used the retry: %v", d.Status())
+	}
+	if err := d.Defer(t0, "bored", t0); err == nil {
+		t.Error("an unknown reason was taken")
+	}
+}
+
+func TestAFailedProbeSpendsNoRetry(t *testing.T) {
+	t.Parallel()
+	d := mustSchedule(t, 0)
+	for n := 1; n <= 3; n++ {
+		a := attempt(n, 503, t0.Add(time.Duration(n)*time.Minute))
+		a.Probe = true
+		record(t, d, a)
+		if d.Status() != delivery.StatusScheduled {
+			t.Fatalf("probe %d parked a delivery with no retries: %v", n, d.Status())
+		}
+	}
+	record(t, d, attempt(4, 503, t0.Add(time.Hour)))
+	if d.Status() != delivery.StatusFailed {
+		t.Fatalf("its own attempt after the probes: %v, want parked (no retries)", d.Status())
+	}
+	events := throughJSON(t, d.Changes())
+	var last delivery.Attempted
+	for _, e := range events {
+		if a, ok := e.(delivery.Attempted); ok && a.Attempt == 3 {
+			last = a
+		}
+	}
+	if !last.Probe || last.WebhookID != webhookID || last.Success {
+		t.Errorf("probe attempt recorded as %+v", last)
 	}
 }

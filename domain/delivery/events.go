@@ -15,6 +15,7 @@ const (
 	EventSucceeded       = "DeliverySucceeded"
 	EventFailed          = "DeliveryFailed"
 	EventReplayRequested = "DeliveryReplayRequested"
+	EventDeferred        = "DeliveryDeferred"
 )
 
 // StreamPrefix starts the name of every delivery's stream; the part before '-' is the stream category.
@@ -59,6 +60,13 @@ type Attempted struct {
 	// RetryAt is when the next attempt is due, when the verdict was to retry and a retry was left;
 	// zero otherwise. It is recorded, not recomputed, because it includes jitter.
 	RetryAt time.Time `json:"retryAt,omitzero"`
+	// WebhookID and Success say which endpoint the attempt went to and whether it succeeded, so that
+	// the endpoint's health is folded from attempts alone. Attempts recorded before them have neither.
+	WebhookID string `json:"webhookId,omitempty"`
+	Success   bool   `json:"success,omitempty"`
+	// Probe marks the one attempt a half-open circuit lets through: its failure spends none of the
+	// delivery's retries, since the endpoint was known to be down.
+	Probe bool `json:"probe,omitempty"`
 }
 
 // Succeeded records that the attempt numbered Attempt succeeded. No attempt follows until a replay.
@@ -109,6 +117,21 @@ type ReplayRequested struct {
 	RequestedBy string     `json:"requestedBy"`
 	At          time.Time  `json:"at"`
 }
+
+// DeferReasonCircuitOpen: the webhook's circuit is open; the delivery waits for its cool-down.
+const DeferReasonCircuitOpen = "circuit_open"
+
+// Deferred records that a due delivery waits, without an attempt and without spending a retry, until
+// Until: its endpoint's circuit is open (Reason DeferReasonCircuitOpen).
+type Deferred struct {
+	DeliveryID string    `json:"deliveryId"`
+	Until      time.Time `json:"until"`
+	Reason     string    `json:"reason"`
+	At         time.Time `json:"at"`
+}
+
+// EventName implements Event.
+func (Deferred) EventName() string { return EventDeferred }
 
 // EventName implements Event.
 func (Scheduled) EventName() string { return EventScheduled }

@@ -5,6 +5,7 @@
 package platform
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -27,7 +28,31 @@ const (
 	ApolloMigrateSuccess = "APOLLO_MIGRATE_SUCCESS"
 )
 
-// Known reports whether name is one of the platform events above.
+// WebhookDisabled is hookd's own platform event: hookd disabled a webhook whose endpoint is dead
+// (webhook.Disabled with a reason). Payload: webhook_id, tenant_id, community_id, reason ("failing"
+// or "gone"), disabled_at, and failing_since for "failing". It is published by hookd alone, never
+// through the API, so it is not among Names.
+const WebhookDisabled = "WEBHOOK_DISABLED"
+
+// WebhookDisabledPayload is the payload of WEBHOOK_DISABLED for d, recorded at at.
+func WebhookDisabledPayload(d webhook.Disabled, at time.Time) json.RawMessage {
+	p := struct {
+		WebhookID    string     `json:"webhook_id"`
+		TenantID     string     `json:"tenant_id"`
+		CommunityID  string     `json:"community_id"`
+		Reason       string     `json:"reason"`
+		DisabledAt   time.Time  `json:"disabled_at"`
+		FailingSince *time.Time `json:"failing_since,omitempty"`
+	}{WebhookID: d.WebhookID, TenantID: d.TenantID, CommunityID: d.CommunityID, Reason: d.Reason, DisabledAt: at.UTC()}
+	if !d.FailingSince.IsZero() {
+		since := d.FailingSince.UTC()
+		p.FailingSince = &since
+	}
+	out, _ := json.Marshal(p) // strings and times always encode
+	return out
+}
+
+// Known reports whether name is one of the platform events a system license may publish (Names).
 func Known(name string) bool { return slices.Contains(Names(), name) }
 
 // Cosmo's retry policy for platform events.

@@ -16,6 +16,8 @@ const (
 	EventEnabled       = "WebhookEnabled"
 	EventDeleted       = "WebhookDeleted"
 	EventSecretRotated = "WebhookSecretRotated"
+	EventCircuitOpened = "WebhookCircuitOpened"
+	EventCircuitClosed = "WebhookCircuitClosed"
 )
 
 // StreamPrefix starts the name of every webhook's stream; the part before '-' is the stream category.
@@ -41,9 +43,16 @@ type Updated struct {
 	Settings  Settings `json:"settings"`
 }
 
-// Disabled records that deliveries to the webhook stopped.
+// Disabled records that deliveries to the webhook stopped. Reason is empty when a caller disabled it,
+// DisabledFailing or DisabledGone when hookd did (the system is the actor); then the webhook's
+// tenant and community, and when its failures began, are recorded too, for the platform event
+// WEBHOOK_DISABLED that follows.
 type Disabled struct {
-	WebhookID string `json:"webhookId"`
+	WebhookID    string    `json:"webhookId"`
+	Reason       string    `json:"reason,omitempty"`
+	TenantID     string    `json:"tenantId,omitempty"`
+	CommunityID  string    `json:"communityId,omitempty"`
+	FailingSince time.Time `json:"failingSince,omitzero"`
 }
 
 // Enabled records that deliveries to the webhook resumed.

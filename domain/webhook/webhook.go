@@ -27,6 +27,8 @@ type Webhook struct {
 	// previousSecret is the secret a rotation replaced; it stays valid until previousExpiresAt.
 	previousSecret    string
 	previousExpiresAt time.Time
+	// circuit is the endpoint's circuit breaker, which enabling the webhook closes.
+	circuit Circuit
 
 	version int64 // of the last event loaded from the log; -1 for a new webhook
 	changes []Event
@@ -202,7 +204,11 @@ func (w *Webhook) apply(e Event) {
 	case Disabled:
 		w.disabled = true
 	case Enabled:
-		w.disabled = false
+		w.disabled, w.circuit = false, Circuit{}
+	case CircuitOpened:
+		w.circuit = Circuit{Open: true, OpenedAt: e.At, Until: e.Until, CoolDown: e.CoolDown}
+	case CircuitClosed:
+		w.circuit = Circuit{ClosedAt: e.At}
 	case Deleted:
 		w.deleted = true
 	case SecretRotated:

@@ -27,6 +27,12 @@ const Name = "deliveries"
 // the log, where the reasons are.)
 const tableDeliveries = "delivery_records"
 
+// tableWaits holds the deliveries that wait, without an attempt, for their endpoint's circuit: the
+// reason and until when, from their latest DeliveryDeferred. A row stands while its until is the
+// delivery's next_due_at (any later attempt or replay moves that), and goes when the delivery
+// finishes, so that attempts write nothing here.
+const tableWaits = "delivery_waits"
+
 // MaxExcerptBytes bounds the response excerpt the view keeps of each attempt; the log keeps up to
 // delivery.MaxExcerptBytes. Longer excerpts are cut at a character boundary.
 const MaxExcerptBytes = 4 << 10
@@ -52,7 +58,7 @@ func New(db *sql.DB, decoder projections.Decoder) (*View, error) {
 func (v *View) Name() string { return Name }
 
 // Tables implements projections.Projection.
-func (v *View) Tables() []string { return []string{tableDeliveries} }
+func (v *View) Tables() []string { return []string{tableDeliveries, tableWaits} }
 
 // Setup implements projections.Projection.
 func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) error {
@@ -85,6 +91,11 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 		`CREATE UNIQUE INDEX ` + s.Index("deliveries_id") + ` ON ` + d + ` (id)`,
 		`CREATE INDEX ` + s.Index("deliveries_scope") + ` ON ` + d + ` (tenant, community, webhook_id, scheduled_at)`,
 		`CREATE INDEX ` + s.Index("deliveries_due") + ` ON ` + d + ` (next_due_at) WHERE status = 'scheduled'`,
+		`CREATE TABLE ` + s.Table(tableWaits) + ` (
+			id     TEXT PRIMARY KEY,
+			reason TEXT NOT NULL,
+			until  TEXT NOT NULL
+		) WITHOUT ROWID`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("deliveryview: setup: %w", err)
@@ -97,7 +108,7 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 func (v *View) Reads(eventType string) bool {
 	switch eventType {
 	case delivery.EventScheduled, delivery.EventAttempted, delivery.EventSucceeded, delivery.EventFailed,
-		delivery.EventReplayRequested:
+		delivery.EventReplayRequested, delivery.EventDeferred:
 		return true
 	}
 	return false
@@ -107,7 +118,7 @@ func (v *View) Reads(eventType string) bool {
 // already applied: each row keeps the revision of the last event of its delivery's stream, and an
 // event at or below it changes nothing.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
-	d := s.Table(tableDeliveries)
+	d, waits := s.Table(tableDeliveries), s.Table(tableWaits)
 	stmts := projections.NewTxStatements(tx)
 	defer stmts.Close()
 	for i := 0; i < len(events); i++ {
@@ -151,6 +162,9 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
 					recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
 					entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), reason, projections.FormatTime(at))
+				if err == nil {
+					_, err = stmts.Exec(ctx, `DELETE FROM `+waits+` WHERE id = ?`, e.DeliveryID)
+				}
 				if err != nil {
 					return fmt.Errorf("deliveryview: %s@%d: %w", next.Stream, next.Revision, err)
 				}
@@ -167,6 +181,16 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			id, status, reason, at, _ := outcome(e)
 			err = update(ctx, stmts, d, r.Revision, id, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
 				status.String(), reason, projections.FormatTime(at))
+			if err == nil {
+				_, err = stmts.Exec(ctx, `DELETE FROM `+waits+` WHERE id = ?`, id)
+			}
+		case delivery.Deferred:
+			until := projections.FormatTime(e.Until)
+			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `next_due_at = ?, updated_at = ?`, until, projections.FormatTime(e.At))
+			if err == nil {
+				_, err = stmts.Exec(ctx, `INSERT INTO `+waits+` (id, reason, until) VALUES (?1, ?2, ?3)
+					ON CONFLICT (id) DO UPDATE SET reason = ?2, until = ?3`, e.DeliveryID, e.Reason, until)
+			}
 		case delivery.ReplayRequested:
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
 				`status = ?, park_reason = '', next_due_at = ?, replay_mode = ?, updated_at = ?`,

@@ -567,3 +567,34 @@ func TestFindIsUnscoped(t *testing.T) {
 		t.Errorf("Find(missing) = %v, want delivery.ErrNotFound", err)
 	}
 }
+
+// A delivery deferred for its endpoint's circuit is due at the deferral's end and shows that it
+// waits, until an attempt is made; once it finishes its wait is gone.
+func TestDeferredShowsItsWait(t *testing.T) {
+	t.Parallel()
+	l, v := newLog(t), newView(t)
+	d := schedule(t, spec{event: "e1", at: t0, retryCount: 2})
+	until := t0.Add(time.Minute)
+	if err := d.Defer(until, delivery.DeferReasonCircuitOpen, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	v.apply(l.record(d)...)
+	got := v.get("t1", "c1", d.ID())
+	if got.Status != delivery.StatusScheduled || !got.NextDueAt.Equal(until) || got.WaitingFor != delivery.DeferReasonCircuitOpen {
+		t.Fatalf("deferred: %+v", got)
+	}
+	if due, _ := v.due(nil, 10); !reflect.DeepEqual(due, []deliveryview.DueDelivery{{DeliveryID: d.ID(), NextDueAt: until}}) {
+		t.Errorf("Due = %+v, want the delivery at the deferral's end", due)
+	}
+	attempt(t, d, 503, until, "still down")
+	v.apply(l.record(d)...)
+	if got := v.get("t1", "c1", d.ID()); got.WaitingFor != "" || got.Attempts != 1 {
+		t.Errorf("after an attempt: %+v, want no wait", got)
+	}
+	attempt(t, d, 200, until.Add(time.Second), "ok")
+	v.apply(l.record(d)...)
+	var left int
+	if err := v.db.QueryRow(`SELECT count(*) FROM delivery_waits`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d waits left after the delivery finished (%v)", left, err)
+	}
+}

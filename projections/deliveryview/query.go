@@ -27,7 +27,10 @@ type Delivery struct {
 	// LastAttempt is the latest attempt's outcome; zero when none was made.
 	LastAttempt LastAttempt
 	// NextDueAt is when the next attempt is due while the delivery is scheduled; zero otherwise.
-	NextDueAt   time.Time
+	NextDueAt time.Time
+	// WaitingFor says why the delivery waits until NextDueAt without an attempt
+	// (delivery.DeferReasonCircuitOpen); empty when its next attempt is simply due then.
+	WaitingFor  string
 	ScheduledAt time.Time
 	// UpdatedAt is when the latest event about the delivery happened.
 	UpdatedAt time.Time
@@ -97,7 +100,8 @@ type DueDelivery struct {
 
 const selectDelivery = `SELECT id, webhook_id, tenant, community, event_id, event_name, status, attempts,
 	last_status, last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version,
-	attempt_log FROM ` + tableDeliveries
+	attempt_log, coalesce((SELECT w.reason FROM ` + tableWaits + ` w WHERE w.id = d.id AND w.until = d.next_due_at), '')
+	FROM ` + tableDeliveries + ` d`
 
 // Fetch returns one page of the deliveries q selects, newest scheduled first, with their attempts.
 // A page past the last is empty, with the total.
@@ -228,7 +232,7 @@ func scan(row projections.Row) (Delivery, error) {
 	)
 	err := row.Scan(&d.ID, &d.WebhookID, &d.TenantID, &d.CommunityID, &d.EventID, &d.EventName, &status, &d.Attempts,
 		&d.LastAttempt.Status, &d.LastAttempt.ErrorClass, &lastAt, &nextDue, &scheduledAt, &updatedAt, &replay, &d.ParkReason, &d.Version,
-		&attemptLog)
+		&attemptLog, &d.WaitingFor)
 	if err != nil {
 		return Delivery{}, err
 	}

@@ -28,6 +28,7 @@ type fixture struct {
 	position uint64
 	hooks    map[string]*tracked
 	pending  []eventlog.RecordedEvent
+	applied  []eventlog.RecordedEvent
 }
 
 type tracked struct {
@@ -150,7 +151,13 @@ func (f *fixture) flush() []eventlog.RecordedEvent {
 	applied := f.pending
 	f.pending = nil
 	f.apply(applied)
+	f.applied = append(f.applied, applied...)
 	return applied
+}
+
+// flushAgain returns every record applied so far, in order, for a rebuild.
+func (f *fixture) flushAgain() []eventlog.RecordedEvent {
+	return append([]eventlog.RecordedEvent(nil), f.applied...)
 }
 
 func (f *fixture) apply(events []eventlog.RecordedEvent) {

@@ -63,14 +63,18 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 	return page, nil
 }
 
-// Get returns the webhook id of the tenant and community given, or webhook.ErrNotFound when there is
-// none: never created, deleted, or in another tenant or community. The webhook returned is the
-// caller's to change.
+// Get returns the webhook id of the tenant and community given, with its Health, or
+// webhook.ErrNotFound when there is none: never created, deleted, or in another tenant or community.
+// The webhook returned is the caller's to change.
 func (v *View) Get(ctx context.Context, tenantID, communityID, id string) (Webhook, error) {
 	var items []Webhook
 	err := v.read(ctx, tenantID, communityID, func(f fetcher) (err error) {
 		items, err = f.webhooks(`SELECT seq, id, version FROM `+tableWebhooks+` WHERE id = ? AND tenant = ? AND community = ?`,
 			id, tenantID, communityID)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		items[0].Health, err = f.health(id)
 		return err
 	})
 	if err != nil {

@@ -40,6 +40,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/internal/bounded"
@@ -57,6 +58,8 @@ const (
 	tableBuckets  = "webhook_tag_buckets"
 	// tableSubscribers indexes the enabled webhooks by the event names they subscribe to.
 	tableSubscribers = "webhook_subscribers"
+	// tableHealth holds each webhook's endpoint health (health.go).
+	tableHealth = "webhook_health"
 )
 
 // A bucket is 64 consecutive seqs and a block 1024, 16 buckets.
@@ -94,6 +97,9 @@ type Webhook struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Version is the revision of the last event applied: the expected version for the next command.
 	Version uint64 `json:"version"`
+	// Health is the endpoint's health and circuit, which Get fills in; it changes with every attempt,
+	// so it is kept apart from the webhook (health.go).
+	Health webhook.Health `json:"-"`
 }
 
 // ValidSecrets returns the secrets that sign a delivery made at now, still sealed: Secret first, then
@@ -150,7 +156,7 @@ func (v *View) Name() string { return Name }
 
 // Tables implements projections.Projection.
 func (v *View) Tables() []string {
-	return []string{tableWebhooks, tableTags, tableCounts, tableBuckets, tableSubscribers}
+	return []string{tableWebhooks, tableTags, tableCounts, tableBuckets, tableSubscribers, tableHealth}
 }
 
 // Setup implements projections.Projection.
@@ -206,6 +212,11 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			seq       INTEGER NOT NULL,
 			PRIMARY KEY (tenant, community, event, seq)
 		) WITHOUT ROWID`,
+		// One row per webhook something was sent to: its webhook.Health as JSON.
+		`CREATE TABLE ` + s.Table(tableHealth) + ` (
+			id   TEXT PRIMARY KEY,
+			data TEXT NOT NULL
+		) WITHOUT ROWID`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("webhookview: setup: %w", err)
@@ -219,11 +230,18 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 // dispatcher's subscribers.
 func (v *View) Unchanged(at eventlog.Position) bool { return v.changes.Unchanged(at) }
 
-// Reads implements projections.Selective.
+// Reads implements projections.Selective: the webhooks' events, and the attempts their health is
+// folded from.
 func (v *View) Reads(eventType string) bool {
+	return isWebhookEvent(eventType) || eventType == delivery.EventAttempted
+}
+
+// isWebhookEvent reports whether events of the type change a webhook (its version); an attempt
+// changes only its health.
+func isWebhookEvent(eventType string) bool {
 	switch eventType {
 	case webhook.EventCreated, webhook.EventUpdated, webhook.EventDisabled, webhook.EventEnabled, webhook.EventDeleted,
-		webhook.EventSecretRotated:
+		webhook.EventSecretRotated, webhook.EventCircuitOpened, webhook.EventCircuitClosed:
 		return true
 	}
 	return false
@@ -233,7 +251,7 @@ func (v *View) Reads(eventType string) bool {
 // the view has already applied (its revision is not after the webhook's Version) or one for a
 // webhook the view does not hold.
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
-	v.changes.Mark(events, v.Reads)
+	v.changes.Mark(events, isWebhookEvent)
 	w := newWriter(tx, s)
 	defer w.close()
 	decoded, stop := v.decodeAhead(events)
@@ -245,6 +263,9 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		if err := w.apply(ctx, d.record, d.event, d.metadata); err != nil {
 			return fmt.Errorf("webhookview: %s@%d: %w", d.record.Stream, d.record.Revision, err)
 		}
+	}
+	if err := w.flushHealth(ctx); err != nil {
+		return fmt.Errorf("webhookview: health: %w", err)
 	}
 	return w.flushCounts(ctx)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections"
@@ -32,6 +33,10 @@ const (
 	qSaveCounts
 	qSubscribe
 	qUnsubscribe
+	qSetVersion
+	qLoadHealth
+	qSaveHealth
+	qDeleteHealth
 	qCount
 )
 
@@ -69,6 +74,12 @@ func queries(s projections.Schema) [qCount]string {
 			SELECT ?1, ?2, value, ?3 FROM json_each(?4) WHERE true ON CONFLICT DO NOTHING`,
 		qUnsubscribe: `DELETE FROM ` + subscribers + ` WHERE tenant = ?1 AND community = ?2 AND seq = ?3
 			AND event IN (SELECT value FROM json_each(?4))`,
+		// A circuit's change moves the webhook's version, not its updatedAt: it is no change of the
+		// subscription.
+		qSetVersion:   `UPDATE ` + webhooks + ` SET version = ?1, data = json_set(data, '$.version', ?1) WHERE seq = ?2`,
+		qLoadHealth:   `SELECT data FROM ` + s.Table(tableHealth) + ` WHERE id = ?`,
+		qSaveHealth:   `INSERT INTO ` + s.Table(tableHealth) + ` (id, data) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET data = ?2`,
+		qDeleteHealth: `DELETE FROM ` + s.Table(tableHealth) + ` WHERE id = ?`,
 	}
 }
 
@@ -96,11 +107,14 @@ type writer struct {
 	keys    map[tagName]int64
 	buckets map[bucketKey]int64
 	tags    map[int64]*tagChanges // by key
+	// health holds the health of the webhooks the batch changed, written once at its end; nil for
+	// a webhook whose row is to go.
+	health map[string]*webhook.Health
 }
 
 func newWriter(tx *sql.Tx, s projections.Schema) *writer {
 	return &writer{tx: tx, queries: queries(s), keys: make(map[tagName]int64),
-		buckets: make(map[bucketKey]int64), tags: make(map[int64]*tagChanges)}
+		buckets: make(map[bucketKey]int64), tags: make(map[int64]*tagChanges), health: make(map[string]*webhook.Health)}
 }
 
 func (w *writer) stmt(ctx context.Context, q int) (*sql.Stmt, error) {
@@ -139,13 +153,20 @@ func (w *writer) apply(ctx context.Context, r eventlog.RecordedEvent, e interfac
 	case webhook.Updated:
 		return w.update(ctx, r, e, md)
 	case webhook.Disabled:
-		return w.setDisabled(ctx, r, e.WebhookID, true, md)
+		if err := w.setDisabled(ctx, r, e.WebhookID, true, md); err != nil || e.Reason == "" {
+			return err
+		}
+		return w.disabledFor(ctx, e)
 	case webhook.Enabled:
 		return w.setDisabled(ctx, r, e.WebhookID, false, md)
 	case webhook.Deleted:
 		return w.remove(ctx, r, e.WebhookID)
 	case webhook.SecretRotated:
 		return w.rotate(ctx, r, e, md)
+	case webhook.CircuitOpened, webhook.CircuitClosed:
+		return w.circuit(ctx, r, e)
+	case delivery.Attempted:
+		return w.attempted(ctx, e)
 	}
 	return fmt.Errorf("unexpected event %s of type %T", e.EventName(), e)
 }
@@ -249,6 +270,11 @@ func (w *writer) setDisabled(ctx context.Context, r eventlog.RecordedEvent, id s
 	if err != nil {
 		return err
 	}
+	if !disabled {
+		// Enabled again, the endpoint starts afresh: its failures before are no reason to disable it
+		// or open its circuit.
+		w.health[id] = &webhook.Health{}
+	}
 	return w.exec(ctx, qSetDisabled, r.Revision, disabled, strconv.FormatBool(disabled), jsonTime(md), h.seq)
 }
 
@@ -263,6 +289,7 @@ func (w *writer) remove(ctx context.Context, r eventlog.RecordedEvent, id string
 	if err := w.removeTags(ctx, h.tenant, h.community, h.seq, h.tags); err != nil {
 		return err
 	}
+	w.health[id] = nil
 	if !h.disabled {
 		if err := w.subscribe(ctx, qUnsubscribe, h.tenant, h.community, h.seq, h.events); err != nil {
 			return err
