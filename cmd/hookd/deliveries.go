@@ -383,7 +383,7 @@ type attemptJSON struct {
 func toDeliveryJSON(d deliveryview.Delivery) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, WebhookID: d.WebhookID, TenantID: d.TenantID, CommunityID: d.CommunityID,
 		EventID: d.EventID, EventName: d.EventName, Status: d.Status.String(), Attempts: d.Attempts,
-			ScheduledAt: d.ScheduledAt.UTC(), ParkReason: d.ParkReason, WaitingFor: d.WaitingFor, AttemptLog: make([]attemptJSON, len(d.AttemptLog))}
+		ScheduledAt: d.ScheduledAt.UTC(), ParkReason: d.ParkReason, WaitingFor: d.WaitingFor, AttemptLog: make([]attemptJSON, len(d.AttemptLog))}
 	if !d.NextDueAt.IsZero() {
 		next := d.NextDueAt.UTC()
 		out.NextDueAt = &next
