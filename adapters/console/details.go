@@ -216,3 +216,28 @@ func (f deliveryFilter) query(index int) string {
 	v.Set("page", fmt.Sprint(index))
 	return "?" + v.Encode()
 }
+
+// endpoint is a webhook's endpoint health as its page's panel shows it, from the webhooks read model.
+type endpoint struct {
+	webhook.Health
+	// Circuit is closed, open or half_open at the time of the page; Rate the share of the recent
+	// attempts that succeeded; Recent how many they are.
+	Circuit, Rate string
+	Recent        int
+	// Disabled says why hookd disabled the webhook; empty when it did not.
+	Disabled string
+}
+
+func endpointPanel(h webhook.Health, now time.Time) endpoint {
+	e := endpoint{Health: h, Circuit: h.Circuit.State(now).String(), Rate: rate(h.SuccessRate()), Recent: len(h.Recent)}
+	switch h.DisabledReason {
+	case "":
+	case webhook.DisabledFailing:
+		e.Disabled = "failing: its endpoint failed without a success for longer than HOOKD_DISABLE_AFTER"
+	case webhook.DisabledGone:
+		e.Disabled = "gone: its endpoint answered 410 Gone"
+	default:
+		e.Disabled = h.DisabledReason
+	}
+	return e
+}

@@ -65,30 +65,50 @@ func (s *Console) openCommunity(c *fiber.Ctx) error {
 
 // webhookRow is a webhook as the community's list shows it.
 type webhookRow struct {
-	ID, Name, Host, State, Href string
-	EventNames, Tags            []string
-	Health                      deliveryview.Health
-	Rate                        string
+	ID, Name, Host, Href string
+	State                endpointState
+	EventNames, Tags     []string
+	Rate                 string
+	LastAttemptAt        time.Time
 }
 
-// state is enabled, disabled or failing (enabled, and a delivery parked in the health window, or
-// a retry under way with no success in it).
-func state(w webhookview.Webhook, h deliveryview.Health) string {
+// endpointState is a webhook's state as the pages show it, read from its endpoint health: Class is
+// enabled, disabled or failing (what the state filter selects), Label says more.
+type endpointState struct{ Class, Label string }
+
+// stateOf is disabled (with hookd's reason when hookd disabled it), failing (its circuit open or
+// half-open, or its last attempt failed) or enabled.
+func stateOf(w webhookview.Webhook, now time.Time) endpointState {
+	h := w.Health
 	switch {
+	case w.Disabled && h.DisabledReason != "":
+		return endpointState{"disabled", "disabled (" + h.DisabledReason + ")"}
 	case w.Disabled:
-		return "disabled"
-	case h.Failed > 0 || (h.Retrying > 0 && h.Succeeded == 0):
-		return "failing"
+		return endpointState{"disabled", "disabled"}
+	case h.Circuit.State(now) == webhook.StateOpen:
+		return endpointState{"failing", "circuit open"}
+	case h.Circuit.State(now) == webhook.StateHalfOpen:
+		return endpointState{"failing", "circuit half-open"}
+	case h.ConsecutiveFailures > 0:
+		return endpointState{"failing", "failing"}
 	}
-	return "enabled"
+	return endpointState{"enabled", "enabled"}
 }
 
-func rate(h deliveryview.Health) string {
-	r, ok := h.SuccessRate()
+// rate shows a success rate as SuccessRate methods answer it.
+func rate(r float64, ok bool) string {
 	if !ok {
 		return "—"
 	}
 	return strconv.FormatFloat(r*100, 'f', 1, 64) + " %"
+}
+
+// lastAttempt is when the endpoint was last tried; zero when never.
+func lastAttempt(h webhook.Health) time.Time {
+	if h.LastSuccessAt.After(h.LastFailureAt) {
+		return h.LastSuccessAt
+	}
+	return h.LastFailureAt
 }
 
 func (s *Console) webhooksPage(c *fiber.Ctx) error {
@@ -103,15 +123,14 @@ func (s *Console) webhooksPage(c *fiber.Ctx) error {
 	if tag != "" {
 		q.Tags = []string{tag}
 	}
-	since := s.cfg.Clock().Add(-healthWindow)
-	row := func(w webhookview.Webhook) (webhookRow, error) {
-		h, err := s.cfg.Deliveries.Health(c.UserContext(), tenant, community, w.ID, since)
-		if err != nil {
-			return webhookRow{}, err
-		}
-		return webhookRow{ID: w.ID, Name: w.Settings.Name, Host: hostOf(w.Settings.API.URL), State: state(w, h),
+	// State, rate and last attempt come from the webhooks read model's health rows, which Fetch
+	// reads with the page: no delivery is counted.
+	q.Health = true
+	now := s.cfg.Clock()
+	row := func(w webhookview.Webhook) webhookRow {
+		return webhookRow{ID: w.ID, Name: w.Settings.Name, Host: hostOf(w.Settings.API.URL), State: stateOf(w, now),
 			Href: webhookPath(tenant, community, w.ID), EventNames: w.Settings.EventNames, Tags: w.Settings.Tags,
-			Health: h, Rate: rate(h)}, nil
+			Rate: rate(w.Health.SuccessRate()), LastAttemptAt: lastAttempt(w.Health)}
 	}
 	var rows []webhookRow
 	total, scanned := 0, false
@@ -123,14 +142,10 @@ func (s *Console) webhooksPage(c *fiber.Ctx) error {
 		}
 		total = page.Total
 		for _, w := range page.Items {
-			r, err := row(w)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, r)
+			rows = append(rows, row(w))
 		}
 	} else {
-		// The state depends on deliveries: read the community's webhooks and keep the page asked for.
+		// The read model has no index by state: read the community's webhooks and keep the page asked for.
 		q.PageSize = 100
 		for q.PageIndex = 0; q.PageIndex*q.PageSize < maxStateScan; q.PageIndex++ {
 			page, err := s.cfg.WebhookView.Fetch(c.UserContext(), q)
@@ -138,11 +153,7 @@ func (s *Console) webhooksPage(c *fiber.Ctx) error {
 				return err
 			}
 			for _, w := range page.Items {
-				r, err := row(w)
-				if err != nil {
-					return err
-				}
-				if r.State == wantState {
+				if r := row(w); r.State.Class == wantState {
 					if total >= index*pageSize && total < (index+1)*pageSize {
 						rows = append(rows, r)
 					}
@@ -226,7 +237,8 @@ func (s *Console) webhookPage(c *fiber.Ctx) error {
 		deliveries[i] = toDeliveryRow(d, base+"/d/"+d.ID)
 	}
 	data := map[string]any{
-		"Webhook": w, "Base": base, "State": state(w, h), "Health": h, "Rate": rate(h), "Now": now,
+		"Webhook": w, "Base": base, "State": stateOf(w, now), "Health": h, "Rate": rate(h.SuccessRate()), "Now": now,
+		"Endpoint": endpointPanel(w.Health, now),
 		"Settings": settingsRows(w.Settings), "Timeline": timeline(hist.Entries), "HistoryTotal": hist.Total,
 		"Deliveries": deliveries, "DeliveryTotal": dpage.Total, "Filter": f,
 	}

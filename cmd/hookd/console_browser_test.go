@@ -155,7 +155,10 @@ func waitDeliveryStatus(h *testHookd, scope, webhookID, eventName, status string
 
 func TestConsoleInABrowser(t *testing.T) {
 	t.Parallel()
-	h := startHookd(t, deliveryEnv)
+	// A small breaker: three attempts in a minute, all failed, open a circuit for an hour, so that
+	// it is still open when the pages are read. No other webhook here fails three times in a row.
+	h := startHookd(t, map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true", "HOOKD_BREAKER_MIN_ATTEMPTS": "3",
+		"HOOKD_BREAKER_FAILURE_RATE": "100", "HOOKD_BREAKER_COOLDOWN": "1h", "HOOKD_BREAKER_MAX_COOLDOWN": "2h"})
 	// The first delivery is refused (500 is not a retry code here, so it is parked at once); every
 	// later request succeeds.
 	recv := newReceiver(t, http.StatusInternalServerError, http.StatusOK)
@@ -170,6 +173,29 @@ func TestConsoleInABrowser(t *testing.T) {
 	apiPublish(h, h.license, scope, map[string]any{"eventName": "ORDER_PAID", "payload": map[string]any{"order": 1}}, &published)
 	failedID := waitDeliveryStatus(h, scope, hook.ID, "ORDER_PAID", "failed")
 
+	// A webhook whose receiver always fails: its circuit opens, and its retries wait for it.
+	down := newReceiver(t, http.StatusServiceUnavailable)
+	flaky := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"STOCK_LOW"}, "name": "stock to the warehouse", "api": map[string]any{"url": down.srv.URL + "/in"},
+		"successCodes": []int{200}, "retryCodes": []int{503}, "retryCount": 2,
+	})
+	var batch struct{ IDs []string }
+	apiPublish(h, h.license, scope, []map[string]any{{"eventName": "STOCK_LOW", "payload": map[string]any{"sku": 1}},
+		{"eventName": "STOCK_LOW", "payload": map[string]any{"sku": 2}}, {"eventName": "STOCK_LOW", "payload": map[string]any{"sku": 3}}}, &batch)
+	var waitingID string
+	waitFor(t, 60*time.Second, "no delivery of the failing webhook waits for its circuit", func() bool {
+		var page struct {
+			Data []struct{ ID, WaitingFor string }
+		}
+		h.mustJSON(h.system(http.MethodPost, scope+"/webhook/"+flaky.ID+"/deliveries/fetch", map[string]any{}), http.StatusOK, &page)
+		for _, d := range page.Data {
+			if d.WaitingFor == "circuit_open" {
+				waitingID = d.ID
+			}
+		}
+		return waitingID != ""
+	})
+
 	b := newBrowser(t)
 	base := h.url
 
@@ -183,7 +209,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.run("open the community", chromedp.Click(`a[href="/console/t/acme/c/shop/"]`),
 		chromedp.WaitVisible(`//h1[contains(., "Webhooks of acme / shop")]`))
 	list := b.text("main table")
-	for _, want := range []string{"orders to billing", "127.0.0.1", "ORDER_PAID", "billing", "failing", "0.0 %"} {
+	for _, want := range []string{"orders to billing", "127.0.0.1", "ORDER_PAID", "billing", "failing", "0.0 %",
+		"stock to the warehouse", "circuit open"} {
 		wantContains(t, "webhook list", list, want)
 	}
 	b.shot("03-webhooks")
@@ -234,6 +261,24 @@ func TestConsoleInABrowser(t *testing.T) {
 	if id := got[before].header.Get("webhook-id"); id != shippedID {
 		t.Fatalf("the replay arrived as delivery %q, want %q", id, shippedID)
 	}
+
+	// The failing webhook's page shows its open circuit from the endpoint's health, and its waiting
+	// delivery what it waits for.
+	b.run("open the failing webhook", chromedp.Navigate(base+"/console/t/acme/c/shop/w/"+flaky.ID),
+		chromedp.WaitVisible("#endpoint-health"))
+	wantContains(t, "the failing webhook's state", b.text("h1"), "circuit open")
+	panel := b.text("#endpoint-health")
+	for _, want := range []string{"open", "until", "cool-down 1h0m0s", "0.0 %", "failing since"} {
+		wantContains(t, "the health panel", panel, want)
+	}
+	if strings.Contains(panel, "not failing") || strings.Contains(panel, "closed") {
+		t.Fatalf("the health panel of an endpoint that always failed: %q", panel)
+	}
+	b.shot("04b-circuit-open")
+	b.run("open the waiting delivery", chromedp.Click(`//a[text()="`+waitingID+`"]`),
+		chromedp.WaitVisible("#attempts-title"))
+	wantContains(t, "the waiting delivery", b.text("#summary-title + dl"), "waiting for circuit_open until")
+	b.shot("05b-waiting")
 
 	// Create a webhook: a bad URL is refused beside its field with the API's words, then it works.
 	b.run("open the create form", chromedp.Navigate(base+"/console/t/acme/c/shop/"),

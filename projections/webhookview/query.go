@@ -23,6 +23,8 @@ type FetchQuery struct {
 	// size: the caller does (the API allows 1 to 100).
 	PageIndex int
 	PageSize  int
+	// Health, when set, fills each webhook's Health: one lookup by id per webhook of the page.
+	Health bool
 }
 
 // Page is one page of webhooks, in creation order.
@@ -54,6 +56,9 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 			page, err = f.oneTag(tags[0], q.PageIndex, q.PageSize)
 		} else {
 			page, err = f.allTags(tags, q.PageIndex, q.PageSize)
+		}
+		for i := 0; err == nil && q.Health && i < len(page.Items); i++ {
+			page.Items[i].Health, err = f.health(page.Items[i].ID)
 		}
 		return err
 	})
