@@ -268,7 +268,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.WaitVisible("#endpoint-health"))
 	wantContains(t, "the failing webhook's state", b.text("h1"), "circuit open")
 	panel := b.text("#endpoint-health")
-	for _, want := range []string{"open", "until", "cool-down 1h0m0s", "0.0 %", "failing since"} {
+	for _, want := range []string{"open until", "cool-down", "1h0m0s", "0.0 %", "failing since"} {
 		wantContains(t, "the health panel", panel, want)
 	}
 	if strings.Contains(panel, "not failing") || strings.Contains(panel, "closed") {
