@@ -133,7 +133,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		UserAgent: "hookd/" + buildVersion(),
 		Clock:     n.clock,
 		// An endpoint gets as many connections kept as it may have attempts in flight.
-		IdleConnsPerHost: deliver.DefaultEndpointConcurrency,
+		IdleConnsPerHost: cfg.EndpointConcurrency,
 	})
 	if err != nil {
 		return nil, err
@@ -146,7 +146,8 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 			return key, err
 		}},
 		Sender: metrics.sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock, Share: share,
-		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
+		EndpointConcurrency: cfg.EndpointConcurrency,
+		PlatformURL:         cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
 		Logger: log.With("component", "deliverer"),
 	})
 	if err != nil {
