@@ -91,10 +91,14 @@ func (d *deliveryPipeline) processors() []processor {
 	return []processor{{name: dispatchProjection{}.Name(), err: d.dispatch.Err}}
 }
 
-// replays returns the replay command of a node that delivers: it hands what it replays to the
-// scheduler at once. A node that does not deliver (d nil) leaves replays to the log.
+// replays returns the replay command of a node that delivers in the embedded profile: it hands
+// what it replays to the scheduler at once, without waiting for the dispatcher to meet the replay
+// in the log. A node that does not deliver (d nil) leaves replays to the log, and so does every
+// node in the cluster profile, where the dispatch leader hands them over: on JetStream a second
+// hand-over is a second message, which another node can attempt while the first is in flight
+// (memtransport merges the two), and the replay would be sent twice.
 func (d *deliveryPipeline) replays(r *command.Replays) *command.Replays {
-	if d == nil {
+	if d == nil || d.leader != nil {
 		return r
 	}
 	return r.HandingOverTo(d.scheduler)
@@ -138,7 +142,18 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	if err != nil {
 		return nil, err
 	}
-	deliveries := deliverer.NewDeliveries(n.deliveries)
+	// One process keeps the deliveries it saved for their next attempt: it is their only writer.
+	// In the cluster profile it is not: a delivery this node scheduled or retried is attempted,
+	// and replayed, by the others too, and a kept copy would be stale. Attempted from a stale copy,
+	// a delivery is sent, its record refused by the log (another writer recorded first) and its
+	// message acked, so a retry or a replay is sent unrecorded and then waits for the reconciler.
+	var deliveries interface {
+		deliver.Deliveries
+		dispatch.Deliveries
+	} = deliverer.NewDeliveries(n.deliveries)
+	if cl != nil {
+		deliveries = n.deliveries
+	}
 	attempts, err := deliver.New(deliver.Config{
 		Deliveries: deliveries, Targets: deliverer.NewTargets(n.webhookView, n.codec),
 		Signer: deliverer.Signer{Key: func(ctx context.Context) (ed25519.PrivateKey, error) {
