@@ -122,6 +122,27 @@ func (r *clusterReceiver) failover(killed time.Time, accepted map[string]time.Ti
 	return -1, gap
 }
 
+// usualLatency is the median time from acceptance to first arrival of the events accepted in the
+// 3 s before at: what a failover's figure compares with.
+func (r *clusterReceiver) usualLatency(at time.Time, accepted map[string]time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var latencies []time.Duration
+	seen := map[string]bool{}
+	for _, a := range r.arrivals {
+		acc, ok := accepted[a.id]
+		if ok && !seen[a.id] && acc.Before(at) && acc.After(at.Add(-3*time.Second)) {
+			latencies = append(latencies, a.at.Sub(acc))
+		}
+		seen[a.id] = true
+	}
+	if len(latencies) == 0 {
+		return -1
+	}
+	slices.Sort(latencies)
+	return latencies[len(latencies)/2]
+}
+
 // procCluster is a cluster of `hookd serve` processes sharing env. Its lock is held by a publish
 // in flight, so that a node is killed or stopped only between two publishes to it.
 type procCluster struct {

@@ -504,14 +504,16 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 	}
 	beforeSecond := len(rcv.count)
 	rcv.mu.Unlock()
-	t.Logf("FIGURE failover kill -9 delivering node: next delivery of an event accepted after the kill %v after it; "+
-		"longest gap between deliveries %v; its attempts in flight delivered again within %v (ack wait 2 s)",
-		after.Round(time.Millisecond), gap.Round(time.Millisecond), redelivered.Round(time.Millisecond))
+	t.Logf("FIGURE failover kill -9 delivering node: next delivery of an event accepted after the kill %v after it "+
+		"(accept-to-delivery before it: median %v); longest gap between deliveries %v; its attempts in flight delivered again within %v (ack wait 2 s)",
+		after.Round(time.Millisecond), rcv.usualLatency(first, pub.snapshot()).Round(time.Millisecond), gap.Round(time.Millisecond),
+		redelivered.Round(time.Millisecond))
 
 	second := c.kill(leader)
 	after, gap = resumed("an event accepted after the dispatch leader's kill delivered", second)
 	t.Logf("FIGURE failover kill -9 dispatch leader: next delivery of an event accepted after the kill %v after it "+
-		"(lease TTL 10 s); longest gap between deliveries %v", after.Round(time.Millisecond), gap.Round(time.Millisecond))
+		"(lease TTL 10 s; accept-to-delivery before it: median %v); longest gap between deliveries %v",
+		after.Round(time.Millisecond), rcv.usualLatency(second, pub.snapshot()).Round(time.Millisecond), gap.Round(time.Millisecond))
 	if next := leaderOf(t, c.nodes, c.upNow()); next == leader {
 		t.Fatalf("node %d still leads after it was killed", leader)
 	}
