@@ -99,6 +99,15 @@ func (r *clusterReceiver) tallyOf(ids []string) (lost, duplicates int) {
 	return lost, duplicates
 }
 
+// waitAll waits until every one of ids has arrived, and fails the test naming how many have not.
+func (r *clusterReceiver) waitAll(t *testing.T, ids []string, within time.Duration) {
+	t.Helper()
+	if !eventually(within, func() bool { lost, _ := r.tallyOf(ids); return lost == 0 }) {
+		lost, _ := r.tallyOf(ids)
+		t.Fatalf("after %v, %d of %d accepted events not delivered", within, lost, len(ids))
+	}
+}
+
 // failover measures delivery around a failure at killed: after is the time from killed to the
 // first arrival of an event accepted after it (accepted maps webhook-ids to when the API accepted
 // them), and gap the longest gap between two arrivals from the last one before killed to that one.

@@ -461,7 +461,8 @@ func TestClusterReconcilerAfterStreamLost(t *testing.T) {
 func TestClusterKill9LosesNothing(t *testing.T) {
 	t.Parallel()
 	// 8 attempts in flight per node to a receiver that takes 50 ms deliver up to 160 a second per
-	// node; 10 events every 100 ms keep each node busy without a backlog, so a stall shows.
+	// node; 5 events every 100 ms keep the nodes busy without a backlog even on a loaded machine,
+	// so a stall shows.
 	const concurrency = 8
 	env := startClusterServices(t)
 	env["HOOKD_NATS_ACK_WAIT"] = "2s"
@@ -473,7 +474,7 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 		"eventNames": []string{"E"}, "name": "survivor", "api": map[string]any{"url": rcv.srv.URL},
 		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
 	})
-	pub := publishSteadily(c, scope, hook.ID, 10, 100*time.Millisecond)
+	pub := publishSteadily(c, scope, hook.ID, 5, 100*time.Millisecond)
 	defer pub.stop(t)
 	resumed := func(what string, killed time.Time) (after, gap time.Duration) {
 		t.Helper()
@@ -521,10 +522,7 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 	target := pub.count() + 50
 	apiEventually(t, 60*time.Second, "50 more events accepted", func() bool { return pub.count() >= target })
 	ids, _ := pub.stop(t)
-	apiEventually(t, 90*time.Second, "every accepted event delivered", func() bool {
-		lost, _ := rcv.tallyOf(ids)
-		return lost == 0
-	})
+	rcv.waitAll(t, ids, 120*time.Second)
 	lost, duplicates := rcv.tallyOf(ids)
 	t.Logf("%d events: %d delivered before the leader's kill, %d lost, %d delivered twice", len(ids), beforeSecond, lost, duplicates)
 	// In flight: each killed node's attempts, and, when the new leader hands over what is due,
