@@ -77,13 +77,6 @@ func (r *clusterReceiver) distinct() int {
 	return len(r.count)
 }
 
-// got reports whether the webhook-id has arrived.
-func (r *clusterReceiver) got(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.count[id] > 0
-}
-
 // tallyOf counts, for the webhook-ids given, those never delivered and the requests beyond the
 // first of each.
 func (r *clusterReceiver) tallyOf(ids []string) (lost, duplicates int) {
