@@ -14,6 +14,10 @@ const savedCacheSize = 10_000
 // Deliveries is command.Deliveries keeping the deliveries this process scheduled or saved, while
 // they are still scheduled, so that their next attempt need not read them back from the log.
 //
+// It is for a process that is its deliveries' only writer besides replays (the embedded profile): in
+// the cluster profile other nodes attempt what this one scheduled or saved, and an entry would go
+// stale unseen, so nodes there use command.Deliveries as it is.
+//
 // Its invalidation rule: an entry stands for the delivery as this process last appended it, and is
 // dropped when a save of it fails (a conflict means another writer changed it) or leaves it
 // finished (a replay reopens it in the log, which the next Load reads). At most savedCacheSize are

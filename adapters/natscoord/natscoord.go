@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,7 +72,18 @@ func openTTLBucket(ctx context.Context, conn *nats.Conn, replicas int, kind stri
 	if err != nil {
 		return nil, err
 	}
+	// A bucket another server made a moment ago may not be known to this one yet: in a cluster
+	// whose nodes start together, asking its status answered "stream not found" at times. That is
+	// waited out as a placement is (jsplacement.Patience).
 	st, err := kv.Status(ctx)
+	for deadline := time.Now().Add(jsplacement.Patience); errors.Is(err, jetstream.ErrStreamNotFound) && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natscoord: bucket %s: %w", cfg.Bucket, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		st, err = kv.Status(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natscoord: bucket %s: %w", cfg.Bucket, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hookd/hookd/adapters/console"
 	"github.com/hookd/hookd/adapters/httpapi"
 	"github.com/hookd/hookd/adapters/telemetry"
+	"github.com/hookd/hookd/application/deliver"
 )
 
 // config is hookd's configuration, read from the environment; README.md has the table.
@@ -39,6 +40,9 @@ type config struct {
 	// DeliveryWindow bounds the due deliveries the embedded profile's transport holds in memory
 	// (HOOKD_DELIVERY_WINDOW); the others wait in the log until it has room.
 	DeliveryWindow int
+	// EndpointConcurrency bounds the attempts in flight to one endpoint; in the cluster profile it
+	// is the cluster's, each delivering node taking its share.
+	EndpointConcurrency int
 	// API and Deliver are the node's roles (HOOKD_ROLES): API serves the management API, Deliver
 	// dispatches and delivers. At least one is on.
 	API, Deliver bool
@@ -135,6 +139,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_DELIVERY_WINDOW: must be a number from 10 to 10000000"))
 	}
 	cfg.DeliveryWindow = window
+	perEndpoint, err := strconv.Atoi(or(getenv("HOOKD_ENDPOINT_CONCURRENCY"), strconv.Itoa(deliver.DefaultEndpointConcurrency)))
+	if err != nil || perEndpoint < 1 || perEndpoint > 10_000 {
+		errs = append(errs, errors.New("HOOKD_ENDPOINT_CONCURRENCY: must be a number from 1 to 10000"))
+	}
+	cfg.EndpointConcurrency = perEndpoint
 	if cfg.PlatformURL != "" {
 		if u, err := url.Parse(cfg.PlatformURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("WEBHOOK_URL: must be an absolute http or https URL"))

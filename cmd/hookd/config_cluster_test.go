@@ -70,6 +70,12 @@ func TestConfigRolesAndNATS(t *testing.T) {
 		{name: "interval not a duration", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222", "HOOKD_RECONCILE_INTERVAL": "60"}), wantErr: "HOOKD_RECONCILE_INTERVAL"},
 		{name: "listen not host:port", env: with(map[string]string{"HOOKD_NATS_LISTEN": "4222"}), wantErr: "HOOKD_NATS_LISTEN"},
 		{name: "routes without a server", env: with(map[string]string{"HOOKD_NATS_URL": "nats://a:4222", "HOOKD_NATS_ROUTES": "nats-route://b:6222"}), wantErr: "need HOOKD_NATS_LISTEN"},
+		{name: "endpoint concurrency default", env: map[string]string{}, api: true, deliver: true,
+			check: func(c config) bool { return c.EndpointConcurrency == 128 }},
+		{name: "endpoint concurrency", env: map[string]string{"HOOKD_ENDPOINT_CONCURRENCY": "4"}, api: true, deliver: true,
+			check: func(c config) bool { return c.EndpointConcurrency == 4 }},
+		{name: "endpoint concurrency zero", env: map[string]string{"HOOKD_ENDPOINT_CONCURRENCY": "0"}, wantErr: "HOOKD_ENDPOINT_CONCURRENCY"},
+		{name: "endpoint concurrency not a number", env: map[string]string{"HOOKD_ENDPOINT_CONCURRENCY": "many"}, wantErr: "HOOKD_ENDPOINT_CONCURRENCY"},
 		{name: "routes without cluster listen", env: with(map[string]string{"HOOKD_NATS_LISTEN": "127.0.0.1:4222", "HOOKD_NATS_ROUTES": "nats-route://b:6222"}), wantErr: "HOOKD_NATS_CLUSTER_LISTEN"},
 	}
 	for _, c := range cases {

@@ -109,10 +109,14 @@ func (d *deliveryPipeline) dispatchPosition() (pos eventlog.Position, ok bool) {
 	return d.dispatch.Position(), true
 }
 
-// replays returns the replay command of a node that delivers: it hands what it replays to the
-// scheduler at once. A node that does not deliver (d nil) leaves replays to the log.
+// replays returns the replay command of a node that delivers in the embedded profile: it hands
+// what it replays to the scheduler at once, without waiting for the dispatcher to meet the replay
+// in the log. A node that does not deliver (d nil) leaves replays to the log, and so does every
+// node in the cluster profile, where the dispatch leader hands them over: on JetStream a second
+// hand-over is a second message, which another node can attempt while the first is in flight
+// (memtransport merges the two), and the replay would be sent twice.
 func (d *deliveryPipeline) replays(r *command.Replays) *command.Replays {
-	if d == nil {
+	if d == nil || d.leader != nil {
 		return r
 	}
 	return r.HandingOverTo(d.scheduler)
@@ -159,12 +163,21 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		UserAgent: "hookd/" + buildVersion(),
 		Clock:     n.clock,
 		// An endpoint gets as many connections kept as it may have attempts in flight.
-		IdleConnsPerHost: deliver.DefaultEndpointConcurrency,
+		IdleConnsPerHost: cfg.EndpointConcurrency,
 	})
 	if err != nil {
 		return nil, err
 	}
-	traced, err := telemetry.NewDeliveries(deliverer.NewDeliveries(n.deliveries), telemetry.DeliveriesConfig{
+	// One process keeps the deliveries it saved for their next attempt: it is their only writer.
+	// In the cluster profile it is not: a delivery this node scheduled or retried is attempted,
+	// and replayed, by the others too, and a kept copy would be stale. Attempted from a stale copy,
+	// a delivery is sent, its record refused by the log (another writer recorded first) and its
+	// message acked, so a retry or a replay is sent unrecorded and then waits for the reconciler.
+	var store telemetry.DeliveryStore = deliverer.NewDeliveries(n.deliveries)
+	if cl != nil {
+		store = n.deliveries
+	}
+	traced, err := telemetry.NewDeliveries(store, telemetry.DeliveriesConfig{
 		TracerProvider: n.tracing, TraceOf: n.deliveryTrace, Logger: log.With("component", "deliverer"),
 	})
 	if err != nil {
@@ -178,7 +191,8 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 			return key, err
 		}},
 		Sender: metrics.Sender(deliverer.Sender{Sender: send}), Scheduler: scheduler, Clock: n.clock, Share: share,
-		PlatformURL: cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
+		EndpointConcurrency: cfg.EndpointConcurrency,
+		PlatformURL:         cfg.PlatformURL, PlatformSecret: cfg.PlatformSecret,
 		Endpoints: n.webhooks, Breaker: cfg.Health.Breaker, DisableAfter: cfg.Health.DisableAfter,
 		Logger: log.With("component", "deliverer"),
 	})

@@ -50,7 +50,9 @@ type process struct {
 // adds to its environment.
 func startProcess(t *testing.T, bin, dataDir string, env ...string) *process {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// The process lives until the test ends (a cluster test under load runs longer than a minute):
+	// it is killed then if it still runs. Only the start below is bounded.
+	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(os.Environ(), "HOOKD_ADDR=127.0.0.1:0", "HOOKD_DATA_DIR="+dataDir, "HOOKD_LOG_FORMAT=json")
