@@ -589,19 +589,31 @@ func TestDeliverySIGTERMHandsOverCleanly(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	second.stop(t)
+	// The bound: a delivery arrives twice only when the first process reported its attempt cut
+	// short, which happens once the stop's grace period (10 s) has run out with attempts still in
+	// flight — possible on a starved machine, where the receiver may have had the request. Any
+	// other duplicate is a bug; the processes' warnings say which path it took.
+	warnings, cutShort := first.logged()
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
-	lost, duplicates := 0, 0
+	lost, duplicates, unexplained := 0, 0, 0
 	for _, id := range out.IDs {
-		n := rcv.count[delivery.ID(id, hook.ID)]
+		did := delivery.ID(id, hook.ID)
+		n := rcv.count[did]
 		if n == 0 {
 			lost++
 		}
 		duplicates += max(n-1, 0)
+		if n > 2 || n == 2 && !cutShort[did] {
+			unexplained += n - 1
+		}
 	}
-	t.Logf("%d events: %d delivered before SIGTERM, %d lost, %d delivered twice", events, atStop, lost, duplicates)
-	if lost != 0 || duplicates != 0 {
-		t.Errorf("after a graceful stop: %d lost, %d duplicates; want none of either", lost, duplicates)
+	t.Logf("%d events: %d delivered before SIGTERM, %d lost, %d delivered twice, %d attempts cut short by the grace period",
+		events, atStop, lost, duplicates, len(cutShort))
+	if lost != 0 || unexplained != 0 {
+		later, _ := second.logged()
+		t.Errorf("after a graceful stop: %d lost, %d duplicates not cut short by the grace period; want none of either\nwarnings of the first process:\n%s\nof the second:\n%s",
+			lost, unexplained, strings.Join(warnings, "\n"), strings.Join(later, "\n"))
 	}
 }
 
