@@ -42,7 +42,13 @@ func NewHandler(sendCtx context.Context, attempter Attempter, log *slog.Logger) 
 func (h *Handler) Handle(msg *message.Message) error {
 	id := string(msg.Payload)
 	err := h.attempter.Attempt(h.sendCtx, id)
-	if err != nil && !errors.Is(err, deliver.ErrCanceled) {
+	switch {
+	case errors.Is(err, deliver.ErrCanceled):
+		// Only a stop whose grace period ran out gets here. The target may have had the request,
+		// and gets it again: the one case where a graceful stop delivers twice, so it is told.
+		h.log.Warn("the stop's grace period ran out mid-attempt; the delivery is attempted again at the next start",
+			"delivery_id", id)
+	case err != nil:
 		h.log.Error("a delivery could not be attempted or scheduled again; handed back", "delivery_id", id, "err", err)
 	}
 	return err

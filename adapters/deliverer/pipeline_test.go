@@ -1,11 +1,16 @@
 package deliverer_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/hookd/hookd/adapters/deliverer"
 	"github.com/hookd/hookd/adapters/transport"
@@ -193,5 +198,39 @@ func TestPipelineStopLetsAttemptsInFlightFinish(t *testing.T) {
 				t.Errorf("attempt cut short: %v, want %v", canceled, tc.canceled)
 			}
 		})
+	}
+}
+
+// TestHandlerTellsWhichAttemptsTheGracePeriodCutShort: an attempt cut short by a stop (the only way a
+// graceful stop may deliver twice) is logged as a warning naming its delivery; one that succeeds is not.
+func TestHandlerTellsWhichAttemptsTheGracePeriodCutShort(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&out, nil))
+	a := newAttempter()
+	a.results["cut"] = []func() error{func() error { return deliver.ErrCanceled }}
+	h := deliverer.NewHandler(context.Background(), a, log)
+	if err := h.Handle(message.NewMessage("1", []byte("cut"))); !errors.Is(err, deliver.ErrCanceled) {
+		t.Fatalf("Handle: %v, want ErrCanceled (the message handed back)", err)
+	}
+	if err := h.Handle(message.NewMessage("2", []byte("done"))); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	var lines []struct {
+		Level      string
+		DeliveryID string `json:"delivery_id"`
+	}
+	for _, l := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+		var line struct {
+			Level      string
+			DeliveryID string `json:"delivery_id"`
+		}
+		if err := json.Unmarshal(l, &line); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) != 1 || lines[0].Level != "WARN" || lines[0].DeliveryID != "cut" {
+		t.Errorf("logged %+v, want one WARN naming delivery cut", lines)
 	}
 }

@@ -59,6 +59,26 @@ func (l *testLog) load(id string) *delivery.Delivery {
 	return d
 }
 
+// attempted returns the delivery's DeliveryAttempted event of attempt number.
+func (l *testLog) attempted(id string, number int) delivery.Attempted {
+	l.h.t.Helper()
+	records, err := l.n.store.ReadStream(context.Background(), delivery.Stream(id), 0, 0)
+	if err != nil {
+		l.h.t.Fatal(err)
+	}
+	for _, r := range records {
+		e, err := l.n.codec.Decode(r)
+		if err != nil {
+			l.h.t.Fatal(err)
+		}
+		if a, ok := e.(delivery.Attempted); ok && a.Attempt == number {
+			return a
+		}
+	}
+	l.h.t.Fatalf("delivery %s: no attempt %d in the log", id, number)
+	return delivery.Attempted{}
+}
+
 // append writes what the delivery recorded since it was loaded.
 func (l *testLog) append(d *delivery.Delivery) {
 	l.h.t.Helper()

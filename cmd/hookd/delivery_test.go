@@ -231,12 +231,21 @@ func TestDeliveryRetriesWithTheSameIDAndBody(t *testing.T) {
 	if got[0].header.Get("Webhook-Id") != got[1].header.Get("Webhook-Id") || string(got[0].body) != string(got[1].body) {
 		t.Errorf("the retry differs: ids %q %q", got[0].header.Get("Webhook-Id"), got[1].header.Get("Webhook-Id"))
 	}
-	if gap := got[1].at.Sub(got[0].at); gap < 700*time.Millisecond {
-		t.Errorf("the retry came %v after the first attempt, want about 1 s", gap)
-	}
-	d := waitDelivery(t, h, delivery.ID(published.ID, hook.ID))
+	id := delivery.ID(published.ID, hook.ID)
+	d := waitDelivery(t, h, id)
 	if d.Status() != delivery.StatusSucceeded || d.Attempts() != 2 {
 		t.Errorf("delivery: %v after %d attempts, want succeeded after 2", d.Status(), d.Attempts())
+	}
+	// The backoff counts from the attempt's recorded time, which is taken before the request is
+	// sent: the receiver's receipt of the first attempt comes some unknown time later (more on a
+	// loaded machine), so the gap between the two receipts says nothing. The promise is that the
+	// retry is due 1 s (±20 % jitter) after the first attempt and is not sent before it is due.
+	first := newTestLog(h).attempted(id, 1)
+	if wait := first.RetryAt.Sub(first.At); wait < 800*time.Millisecond || wait > 1200*time.Millisecond {
+		t.Errorf("the retry was due %v after the first attempt, want 1 s ± 20 %%", wait)
+	}
+	if got[1].at.Before(first.RetryAt) {
+		t.Errorf("the retry came at %v, before it was due (%v)", got[1].at, first.RetryAt)
 	}
 }
 
@@ -580,19 +589,31 @@ func TestDeliverySIGTERMHandsOverCleanly(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	second.stop(t)
+	// The bound: a delivery arrives twice only when the first process reported its attempt cut
+	// short, which happens once the stop's grace period (10 s) has run out with attempts still in
+	// flight — possible on a starved machine, where the receiver may have had the request. Any
+	// other duplicate is a bug; the processes' warnings say which path it took.
+	warnings, cutShort := first.logged()
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
-	lost, duplicates := 0, 0
+	lost, duplicates, unexplained := 0, 0, 0
 	for _, id := range out.IDs {
-		n := rcv.count[delivery.ID(id, hook.ID)]
+		did := delivery.ID(id, hook.ID)
+		n := rcv.count[did]
 		if n == 0 {
 			lost++
 		}
 		duplicates += max(n-1, 0)
+		if n > 2 || n == 2 && !cutShort[did] {
+			unexplained += n - 1
+		}
 	}
-	t.Logf("%d events: %d delivered before SIGTERM, %d lost, %d delivered twice", events, atStop, lost, duplicates)
-	if lost != 0 || duplicates != 0 {
-		t.Errorf("after a graceful stop: %d lost, %d duplicates; want none of either", lost, duplicates)
+	t.Logf("%d events: %d delivered before SIGTERM, %d lost, %d delivered twice, %d attempts cut short by the grace period",
+		events, atStop, lost, duplicates, len(cutShort))
+	if lost != 0 || unexplained != 0 {
+		later, _ := second.logged()
+		t.Errorf("after a graceful stop: %d lost, %d duplicates not cut short by the grace period; want none of either\nwarnings of the first process:\n%s\nof the second:\n%s",
+			lost, unexplained, strings.Join(warnings, "\n"), strings.Join(later, "\n"))
 	}
 }
 

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +47,19 @@ type process struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
+
+	mu sync.Mutex
+	// warnings are the process's log lines of level WARN and above, as written.
+	warnings []string
+	// cutShort are the deliveries whose attempt a stop cut short once its grace period ran out.
+	cutShort map[string]bool
+}
+
+// logged returns the warnings and the deliveries cut short so far.
+func (p *process) logged() (warnings []string, cutShort map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.warnings...), maps.Clone(p.cutShort)
 }
 
 // startProcess starts `hookd serve` on a free port and waits for its "hookd serving" log line; env
@@ -64,14 +80,28 @@ func startProcess(t *testing.T, bin, dataDir string, env ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
+	p := &process{cmd: cmd, done: make(chan error, 1), cutShort: map[string]bool{}}
 	addr := make(chan string, 1)
 	go func() {
 		scanner := bufio.NewScanner(stderr)
 		for scanner.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(scanner.Bytes(), &line) == nil && line.Msg == "hookd serving" {
+			var line struct {
+				Msg, Addr, Level string
+				DeliveryID       string `json:"delivery_id"`
+			}
+			if json.Unmarshal(scanner.Bytes(), &line) != nil {
+				continue
+			}
+			switch {
+			case line.Msg == "hookd serving":
 				addr <- line.Addr
+			case line.Level == "WARN" || line.Level == "ERROR":
+				p.mu.Lock()
+				p.warnings = append(p.warnings, scanner.Text())
+				if strings.HasPrefix(line.Msg, "the stop's grace period ran out") {
+					p.cutShort[line.DeliveryID] = true
+				}
+				p.mu.Unlock()
 			}
 		}
 		p.done <- cmd.Wait()
