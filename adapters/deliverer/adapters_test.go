@@ -43,12 +43,15 @@ func TestDeliveriesKeepsWhatItSavedWhileScheduled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := deliverer.NewDeliveries(inner)
+	c := deliverer.NewDeliveries(inner, eventlog.Start)
 	policy := delivery.Policy{SuccessCodes: []int{200}, RetryCodes: []int{503}, RetryCount: 2}
-	d, _, err := c.Schedule(ctx, delivery.Scheduling{
+	scheduling := delivery.Scheduling{
 		EventID: "e1", WebhookID: "w1", TenantID: "t1", CommunityID: "c1", EventName: "E", Body: `{}`,
 		Settings: delivery.Snapshot{API: webhook.Endpoint{URL: "https://receiver.example", AuthType: webhook.AuthNone}, Policy: policy}, At: time.Now(),
-	}, command.Caller{Actor: "test"})
+	}
+	// The dispatcher's caller: the same request for the same event, so scheduling again repeats.
+	dispatcher := command.Caller{Actor: "test-dispatcher", RequestID: "e1"}
+	d, _, err := c.Schedule(ctx, scheduling, dispatcher)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +98,21 @@ func TestDeliveriesKeepsWhatItSavedWhileScheduled(t *testing.T) {
 	}
 	if got.Status() != delivery.StatusSucceeded || log.reads != before+1 {
 		t.Fatalf("a finished delivery: %v after %d reads, want it succeeded, read from the log once", got.Status(), log.reads-before)
+	}
+
+	// A later process dispatching the same event again is answered as a repeat of the first
+	// append, with the delivery as built anew: it must not keep that copy, which the log has
+	// since seen succeed.
+	head, err := store.LastPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := deliverer.NewDeliveries(inner, head)
+	if again, _, err := later.Schedule(ctx, scheduling, dispatcher); err != nil || again == nil {
+		t.Fatalf("scheduling again: %v, %v; want the first append's answer", again, err)
+	}
+	if got, err := later.Load(ctx, d.ID()); err != nil || got.Status() != delivery.StatusSucceeded {
+		t.Fatalf("after scheduling again, Load: %v, %v; want the delivery as the log has it, succeeded", got.Status(), err)
 	}
 }
 

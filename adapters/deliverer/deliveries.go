@@ -5,6 +5,7 @@ import (
 
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/internal/bounded"
 )
 
@@ -31,17 +32,23 @@ const savedCacheSize = 10_000
 type Deliveries struct {
 	*command.Deliveries
 	saved *bounded.Map[*delivery.Delivery]
+	since eventlog.Position
 }
 
-// NewDeliveries returns the cache over inner.
-func NewDeliveries(inner *command.Deliveries) *Deliveries {
-	return &Deliveries{Deliveries: inner, saved: bounded.New[*delivery.Delivery](savedCacheSize)}
+// NewDeliveries returns the cache over inner, for a process that started when the log's head was at
+// since: what was appended at or before it is an earlier process's.
+func NewDeliveries(inner *command.Deliveries, since eventlog.Position) *Deliveries {
+	return &Deliveries{Deliveries: inner, saved: bounded.New[*delivery.Delivery](savedCacheSize), since: since}
 }
 
-// Schedule appends a new delivery as command.Deliveries does, and keeps it for its first attempt.
+// Schedule appends a new delivery as command.Deliveries does, and keeps it for its first attempt
+// when it is new to this process. Scheduling an event that an earlier process scheduled (a dispatch
+// over the log once more) is answered as a repeat of that first append, at its position, with the
+// delivery as built now, while the log may hold its attempts since: kept, that copy would be sent
+// again, so only a delivery appended after since is kept.
 func (c *Deliveries) Schedule(ctx context.Context, s delivery.Scheduling, caller command.Caller) (*delivery.Delivery, command.Result, error) {
 	d, res, err := c.Deliveries.Schedule(ctx, s, caller)
-	if d != nil && d.Status() == delivery.StatusScheduled {
+	if err == nil && d != nil && d.Status() == delivery.StatusScheduled && c.since.Before(res.Position) {
 		c.saved.Put(d.ID(), d)
 	}
 	return d, res, err

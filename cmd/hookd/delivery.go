@@ -173,9 +173,13 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	// and replayed, by the others too, and a kept copy would be stale. Attempted from a stale copy,
 	// a delivery is sent, its record refused by the log (another writer recorded first) and its
 	// message acked, so a retry or a replay is sent unrecorded and then waits for the reconciler.
-	var store telemetry.DeliveryStore = deliverer.NewDeliveries(n.deliveries)
-	if cl != nil {
-		store = n.deliveries
+	var store telemetry.DeliveryStore = n.deliveries
+	if cl == nil {
+		head, err := n.store.LastPosition(ctx)
+		if err != nil {
+			return nil, err
+		}
+		store = deliverer.NewDeliveries(n.deliveries, head)
 	}
 	traced, err := telemetry.NewDeliveries(store, telemetry.DeliveriesConfig{
 		TracerProvider: n.tracing, TraceOf: n.deliveryTrace, Logger: log.With("component", "deliverer"),
