@@ -18,9 +18,9 @@ const schemaVersion = 1
 // two thirds of the throughput). Stream names are stored once, in streams, which also keeps each
 // stream's last revision so an append checks its expectation with a single lookup.
 //
-// Positions are SQLite row ids: one more than the largest, assigned under the write lock. Events are
-// never deleted, so positions only grow, and a reader never sees a later position commit before an
-// earlier one.
+// Positions are SQLite row ids: one more than the largest, assigned under the write lock. Retention
+// deletes old streams (DeleteStreams) but never the event with the largest position, so positions
+// only grow, and a reader never sees a later position commit before an earlier one.
 const schema = `
 CREATE TABLE IF NOT EXISTS streams (
 	id       INTEGER PRIMARY KEY,
@@ -82,6 +82,12 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	switch version {
 	case schemaVersion:
 	case 0:
+		// Set before the first table exists, which is the only time SQLite takes it without
+		// rewriting the whole file: retention gives the pages of deleted streams back with
+		// incremental_vacuum. Files created before keep auto_vacuum=NONE (see DeleteStreams).
+		if _, err := conn.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+			return fmt.Errorf("sqlitestore: set auto_vacuum: %w", err)
+		}
 		if _, err := conn.ExecContext(ctx, schema); err != nil {
 			return fmt.Errorf("sqlitestore: create schema: %w", err)
 		}

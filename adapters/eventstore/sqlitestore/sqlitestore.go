@@ -99,6 +99,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		conn:      conn,
 		stmts:     stmts,
 		queue:     make(chan *appendRequest, s.opts.MaxBatch),
+		jobs:      make(chan *writeJob),
 		maxBatch:  s.opts.MaxBatch,
 		logger:    s.opts.Logger,
 		committed: s.committed,

@@ -34,6 +34,10 @@ type writer struct {
 	conn     *sql.Conn
 	stmts    writerStatements
 	queue    chan *appendRequest
+	// jobs takes work other than appends (retention's deletes), run between batches in
+	// transactions of their own, so that they never wait on SQLite's lock nor make a batch wait
+	// longer than their own short transaction.
+	jobs     chan *writeJob
 	maxBatch int
 	logger   *slog.Logger
 	// committed is called with the events of each batch that wrote some, once it is committed, and
@@ -62,8 +66,18 @@ func (w *writer) run(ctx context.Context) {
 			default:
 			}
 			w.commit(ctx, w.collect(req))
+		case job := <-w.jobs:
+			// select picks among ready cases at random, so a job waits for one batch at most.
+			job.done <- job.run(ctx, w.conn)
 		}
 	}
+}
+
+// writeJob is work for the write connection; done receives its result (buffered, so that a caller
+// that stopped waiting does not hold the writer).
+type writeJob struct {
+	run  func(ctx context.Context, conn *sql.Conn) error
+	done chan error
 }
 
 // fail answers taken and every request still queued with ErrClosed.
