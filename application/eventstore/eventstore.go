@@ -62,7 +62,8 @@ type StreamAt struct {
 // port of its own because only retention needs it. Implementations are safe for concurrent use.
 type Pruner interface {
 	// DeleteStreams removes each stream whose last event is still at the revision given, with all
-	// its events: they no longer read from ReadStream, ReadAll or new subscriptions, and the
+	// its events: they no longer read from ReadStream at once, and no longer from ReadAll once the
+	// store reclaims their space (the embedded store: at once; KurrentDB: at its next scavenge). The
 	// positions of the other events do not change. It returns the streams it left in place because
 	// they moved on since (a later event was appended) or because the store cannot remove them yet
 	// (the embedded store keeps the stream holding the log's last event, so that positions never

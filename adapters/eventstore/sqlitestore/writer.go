@@ -31,9 +31,9 @@ type appendOutcome struct {
 // writer owns the single write connection. It takes appends from a queue and commits as many as are
 // waiting in one transaction, so a batch costs one fsync however many callers it serves.
 type writer struct {
-	conn     *sql.Conn
-	stmts    writerStatements
-	queue    chan *appendRequest
+	conn  *sql.Conn
+	stmts writerStatements
+	queue chan *appendRequest
 	// jobs takes work other than appends (retention's deletes), run between batches in
 	// transactions of their own, so that they never wait on SQLite's lock nor make a batch wait
 	// longer than their own short transaction.
