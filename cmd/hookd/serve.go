@@ -137,9 +137,14 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	}()
 	// cl is the cluster profile's NATS; nil in the embedded profile.
 	var cl *clusterConn
+	// retentionDone is closed once the retention sweeper has stopped; nil until it is started.
+	var retentionDone <-chan struct{}
 	fail := func(err error) (*instance, error) {
 		cancel()
 		<-projectionsDone
+		if retentionDone != nil {
+			<-retentionDone
+		}
 		cl.close()
 		return nil, errors.Join(err, n.close())
 	}
@@ -157,6 +162,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		if deliveries, err = newDelivery(ctx, n, cfg, log, cl, newDeliveryMetrics(registry)); err != nil {
 			return fail(err)
 		}
+	}
+	if retentionDone, err = startRetention(ctx, n, cfg, deliveries, log); err != nil {
+		return fail(err)
 	}
 	if err := sleepUntil(ctx, notBefore); err != nil {
 		return fail(err)
@@ -207,6 +215,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 			err = errors.Join(err, deliveryErr)
 		}
 		<-projectionsDone
+		<-retentionDone
 		cl.close()
 		inst.err = errors.Join(err, n.close())
 		close(inst.done)

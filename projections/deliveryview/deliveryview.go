@@ -82,6 +82,9 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 		`CREATE UNIQUE INDEX ` + s.Index("deliveries_id") + ` ON ` + d + ` (id)`,
 		`CREATE INDEX ` + s.Index("deliveries_scope") + ` ON ` + d + ` (tenant, community, webhook_id, scheduled_at)`,
 		`CREATE INDEX ` + s.Index("deliveries_due") + ` ON ` + d + ` (next_due_at) WHERE status = 'scheduled'`,
+		// Retention removes a published event once no delivery of it is left. Event ids are
+		// UUIDv7 unless the publisher gave an idempotency key, so this index grows at its end.
+		`CREATE INDEX ` + s.Index("deliveries_event") + ` ON ` + d + ` (event_id)`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("deliveryview: setup: %w", err)
