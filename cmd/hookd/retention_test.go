@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/webhook"
+)
+
+// TestRetentionRemovesExpiredDeliveries: with a retention of an hour, the deliveries finished more
+// than an hour ago leave the log and the delivery log; those still in flight, finished since, or
+// replayed since stay, and so do the webhooks. A replay of an expired delivery is refused as
+// expired, by the API (410 in the error shape) and by hookd replay, and a rebuild of the deliveries
+// read model after retention gives the same delivery log as the live one.
+func TestRetentionRemovesExpiredDeliveries(t *testing.T) {
+	t.Parallel()
+	env := maps.Clone(handDrivenDeliveries)
+	env["HOOKD_DELIVERY_RETENTION"] = "1h"
+	h := startHookd(t, env)
+	l := newTestLog(h)
+	scope := apiScope("t1", "c1")
+	w := apiCreate(h, h.license, scope, apiMinimal("w"))
+	now := time.Now()
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	oldSucceeded := l.deliver(w, "E_A", ago(3*time.Hour), 200)
+	oldFailed := l.deliver(w, "E_A", ago(2*time.Hour), 500)
+	oldInFlight := l.deliver(w, "E_A", ago(3*time.Hour))
+	recent := l.deliver(w, "E_A", ago(10*time.Minute), 200)
+	// Finished long ago, replayed and finished again a minute ago: changed within the hour.
+	replayed := l.deliver(w, "E_A", ago(3*time.Hour), 500)
+	d := l.load(replayed)
+	if err := d.RequestReplay(delivery.ReplayCurrent, "test", ago(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	l.append(d)
+	l.attempt(replayed, 200, ago(2*time.Minute))
+	expired := []string{oldSucceeded, oldFailed}
+	kept := []string{oldInFlight, recent, replayed}
+	l.sync()
+
+	apiEventually(t, 60*time.Second, "the expired deliveries leave the delivery log", func() bool {
+		ids := apiDeliveryIDs(h, scope, w.ID, nil)
+		return !slices.Contains(ids, oldSucceeded) && !slices.Contains(ids, oldFailed)
+	})
+	if ids := apiDeliveryIDs(h, scope, w.ID, nil); !sameSet(ids, kept) {
+		t.Errorf("delivery log %v, want the deliveries kept %v", ids, kept)
+	}
+	ctx := context.Background()
+	for _, id := range expired {
+		if evs, err := l.n.store.ReadStream(ctx, delivery.Stream(id), 0, 0); err != nil || len(evs) != 0 {
+			t.Errorf("expired delivery %s: its stream reads %d events (%v), want none", id, len(evs), err)
+		}
+	}
+	for _, id := range kept {
+		if evs, err := l.n.store.ReadStream(ctx, delivery.Stream(id), 0, 0); err != nil || len(evs) == 0 {
+			t.Errorf("kept delivery %s: its stream reads %d events (%v)", id, len(evs), err)
+		}
+	}
+	if evs, err := l.n.store.ReadStream(ctx, webhook.Stream(w.ID), 0, 0); err != nil || len(evs) == 0 {
+		t.Errorf("the webhook's stream reads %d events (%v), want it kept", len(evs), err)
+	}
+
+	// A replay of an expired delivery says so, and appends nothing.
+	head := l.head()
+	apiWantError(t, h.system(http.MethodPost, webhookPath(scope, w.ID)+"/replay", map[string]any{"deliveryIds": []string{oldFailed, recent}}),
+		http.StatusGone, "delivery "+oldFailed+" has expired", "1h0m0s", "HOOKD_DELIVERY_RETENTION")
+	out, err := h.runCLI("replay", "--tenant", "t1", "--community", "c1", "--delivery", oldSucceeded)
+	if err == nil || !strings.Contains(err.Error(), "delivery "+oldSucceeded+" has expired") {
+		t.Errorf("hookd replay of an expired delivery: %v\n%s", err, out)
+	}
+	if after := l.head(); after != head {
+		t.Errorf("refused replays moved the log from %v to %v", head, after)
+	}
+	// Another tenant learns nothing of the id.
+	other := apiCreate(h, h.license, apiScope("t2", "c1"), apiMinimal("other"))
+	if got := apiReplay(h, apiScope("t2", "c1"), other.ID, map[string]any{"deliveryIds": []string{oldFailed}}); !slices.Equal(got.NotFound, []string{oldFailed}) {
+		t.Errorf("another tenant's replay of the id: %+v, want it not found", got)
+	}
+
+	// Rebuilt from the log as retention left it, the delivery log is the live one.
+	live := apiDeliveries(h, scope, w.ID, map[string]any{"pSize": 100})
+	if out, err := h.runCLI("projections", "rebuild", "--projection", "deliveries"); err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, out)
+	}
+	rebuilt := apiDeliveries(h, scope, w.ID, map[string]any{"pSize": 100})
+	if !reflect.DeepEqual(rebuilt, live) {
+		t.Errorf("the rebuilt delivery log differs from the live one:\nlive    %+v\nrebuilt %+v", live, rebuilt)
+	}
+	if len(rebuilt.Data) != len(kept) {
+		t.Errorf("rebuilt delivery log has %d deliveries, want %d", len(rebuilt.Data), len(kept))
+	}
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	return reflect.DeepEqual(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
