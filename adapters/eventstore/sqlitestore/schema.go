@@ -64,6 +64,27 @@ func dsn(path string, o Options, writer bool) string {
 	return path + "?" + q.Encode()
 }
 
+// prepareNew makes a new, empty file use auto_vacuum=INCREMENTAL, so that retention can give the
+// pages of deleted streams back (incremental_vacuum). SQLite takes the setting from a VACUUM, which
+// costs nothing while the file holds no table; on a file with data it would rewrite the whole file,
+// so files created before this setting keep auto_vacuum=NONE (see DeleteStreams). It runs outside
+// a transaction, which VACUUM needs; two processes creating the file at once both run it, harmlessly.
+func prepareNew(ctx context.Context, conn *sql.Conn) error {
+	var tables int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+		return fmt.Errorf("sqlitestore: read schema: %w", err)
+	}
+	if tables > 0 {
+		return nil
+	}
+	for _, stmt := range []string{"PRAGMA auto_vacuum = INCREMENTAL", "VACUUM"} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("sqlitestore: %s: %w", stmt, err)
+		}
+	}
+	return nil
+}
+
 // migrate creates the schema in a new file and checks the version of an existing one. It runs in an
 // immediate transaction so that two processes opening a new file at once do not both create it.
 func migrate(ctx context.Context, conn *sql.Conn) (err error) {
@@ -82,12 +103,6 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	switch version {
 	case schemaVersion:
 	case 0:
-		// Set before the first table exists, which is the only time SQLite takes it without
-		// rewriting the whole file: retention gives the pages of deleted streams back with
-		// incremental_vacuum. Files created before keep auto_vacuum=NONE (see DeleteStreams).
-		if _, err := conn.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
-			return fmt.Errorf("sqlitestore: set auto_vacuum: %w", err)
-		}
 		if _, err := conn.ExecContext(ctx, schema); err != nil {
 			return fmt.Errorf("sqlitestore: create schema: %w", err)
 		}

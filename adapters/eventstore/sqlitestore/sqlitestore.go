@@ -88,6 +88,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err != nil {
 		return classify(err)
 	}
+	if err := prepareNew(ctx, conn); err != nil {
+		return errors.Join(classify(err), conn.Close())
+	}
 	if err := migrate(ctx, conn); err != nil {
 		return errors.Join(classify(err), conn.Close())
 	}
