@@ -2,11 +2,11 @@ package sqlitestore_test
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
@@ -22,7 +22,7 @@ func fill(t *testing.T, s *sqlitestore.Store, prefix string, n int) []eventstore
 	for i := range streams {
 		evs := events(4)
 		for j := range evs {
-			evs[j].Data = []byte(`"` + strings.Repeat("x", 1024) + `"`)
+			evs[j].Data = incompressible(1024)
 		}
 		name := fmt.Sprintf("%s-%d", prefix, i)
 		if _, err := s.Append(ctx, name, eventlog.NoStream(), evs); err != nil {
@@ -31,6 +31,13 @@ func fill(t *testing.T, s *sqlitestore.Store, prefix string, n int) []eventstore
 		streams[i] = eventstore.StreamAt{Stream: name, Revision: 3}
 	}
 	return streams
+}
+
+// incompressible returns n random bytes: the store cannot pack them smaller.
+func incompressible(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return b
 }
 
 func fileSize(t *testing.T, path string) int64 {

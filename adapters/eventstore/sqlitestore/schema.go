@@ -10,7 +10,7 @@ import (
 )
 
 // schemaVersion is kept in PRAGMA user_version so that Open refuses a file laid out differently.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // The log lives in two tables. events is keyed by the global position, so an append adds rows at
 // the end of one B-tree and ReadAll is a range scan over it; its only secondary index holds two
@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS events (
 	id        BLOB    NOT NULL,
 	type      TEXT    NOT NULL,
 	data      BLOB,
-	metadata  BLOB
+	metadata  BLOB,
+	packed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, revision);
 `
@@ -102,6 +103,14 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	}
 	switch version {
 	case schemaVersion:
+	case 1:
+		// Version 2 added packed (see pack.go); rows written before read as stored.
+		if _, err := conn.ExecContext(ctx, "ALTER TABLE events ADD COLUMN packed INTEGER NOT NULL DEFAULT 0"); err != nil {
+			return fmt.Errorf("sqlitestore: add events.packed: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
+			return fmt.Errorf("sqlitestore: set schema version: %w", err)
+		}
 	case 0:
 		if _, err := conn.ExecContext(ctx, schema); err != nil {
 			return fmt.Errorf("sqlitestore: create schema: %w", err)

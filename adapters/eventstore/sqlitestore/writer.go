@@ -200,8 +200,9 @@ func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int6
 	var position int64
 	for i, ev := range req.events {
 		revision := expected + 1 + int64(i)
+		data, packed := pack(ev.Data)
 		res, err := w.stmts.insertEvent.ExecContext(ctx,
-			streamID, revision, created, ev.ID[:], ev.Type, ev.Data, ev.Metadata)
+			streamID, revision, created, ev.ID[:], ev.Type, data, packed, ev.Metadata)
 		if err != nil {
 			return eventlog.AppendResult{}, written, err
 		}
@@ -311,8 +312,8 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.createStream = prepare("INSERT INTO streams (name, revision) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id")
 	s.advanceStream = prepare("UPDATE streams SET revision = ? WHERE name = ? AND revision = ? RETURNING id")
 	s.selectStream = prepare("SELECT id, revision FROM streams WHERE name = ?")
-	s.insertEvent = prepare(`INSERT INTO events (stream_id, revision, created, id, type, data, metadata)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	s.insertEvent = prepare(`INSERT INTO events (stream_id, revision, created, id, type, data, packed, metadata)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.selectIDs = prepare(`SELECT position, id FROM events
 		WHERE stream_id = ? AND revision BETWEEN ? AND ? ORDER BY revision`)
 	if err := errors.Join(errs...); err != nil {
