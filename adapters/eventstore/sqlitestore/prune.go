@@ -12,10 +12,10 @@ import (
 
 var _ eventstore.Pruner = (*Store)(nil)
 
-// MaxDeleteBatch bounds the streams one DeleteStreams call removes in one transaction. Appends wait
-// while it runs: a delivery's stream holds a handful of events, so a batch of this size takes a few
-// milliseconds. Longer lists are split into several transactions.
-const MaxDeleteBatch = 64
+// MaxDeleteBatch bounds the streams one DeleteStreams call removes in one transaction. The appends
+// committed with it wait while it runs: a delivery's stream holds a handful of events, so a batch of
+// this size takes a millisecond or two. Longer lists are split.
+const MaxDeleteBatch = 16
 
 // freeReserve is how many free pages the file keeps after a delete before incremental_vacuum gives
 // the rest back to the file system: appends reuse free pages before they grow the file, so a log
@@ -23,12 +23,13 @@ const MaxDeleteBatch = 64
 // and forth.
 const freeReserve = 4096
 
-// vacuumStep bounds the pages one incremental_vacuum call gives back, so that a large delete does
-// not turn into one long stall for the appends.
-const vacuumStep = 2048
+// vacuumStep bounds the pages one incremental_vacuum call gives back (512 KiB), so that a large
+// delete does not turn into one long stall for the appends.
+const vacuumStep = 128
 
-// DeleteStreams implements eventstore.Pruner. It runs on the writer, between append batches, in
-// transactions of at most MaxDeleteBatch streams. The stream that holds the log's last event is
+// DeleteStreams implements eventstore.Pruner. It runs on the writer, at most MaxDeleteBatch streams
+// at a time, each time inside the transaction of the next append batch (or alone when no append
+// comes), so that appends wait for its statements but not for a commit of its own. The stream that holds the log's last event is
 // kept: positions are row ids, one more than the largest, and removing the largest would let the
 // next append reuse a position a subscriber has already seen.
 //
@@ -74,15 +75,8 @@ func (s *Store) onWriter(ctx context.Context, fn func(context.Context, *sql.Conn
 	return <-job.done
 }
 
+// deleteStreams runs inside a transaction the writer opened.
 func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.StreamAt) (kept []eventstore.StreamAt, err error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return nil, fmt.Errorf("sqlitestore: delete streams: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-	}()
 	var lastPosition int64
 	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(position), 0) FROM events").Scan(&lastPosition); err != nil {
 		return nil, fmt.Errorf("sqlitestore: delete streams: %w", err)
@@ -107,9 +101,6 @@ func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.Strea
 		if _, err := conn.ExecContext(ctx, "DELETE FROM streams WHERE id = ?", id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		}
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return nil, fmt.Errorf("sqlitestore: delete streams: commit: %w", err)
 	}
 	return kept, nil
 }
