@@ -17,12 +17,6 @@ var _ eventstore.Pruner = (*Store)(nil)
 // this size takes a millisecond or two. Longer lists are split.
 const MaxDeleteBatch = 16
 
-// freeReserve is how many free pages the file keeps after a delete before incremental_vacuum gives
-// the rest back to the file system: appends reuse free pages before they grow the file, so a log
-// under retention that deletes about what it appends keeps a steady size without moving pages back
-// and forth.
-const freeReserve = 4096
-
 // vacuumStep bounds the pages one incremental_vacuum call gives back (512 KiB), so that a large
 // delete does not turn into one long stall for the appends.
 const vacuumStep = 128
@@ -35,7 +29,7 @@ const vacuumStep = 128
 //
 // The space the events took is reused by later appends. In a file created with
 // auto_vacuum=INCREMENTAL (every file this version creates), free pages beyond a reserve of
-// freeReserve pages are also given back to the file system; a file created before keeps them free
+// Options.FreePagesKept pages are also given back to the file system; a file created before keeps them free
 // for reuse, so it stops growing but does not shrink (see docs/operations.md).
 func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt) ([]eventstore.StreamAt, error) {
 	if s.closed() {
@@ -52,7 +46,7 @@ func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt
 			if err != nil {
 				return err
 			}
-			return vacuum(ctx, conn)
+			return vacuum(ctx, conn, int64(s.opts.FreePagesKept))
 		})
 		if err != nil {
 			return kept, s.classify(err)
@@ -105,9 +99,9 @@ func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.Strea
 	return kept, nil
 }
 
-// vacuum gives free pages beyond freeReserve back to the file system, at most vacuumStep at a time,
+// vacuum gives free pages beyond reserve back to the file system, at most vacuumStep at a time,
 // when the file was created with auto_vacuum=INCREMENTAL; otherwise it does nothing.
-func vacuum(ctx context.Context, conn *sql.Conn) error {
+func vacuum(ctx context.Context, conn *sql.Conn, reserve int64) error {
 	var mode, free int64
 	if err := conn.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
 		return fmt.Errorf("sqlitestore: auto_vacuum: %w", err)
@@ -118,10 +112,10 @@ func vacuum(ctx context.Context, conn *sql.Conn) error {
 	if err := conn.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&free); err != nil {
 		return fmt.Errorf("sqlitestore: freelist_count: %w", err)
 	}
-	if free <= freeReserve {
+	if free <= reserve {
 		return nil
 	}
-	rows, err := conn.QueryContext(ctx, "PRAGMA incremental_vacuum("+strconv.FormatInt(min(free-freeReserve, vacuumStep), 10)+")")
+	rows, err := conn.QueryContext(ctx, "PRAGMA incremental_vacuum("+strconv.FormatInt(min(free-reserve, vacuumStep), 10)+")")
 	if err != nil {
 		return fmt.Errorf("sqlitestore: incremental_vacuum: %w", err)
 	}
