@@ -57,8 +57,8 @@ type Config struct {
 	Clock   func() time.Time
 	// Interval is the pause between passes once a pass found nothing more to remove. Default 1s.
 	Interval time.Duration
-	// Batch is how many streams one delete removes. Default 64, small enough that appends wait a
-	// few milliseconds at most while it runs.
+	// Batch is how many deliveries one pass removes together: one DeleteStreams call (which the
+	// store may split into smaller transactions), one read-model transaction. Default 64.
 	Batch  int
 	Logger *slog.Logger
 }

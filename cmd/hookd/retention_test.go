@@ -183,3 +183,34 @@ func dirSize(t *testing.T, dir string) int64 {
 	}
 	return total
 }
+
+func TestDeliveryRetentionConfig(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{
+		{"", 30 * 24 * time.Hour, true},
+		{"7d", 7 * 24 * time.Hour, true},
+		{"12h", 12 * time.Hour, true},
+		{"20s", 20 * time.Second, true},
+		{"0", 0, true},
+		{"-1h", 0, false},
+		{"forever", 0, false},
+		{"1w", 0, false},
+	} {
+		cfg, err := configFromEnv(func(k string) string {
+			if k == "HOOKD_DELIVERY_RETENTION" {
+				return c.value
+			}
+			return ""
+		})
+		switch {
+		case c.ok && (err != nil || cfg.DeliveryRetention != c.want):
+			t.Errorf("HOOKD_DELIVERY_RETENTION=%q: %v, %v; want %v", c.value, cfg.DeliveryRetention, err, c.want)
+		case !c.ok && (err == nil || !strings.Contains(err.Error(), "HOOKD_DELIVERY_RETENTION")):
+			t.Errorf("HOOKD_DELIVERY_RETENTION=%q: %v, want an error naming the variable", c.value, err)
+		}
+	}
+}
