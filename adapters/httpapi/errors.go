@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookd/hookd/application/eventstore"
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
 	"github.com/hookd/hookd/domain/publication"
@@ -51,6 +52,7 @@ func status(err error) (int, string) {
 	var validation *webhook.ValidationError
 	var fe *fiber.Error
 	var storage *eventstore.StorageError
+	var expired *delivery.ExpiredError
 	switch {
 	case errors.As(err, &api):
 		return api.status, api.message
@@ -58,6 +60,8 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, validation.Error()
 	case errors.Is(err, publication.ErrPayloadTooLarge):
 		return http.StatusRequestEntityTooLarge, strings.ReplaceAll(err.Error(), "publication: ", "")
+	case errors.As(err, &expired):
+		return http.StatusGone, expired.Error()
 	case errors.Is(err, webhook.ErrNotFound), errors.Is(err, webhook.ErrDeleted):
 		return http.StatusNotFound, "webhook not found"
 	case errors.Is(err, servicekey.ErrUnknownKey):

@@ -88,6 +88,24 @@ type Replays struct {
 	webhooks *Webhooks
 	// scheduler, when set, is handed each delivery replayed.
 	scheduler Scheduler
+	// expired, when set, tells which delivery ids retention removed, kept for retention.
+	expired   ExpiredDeliveries
+	retention time.Duration
+}
+
+// ExpiredDeliveries says which delivery ids retention removed from the log.
+type ExpiredDeliveries interface {
+	// Expired returns which of ids retention removed from the tenant and community, and from the
+	// webhook unless webhookID is empty.
+	Expired(ctx context.Context, tenantID, communityID, webhookID string, ids []string) (map[string]bool, error)
+}
+
+// WithExpiry returns the replay command that refuses, with a *delivery.ExpiredError, a replay
+// naming deliveries that e says retention removed (retention is the period the error names).
+func (h *Replays) WithExpiry(e ExpiredDeliveries, retention time.Duration) *Replays {
+	r := *h
+	r.expired, r.retention = e, retention
+	return &r
 }
 
 // NewReplays returns the replay command, which selects deliveries by filter through selector.
@@ -160,7 +178,8 @@ type ReplayResult struct {
 //
 // Nothing is appended until the command is valid and the selection is made: a
 // *webhook.ValidationError (bad input, or a filter selecting more than Limit) and webhook.ErrNotFound
-// (WebhookID names no webhook of the tenant and community, or a deleted one) leave the log as it was.
+// (WebhookID names no webhook of the tenant and community, or a deleted one) leave the log as it
+// was, and so does a *delivery.ExpiredError (WithExpiry).
 // Explicit ids are checked against the delivery's stream, not the read model, so a delivery just
 // scheduled is found even before the read model shows it.
 //
@@ -190,6 +209,9 @@ func (h *Replays) Replay(ctx context.Context, cmd Replay, caller Caller) (Replay
 	}
 	ids, err := h.selectIDs(ctx, cmd)
 	if err != nil {
+		return ReplayResult{}, err
+	}
+	if err := h.refuseExpired(ctx, cmd, ids); err != nil {
 		return ReplayResult{}, err
 	}
 	if caller.RequestID == "" {
@@ -289,6 +311,26 @@ func (h *Replays) selectIDs(ctx context.Context, cmd Replay) ([]string, error) {
 	}
 	slices.Reverse(ids)
 	return ids, nil
+}
+
+// refuseExpired returns a *delivery.ExpiredError naming the explicit ids that retention removed,
+// before anything is appended: asking for them again cannot succeed, and saying so beats counting
+// them as not found.
+func (h *Replays) refuseExpired(ctx context.Context, cmd Replay, ids []string) error {
+	if h.expired == nil || cmd.DeliveryIDs == nil {
+		return nil
+	}
+	expired, err := h.expired.Expired(ctx, cmd.TenantID, cmd.CommunityID, cmd.WebhookID, ids)
+	if err != nil || len(expired) == 0 {
+		return err
+	}
+	var gone []string
+	for _, id := range ids {
+		if expired[id] {
+			gone = append(gone, id)
+		}
+	}
+	return &delivery.ExpiredError{IDs: gone, Retention: h.retention}
 }
 
 // outcome is how one delivery of a replay was decided.

@@ -51,3 +51,23 @@ type Subscription interface {
 	// Close ends the subscription. It is safe to call more than once.
 	Close() error
 }
+
+// StreamAt names a stream and the revision of its last event, as the caller last saw it.
+type StreamAt struct {
+	Stream   string
+	Revision uint64
+}
+
+// Pruner removes whole streams from the log, for retention: the log otherwise only grows. It is a
+// port of its own because only retention needs it. Implementations are safe for concurrent use.
+type Pruner interface {
+	// DeleteStreams removes each stream whose last event is still at the revision given, with all
+	// its events: they no longer read from ReadStream at once, and no longer from ReadAll once the
+	// store reclaims their space (the embedded store: at once; KurrentDB: at its next scavenge). The
+	// positions of the other events do not change. It returns the streams it left in place because
+	// they moved on since (a later event was appended) or because the store cannot remove them yet
+	// (the embedded store keeps the stream holding the log's last event, so that positions never
+	// go back); asking again later may remove those. A stream that is not there counts as removed.
+	// The removal of each stream is all or nothing, and durable when DeleteStreams returns.
+	DeleteStreams(ctx context.Context, streams []StreamAt) (kept []StreamAt, err error)
+}

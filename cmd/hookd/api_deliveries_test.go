@@ -380,4 +380,5 @@ func TestReplayAndDeliveriesRefuseBadInputAndAppendNothing(t *testing.T) {
 
 // handDrivenDeliveries runs a node that does not deliver, for tests that put deliveries in the
 // states they need by appending their events by hand: a delivering node would attempt them.
-var handDrivenDeliveries = map[string]string{"HOOKD_DELIVERY": "off"}
+// Retention is off: they date deliveries months back, which the default 30 days would remove.
+var handDrivenDeliveries = map[string]string{"HOOKD_DELIVERY": "off", "HOOKD_DELIVERY_RETENTION": "0"}

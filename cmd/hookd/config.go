@@ -64,6 +64,9 @@ type config struct {
 	HTTP httpapi.Limits
 	// Health is the circuit breaker's rule and auto-disable's delay.
 	Health healthConfig
+	// DeliveryRetention is how long a finished delivery is kept after its last change
+	// (HOOKD_DELIVERY_RETENTION); 0 keeps every delivery for ever.
+	DeliveryRetention time.Duration
 	// PprofAddr is the loopback address net/http/pprof serves on (HOOKD_PPROF_ADDR, serve --pprof);
 	// empty, the default, serves none.
 	PprofAddr string
@@ -85,8 +88,10 @@ const (
 	eventStoreKurrentDB = "kurrentdb"
 )
 
-// Defaults of HOOKD_ADDR and HOOKD_DATA_DIR.
+// Defaults of HOOKD_ADDR, HOOKD_DATA_DIR and HOOKD_DELIVERY_RETENTION.
 const (
+	defaultRetention = "30d"
+
 	defaultAddr    = "127.0.0.1:8080"
 	defaultDataDir = "./data"
 )
@@ -144,6 +149,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("HOOKD_ENDPOINT_CONCURRENCY: must be a number from 1 to 10000"))
 	}
 	cfg.EndpointConcurrency = perEndpoint
+	if cfg.DeliveryRetention, err = parseDays(or(getenv("HOOKD_DELIVERY_RETENTION"), defaultRetention)); err != nil || cfg.DeliveryRetention < 0 {
+		errs = append(errs, errors.New("HOOKD_DELIVERY_RETENTION: give days such as 30d, a Go duration such as 12h or 20s, or 0 to keep deliveries for ever"))
+	}
 	if cfg.PlatformURL != "" {
 		if u, err := url.Parse(cfg.PlatformURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("WEBHOOK_URL: must be an absolute http or https URL"))

@@ -67,7 +67,8 @@ func healthFromEnv(getenv func(string) string) (healthConfig, error) {
 	return h, errors.Join(errs...)
 }
 
-// parseDays reads a Go duration, or whole days ("5d"), or "0".
+// parseDays reads whole days ("5d"), a Go duration ("36h", "90m") or "0": HOOKD_DISABLE_AFTER,
+// HOOKD_DELIVERY_RETENTION and replay's --since.
 func parseDays(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)

@@ -180,6 +180,11 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if err := n.buildReadModels(api); err != nil {
 		return err
 	}
+	// The ids of deliveries retention removed are kept apart from the projections' tables, which
+	// a rebuild replaces; replays look them up whether or not retention runs now.
+	if err := n.deliveryView.PrepareExpiredIDs(ctx); err != nil {
+		return err
+	}
 	return n.buildCommands()
 }
 
@@ -279,6 +284,7 @@ func (n *node) buildCommands() error {
 	if n.replays, err = command.NewReplays(n.store, n.codec, n.clock, deliverySelector{n.deliveryView}); err != nil {
 		return err
 	}
+	n.replays = n.replays.WithExpiry(n.deliveryView, n.cfg.DeliveryRetention)
 	n.history, err = query.NewWebhookHistory(n.store, n.codec)
 	return err
 }

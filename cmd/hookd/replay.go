@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -189,13 +187,7 @@ func replayOf(o replayOptions, now time.Time) (command.Replay, error) {
 
 // parseSince reads --since: whole days ("7d") or a Go duration ("36h", "90m").
 func parseSince(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
-		var n int
-		if n, err = strconv.Atoi(days); err == nil {
-			d = time.Duration(n) * 24 * time.Hour
-		}
-	}
+	d, err := parseDays(s)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("--since %q: give days such as 7d, or a Go duration such as 36h, 90m or 1h30m", s)
@@ -207,8 +199,22 @@ func parseSince(s string) (time.Duration, error) {
 
 // checkReplayScope refuses a replay whose tenant and community have neither a webhook nor a
 // delivery in the read models, or whose ids name no delivery there: a typo there would otherwise
-// replay nothing and say so as if it were true. The webhook is checked by the replay itself.
+// replay nothing and say so as if it were true. Ids of deliveries that retention removed are named
+// as expired. The webhook is checked by the replay itself.
 func checkReplayScope(ctx context.Context, n *node, cmd command.Replay) error {
+	expired, err := n.deliveryView.Expired(ctx, cmd.TenantID, cmd.CommunityID, cmd.WebhookID, cmd.DeliveryIDs)
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for _, id := range cmd.DeliveryIDs {
+		if expired[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		return &delivery.ExpiredError{IDs: gone, Retention: n.cfg.DeliveryRetention}
+	}
 	for _, id := range cmd.DeliveryIDs {
 		d, err := n.deliveryView.Get(ctx, cmd.TenantID, cmd.CommunityID, id)
 		if errors.Is(err, delivery.ErrNotFound) || err == nil && cmd.WebhookID != "" && d.WebhookID != cmd.WebhookID {

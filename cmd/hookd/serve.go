@@ -153,9 +153,14 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 	}()
 	// cl is the cluster profile's NATS; nil in the embedded profile.
 	var cl *clusterConn
+	// retentionDone is closed once the retention sweeper has stopped; nil until it is started.
+	var retentionDone <-chan struct{}
 	fail := func(err error) (*instance, error) {
 		cancel()
 		<-projectionsDone
+		if retentionDone != nil {
+			<-retentionDone
+		}
 		cl.close()
 		stopTracing(context.WithoutCancel(ctx))
 		return nil, errors.Join(err, n.close())
@@ -176,6 +181,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 		}
 	}
 	registerLogMetrics(ctx, registry, n, deliveries)
+	if retentionDone, err = startRetention(ctx, n, cfg, deliveries, log); err != nil {
+		return fail(err)
+	}
 	if err := sleepUntil(ctx, notBefore); err != nil {
 		return fail(err)
 	}
@@ -228,6 +236,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*instance, error)
 			err = errors.Join(err, deliveryErr)
 		}
 		<-projectionsDone
+		<-retentionDone
 		cl.close()
 		// The spans still buffered are sent, within the grace a shutdown has.
 		flushCtx, flushed := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)

@@ -96,6 +96,9 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			reason TEXT NOT NULL,
 			until  TEXT NOT NULL
 		) WITHOUT ROWID`,
+		// Retention removes a published event once no delivery of it is left. Event ids are
+		// UUIDv7 unless the publisher gave an idempotency key, so this index grows at its end.
+		`CREATE INDEX ` + s.Index("deliveries_event") + ` ON ` + d + ` (event_id)`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("deliveryview: setup: %w", err)

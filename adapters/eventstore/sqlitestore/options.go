@@ -26,14 +26,21 @@ type Options struct {
 
 	// MaxReaders caps the connections that serve reads and subscriptions. Default 8.
 	MaxReaders int
+
+	// FreePagesKept is how many free pages (of 4 KiB) a file created with auto_vacuum=INCREMENTAL
+	// keeps for reuse after DeleteStreams; the rest go back to the file system. Appends reuse free
+	// pages before they grow the file, so under retention a reserve saves moving pages back and
+	// forth. Default 4096 (16 MiB).
+	FreePagesKept int
 }
 
 // Defaults for the zero fields of Options.
 const (
-	DefaultMaxBatch     = 256
-	DefaultPollInterval = 200 * time.Millisecond
-	DefaultBusyTimeout  = 5 * time.Second
-	DefaultMaxReaders   = 8
+	DefaultMaxBatch      = 256
+	DefaultPollInterval  = 200 * time.Millisecond
+	DefaultBusyTimeout   = 5 * time.Second
+	DefaultMaxReaders    = 8
+	DefaultFreePagesKept = 4096
 )
 
 // withDefaults returns o with every zero field set to its default.
@@ -53,6 +60,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxReaders == 0 {
 		o.MaxReaders = DefaultMaxReaders
 	}
+	if o.FreePagesKept == 0 {
+		o.FreePagesKept = DefaultFreePagesKept
+	}
 	return o
 }
 
@@ -70,6 +80,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxReaders < 0 {
 		errs = append(errs, errors.New("sqlitestore: MaxReaders must not be negative"))
+	}
+	if o.FreePagesKept < 0 {
+		errs = append(errs, errors.New("sqlitestore: FreePagesKept must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,7 +17,7 @@ type readStatements struct {
 	stream, backwards, all, last *sql.Stmt
 }
 
-const eventColumns = "e.position, e.revision, e.created, e.id, e.type, e.data, e.metadata"
+const eventColumns = "e.position, e.revision, e.created, e.id, e.type, e.data, e.packed, e.metadata"
 
 func prepareReads(ctx context.Context, db *sql.DB) (readStatements, error) {
 	var s readStatements
@@ -110,10 +111,22 @@ func scanEvent(rows *sql.Rows) (eventlog.RecordedEvent, error) {
 		ev                 eventlog.RecordedEvent
 		position, revision int64
 		created            int64
-		id                 sql.RawBytes
+		id, data           sql.RawBytes
+		packed             int64
 	)
-	if err := rows.Scan(&position, &revision, &created, &id, &ev.Type, &ev.Data, &ev.Metadata, &ev.Stream); err != nil {
+	if err := rows.Scan(&position, &revision, &created, &id, &ev.Type, &data, &packed, &ev.Metadata, &ev.Stream); err != nil {
 		return ev, fmt.Errorf("sqlitestore: read: %w", err)
+	}
+	if packed == packedNone {
+		// RawBytes are the driver's until the next Scan.
+		if data != nil {
+			ev.Data = bytes.Clone(data)
+		}
+	} else {
+		var err error
+		if ev.Data, err = unpack(data, packed); err != nil {
+			return ev, fmt.Errorf("sqlitestore: event at position %d: %w", position, err)
+		}
 	}
 	if len(id) != len(ev.ID) {
 		return ev, fmt.Errorf("sqlitestore: event at position %d has a %d-byte id", position, len(id))

@@ -10,7 +10,7 @@ import (
 )
 
 // schemaVersion is kept in PRAGMA user_version so that Open refuses a file laid out differently.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // The log lives in two tables. events is keyed by the global position, so an append adds rows at
 // the end of one B-tree and ReadAll is a range scan over it; its only secondary index holds two
@@ -18,9 +18,9 @@ const schemaVersion = 1
 // two thirds of the throughput). Stream names are stored once, in streams, which also keeps each
 // stream's last revision so an append checks its expectation with a single lookup.
 //
-// Positions are SQLite row ids: one more than the largest, assigned under the write lock. Events are
-// never deleted, so positions only grow, and a reader never sees a later position commit before an
-// earlier one.
+// Positions are SQLite row ids: one more than the largest, assigned under the write lock. Retention
+// deletes old streams (DeleteStreams) but never the event with the largest position, so positions
+// only grow, and a reader never sees a later position commit before an earlier one.
 const schema = `
 CREATE TABLE IF NOT EXISTS streams (
 	id       INTEGER PRIMARY KEY,
@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS events (
 	id        BLOB    NOT NULL,
 	type      TEXT    NOT NULL,
 	data      BLOB,
-	metadata  BLOB
+	metadata  BLOB,
+	packed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, revision);
 `
@@ -64,6 +65,27 @@ func dsn(path string, o Options, writer bool) string {
 	return path + "?" + q.Encode()
 }
 
+// prepareNew makes a new, empty file use auto_vacuum=INCREMENTAL, so that retention can give the
+// pages of deleted streams back (incremental_vacuum). SQLite takes the setting from a VACUUM, which
+// costs nothing while the file holds no table; on a file with data it would rewrite the whole file,
+// so files created before this setting keep auto_vacuum=NONE (see DeleteStreams). It runs outside
+// a transaction, which VACUUM needs; two processes creating the file at once both run it, harmlessly.
+func prepareNew(ctx context.Context, conn *sql.Conn) error {
+	var tables int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+		return fmt.Errorf("sqlitestore: read schema: %w", err)
+	}
+	if tables > 0 {
+		return nil
+	}
+	for _, stmt := range []string{"PRAGMA auto_vacuum = INCREMENTAL", "VACUUM"} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("sqlitestore: %s: %w", stmt, err)
+		}
+	}
+	return nil
+}
+
 // migrate creates the schema in a new file and checks the version of an existing one. It runs in an
 // immediate transaction so that two processes opening a new file at once do not both create it.
 func migrate(ctx context.Context, conn *sql.Conn) (err error) {
@@ -81,6 +103,14 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	}
 	switch version {
 	case schemaVersion:
+	case 1:
+		// Version 2 added packed (see pack.go); rows written before read as stored.
+		if _, err := conn.ExecContext(ctx, "ALTER TABLE events ADD COLUMN packed INTEGER NOT NULL DEFAULT 0"); err != nil {
+			return fmt.Errorf("sqlitestore: add events.packed: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
+			return fmt.Errorf("sqlitestore: set schema version: %w", err)
+		}
 	case 0:
 		if _, err := conn.ExecContext(ctx, schema); err != nil {
 			return fmt.Errorf("sqlitestore: create schema: %w", err)

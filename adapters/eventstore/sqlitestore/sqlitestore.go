@@ -88,6 +88,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err != nil {
 		return classify(err)
 	}
+	if err := prepareNew(ctx, conn); err != nil {
+		return errors.Join(classify(err), conn.Close())
+	}
 	if err := migrate(ctx, conn); err != nil {
 		return errors.Join(classify(err), conn.Close())
 	}
@@ -99,6 +102,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		conn:      conn,
 		stmts:     stmts,
 		queue:     make(chan *appendRequest, s.opts.MaxBatch),
+		jobs:      make(chan *writeJob),
 		maxBatch:  s.opts.MaxBatch,
 		logger:    s.opts.Logger,
 		committed: s.committed,

@@ -1,7 +1,6 @@
 package sqlitestore_test
 
 import (
-	"bytes"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -37,7 +36,7 @@ func TestFullDiskWritesNothing(t *testing.T) {
 	for i := range batches {
 		batches[i] = events(4)
 		for j := range batches[i] {
-			batches[i][j].Data = append([]byte(`{"pad":"`), append(bytes.Repeat([]byte("x"), 8<<10), `"}`...)...)
+			batches[i][j].Data = incompressible(8 << 10)
 		}
 	}
 	errs := make([]error, appenders)

@@ -31,9 +31,13 @@ type appendOutcome struct {
 // writer owns the single write connection. It takes appends from a queue and commits as many as are
 // waiting in one transaction, so a batch costs one fsync however many callers it serves.
 type writer struct {
-	conn     *sql.Conn
-	stmts    writerStatements
-	queue    chan *appendRequest
+	conn  *sql.Conn
+	stmts writerStatements
+	queue chan *appendRequest
+	// jobs takes work other than appends (retention's deletes), run between batches in
+	// transactions of their own, so that they never wait on SQLite's lock nor make a batch wait
+	// longer than their own short transaction.
+	jobs     chan *writeJob
 	maxBatch int
 	logger   *slog.Logger
 	// committed is called with the events of each batch that wrote some, once it is committed, and
@@ -61,9 +65,61 @@ func (w *writer) run(ctx context.Context) {
 				return
 			default:
 			}
-			w.commit(ctx, w.collect(req))
+			batch := w.collect(req)
+			// A job waiting rides along in the batch's transaction: the appends then wait for
+			// the job's few statements, not for a commit (an fsync) of its own.
+			select {
+			case job := <-w.jobs:
+				w.commit(ctx, batch, job)
+			default:
+				w.commit(ctx, batch, nil)
+			}
+		case job := <-w.jobs:
+			job.done <- w.runAlone(ctx, job)
 		}
 	}
+}
+
+// writeJob is work for the write connection (retention's deletes): statements run inside a
+// transaction the writer opens. done receives its result (buffered, so that a caller that stopped
+// waiting does not hold the writer).
+type writeJob struct {
+	run  func(ctx context.Context, conn *sql.Conn) error
+	done chan error
+}
+
+// runAlone runs job in a transaction of its own.
+func (w *writer) runAlone(ctx context.Context, job *writeJob) (err error) {
+	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlitestore: begin: %w", err)
+	}
+	if err := job.run(ctx, w.conn); err != nil {
+		_, _ = w.stmts.rollback.ExecContext(ctx)
+		return err
+	}
+	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
+		_, _ = w.stmts.rollback.ExecContext(ctx)
+		return fmt.Errorf("sqlitestore: commit: %w", err)
+	}
+	return nil
+}
+
+// runWithin runs job inside the open transaction, under a savepoint, so that its failure undoes
+// its own statements only.
+func (w *writer) runWithin(ctx context.Context, job *writeJob) error {
+	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		return fmt.Errorf("sqlitestore: savepoint: %w", err)
+	}
+	jobErr := job.run(ctx, w.conn)
+	if jobErr != nil {
+		if _, err := w.conn.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+			return err
+		}
+	}
+	if _, err := w.conn.ExecContext(ctx, "RELEASE job"); err != nil {
+		return err
+	}
+	return jobErr
 }
 
 // fail answers taken and every request still queued with ErrClosed.
@@ -115,11 +171,22 @@ func (w *writer) collect(first *appendRequest) []*appendRequest {
 // its own caller. Any other failure (a lock held by another process past the busy timeout, a full
 // disk) rolls the whole batch back and answers every caller with it; their events carry ids, so
 // retrying is safe.
-func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
+func (w *writer) commit(ctx context.Context, batch []*appendRequest, job *writeJob) {
 	if len(batch) == 0 {
+		if job != nil {
+			job.done <- w.runAlone(ctx, job)
+		}
 		return
 	}
-	outcomes, written, err := w.write(ctx, batch)
+	var jobErr error
+	outcomes, written, err := w.write(ctx, batch, job, &jobErr)
+	if job != nil {
+		if err != nil {
+			job.done <- classify(err)
+		} else {
+			job.done <- jobErr
+		}
+	}
 	if err != nil {
 		w.logger.Error("sqlitestore: append batch failed", "appends", len(batch), "error", err)
 		err = classify(err)
@@ -138,7 +205,10 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 
 // write runs batch in one transaction and returns the events it added, in log order. Their positions
 // follow each other without a gap: each is one more than the largest, under the write lock.
-func (w *writer) write(ctx context.Context, batch []*appendRequest) (outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
+//
+// job, when not nil, runs in the same transaction after the appends; its own error goes to jobErr
+// and leaves the appends alone.
+func (w *writer) write(ctx context.Context, batch []*appendRequest, job *writeJob, jobErr *error) (outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
 	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sqlitestore: begin: %w", err)
 	}
@@ -163,6 +233,9 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest) (outcomes []
 		}
 		outcomes[i].result = result
 	}
+	if job != nil {
+		*jobErr = w.runWithin(ctx, job)
+	}
 	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sqlitestore: commit: %w", err)
 	}
@@ -186,8 +259,9 @@ func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int6
 	var position int64
 	for i, ev := range req.events {
 		revision := expected + 1 + int64(i)
+		data, packed := pack(ev.Data)
 		res, err := w.stmts.insertEvent.ExecContext(ctx,
-			streamID, revision, created, ev.ID[:], ev.Type, ev.Data, ev.Metadata)
+			streamID, revision, created, ev.ID[:], ev.Type, data, packed, ev.Metadata)
 		if err != nil {
 			return eventlog.AppendResult{}, written, err
 		}
@@ -297,8 +371,8 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.createStream = prepare("INSERT INTO streams (name, revision) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id")
 	s.advanceStream = prepare("UPDATE streams SET revision = ? WHERE name = ? AND revision = ? RETURNING id")
 	s.selectStream = prepare("SELECT id, revision FROM streams WHERE name = ?")
-	s.insertEvent = prepare(`INSERT INTO events (stream_id, revision, created, id, type, data, metadata)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	s.insertEvent = prepare(`INSERT INTO events (stream_id, revision, created, id, type, data, packed, metadata)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.selectIDs = prepare(`SELECT position, id FROM events
 		WHERE stream_id = ? AND revision BETWEEN ? AND ? ORDER BY revision`)
 	if err := errors.Join(errs...); err != nil {

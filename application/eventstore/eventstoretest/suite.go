@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 		{"SubscribeWhileAppending", testSubscribeWhileAppending},
 		{"ConcurrentAppenders", testConcurrentAppenders},
 		{"ManyStreams", testManyStreams},
+		{"DeleteStreams", testDeleteStreams},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

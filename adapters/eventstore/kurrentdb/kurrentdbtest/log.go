@@ -255,3 +255,34 @@ func (l *memLog) dropSubscriptions() int {
 	clear(l.subs)
 	return n
 }
+
+// remove soft-deletes stream as KurrentDB does: its events no longer read from the stream, which
+// reads as not found, while $all keeps them until a scavenge, which this server never runs. It
+// returns a conflict when the stream is not at the expected revision. (A real node also continues
+// the revisions of a soft-deleted stream written to again; hookd never writes to one.)
+func (l *memLog) remove(stream string, exp expectation) appendOutcome {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recs, exists := l.streams[stream]
+	last := uint64(len(recs)) - 1
+	ok := false
+	switch exp.kind {
+	case expectAny:
+		ok = true
+	case expectNoStream:
+		ok = !exists
+	case expectExists:
+		ok = exists
+	case expectRevision:
+		ok = exists && last == exp.revision
+	}
+	if !ok {
+		return appendOutcome{conflict: true, exists: exists, revision: last}
+	}
+	delete(l.streams, stream)
+	var position uint64
+	if len(l.all) > 0 {
+		position = l.all[len(l.all)-1].position
+	}
+	return appendOutcome{position: position}
+}

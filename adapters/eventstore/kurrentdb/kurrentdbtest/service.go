@@ -13,7 +13,9 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -317,3 +319,31 @@ func fromProtoUUID(id *shared.UUID) ([16]byte, error) {
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Delete soft-deletes a stream at an expected revision. A wrong one is FailedPrecondition with the
+// trailer exception: wrong-expected-version, as a node answers.
+func (s *streamsService) Delete(ctx context.Context, req *streams.DeleteReq) (*streams.DeleteResp, error) {
+	opts := req.GetOptions()
+	if opts == nil || len(opts.GetStreamIdentifier().GetStreamName()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "a delete must name the stream")
+	}
+	var exp expectation
+	switch e := opts.GetExpectedStreamRevision().(type) {
+	case *streams.DeleteReq_Options_Revision:
+		exp = expectation{kind: expectRevision, revision: e.Revision}
+	case *streams.DeleteReq_Options_NoStream:
+		exp.kind = expectNoStream
+	case *streams.DeleteReq_Options_StreamExists:
+		exp.kind = expectExists
+	default:
+		exp.kind = expectAny
+	}
+	out := s.log.remove(string(opts.GetStreamIdentifier().GetStreamName()), exp)
+	if out.conflict {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("exception", "wrong-expected-version"))
+		return nil, status.Error(codes.FailedPrecondition, "wrong expected version")
+	}
+	return &streams.DeleteResp{PositionOption: &streams.DeleteResp_Position_{Position: &streams.DeleteResp_Position{
+		CommitPosition: out.position, PreparePosition: out.position,
+	}}}, nil
+}

@@ -1,0 +1,240 @@
+// Package retention is the use case that keeps the log and the deliveries read model from growing
+// for ever: deliveries finished longer ago than the retention period are removed from both, and a
+// published event once no delivery of it is left. Webhook, license and service key streams are
+// never touched.
+package retention
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/application/eventstore"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/publication"
+)
+
+// Delivery is a finished delivery old enough to be removed, as the deliveries read model has it.
+type Delivery struct {
+	ID, TenantID, CommunityID, WebhookID, EventID string
+	// Version is the revision of its stream's last event the read model has applied.
+	Version uint64
+}
+
+// Deliveries is the deliveries read model as retention uses it.
+type Deliveries interface {
+	// Expiring returns up to limit finished deliveries unchanged since before cutoff, after the
+	// cursor after (0: from the start), the cursor to go on from, and whether the scan is done.
+	Expiring(ctx context.Context, cutoff time.Time, after int64, limit int) (found []Delivery, next int64, done bool, err error)
+	// Forget removes the deliveries' rows, each unless it changed since, and remembers their ids
+	// as expired at at.
+	Forget(ctx context.Context, gone []Delivery, at time.Time) error
+	// HasDeliveriesOf reports whether a delivery of the published event is still kept.
+	HasDeliveriesOf(ctx context.Context, eventID string) (bool, error)
+	// ForgetExpiredBefore drops up to limit ids of deliveries expired before cutoff.
+	ForgetExpiredBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
+}
+
+// Log is the event store as retention uses it.
+type Log interface {
+	eventstore.Pruner
+	ReadAll(ctx context.Context, after eventlog.Position, limit int) ([]eventlog.RecordedEvent, error)
+}
+
+// Config wires a Sweeper.
+type Config struct {
+	// Retention is how long a finished delivery is kept after its last change; it must be positive.
+	Retention time.Duration
+	Log       Log
+	// Deliveries is the read model retention selects from and removes rows of.
+	Deliveries Deliveries
+	// Settled returns the position up to which the log has been dispatched and projected into the
+	// deliveries read model: a published event after it may still get deliveries, so it is kept.
+	Settled func(ctx context.Context) (eventlog.Position, error)
+	Clock   func() time.Time
+	// Interval is the pause between passes once a pass found nothing more to remove. Default 1s.
+	Interval time.Duration
+	// Batch is how many deliveries one pass removes together: one DeleteStreams call (which the
+	// store may split into smaller transactions), one read-model transaction. Default 64.
+	Batch  int
+	Logger *slog.Logger
+}
+
+// Sweeper removes what has expired, in small batches, until its context ends.
+type Sweeper struct {
+	cfg Config
+	// walked is how far the walk over published events has gone.
+	walked eventlog.Position
+}
+
+// New returns a Sweeper, or an error naming what cfg lacks.
+func New(cfg Config) (*Sweeper, error) {
+	var errs []error
+	if cfg.Retention <= 0 {
+		errs = append(errs, errors.New("retention: the retention period must be positive"))
+	}
+	if cfg.Log == nil || cfg.Deliveries == nil || cfg.Settled == nil || cfg.Clock == nil {
+		errs = append(errs, errors.New("retention: a log, a deliveries read model, a settled position and a clock are required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sweeper{cfg: cfg}, nil
+}
+
+// Run sweeps until ctx ends; an error of one pass is logged and the next pass tries again.
+func (s *Sweeper) Run(ctx context.Context) error {
+	for {
+		removed, err := s.Sweep(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			s.cfg.Logger.Warn("retention pass failed", "error", err)
+		case removed > 0:
+			s.cfg.Logger.Debug("retention pass", "streams removed", removed)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.cfg.Interval):
+		}
+	}
+}
+
+// Sweep makes one pass and returns how many streams it removed: the deliveries finished before
+// now less the retention period, then the published events with no delivery left.
+func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	now := s.cfg.Clock()
+	cutoff := now.Add(-s.cfg.Retention)
+	removed := 0
+	for after := int64(0); ; {
+		found, next, done, err := s.cfg.Deliveries.Expiring(ctx, cutoff, after, 4*s.cfg.Batch)
+		if err != nil {
+			return removed, err
+		}
+		after = next
+		for len(found) > 0 {
+			n := min(len(found), s.cfg.Batch)
+			r, err := s.removeDeliveries(ctx, found[:n], cutoff, now)
+			removed += r
+			if err != nil {
+				return removed, err
+			}
+			found = found[n:]
+		}
+		if done {
+			break
+		}
+	}
+	r, err := s.walkEvents(ctx, cutoff)
+	removed += r
+	if err != nil {
+		return removed, err
+	}
+	// Expired ids are remembered for another retention period, for replays to name.
+	_, err = s.cfg.Deliveries.ForgetExpiredBefore(ctx, cutoff, 10000)
+	return removed, err
+}
+
+// removeDeliveries deletes the streams of batch, then the rows of those gone, then the events they
+// were made from that have no delivery left.
+func (s *Sweeper) removeDeliveries(ctx context.Context, batch []Delivery, cutoff, now time.Time) (int, error) {
+	at := make([]eventstore.StreamAt, len(batch))
+	for i, d := range batch {
+		at[i] = eventstore.StreamAt{Stream: delivery.Stream(d.ID), Revision: d.Version}
+	}
+	kept, err := s.cfg.Log.DeleteStreams(ctx, at)
+	if err != nil {
+		return 0, err
+	}
+	stay := make(map[string]bool, len(kept))
+	for _, k := range kept {
+		stay[k.Stream] = true
+	}
+	gone := make([]Delivery, 0, len(batch))
+	events := map[string]bool{}
+	for _, d := range batch {
+		if !stay[delivery.Stream(d.ID)] {
+			gone = append(gone, d)
+			events[d.EventID] = true
+		}
+	}
+	if err := s.cfg.Deliveries.Forget(ctx, gone, now); err != nil {
+		return 0, err
+	}
+	var orphans []eventstore.StreamAt
+	for id := range events {
+		has, err := s.cfg.Deliveries.HasDeliveriesOf(ctx, id)
+		if err != nil {
+			return len(gone), err
+		}
+		if !has {
+			// A published event is its stream's only event.
+			orphans = append(orphans, eventstore.StreamAt{Stream: publication.Stream(id), Revision: 0})
+		}
+	}
+	if len(orphans) == 0 {
+		return len(gone), nil
+	}
+	kept, err = s.cfg.Log.DeleteStreams(ctx, orphans)
+	return len(gone) + len(orphans) - len(kept), err
+}
+
+// walkEvents goes on through the log from where it stopped, up to the settled position and to the
+// events recorded before cutoff, and removes each published event that no delivery was kept of:
+// those no webhook listened to, and those whose deliveries went before the walk came by.
+func (s *Sweeper) walkEvents(ctx context.Context, cutoff time.Time) (int, error) {
+	settled, err := s.cfg.Settled(ctx)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for {
+		page, err := s.cfg.Log.ReadAll(ctx, s.walked, 256)
+		if err != nil {
+			return removed, err
+		}
+		var orphans []eventstore.StreamAt
+		last := s.walked
+		for _, r := range page {
+			if settled.Before(r.Position) || !r.Created.Before(cutoff) {
+				break
+			}
+			last = r.Position
+			if r.Type != publication.EventPublished || !strings.HasPrefix(r.Stream, publication.StreamPrefix) {
+				continue
+			}
+			has, err := s.cfg.Deliveries.HasDeliveriesOf(ctx, strings.TrimPrefix(r.Stream, publication.StreamPrefix))
+			if err != nil {
+				return removed, err
+			}
+			if !has {
+				orphans = append(orphans, eventstore.StreamAt{Stream: r.Stream, Revision: r.Revision})
+			}
+		}
+		if len(orphans) > 0 {
+			kept, err := s.cfg.Log.DeleteStreams(ctx, orphans)
+			removed += len(orphans) - len(kept)
+			if err != nil {
+				return removed, err
+			}
+		}
+		if last == s.walked {
+			return removed, nil
+		}
+		s.walked = last
+	}
+}
