@@ -72,7 +72,8 @@ func healthFromEnv(getenv func(string) string) (healthConfig, error) {
 func parseDays(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 100_000 {
+		// A negative count parses, for the caller to refuse in its own words.
+		if err != nil || n < -100_000 || n > 100_000 {
 			return 0, fmt.Errorf("%q: not a number of days", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil

@@ -23,7 +23,7 @@ func startRetention(ctx context.Context, n *node, cfg config, deliveries *delive
 		close(done)
 		return done, nil
 	}
-	pruner, ok := n.store.Store.(eventstore.Pruner)
+	pruner, ok := n.backend.(eventstore.Pruner)
 	if !ok {
 		close(done)
 		return done, errors.New("HOOKD_DELIVERY_RETENTION: this event store cannot delete streams")
