@@ -13,7 +13,7 @@ import (
 
 // deliveredSeries is the series of a node's /metrics that counts its successful attempts: the
 // deliveries it made.
-const deliveredSeries = `hookd_delivery_attempts_total{outcome="2xx"}`
+const deliveredSeries = `hookd_delivery_attempts_total{error_class="none",outcome="2xx"}`
 
 // metricValue reads series (a name with its labels, as Prometheus prints them) from a text
 // exposition. A series that is absent is 0: a node that has made no attempt yet shows none.

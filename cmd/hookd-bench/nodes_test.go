@@ -14,9 +14,9 @@ func TestMetricValue(t *testing.T) {
 	t.Parallel()
 	const exposition = `# HELP hookd_delivery_attempts_total Delivery attempts by outcome.
 # TYPE hookd_delivery_attempts_total counter
-hookd_delivery_attempts_total{outcome="2xx"} 1234
-hookd_delivery_attempts_total{outcome="2xx",extra="x"} 7
-hookd_delivery_attempts_total{outcome="5xx"} 3
+hookd_delivery_attempts_total{error_class="none",outcome="2xx"} 1234
+hookd_delivery_attempts_total{error_class="none",outcome="2xx",extra="x"} 7
+hookd_delivery_attempts_total{error_class="none",outcome="5xx"} 3
 hookd_dispatch_leader 1 1700000000000
 `
 	for _, c := range []struct {
@@ -24,9 +24,9 @@ hookd_dispatch_leader 1 1700000000000
 		want   float64
 	}{
 		{deliveredSeries, 1234},
-		{`hookd_delivery_attempts_total{outcome="5xx"}`, 3},
+		{`hookd_delivery_attempts_total{error_class="none",outcome="5xx"}`, 3},
 		{"hookd_dispatch_leader", 1},
-		{`hookd_delivery_attempts_total{outcome="4xx"}`, 0},
+		{`hookd_delivery_attempts_total{error_class="none",outcome="4xx"}`, 0},
 	} {
 		got, err := metricValue(strings.NewReader(exposition), c.series)
 		if err != nil || got != c.want {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,8 +137,11 @@ func TestFullDiskIs503AndNotReadyUntilWritesSucceed(t *testing.T) {
 	if !ok {
 		t.Fatalf("the node's log is a %T, want the embedded store", h.inst.node.backend)
 	}
-	// A payload that needs new pages: the file cannot take it in the room its last page has.
-	big := map[string]any{"eventName": "E", "payload": map[string]any{"pad": strings.Repeat("x", 64<<10)}}
+	// A payload that needs new pages: the file cannot take it in the room its last page has. Random,
+	// so that the store's compression of event data cannot make it small.
+	noise := make([]byte, 48<<10)
+	_, _ = rand.Read(noise)
+	big := map[string]any{"eventName": "E", "payload": map[string]any{"pad": base64.StdEncoding.EncodeToString(noise)}}
 	var first struct{ ID string }
 	apiPublish(h, h.license, scope, big, &first)
 	h.mustJSON(h.do(http.MethodGet, "/readyz", nil, nil), http.StatusOK, nil)
