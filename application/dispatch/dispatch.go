@@ -318,9 +318,12 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: webhooks for event %s: %w", p.EventID, err)
 	}
-	// The payload is decoded and the body built once, for the first webhook that needs them. A
-	// payload that cannot be decoded cannot be matched against queries: every webhook that lists
-	// the name gets the delivery, parked, so that its log shows the event it missed.
+	// The payload is decoded and the body built once, for the first webhook that needs them: only a
+	// webhook with a query reads the decoded payload, so an event whose webhooks have none is never
+	// decoded (decoding was about a third of matching an event; docs/benchmarks.md, "Profile and changes
+	// (issue 13)"). A payload that cannot be decoded cannot be matched against queries: every webhook
+	// that lists the name gets the delivery, parked, so that its log shows the event it missed; one
+	// without a query gets it parked too, since its body cannot be built from such a payload either.
 	var (
 		payload    any
 		unreadable bool
@@ -332,7 +335,7 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 		if c.CreatedAt.After(publishedAt) {
 			continue
 		}
-		if payload == nil && !unreadable {
+		if payload == nil && !unreadable && len(c.Settings.Query) > 0 {
 			if payload, err = publication.DecodePayload(p.Payload); err != nil {
 				unreadable = true
 				d.unbuildable(p, err)
