@@ -126,7 +126,7 @@ func TestClusterSharesDelivery(t *testing.T) {
 	}
 	scope := apiScope("t1", "c1")
 	// 5 ms per request: enough that one node's attempts in flight do not take every message.
-	rcv := newTally(t, 5*time.Millisecond)
+	rcv := newClusterReceiver(t, 5*time.Millisecond)
 	hook := apiCreate(nodes[0], nodes[0].license, scope, map[string]any{
 		"eventNames": []string{"E"}, "name": "shared", "api": map[string]any{"url": rcv.srv.URL},
 		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
@@ -282,7 +282,7 @@ func TestClusterReadyzFollowsNATS(t *testing.T) {
 	}
 	t.Cleanup(func() { ns.Shutdown() })
 	h := startHookdIn(t, t.TempDir(), nodeEnv(clusterEnv(t, kdb.URL(), ns.ClientURL()), "solo"))
-	rcv := newTally(t, 0)
+	rcv := newClusterReceiver(t, 0)
 	scope := apiScope("t1", "c1")
 	apiCreate(h, h.license, scope, map[string]any{
 		"eventNames": []string{"E"}, "name": "waits", "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
@@ -354,7 +354,7 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfgs[0].DataDir, natsDir, "jetstream")); err != nil {
 		t.Errorf("the embedded server keeps nothing in the data directory: %v", err)
 	}
-	rcv := newTally(t, 5*time.Millisecond)
+	rcv := newClusterReceiver(t, 5*time.Millisecond)
 	scope := apiScope("t1", "c1")
 	apiCreate(nodes[0], nodes[0].license, scope, map[string]any{
 		"eventNames": []string{"E"}, "name": "embedded", "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
