@@ -289,11 +289,7 @@ func (s *Console) editCrumbs(c *fiber.Ctx, w webhookview.Webhook) []crumb {
 }
 
 func (s *Console) editWebhookPage(c *fiber.Ctx) error {
-	id, err := webhookID(c)
-	if err != nil {
-		return err
-	}
-	w, err := s.cfg.WebhookView.Get(c.UserContext(), c.Params("tenant"), c.Params("community"), id)
+	w, id, err := s.webhookOf(c)
 	if err != nil {
 		return err
 	}
@@ -304,11 +300,7 @@ func (s *Console) editWebhookPage(c *fiber.Ctx) error {
 // read at, so that a change made since is reported rather than overwritten.
 func (s *Console) updateWebhook(c *fiber.Ctx) error {
 	tenant, community := c.Params("tenant"), c.Params("community")
-	id, err := webhookID(c)
-	if err != nil {
-		return err
-	}
-	w, err := s.cfg.WebhookView.Get(c.UserContext(), tenant, community, id)
+	w, id, err := s.webhookOf(c)
 	if err != nil {
 		return err
 	}

@@ -200,13 +200,19 @@ func webhookID(c *fiber.Ctx) (string, error) {
 	return id.String(), nil
 }
 
-func (s *Console) webhookPage(c *fiber.Ctx) error {
-	tenant, community := c.Params("tenant"), c.Params("community")
+// webhookOf reads the webhook the path names in the path's scope, with its canonical id.
+func (s *Console) webhookOf(c *fiber.Ctx) (webhookview.Webhook, string, error) {
 	id, err := webhookID(c)
 	if err != nil {
-		return err
+		return webhookview.Webhook{}, "", err
 	}
-	w, err := s.cfg.WebhookView.Get(c.UserContext(), tenant, community, id)
+	w, err := s.cfg.WebhookView.Get(c.UserContext(), c.Params("tenant"), c.Params("community"), id)
+	return w, id, err
+}
+
+func (s *Console) webhookPage(c *fiber.Ctx) error {
+	tenant, community := c.Params("tenant"), c.Params("community")
+	w, id, err := s.webhookOf(c)
 	if err != nil {
 		return err
 	}
@@ -279,11 +285,7 @@ func attemptResult(status int, errorClass string, attempts int) string {
 
 func (s *Console) deliveryPage(c *fiber.Ctx) error {
 	tenant, community := c.Params("tenant"), c.Params("community")
-	id, err := webhookID(c)
-	if err != nil {
-		return err
-	}
-	w, err := s.cfg.WebhookView.Get(c.UserContext(), tenant, community, id)
+	w, id, err := s.webhookOf(c)
 	if err != nil {
 		return err
 	}

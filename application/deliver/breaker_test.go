@@ -256,6 +256,16 @@ func (w *world) lastDisabled() (webhook.Disabled, bool) {
 var testBreaker = webhook.Breaker{Window: time.Minute, MinAttempts: 5, FailureRate: 0.5,
 	CoolDown: 10 * time.Second, MaxCoolDown: 2 * time.Minute}
 
+// downUntil is an endpoint that answers 503 before upAt and 200 from then on.
+func downUntil(upAt time.Time) func(time.Time) int {
+	return func(at time.Time) int {
+		if at.Before(upAt) {
+			return 503
+		}
+		return 200
+	}
+}
+
 // An endpoint down for 10 minutes, far longer than the retry schedule (about 6 s), then up: every one
 // of 20 deliveries with 2 retries arrives, none spends its last retry, and while the circuit is open
 // nothing but the probes reaches the endpoint.
@@ -263,12 +273,7 @@ func TestBreakerOutageThenRecoveryDeliversEverything(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, testBreaker, 0)
 	upAt := now.Add(10 * time.Minute)
-	w.down = func(at time.Time) int {
-		if at.Before(upAt) {
-			return 503
-		}
-		return 200
-	}
+	w.down = downUntil(upAt)
 	ids := w.publish(20, policy2Retries)
 	w.run(upAt.Add(time.Hour))
 
@@ -428,12 +433,7 @@ func TestHalfOpenLetsOneProbeThrough(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, testBreaker, 0)
 	upAt := now.Add(30 * time.Second)
-	w.down = func(at time.Time) int {
-		if at.Before(upAt) {
-			return 503
-		}
-		return 200
-	}
+	w.down = downUntil(upAt)
 	ids := w.publish(6, policy2Retries)
 	w.run(now.Add(5 * time.Second))
 	c := w.hook.Circuit()

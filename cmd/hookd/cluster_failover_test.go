@@ -122,20 +122,11 @@ func TestClusterNATSStreamLeaderKilled(t *testing.T) {
 	t.Cleanup(kdb.Close)
 	env := clusterEnv(t, kdb.URL(), ns.url())
 	env["HOOKD_NATS_REPLICAS"] = "3"
-	env["HOOKD_NATS_ACK_WAIT"] = "2s"
-	env["HOOKD_DELIVERY_CONCURRENCY"] = fmt.Sprint(concurrency)
-	c := startProcCluster(t, buildHookd(t), env, "streamnode", 3)
-	rcv := newClusterReceiver(t, 50*time.Millisecond)
-	scope := apiScope("t1", "c1")
-	hook := apiCreate(c.nodes[0], c.nodes[0].license, scope, map[string]any{
-		"eventNames": []string{"E"}, "name": "stream", "api": map[string]any{"url": rcv.srv.URL},
-		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
-	})
 	js := ns.jetStream(t)
 	// 50 events a second, well under what three nodes deliver (8 attempts of 50 ms each), so a
 	// stall shows.
-	pub := publishSteadily(c, scope, hook.ID, 5, 100*time.Millisecond)
-	defer pub.stop(t)
+	load := startFailoverLoad(t, env, "streamnode", concurrency, 50*time.Millisecond)
+	rcv, pub := load.rcv, load.pub
 
 	apiEventually(t, 60*time.Second, "100 events delivered", func() bool { return rcv.distinct() >= 100 })
 	leader, replicas := streamLeader(t, js, "hookd_deliveries")
@@ -150,11 +141,7 @@ func TestClusterNATSStreamLeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	var after, gap time.Duration
-	apiEventually(t, 90*time.Second, "an event accepted after the stream leader's kill delivered", func() bool {
-		after, gap = rcv.failover(killed, pub.snapshot())
-		return after >= 0
-	})
+	after, gap := load.resumed(t, "an event accepted after the stream leader's kill delivered", killed)
 	next, _ := streamLeader(t, js, "hookd_deliveries")
 	if next == leader {
 		t.Fatalf("server %s still leads the stream after it was killed", leader)
@@ -163,22 +150,11 @@ func TestClusterNATSStreamLeaderKilled(t *testing.T) {
 		"(accept-to-delivery before it: median %v); longest gap between deliveries %v (stream leader %s, then %s)",
 		after.Round(time.Millisecond), rcv.usualLatency(killed, pub.snapshot()).Round(time.Millisecond), gap.Round(time.Millisecond), leader, next)
 
-	target := pub.count() + 50
-	apiEventually(t, 60*time.Second, "50 more events accepted", func() bool { return pub.count() >= target })
-	ids, _ := pub.stop(t)
-	rcv.waitAll(t, ids, 120*time.Second)
-	lost, duplicates := rcv.tallyOf(ids)
+	ids, lost, duplicates := load.drain(t)
 	t.Logf("%d events, %d lost, %d delivered twice", len(ids), lost, duplicates)
 	// A handover or an ack the election cut short is made again; what can be repeated is what was
 	// in flight, at most each node's concurrency.
-	if limit := 3 * concurrency; duplicates > limit {
-		t.Errorf("%d duplicates, more than the %d attempts that can have been in flight", duplicates, limit)
-	}
-	rcv.mu.Lock()
-	defer rcv.mu.Unlock()
-	if rcv.differ != 0 {
-		t.Errorf("%d repeated deliveries carried another body than the first", rcv.differ)
-	}
+	rcv.repeatsBounded(t, duplicates, 3*concurrency)
 }
 
 // TestClusterSIGTERMUnderLoad stops a delivering node of three with SIGTERM while it delivers to a
@@ -190,20 +166,10 @@ func TestClusterNATSStreamLeaderKilled(t *testing.T) {
 func TestClusterSIGTERMUnderLoad(t *testing.T) {
 	t.Parallel()
 	const concurrency = 8
-	env := startClusterServices(t)
-	env["HOOKD_NATS_ACK_WAIT"] = "2s"
-	env["HOOKD_DELIVERY_CONCURRENCY"] = fmt.Sprint(concurrency)
-	c := startProcCluster(t, buildHookd(t), env, "termnode", 3)
 	// 300 ms a request: a node's 8 attempts are in flight nearly all the time, so the signal lands
 	// while some are.
-	rcv := newClusterReceiver(t, 300*time.Millisecond)
-	scope := apiScope("t1", "c1")
-	hook := apiCreate(c.nodes[0], c.nodes[0].license, scope, map[string]any{
-		"eventNames": []string{"E"}, "name": "stopping", "api": map[string]any{"url": rcv.srv.URL},
-		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
-	})
-	pub := publishSteadily(c, scope, hook.ID, 5, 100*time.Millisecond)
-	defer pub.stop(t)
+	load := startFailoverLoad(t, startClusterServices(t), "termnode", concurrency, 300*time.Millisecond)
+	c, rcv, pub := load.c, load.rcv, load.pub
 	apiEventually(t, 60*time.Second, "60 events delivered", func() bool { return rcv.distinct() >= 60 })
 	stop := func(i int, what string) {
 		t.Helper()
@@ -211,8 +177,7 @@ func TestClusterSIGTERMUnderLoad(t *testing.T) {
 		apiEventually(t, 30*time.Second, "the node to stop delivering", func() bool { return metric(c.nodes[i], delivered2xx) > before })
 		sent := c.terminate(i)
 		t.Logf("node %d (%s) stopped %v after SIGTERM", i, what, time.Since(sent).Round(time.Millisecond))
-		target := pub.count() + 50
-		apiEventually(t, 60*time.Second, "50 more events accepted", func() bool { return pub.count() >= target })
+		load.moreAccepted(t, 50)
 	}
 	delivered := func(ids []string) {
 		t.Helper()

@@ -395,3 +395,74 @@ func tryPublish(h *testHookd, serviceKey, scope string, events []map[string]any)
 	}
 	return out.IDs, nil
 }
+
+// failoverLoad is three `hookd serve` processes delivering a steady stream of events to a slow
+// receiver, for the tests that kill or stop part of a cluster under load.
+type failoverLoad struct {
+	c   *procCluster
+	rcv *clusterReceiver
+	pub *loadPublisher
+}
+
+// startFailoverLoad starts three nodes named prefix0..2 on env, each with concurrency attempts in
+// flight and NATS's ack wait at 2 s, creates a webhook named prefix to a receiver that takes latency
+// a request (retrying a failed connection or a 503 twice), and publishes 5 events every 100 ms to it
+// until the test stops the publisher or ends.
+func startFailoverLoad(t *testing.T, env map[string]string, prefix string, concurrency int, latency time.Duration) *failoverLoad {
+	t.Helper()
+	env["HOOKD_NATS_ACK_WAIT"] = "2s"
+	env["HOOKD_DELIVERY_CONCURRENCY"] = fmt.Sprint(concurrency)
+	c := startProcCluster(t, buildHookd(t), env, prefix, 3)
+	rcv := newClusterReceiver(t, latency)
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(c.nodes[0], c.nodes[0].license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": prefix, "api": map[string]any{"url": rcv.srv.URL},
+		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
+	})
+	pub := publishSteadily(c, scope, hook.ID, 5, 100*time.Millisecond)
+	t.Cleanup(func() { pub.stop(t) })
+	return &failoverLoad{c: c, rcv: rcv, pub: pub}
+}
+
+// moreAccepted waits for n more events accepted.
+func (f *failoverLoad) moreAccepted(t *testing.T, n int) {
+	t.Helper()
+	target := f.pub.count() + n
+	apiEventually(t, 60*time.Second, fmt.Sprint(n, " more events accepted"), func() bool { return f.pub.count() >= target })
+}
+
+// resumed waits for the first delivery of an event accepted after killed, and returns how long
+// after killed it came and the longest gap between deliveries around it.
+func (f *failoverLoad) resumed(t *testing.T, what string, killed time.Time) (after, gap time.Duration) {
+	t.Helper()
+	apiEventually(t, 90*time.Second, what, func() bool {
+		after, gap = f.rcv.failover(killed, f.pub.snapshot())
+		return after >= 0
+	})
+	return after, gap
+}
+
+// drain waits for 50 more events accepted, stops publishing and waits for every accepted event to
+// arrive; it returns them, with how many were lost and how many deliveries were repeated.
+func (f *failoverLoad) drain(t *testing.T) (ids []string, lost, duplicates int) {
+	t.Helper()
+	f.moreAccepted(t, 50)
+	ids, _ = f.pub.stop(t)
+	f.rcv.waitAll(t, ids, 120*time.Second)
+	lost, duplicates = f.rcv.tallyOf(ids)
+	return ids, lost, duplicates
+}
+
+// repeatsBounded fails the test when more than limit deliveries were repeated, or when a repeat
+// carried another body than the first.
+func (r *clusterReceiver) repeatsBounded(t *testing.T, duplicates, limit int) {
+	t.Helper()
+	if duplicates > limit {
+		t.Errorf("%d duplicates, more than the %d attempts that can have been in flight", duplicates, limit)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.differ != 0 {
+		t.Errorf("%d repeated deliveries carried another body than the first", r.differ)
+	}
+}

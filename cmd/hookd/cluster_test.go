@@ -126,7 +126,7 @@ func TestClusterSharesDelivery(t *testing.T) {
 	}
 	scope := apiScope("t1", "c1")
 	// 5 ms per request: enough that one node's attempts in flight do not take every message.
-	rcv := newTally(t, 5*time.Millisecond)
+	rcv := newClusterReceiver(t, 5*time.Millisecond)
 	hook := apiCreate(nodes[0], nodes[0].license, scope, map[string]any{
 		"eventNames": []string{"E"}, "name": "shared", "api": map[string]any{"url": rcv.srv.URL},
 		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
@@ -282,7 +282,7 @@ func TestClusterReadyzFollowsNATS(t *testing.T) {
 	}
 	t.Cleanup(func() { ns.Shutdown() })
 	h := startHookdIn(t, t.TempDir(), nodeEnv(clusterEnv(t, kdb.URL(), ns.ClientURL()), "solo"))
-	rcv := newTally(t, 0)
+	rcv := newClusterReceiver(t, 0)
 	scope := apiScope("t1", "c1")
 	apiCreate(h, h.license, scope, map[string]any{
 		"eventNames": []string{"E"}, "name": "waits", "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
@@ -354,7 +354,7 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfgs[0].DataDir, natsDir, "jetstream")); err != nil {
 		t.Errorf("the embedded server keeps nothing in the data directory: %v", err)
 	}
-	rcv := newTally(t, 5*time.Millisecond)
+	rcv := newClusterReceiver(t, 5*time.Millisecond)
 	scope := apiScope("t1", "c1")
 	apiCreate(nodes[0], nodes[0].license, scope, map[string]any{
 		"eventNames": []string{"E"}, "name": "embedded", "api": map[string]any{"url": rcv.srv.URL}, "successCodes": []int{200},
@@ -479,26 +479,8 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 	// node; 5 events every 100 ms keep the nodes busy without a backlog even on a loaded machine,
 	// so a stall shows.
 	const concurrency = 8
-	env := startClusterServices(t)
-	env["HOOKD_NATS_ACK_WAIT"] = "2s"
-	env["HOOKD_DELIVERY_CONCURRENCY"] = fmt.Sprint(concurrency)
-	c := startProcCluster(t, buildHookd(t), env, "proc", 3)
-	rcv := newClusterReceiver(t, 50*time.Millisecond)
-	scope := apiScope("t1", "c1")
-	hook := apiCreate(c.nodes[0], c.nodes[0].license, scope, map[string]any{
-		"eventNames": []string{"E"}, "name": "survivor", "api": map[string]any{"url": rcv.srv.URL},
-		"successCodes": []int{200}, "retryCodes": []int{0, 503}, "retryCount": 2,
-	})
-	pub := publishSteadily(c, scope, hook.ID, 5, 100*time.Millisecond)
-	defer pub.stop(t)
-	resumed := func(what string, killed time.Time) (after, gap time.Duration) {
-		t.Helper()
-		apiEventually(t, 90*time.Second, what, func() bool {
-			after, gap = rcv.failover(killed, pub.snapshot())
-			return after >= 0
-		})
-		return after, gap
-	}
+	load := startFailoverLoad(t, startClusterServices(t), "proc", concurrency, 50*time.Millisecond)
+	c, rcv, pub := load.c, load.rcv, load.pub
 
 	apiEventually(t, 60*time.Second, "100 events delivered", func() bool { return rcv.distinct() >= 100 })
 	leader := leaderOf(t, c.nodes, c.upNow())
@@ -507,7 +489,7 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 		t.Fatalf("node %d has delivered nothing; killing it proves nothing", other)
 	}
 	first := c.kill(other)
-	after, gap := resumed("an event accepted after the first kill delivered", first)
+	after, gap := load.resumed(t, "an event accepted after the first kill delivered", first)
 	// Its unacked deliveries go to the others after the ack wait (2 s): wait for them before the
 	// second kill, so that each kill's repeats are its own.
 	time.Sleep(4 * time.Second)
@@ -527,7 +509,7 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 		after.Round(time.Millisecond), rcv.usualLatency(first, pub.snapshot()).Round(time.Millisecond), gap.Round(time.Millisecond), redelivered)
 
 	second := c.kill(leader)
-	after, gap = resumed("an event accepted after the dispatch leader's kill delivered", second)
+	after, gap = load.resumed(t, "an event accepted after the dispatch leader's kill delivered", second)
 	t.Logf("FIGURE failover kill -9 dispatch leader: next delivery of an event accepted after the kill %v after it "+
 		"(lease TTL 10 s; accept-to-delivery before it: median %v); longest gap between deliveries %v",
 		after.Round(time.Millisecond), rcv.usualLatency(second, pub.snapshot()).Round(time.Millisecond), gap.Round(time.Millisecond))
@@ -535,22 +517,11 @@ func TestClusterKill9LosesNothing(t *testing.T) {
 		t.Fatalf("node %d still leads after it was killed", leader)
 	}
 	// A moment of load on the new leader, then every accepted event must come.
-	target := pub.count() + 50
-	apiEventually(t, 60*time.Second, "50 more events accepted", func() bool { return pub.count() >= target })
-	ids, _ := pub.stop(t)
-	rcv.waitAll(t, ids, 120*time.Second)
-	lost, duplicates := rcv.tallyOf(ids)
+	ids, lost, duplicates := load.drain(t)
 	t.Logf("%d events: %d delivered before the leader's kill, %d lost, %d delivered twice", len(ids), beforeSecond, lost, duplicates)
 	// In flight: each killed node's attempts, and, when the new leader hands over what is due,
 	// the survivor's attempts at that moment.
-	if limit := 3 * concurrency; duplicates > limit {
-		t.Errorf("%d duplicates, more than the %d attempts that can have been in flight", duplicates, limit)
-	}
-	rcv.mu.Lock()
-	defer rcv.mu.Unlock()
-	if rcv.differ != 0 {
-		t.Errorf("%d repeated deliveries carried another body than the first", rcv.differ)
-	}
+	rcv.repeatsBounded(t, duplicates, 3*concurrency)
 }
 
 // TestClusterSharesAWebhooksRateLimit: three delivering nodes hold a webhook's rateLimit for the

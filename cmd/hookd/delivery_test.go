@@ -15,7 +15,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -249,41 +248,6 @@ func TestDeliveryRetriesWithTheSameIDAndBody(t *testing.T) {
 	}
 }
 
-// tally is a receiver that counts requests per webhook-id and keeps the first body of each.
-type tally struct {
-	mu     sync.Mutex
-	count  map[string]int
-	body   map[string]string
-	differ int // requests whose body differed from the first with their id
-	srv    *httptest.Server
-}
-
-func newTally(t *testing.T, latency time.Duration) *tally {
-	r := &tally{count: map[string]int{}, body: map[string]string{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		id := req.Header.Get("Webhook-Id")
-		r.mu.Lock()
-		r.count[id]++
-		if first, ok := r.body[id]; !ok {
-			r.body[id] = string(body)
-		} else if first != string(body) {
-			r.differ++
-		}
-		r.mu.Unlock()
-		time.Sleep(latency)
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *tally) distinct() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.count)
-}
-
 // TestDeliveryKill9LosesNothing kills a real `hookd serve` with SIGKILL while it delivers thousands
 // of events, starts it again on the same data directory, and counts what the receiver got: every
 // published event arrives, and events arrive twice only if they were in flight at the kill, with the
@@ -293,13 +257,10 @@ func TestDeliveryKill9LosesNothing(t *testing.T) {
 	// 16 attempts in flight to a receiver that takes 10 ms deliver at most 1,600 a second: the
 	// publishing (about a second) is done well before the deliveries, and the kill lands mid-way.
 	const events, concurrency = 3000, 16
-	bin := filepath.Join(t.TempDir(), "hookd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHookd(t)
 	dataDir := t.TempDir()
 	env := []string{"HOOKD_ALLOW_PRIVATE_TARGETS=true", fmt.Sprintf("HOOKD_DELIVERY_CONCURRENCY=%d", concurrency)}
-	rcv := newTally(t, 10*time.Millisecond)
+	rcv := newClusterReceiver(t, 10*time.Millisecond)
 
 	first := startProcess(t, bin, dataDir, env...)
 	h := &testHookd{t: t, url: first.url, http: &http.Client{Timeout: 30 * time.Second}, license: readBootstrapLicense(t, dataDir)}
@@ -344,26 +305,16 @@ func TestDeliveryKill9LosesNothing(t *testing.T) {
 	second.stop(t)
 	t.Logf("recovery: the first redelivery arrived %v after the restart began (process start included)", recovery.Round(time.Millisecond))
 
-	rcv.mu.Lock()
-	defer rcv.mu.Unlock()
-	lost, duplicates := 0, 0
-	for _, id := range ids {
-		n := rcv.count[delivery.ID(id, hook.ID)]
-		if n == 0 {
-			lost++
-		}
-		duplicates += max(n-1, 0)
+	deliveries := make([]string, len(ids))
+	for i, id := range ids {
+		deliveries[i] = delivery.ID(id, hook.ID)
 	}
+	lost, duplicates := rcv.tallyOf(deliveries)
 	t.Logf("%d events: %d delivered before the kill, %d lost, %d delivered twice", events, atKill, lost, duplicates)
 	if lost != 0 {
 		t.Errorf("%d of %d acknowledged events were never delivered", lost, events)
 	}
-	if duplicates > concurrency {
-		t.Errorf("%d duplicates, more than the %d attempts that can be in flight", duplicates, concurrency)
-	}
-	if rcv.differ != 0 {
-		t.Errorf("%d repeated deliveries carried another body than the first", rcv.differ)
-	}
+	rcv.repeatsBounded(t, duplicates, concurrency)
 }
 
 // TestBlockedTargetsAreRefusedAtCreateAndUpdate: without HOOKD_ALLOW_PRIVATE_TARGETS, a webhook or
@@ -553,13 +504,10 @@ func TestDeliveryDuringARotationVerifiesWithBothSecrets(t *testing.T) {
 func TestDeliverySIGTERMHandsOverCleanly(t *testing.T) {
 	t.Parallel()
 	const events = 400
-	bin := filepath.Join(t.TempDir(), "hookd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHookd(t)
 	dataDir := t.TempDir()
 	env := []string{"HOOKD_ALLOW_PRIVATE_TARGETS=true", "HOOKD_DELIVERY_CONCURRENCY=32"}
-	rcv := newTally(t, 100*time.Millisecond)
+	rcv := newClusterReceiver(t, 100*time.Millisecond)
 
 	first := startProcess(t, bin, dataDir, env...)
 	h := &testHookd{t: t, url: first.url, http: &http.Client{Timeout: 30 * time.Second}, license: readBootstrapLicense(t, dataDir)}

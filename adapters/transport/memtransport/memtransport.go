@@ -168,7 +168,7 @@ func (p *PubSub) Len(name string) (waiting, inFlight int) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.waiting), len(t.byKey) - len(t.waiting)
+	return t.waiting.Len(), len(t.byKey) - t.waiting.Len()
 }
 
 // Backlog returns how many messages of topic name are due and wait to be handed out: those whose due
@@ -189,7 +189,7 @@ func (p *PubSub) Backlog(_ context.Context, name string) (int, error) {
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if i >= len(t.waiting) || t.waiting[i].due.After(now) {
+		if i >= t.waiting.Len() || t.waiting.entries[i].due.After(now) {
 			continue
 		}
 		n++
@@ -216,7 +216,7 @@ func (p *PubSub) topic(name string) (*topic, error) {
 	}
 	if t, ok = p.topics[name]; !ok {
 		t = &topic{byKey: make(map[string]*entry), subs: make(map[*subscription]struct{}), room: make(chan struct{}, 1),
-			maxPending: p.cfg.MaxPending}
+			late: entryHeap{lastFirst: true}, maxPending: p.cfg.MaxPending}
 		p.topics[name] = t
 	}
 	return t, nil
@@ -350,8 +350,8 @@ func (t *topic) offer(d Due) bool {
 // find the one due last), and every one by key.
 type topic struct {
 	mu      sync.Mutex
-	waiting dueHeap
-	late    lateHeap
+	waiting entryHeap
+	late    entryHeap
 	byKey   map[string]*entry
 	seq     uint64
 	subs    map[*subscription]struct{}
@@ -376,7 +376,7 @@ type entry struct {
 	due      time.Time
 	seq      uint64
 	index    int
-	// lateIndex is the entry's place in the topic's lateHeap while it waits.
+	// lateIndex is the entry's place in the topic's late heap while it waits.
 	lateIndex int
 	// again is a message published for the key while it was in flight, to wait once that one is done.
 	again *entry
@@ -422,11 +422,11 @@ func (t *topic) admit(e *entry) bool {
 			return false
 		}
 		if len(t.byKey) >= t.maxPending {
-			if len(t.late) == 0 || !e.due.Before(t.late[0].due) {
+			if t.late.Len() == 0 || !e.due.Before(t.late.entries[0].due) {
 				t.spill(e.due)
 				return false
 			}
-			last := t.late[0]
+			last := t.late.entries[0]
 			t.unwait(last)
 			delete(t.byKey, last.key)
 			t.spill(last.due)
@@ -451,7 +451,7 @@ func (t *topic) spill(due time.Time) {
 // roomFor wakes Backfill when something was left to the backlog and the topic has drained to half
 // its room, or has room and nothing waiting. The caller holds t.mu.
 func (t *topic) roomFor() {
-	drained := len(t.byKey) <= t.maxPending/2 || (len(t.waiting) == 0 && len(t.byKey) < t.maxPending)
+	drained := len(t.byKey) <= t.maxPending/2 || (t.waiting.Len() == 0 && len(t.byKey) < t.maxPending)
 	if !t.spilled || !drained {
 		return
 	}
@@ -472,10 +472,10 @@ func (t *topic) unwait(e *entry) {
 func (t *topic) next(now time.Time) (*entry, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.waiting) == 0 {
+	if t.waiting.Len() == 0 {
 		return nil, 0
 	}
-	first := t.waiting[0]
+	first := t.waiting.entries[0]
 	if wait := first.due.Sub(now); wait > 0 {
 		return nil, wait
 	}
@@ -612,59 +612,47 @@ func (s *subscription) watch(e *entry, msg *message.Message, cancel context.Canc
 	<-s.slots
 }
 
-// dueHeap orders entries by due time, then by when they were published.
-type dueHeap []*entry
+// entryHeap orders waiting entries by due time, then by when they were published: the first
+// first, or with lastFirst the last first (to find what a full window leaves to its backlog). Each
+// entry keeps its place in the heap, in index or, with lastFirst, in lateIndex.
+type entryHeap struct {
+	entries   []*entry
+	lastFirst bool
+}
 
-func (h dueHeap) Len() int { return len(h) }
-func (h dueHeap) Less(i, j int) bool {
-	if h[i].due.Equal(h[j].due) {
-		return h[i].seq < h[j].seq
+// place is the field that holds e's place in h.
+func (h *entryHeap) place(e *entry) *int {
+	if h.lastFirst {
+		return &e.lateIndex
 	}
-	return h[i].due.Before(h[j].due)
+	return &e.index
 }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+
+func (h *entryHeap) Len() int { return len(h.entries) }
+func (h *entryHeap) Less(i, j int) bool {
+	a, b := h.entries[i], h.entries[j]
+	if h.lastFirst {
+		a, b = b, a
+	}
+	if a.due.Equal(b.due) {
+		return a.seq < b.seq
+	}
+	return a.due.Before(b.due)
 }
-func (h *dueHeap) Push(x any) {
+func (h *entryHeap) Swap(i, j int) {
+	h.entries[i], h.entries[j] = h.entries[j], h.entries[i]
+	*h.place(h.entries[i]), *h.place(h.entries[j]) = i, j
+}
+func (h *entryHeap) Push(x any) {
 	e := x.(*entry)
-	e.index = len(*h)
-	*h = append(*h, e)
+	*h.place(e) = len(h.entries)
+	h.entries = append(h.entries, e)
 }
-func (h *dueHeap) Pop() any {
-	old := *h
+func (h *entryHeap) Pop() any {
+	old := h.entries
 	e := old[len(old)-1]
 	old[len(old)-1] = nil
-	e.index = -1
-	*h = old[:len(old)-1]
-	return e
-}
-
-// lateHeap orders entries by due time, the one due last first, to find what a full window leaves
-// to its backlog.
-type lateHeap []*entry
-
-func (h lateHeap) Len() int { return len(h) }
-func (h lateHeap) Less(i, j int) bool {
-	if h[i].due.Equal(h[j].due) {
-		return h[i].seq > h[j].seq
-	}
-	return h[i].due.After(h[j].due)
-}
-func (h lateHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].lateIndex, h[j].lateIndex = i, j
-}
-func (h *lateHeap) Push(x any) {
-	e := x.(*entry)
-	e.lateIndex = len(*h)
-	*h = append(*h, e)
-}
-func (h *lateHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	e.lateIndex = -1
-	*h = old[:len(old)-1]
+	*h.place(e) = -1
+	h.entries = old[:len(old)-1]
 	return e
 }
