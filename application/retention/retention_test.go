@@ -1,0 +1,257 @@
+package retention_test
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/application/eventstore"
+	"github.com/hookd/hookd/application/retention"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/publication"
+)
+
+// memLog is a log in memory: streams at their last revision, and the log's records in order.
+type memLog struct {
+	records []eventlog.RecordedEvent
+	// pinned are streams the store cannot remove yet (the embedded store's last stream).
+	pinned map[string]bool
+	// deletes counts DeleteStreams calls.
+	deletes int
+}
+
+func (l *memLog) add(stream, typ string, created time.Time) {
+	rev := uint64(0)
+	for _, r := range l.records {
+		if r.Stream == stream {
+			rev = r.Revision + 1
+		}
+	}
+	l.records = append(l.records, eventlog.RecordedEvent{Stream: stream, Revision: rev, Type: typ, Created: created,
+		Position: eventlog.Position{Commit: uint64(len(l.records) + 1), Prepare: uint64(len(l.records) + 1)}})
+}
+
+func (l *memLog) last(stream string) (uint64, bool) {
+	rev, ok := uint64(0), false
+	for _, r := range l.records {
+		if r.Stream == stream {
+			rev, ok = r.Revision, true
+		}
+	}
+	return rev, ok
+}
+
+func (l *memLog) has(stream string) bool {
+	_, ok := l.last(stream)
+	return ok
+}
+
+func (l *memLog) DeleteStreams(_ context.Context, streams []eventstore.StreamAt) ([]eventstore.StreamAt, error) {
+	l.deletes++
+	var kept []eventstore.StreamAt
+	for _, s := range streams {
+		rev, ok := l.last(s.Stream)
+		switch {
+		case !ok:
+		case rev != s.Revision || l.pinned[s.Stream]:
+			kept = append(kept, s)
+		default:
+			l.records = slices.DeleteFunc(l.records, func(r eventlog.RecordedEvent) bool { return r.Stream == s.Stream })
+		}
+	}
+	return kept, nil
+}
+
+func (l *memLog) ReadAll(_ context.Context, after eventlog.Position, limit int) ([]eventlog.RecordedEvent, error) {
+	var out []eventlog.RecordedEvent
+	for _, r := range l.records {
+		if after.Before(r.Position) && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// memDeliveries is the deliveries read model: rows with when each finished.
+type memDeliveries struct {
+	rows     []row
+	expired  map[string]time.Time
+	forgotAt time.Time
+}
+
+type row struct {
+	retention.Delivery
+	finished time.Time
+}
+
+func (m *memDeliveries) Expiring(_ context.Context, cutoff time.Time, after int64, limit int) ([]retention.Delivery, int64, bool, error) {
+	var found []retention.Delivery
+	i := int(after)
+	for ; i < len(m.rows) && len(found) < limit; i++ {
+		if m.rows[i].finished.Before(cutoff) {
+			found = append(found, m.rows[i].Delivery)
+		}
+	}
+	return found, int64(i), i >= len(m.rows), nil
+}
+
+func (m *memDeliveries) Forget(_ context.Context, gone []retention.Delivery, at time.Time) error {
+	for _, g := range gone {
+		m.rows = slices.DeleteFunc(m.rows, func(r row) bool { return r.ID == g.ID && r.Version == g.Version })
+		m.expired[g.ID] = at
+	}
+	return nil
+}
+
+func (m *memDeliveries) HasDeliveriesOf(_ context.Context, eventID string) (bool, error) {
+	return slices.ContainsFunc(m.rows, func(r row) bool { return r.EventID == eventID }), nil
+}
+
+func (m *memDeliveries) ForgetExpiredBefore(_ context.Context, cutoff time.Time, _ int) (int, error) {
+	m.forgotAt = cutoff
+	n := 0
+	for id, at := range m.expired {
+		if at.Before(cutoff) {
+			delete(m.expired, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// world is a log and a read model with deliveries of events, some old enough to go.
+type world struct {
+	log        *memLog
+	deliveries *memDeliveries
+	now        time.Time
+}
+
+func newWorld() *world {
+	return &world{log: &memLog{pinned: map[string]bool{}}, deliveries: &memDeliveries{expired: map[string]time.Time{}},
+		now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+}
+
+// publish records a published event at created.
+func (w *world) publish(eventID string, created time.Time) {
+	w.log.add(publication.Stream(eventID), publication.EventPublished, created)
+}
+
+// deliver records a delivery of the event, finished at finished after attempts events.
+func (w *world) deliver(id, eventID string, finished time.Time, events int) {
+	for range events {
+		w.log.add(delivery.Stream(id), delivery.EventScheduled, finished)
+	}
+	rev, _ := w.log.last(delivery.Stream(id))
+	w.deliveries.rows = append(w.deliveries.rows, row{Delivery: retention.Delivery{ID: id, EventID: eventID, Version: rev}, finished: finished})
+}
+
+func (w *world) sweeper(t *testing.T, retain time.Duration, settled eventlog.Position) *retention.Sweeper {
+	t.Helper()
+	s, err := retention.New(retention.Config{Retention: retain, Log: w.log, Deliveries: w.deliveries, Batch: 2,
+		Settled: func(context.Context) (eventlog.Position, error) { return settled, nil },
+		Clock:   func() time.Time { return w.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (w *world) streams() []string {
+	var out []string
+	for _, r := range w.log.records {
+		if !slices.Contains(out, r.Stream) {
+			out = append(out, r.Stream)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestSweepRemovesExpiredDeliveriesThenTheirEvents: deliveries finished before the cutoff go from
+// the log and the read model, in batches, and are remembered as expired; a published event goes
+// once none of its deliveries is left; recent deliveries, a delivery that moved on since the read
+// model saw it, and other streams stay.
+func TestSweepRemovesExpiredDeliveriesThenTheirEvents(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	old, recent := w.now.Add(-48*time.Hour), w.now.Add(-time.Hour)
+	w.log.add("webhook-w1", "WebhookCreated", old)
+	w.publish("e1", old)
+	w.publish("e2", old)
+	w.deliver("d1", "e1", old, 3)
+	w.deliver("d2", "e1", old, 2)
+	w.deliver("d3", "e2", old, 2)
+	w.deliver("d4", "e2", recent, 2)
+	w.deliver("d5", "e1", old, 2)
+	w.log.add(delivery.Stream("d5"), delivery.EventReplayRequested, w.now) // a replay the read model has not seen
+	w.log.add("webhook-w1", "WebhookUpdated", w.now)
+
+	removed, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{delivery.Stream("d4"), delivery.Stream("d5"), publication.Stream("e1"), publication.Stream("e2"), "webhook-w1"}
+	if got := w.streams(); !slices.Equal(got, want) {
+		t.Errorf("streams left %v, want %v", got, want)
+	}
+	if removed != 3 {
+		t.Errorf("removed %d streams, want 3 (d1, d2, d3)", removed)
+	}
+	if w.log.deletes < 2 {
+		t.Errorf("%d DeleteStreams calls for 4 deliveries in batches of 2, want at least 2", w.log.deletes)
+	}
+	for _, id := range []string{"d1", "d2", "d3"} {
+		if _, ok := w.deliveries.expired[id]; !ok {
+			t.Errorf("%s is not remembered as expired", id)
+		}
+	}
+	if _, ok := w.deliveries.expired["d5"]; ok {
+		t.Error("d5, which moved on since, is remembered as expired")
+	}
+	if !w.deliveries.forgotAt.Equal(w.now.Add(-24 * time.Hour)) {
+		t.Errorf("expired ids forgotten before %v, want the cutoff", w.deliveries.forgotAt)
+	}
+
+	// Once d5 is finished and old, and d4 old too, both go, and their events with them.
+	w.deliveries.rows = nil
+	w.deliver("d5", "e1", old, 0)
+	w.deliveries.rows[0].Version = 2
+	w.deliver("d4", "e2", old, 0)
+	w.deliveries.rows[1].Version = 1
+	w.now = w.now.Add(48 * time.Hour)
+	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.streams(); !slices.Equal(got, []string{"webhook-w1"}) {
+		t.Errorf("streams left %v, want only the webhook's", got)
+	}
+}
+
+// TestSweepWalksPublishedEventsUpToSettledAndCutoff: an old published event with no delivery kept
+// (no webhook listened) goes; one past the settled position (not dispatched yet) or recorded after
+// the cutoff stays, and so does one the store cannot remove yet.
+func TestSweepWalksPublishedEventsUpToSettledAndCutoff(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	old := w.now.Add(-48 * time.Hour)
+	w.publish("unheard", old)
+	w.publish("pinned", old)
+	w.publish("heard", old)
+	w.deliver("d1", "heard", w.now, 1)
+	w.publish("late", old) // past the settled position below
+	w.publish("young", w.now)
+	settled := w.log.records[3].Position // up to d1's event
+	w.log.pinned[publication.Stream("pinned")] = true
+
+	s := w.sweeper(t, 24*time.Hour, settled)
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{delivery.Stream("d1"), publication.Stream("heard"), publication.Stream("late"), publication.Stream("pinned"), publication.Stream("young")}
+	if got := w.streams(); !slices.Equal(got, want) {
+		t.Errorf("streams left %v, want %v", got, want)
+	}
+}
