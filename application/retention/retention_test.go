@@ -241,9 +241,9 @@ func TestSweepWalksPublishedEventsUpToSettledAndCutoff(t *testing.T) {
 	w.publish("pinned", old)
 	w.publish("heard", old)
 	w.deliver("d1", "heard", w.now, 1)
-	w.publish("late", old) // past the settled position below
 	w.publish("young", w.now)
-	settled := w.log.records[3].Position // up to d1's event
+	settled := w.log.records[4].Position // up to the young event
+	w.publish("late", old)               // past the settled position
 	w.log.pinned[publication.Stream("pinned")] = true
 
 	s := w.sweeper(t, 24*time.Hour, settled)
