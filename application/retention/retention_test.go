@@ -44,11 +44,6 @@ func (l *memLog) last(stream string) (uint64, bool) {
 	return rev, ok
 }
 
-func (l *memLog) has(stream string) bool {
-	_, ok := l.last(stream)
-	return ok
-}
-
 func (l *memLog) DeleteStreams(_ context.Context, streams []eventstore.StreamAt) ([]eventstore.StreamAt, error) {
 	l.deletes++
 	var kept []eventstore.StreamAt
