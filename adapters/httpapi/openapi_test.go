@@ -229,7 +229,7 @@ func TestOpenAPIResponsesMatchDTOs(t *testing.T) {
 		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/replay", 404,
 			errorBody{StatusCode: 404, Error: http.StatusText(404), Message: "webhook not found"}},
 		{"post", "/tenant/{tenantId}/community/{communityId}/webhook/{webhookId}/replay", 410,
-			errorBody{StatusCode: 410, Error: http.StatusText(410), Message: "delivery d9 has expired"}},
+			errorBody{StatusCode: 410, Error: http.StatusText(http.StatusGone), Message: "delivery d9 has expired"}},
 		{"get", "/servicekeys", 200, []serviceKeyJSON{key, signingKey}},
 		{"delete", "/servicekey/{keyId}", 200, []serviceKeyJSON{key}},
 		{"delete", "/servicekey/{keyId}", 200, []serviceKeyJSON{signingKey}},
