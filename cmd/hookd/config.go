@@ -35,6 +35,9 @@ type config struct {
 	// AllowPrivateTargets lets deliveries and token fetches reach loopback, private and other
 	// blocked addresses: local development and tests only.
 	AllowPrivateTargets bool
+	// CompressLog stores the embedded log's event data deflated (HOOKD_EMBEDDED_COMPRESS): less disk,
+	// more CPU per delivery.
+	CompressLog bool
 	// DeliveryConcurrency bounds the delivery attempts in flight.
 	DeliveryConcurrency int
 	// DeliveryWindow bounds the due deliveries the embedded profile's transport holds in memory
@@ -128,6 +131,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		cfg.AllowPrivateTargets = true
 	default:
 		errs = append(errs, fmt.Errorf("HOOKD_ALLOW_PRIVATE_TARGETS: %q must be true or false", v))
+	}
+	switch v := getenv("HOOKD_EMBEDDED_COMPRESS"); v {
+	case "", "false":
+	case "true":
+		cfg.CompressLog = true
+	default:
+		errs = append(errs, fmt.Errorf("HOOKD_EMBEDDED_COMPRESS: %q must be true or false", v))
 	}
 	concurrency, err := strconv.Atoi(or(getenv("HOOKD_DELIVERY_CONCURRENCY"), "256"))
 	if err != nil || concurrency < 1 || concurrency > 10_000 {

@@ -198,7 +198,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (eventstore.St
 		}
 		return s, nil
 	}
-	s, err := sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, logFile), sqlitestore.Options{Logger: log})
+	s, err := sqlitestore.Open(ctx, filepath.Join(cfg.DataDir, logFile), sqlitestore.Options{Logger: log, CompressData: cfg.CompressLog})
 	if err != nil {
 		// A nil *Store in the interface would not be nil to the node's close.
 		return nil, err

@@ -10,12 +10,13 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
-// TestPackedDataReadsBackAndTakesLessRoom: JSON of a few KiB is stored deflated and reads back byte
-// for byte, through ReadStream and ReadAll, from this store and from another one on the file.
+// TestPackedDataReadsBackAndTakesLessRoom: with CompressData, JSON of a few KiB is stored deflated
+// and reads back byte for byte, through ReadStream and ReadAll, from this store and from another
+// one on the file that does not compress.
 func TestPackedDataReadsBackAndTakesLessRoom(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "log.db")
-	s := open(t, path, sqlitestore.Options{})
+	s := open(t, path, sqlitestore.Options{CompressData: true})
 	evs := events(3)
 	evs[0].Data = bytes.Repeat([]byte(`{"user":"ada","email":"ada@example.com","roles":["admin","dev"]},`), 40)
 	evs[1].Data = incompressible(2048)

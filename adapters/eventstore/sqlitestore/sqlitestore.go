@@ -104,6 +104,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		queue:     make(chan *appendRequest, s.opts.MaxBatch),
 		jobs:      make(chan *writeJob),
 		maxBatch:  s.opts.MaxBatch,
+		compress:  s.opts.CompressData,
 		logger:    s.opts.Logger,
 		committed: s.committed,
 		closing:   s.done,

@@ -39,6 +39,8 @@ type writer struct {
 	// longer than their own short transaction.
 	jobs     chan *writeJob
 	maxBatch int
+	// compress stores event data deflated where that pays (Options.CompressData).
+	compress bool
 	logger   *slog.Logger
 	// committed is called with the events of each batch that wrote some, once it is committed, and
 	// the position the log ended at before them.
@@ -259,7 +261,10 @@ func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int6
 	var position int64
 	for i, ev := range req.events {
 		revision := expected + 1 + int64(i)
-		data, packed := pack(ev.Data)
+		data, packed := ev.Data, packedNone
+		if w.compress {
+			data, packed = pack(ev.Data)
+		}
 		res, err := w.stmts.insertEvent.ExecContext(ctx,
 			streamID, revision, created, ev.ID[:], ev.Type, data, packed, ev.Metadata)
 		if err != nil {
