@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	// The pure-Go SQLite driver: hookd builds and runs without cgo.
@@ -16,7 +17,27 @@ import (
 // maxConns bounds the pool of Open: reads run concurrently in WAL mode.
 const maxConns = 8
 
-// Open opens (creating if needed) the read models' database at path, as a pool of connections.
+// Page caches per connection, in KiB. They live outside the Go heap (the pure-Go SQLite allocates
+// them itself), count in the process's RSS and, once filled, stay filled while the connection is
+// open; a page not in the cache is read back from the file, most often from the OS's page cache.
+const (
+	// queryCacheKiB is each query connection's: queries read a few pages each, and every commit of
+	// the runners empties the caches of the other connections anyway (SQLite keeps a connection's
+	// cache only while no other connection writes). 8 connections of 4 MiB.
+	queryCacheKiB = 4 << 10
+	// writerCacheKiB is the runners' connection's: it holds the pages their statements touch again
+	// and again (the indexes' upper levels, the newest rows). On the end-to-end benchmark 64 MiB
+	// filled as fast as the read models grew, about 60 MB of RSS in 30 s, for no measurable
+	// saving in CPU per delivery over 16 MiB (docs/benchmarks.md, issue 13, "Memory").
+	writerCacheKiB = 16 << 10
+	// rebuildCacheKiB is for a rebuild, which fills fresh tables with every event of the log: a
+	// 64 MiB cache (SQLite's default is 2 MiB) makes it about a fifth faster, for a process that
+	// does nothing else and exits.
+	rebuildCacheKiB = 64 << 10
+)
+
+// Open opens (creating if needed) the read models' database at path, as a pool of connections for
+// queries.
 //
 // The settings are chosen for read models, which can always be rebuilt from the log:
 //   - WAL, so queries never wait for a projection's write, nor a write for a query;
@@ -26,7 +47,13 @@ const maxConns = 8
 //     writers (the runners, a rebuild in another process) wait for each other under busy_timeout
 //     instead of failing when one upgrades a read to a write; read-only transactions stay deferred.
 func Open(path string) (*sql.DB, error) {
-	return open(path, maxConns)
+	return open(path, maxConns, queryCacheKiB)
+}
+
+// OpenRebuild opens the database at path as Open does, with connections whose page caches are
+// sized for rebuilding read models rather than for queries: for `hookd projections rebuild`.
+func OpenRebuild(path string) (*sql.DB, error) {
+	return open(path, maxConns, rebuildCacheKiB)
 }
 
 // OpenWriter opens the database at path as one connection, with Open's settings, for the Runners
@@ -35,10 +62,10 @@ func Open(path string) (*sql.DB, error) {
 // from a pool would find their caches emptied by each other's commits and read every page they
 // touch back from the file. Transactions on it must not wait for another transaction on it.
 func OpenWriter(path string) (*sql.DB, error) {
-	return open(path, 1)
+	return open(path, 1, writerCacheKiB)
 }
 
-func open(path string, conns int) (*sql.DB, error) {
+func open(path string, conns, cacheKiB int) (*sql.DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("readmodeldb: %q is not a plain file path", path)
 	}
@@ -46,8 +73,8 @@ func open(path string, conns int) (*sql.DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
-	// A 64 MiB page cache (SQLite's default is 2 MiB) makes a rebuild about a fifth faster.
-	q.Add("_pragma", "cache_size(-65536)")
+	// A negative cache_size is in KiB.
+	q.Add("_pragma", "cache_size("+strconv.Itoa(-cacheKiB)+")")
 	// Checkpoints after 10,000 pages of WAL rather than 1,000: pages that many batches change are
 	// copied back once per checkpoint, so fewer checkpoints write less (see sqlitestore's dsn).
 	q.Add("_pragma", "wal_autocheckpoint(10000)")

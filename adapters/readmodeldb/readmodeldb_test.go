@@ -2,6 +2,7 @@ package readmodeldb_test
 
 import (
 	"bytes"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,38 @@ func TestOpenFindsADamagedFile(t *testing.T) {
 		_, err := open(path)
 		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "remove the file") {
 			t.Fatalf("opening a damaged file: %v, want an error naming %s and the way out", err, path)
+		}
+	}
+}
+
+// TestPageCachesAreBounded: each opener caps every connection's page cache, which lives outside the
+// Go heap and stays filled while the connection is open: a small one for queries, 16 MiB for the
+// runners' writer (64 MiB filled as fast as the read models grew, issue 13), a large one only for a
+// rebuild.
+func TestPageCachesAreBounded(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "readmodels.db")
+	for name, tc := range map[string]struct {
+		open func(string) (*sql.DB, error)
+		kib  int
+	}{
+		"queries": {readmodeldb.Open, 4 << 10},
+		"writer":  {readmodeldb.OpenWriter, 16 << 10},
+		"rebuild": {readmodeldb.OpenRebuild, 64 << 10},
+	} {
+		db, err := tc.open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var size int
+		if err := db.QueryRow(`PRAGMA cache_size`).Scan(&size); err != nil {
+			t.Fatal(err)
+		}
+		if size != -tc.kib {
+			t.Errorf("%s: cache_size %d, want %d (KiB)", name, size, -tc.kib)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -100,7 +100,7 @@ func openServeNode(ctx context.Context, cfg config, log *slog.Logger) (*node, er
 // openRebuildNode opens the data directory for `hookd projections rebuild`, which is how read models
 // ahead of the log are mended: it does not refuse them.
 func openRebuildNode(ctx context.Context, cfg config, log *slog.Logger) (*node, error) {
-	return openNodeFor(ctx, cfg, log, opening{})
+	return openNodeFor(ctx, cfg, log, opening{rebuild: true})
 }
 
 // opening says what openNodeFor does besides opening.
@@ -114,6 +114,8 @@ type opening struct {
 	// byRoles builds only the read models the node's roles read (serve); other commands build every
 	// read model, whichever they read.
 	byRoles bool
+	// rebuild sizes the read models' page caches for rebuilding them rather than for queries.
+	rebuild bool
 }
 
 func openNodeFor(ctx context.Context, cfg config, log *slog.Logger, o opening) (*node, error) {
@@ -145,7 +147,11 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if n.codec, err = eventcodec.New(registry, seal); err != nil {
 		return err
 	}
-	if n.readDB, err = readmodeldb.Open(filepath.Join(n.cfg.DataDir, readModelsFile)); err != nil {
+	openReadDB := readmodeldb.Open
+	if o.rebuild {
+		openReadDB = readmodeldb.OpenRebuild
+	}
+	if n.readDB, err = openReadDB(filepath.Join(n.cfg.DataDir, readModelsFile)); err != nil {
 		return err
 	}
 	if o.checkReadModels && n.cfg.EventStore == eventStoreEmbedded {
