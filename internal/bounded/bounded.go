@@ -13,9 +13,12 @@ type Map[V any] struct {
 	entries map[string]V
 }
 
-// New returns an empty Map that holds at most size entries.
+// New returns an empty Map that holds at most size entries. Its memory grows with the entries it
+// holds rather than being taken for size at once: hookd's caches are sized for the busiest
+// deployments, and preallocated they held 8 MB of Go heap (up to 16 MB of RSS with the collector's
+// headroom) in every process, full or not.
 func New[V any](size int) *Map[V] {
-	return &Map[V]{size: size, entries: make(map[string]V, size)}
+	return &Map[V]{size: size, entries: make(map[string]V)}
 }
 
 // Get returns the value under key, if the map holds one.
