@@ -17,22 +17,23 @@ import (
 // maxConns bounds the pool of Open: reads run concurrently in WAL mode.
 const maxConns = 8
 
-// Page caches per connection, in KiB. They live outside the Go heap (the pure-Go SQLite allocates
-// them itself), count in the process's RSS and, once filled, stay filled while the connection is
-// open; a page not in the cache is read back from the file, most often from the OS's page cache.
+// Page caches per connection, in KiB. They live outside the Go heap and, once filled, stay filled
+// while the connection is open; a page not in the cache is read back from the file, most often from
+// the OS's page cache. Each costs about twice its size in RSS: the pure-Go SQLite's allocator
+// (modernc.org/memory) rounds every allocation up to a power of two, and a cached page is 4 KiB and
+// a header, so it takes an 8 KiB slot.
 const (
-	// queryCacheKiB is each query connection's: queries read a few pages each, and every commit of
-	// the runners empties the caches of the other connections anyway (SQLite keeps a connection's
-	// cache only while no other connection writes). 8 connections of 4 MiB.
-	queryCacheKiB = 4 << 10
-	// writerCacheKiB is the runners' connection's: it holds the pages their statements touch again
-	// and again (the indexes' upper levels, the newest rows). On the end-to-end benchmark 64 MiB
-	// filled as fast as the read models grew, about 60 MB of RSS in 30 s, for no measurable
-	// saving in CPU per delivery over 16 MiB (docs/benchmarks.md, issue 13, "Memory").
-	writerCacheKiB = 16 << 10
+	// queryCacheKiB is each query connection's, SQLite's default: queries read a few pages each,
+	// and every commit of the runners empties the other connections' caches anyway (SQLite keeps a
+	// connection's cache only while no other connection writes).
+	queryCacheKiB = 2 << 10
+	// writerCacheKiB is the runners' connection's: it keeps the pages their statements touch again
+	// and again (the indexes' upper levels, the newest rows). At 64 MiB it filled as fast as the
+	// read models grew, about 60 MB of RSS in a 30 s end-to-end benchmark (issue 13); the read
+	// models of such a run are 7 to 10 MB.
+	writerCacheKiB = 8 << 10
 	// rebuildCacheKiB is for a rebuild, which fills fresh tables with every event of the log: a
-	// 64 MiB cache (SQLite's default is 2 MiB) makes it about a fifth faster, for a process that
-	// does nothing else and exits.
+	// 64 MiB cache makes it about a fifth faster, for a process that does nothing else and exits.
 	rebuildCacheKiB = 64 << 10
 )
 
