@@ -2,6 +2,7 @@ package bounded
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -51,5 +52,25 @@ func TestMapTakeRemoves(t *testing.T) {
 	}
 	if _, ok := m.Take("a"); ok {
 		t.Error("a taken twice")
+	}
+}
+
+// TestMapTakesMemoryForWhatItHolds: an empty Map sized for a million entries costs what an empty map
+// does, not the million (preallocated, it took some 40 MB), and filling it takes memory as it goes.
+func TestMapTakesMemoryForWhatItHolds(t *testing.T) {
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	var m *Map[int]
+	if got := allocated(func() { m = New[int](1 << 20) }); got > 64<<10 {
+		t.Errorf("an empty Map of size 1<<20 took %d bytes", got)
+	}
+	m.Put("a", 1)
+	if v, ok := m.Get("a"); !ok || v != 1 {
+		t.Errorf("Get(a) = %d, %v", v, ok)
 	}
 }
