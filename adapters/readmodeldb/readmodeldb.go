@@ -23,15 +23,19 @@ const maxConns = 8
 // (modernc.org/memory) rounds every allocation up to a power of two, and a cached page is 4 KiB and
 // a header, so it takes an 8 KiB slot.
 const (
-	// queryCacheKiB is each query connection's, SQLite's default: queries read a few pages each,
-	// and every commit of the runners empties the other connections' caches anyway (SQLite keeps a
-	// connection's cache only while no other connection writes).
-	queryCacheKiB = 2 << 10
+	// queryCacheKiB is each query connection's: a query reads a few pages (a B-tree's depth and the
+	// rows found), the OS's page cache serves the rest, and every commit of the runners empties the
+	// other connections' caches (SQLite keeps a connection's cache only while no other connection
+	// writes), so a cache of many pages is mostly refilled and dropped again. The allocator keeps
+	// what they dropped for reuse: at SQLite's default (2 MB) and up to maxConns connections, they
+	// held tens of MB more at the end of a 60 s end-to-end benchmark than at 256 KiB, for no CPU
+	// per delivery that those runs could tell apart (issue 13).
+	queryCacheKiB = 256
 	// writerCacheKiB is the runners' connection's: it keeps the pages their statements touch again
 	// and again (the indexes' upper levels, the newest rows). At 64 MiB it filled as fast as the
-	// read models grew, about 60 MB of RSS in a 30 s end-to-end benchmark (issue 13); the read
-	// models of such a run are 7 to 10 MB.
-	writerCacheKiB = 8 << 10
+	// read models grew, about 60 MB of RSS in a 30 s end-to-end benchmark (issue 13), whose read
+	// models are 7 to 10 MB at its end (21 MB after 60 s).
+	writerCacheKiB = 4 << 10
 	// rebuildCacheKiB is for a rebuild, which fills fresh tables with every event of the log: a
 	// 64 MiB cache makes it about a fifth faster, for a process that does nothing else and exits.
 	rebuildCacheKiB = 64 << 10

@@ -39,8 +39,8 @@ func TestOpenFindsADamagedFile(t *testing.T) {
 }
 
 // TestPageCachesAreBounded: each opener caps every connection's page cache, which lives outside the
-// Go heap and stays filled while the connection is open: SQLite's default for queries, 8 MiB for the
-// runners' writer (64 MiB filled as fast as the read models grew, issue 13), a large one only for a
+// Go heap and stays filled while the connection is open: 256 KiB for each query connection, 4 MiB
+// for the runners' writer (64 MiB filled as fast as the read models grew, issue 13), a large one only for a
 // rebuild.
 func TestPageCachesAreBounded(t *testing.T) {
 	t.Parallel()
@@ -49,8 +49,8 @@ func TestPageCachesAreBounded(t *testing.T) {
 		open func(string) (*sql.DB, error)
 		kib  int
 	}{
-		"queries": {readmodeldb.Open, 2 << 10},
-		"writer":  {readmodeldb.OpenWriter, 8 << 10},
+		"queries": {readmodeldb.Open, 256},
+		"writer":  {readmodeldb.OpenWriter, 4 << 10},
 		"rebuild": {readmodeldb.OpenRebuild, 64 << 10},
 	} {
 		db, err := tc.open(path)
