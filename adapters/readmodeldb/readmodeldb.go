@@ -17,9 +17,9 @@ import (
 // maxConns bounds the pool of Open: reads run concurrently in WAL mode.
 const maxConns = 8
 
-// Page caches per connection, in KiB. They live outside the Go heap and, once filled, stay filled
-// while the connection is open; a page not in the cache is read back from the file, most often from
-// the OS's page cache. Each costs about twice its size in RSS: the pure-Go SQLite's allocator
+// Page caches per connection, in KiB. They live outside the Go heap; a page not in the cache is
+// read back from the file, most often from the OS's page cache. Each costs up to about twice its
+// size in RSS: the pure-Go SQLite's allocator
 // (modernc.org/memory) rounds every allocation up to a power of two, and a cached page is 4 KiB and
 // a header, so it takes an 8 KiB slot.
 const (
