@@ -161,8 +161,8 @@ func TestClusterNATSStreamLeaderKilled(t *testing.T) {
 // slow receiver: its attempts in flight finish and are recorded (serve's grace period), what it
 // held and had not started goes back to the queue, and the others deliver the rest. Nothing is
 // lost, and nothing is delivered twice. Then it stops the dispatch leader the same way: nothing is
-// lost, and what is repeated is at most the attempts the last node had in flight (its successor
-// hands over again what is due, which includes them).
+// lost, and nothing is delivered twice either (its successor hands over only what is due and the
+// work queue does not hold, and not again the deliveries the last leader scheduled).
 func TestClusterSIGTERMUnderLoad(t *testing.T) {
 	t.Parallel()
 	const concurrency = 8
@@ -199,9 +199,9 @@ func TestClusterSIGTERMUnderLoad(t *testing.T) {
 	delivered(all)
 	lost, repeated := rcv.tallyOf(all)
 	t.Logf("%d events in all, %d lost, %d delivered twice after the dispatch leader stopped", len(all), lost, repeated-duplicates)
-	if repeated-duplicates > concurrency {
-		t.Errorf("%d deliveries repeated after the dispatch leader stopped, more than the %d the last node can have had in flight",
-			repeated-duplicates, concurrency)
+	if repeated-duplicates != 0 {
+		t.Errorf("%d deliveries were made twice after the dispatch leader stopped; a clean stop of the leader repeats none",
+			repeated-duplicates)
 	}
 }
 

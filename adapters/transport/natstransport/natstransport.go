@@ -394,6 +394,92 @@ func (p *PubSub) Backlog(ctx context.Context, topic string) (int, error) {
 	return int(info.NumPending), nil
 }
 
+// MaxHeld bounds the keys Held lists: past it, Held returns ErrTooManyHeld rather than hold them all
+// in memory at once (about 100 bytes each while they are listed).
+const MaxHeld = 200_000
+
+// ErrTooManyHeld is returned by Held when the topic's stream holds more than MaxHeld keys.
+var ErrTooManyHeld = errors.New("natstransport: the stream holds too many keys to list")
+
+// Held returns the keys of the topic's messages that the stream holds: due and waiting, handed to a
+// node and not acked yet (in flight, or left by a node that died), nacked, or waiting on a timer. A
+// work-queue stream keeps a message until it is acked, and the handler acks only once its work is
+// done, so a key held is one that some node will be handed (again), and one not held is one that no
+// node will be handed unless it is published. A topic whose stream is not made (or was lost) holds
+// none. It lists the stream's subjects, a page of up to 100,000 per request.
+func (p *PubSub) Held(ctx context.Context, topic string) (map[string]struct{}, error) {
+	n, err := namesOf(topic)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := p.js.Stream(ctx, n.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return map[string]struct{}{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natstransport: stream %s: %w", n.stream, err)
+	}
+	if subjects := stream.CachedInfo().State.NumSubjects; subjects > MaxHeld {
+		return nil, fmt.Errorf("%w (%d, more than %d)", ErrTooManyHeld, subjects, MaxHeld)
+	}
+	return p.held(ctx, stream, n, n.topic+".>")
+}
+
+// Holds reports whether the topic's stream holds a message of key (as Held says), in one request.
+func (p *PubSub) Holds(ctx context.Context, topic, key string) (bool, error) {
+	n, err := namesOf(topic)
+	if err != nil {
+		return false, err
+	}
+	stream, err := p.js.Stream(ctx, n.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("natstransport: stream %s: %w", n.stream, err)
+	}
+	held, err := p.held(ctx, stream, n, n.topic+".*."+token(key))
+	return len(held) > 0, err
+}
+
+// held returns the keys of the stream's subjects that match filter.
+func (p *PubSub) held(ctx context.Context, stream jetstream.Stream, n names, filter string) (map[string]struct{}, error) {
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return map[string]struct{}{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natstransport: stream %s: %w", n.stream, err)
+	}
+	keys := make(map[string]struct{}, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		tok, ok := strings.CutPrefix(subject, n.ready)
+		if !ok {
+			tok, ok = strings.CutPrefix(subject, n.sched)
+		}
+		if !ok {
+			continue
+		}
+		key, err := keyOf(tok)
+		if err != nil {
+			p.cfg.Logger.Warn("a subject of the stream names no key", "subject", subject, "err", err)
+			continue
+		}
+		keys[key] = struct{}{}
+	}
+	return keys, nil
+}
+
+// keyOf is the key a subject token stands for (token's inverse).
+func keyOf(tok string) (string, error) {
+	encoded, ok := strings.CutPrefix(tok, "~")
+	if !ok {
+		return tok, nil
+	}
+	key, err := base64.RawURLEncoding.DecodeString(encoded)
+	return string(key), err
+}
+
 type subscription struct {
 	p        *PubSub
 	n        names
