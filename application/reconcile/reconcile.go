@@ -10,6 +10,9 @@
 // time replaces whatever the transport holds for the delivery (a delivery never has two timers),
 // and the delivery use case judges each attempt from the log, so a delivery finished since the read
 // model was read is not sent again.
+//
+// Takeover is the recovery of a new dispatch leader: it hands over at once what is due and the
+// transport does not hold.
 package reconcile
 
 import (
