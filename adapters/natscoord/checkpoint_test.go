@@ -192,39 +192,7 @@ func TestCheckpointFollowsLeadership(t *testing.T) {
 // the leader's term; the next leader finds what it saved.
 func TestCheckpointSaveRidesOutAnElection(t *testing.T) {
 	t.Parallel()
-	cfgs := make([]natsserver.Config, 3)
-	var routes []string
-	for i := range cfgs {
-		rp, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", rp))
-		cfgs[i] = natsserver.Config{StoreDir: t.TempDir(), Name: fmt.Sprint("e", i), Port: cp,
-			Cluster: &natsserver.Cluster{Name: "electiontest", Port: rp}}
-	}
-	srvs := make([]*natsserver.Server, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range cfgs {
-		cfgs[i].Cluster.Routes = routes
-		wg.Go(func() { srvs[i], errs[i] = natsserver.Start(t.Context(), cfgs[i]) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if srvs[i] != nil {
-				srvs[i].Shutdown()
-			}
-		})
-	}
+	srvs, restart := startRestartableCluster(t)
 	ctx := t.Context()
 	name := bucket("cp_election")
 	newCP := func(owner string) *natscoord.Checkpoint {
@@ -243,7 +211,6 @@ func TestCheckpointSaveRidesOutAnElection(t *testing.T) {
 	}
 	srvs[1].Shutdown()
 	srvs[2].Shutdown()
-	srvs[1], srvs[2] = nil, nil
 	saved := make(chan error, 1)
 	go func() { saved <- a.Save(ctx, pos(8)) }()
 	// Longer than a request waits for an answer (nats.go's 5 s): a Save that gives up has by then.
@@ -252,10 +219,7 @@ func TestCheckpointSaveRidesOutAnElection(t *testing.T) {
 		t.Fatalf("Save returned %v while the bucket had no leader; want it to wait for one", err)
 	case <-time.After(6 * time.Second):
 	}
-	var err error
-	if srvs[1], err = natsserver.Start(ctx, cfgs[1]); err != nil {
-		t.Fatal(err)
-	}
+	restart(1)
 	select {
 	case err := <-saved:
 		if err != nil {
@@ -266,5 +230,59 @@ func TestCheckpointSaveRidesOutAnElection(t *testing.T) {
 	}
 	if got, err := newCP("b").Load(ctx); err != nil || got != pos(8) {
 		t.Fatalf("next leader's Load = %v, %v, want %v", got, err, pos(8))
+	}
+}
+
+// startRestartableCluster starts a 3-server cluster of its own, for a test that stops servers:
+// restart(i) starts server i again on its configuration and files. Servers still running at the
+// end are shut down.
+func startRestartableCluster(t *testing.T) (srvs []*natsserver.Server, restart func(i int)) {
+	t.Helper()
+	cfgs := make([]natsserver.Config, 3)
+	var routes []string
+	for i := range cfgs {
+		rp, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", rp))
+		cfgs[i] = natsserver.Config{StoreDir: t.TempDir(), Name: fmt.Sprint("r", i), Port: cp,
+			Cluster: &natsserver.Cluster{Name: "restarttest", Port: rp}}
+	}
+	srvs = make([]*natsserver.Server, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range cfgs {
+		cfgs[i].Cluster.Routes = routes
+		wg.Go(func() { srvs[i], errs[i] = natsserver.Start(t.Context(), cfgs[i]) })
+	}
+	wg.Wait()
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range srvs {
+			if s != nil {
+				s.Shutdown()
+			}
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srvs, func(i int) {
+		s, err := natsserver.Start(t.Context(), cfgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		srvs[i] = s
+		mu.Unlock()
 	}
 }
