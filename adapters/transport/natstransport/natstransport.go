@@ -59,6 +59,12 @@ const (
 	fetchWait = time.Second
 	// retryWait spaces pulls that failed (while the stream elects a leader, say).
 	retryWait = 100 * time.Millisecond
+	// lookupWait bounds the lookup that tells a stream (or consumer) that is gone from one electing
+	// its leader, after a publish or a pull found nobody to answer. The servers answer at once that a
+	// stream is not found; while it has no leader nobody answers, and unbounded the lookup waited
+	// nats.go's API timeout (5 s). Only a stream found gone is forgotten: a forgotten stream is
+	// looked up again by the next publish, which then waited those 5 s too.
+	lookupWait = time.Second
 )
 
 // Headers of NATS message scheduling (nats-server 2.12 and later).
@@ -208,8 +214,9 @@ func (p *PubSub) publish(n names, msg *message.Message) error {
 		nm.Header.Set(hdrScheduleNext, schedulePurge)
 	}
 	_, err = p.js.PublishMsg(ctx, nm)
-	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+	if (errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) && p.gone(ctx, n, false) {
 		// The stream is gone (deleted, or NATS restarted empty): make it again, and publish once more.
+		// One electing its leader is left to the caller's next try.
 		p.forget(n)
 		if err = p.ensure(ctx, n); err == nil {
 			_, err = p.js.PublishMsg(ctx, nm)
@@ -219,6 +226,21 @@ func (p *PubSub) publish(n names, msg *message.Message) error {
 		return fmt.Errorf("natstransport: publishing %s: %w", msg.UUID, err)
 	}
 	return nil
+}
+
+// gone reports whether the servers say the topic's stream (or, with consumer, its consumer or
+// stream) does not exist. Nobody answering within lookupWait is a stream electing its leader, not
+// gone.
+func (p *PubSub) gone(ctx context.Context, n names, consumer bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, lookupWait)
+	defer cancel()
+	var err error
+	if consumer {
+		_, err = p.js.Consumer(ctx, n.stream, n.consumer)
+	} else {
+		_, err = p.js.Stream(ctx, n.stream)
+	}
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // ensure makes the topic's stream unless it is known to exist.
@@ -589,7 +611,7 @@ func (s *subscription) pause(err error) {
 		return
 	}
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) && s.p.gone(s.msgCtx, s.n, true) {
 		s.p.forget(s.n)
 		if err := s.connect(); err != nil {
 			s.log.Debug("making the stream again failed", "err", err)
