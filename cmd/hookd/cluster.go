@@ -239,7 +239,7 @@ func (l *leaderDispatch) term(ctx context.Context) error {
 		return err
 	}
 	reconciler, err := reconcile.New(reconcile.Config{Deliveries: dueDeliveries{l.n.deliveryView}, Scheduler: l.scheduler,
-		AckWait: l.cfg.NATS.AckWait, LongestAttempt: longestAttempt})
+		AckWait: l.cfg.NATS.AckWait, LongestAttempt: longestAttempt, Held: l.held})
 	if err != nil {
 		return err
 	}
@@ -279,8 +279,7 @@ func (l *leaderDispatch) recover(ctx context.Context) (*dispatch.Takeover, error
 	var res reconcile.TakeoverResult
 	if err == nil {
 		res, err = reconcile.Takeover(ctx, reconcile.TakeoverConfig{Deliveries: dueDeliveries{l.n.deliveryView}, Scheduler: l.scheduler,
-			Held:     func(ctx context.Context) (map[string]struct{}, error) { return l.queue.Held(ctx, deliverer.Topic) },
-			PageSize: recoveryPage, Logger: l.log})
+			Held: l.held, PageSize: recoveryPage, Logger: l.log})
 	}
 	if err == nil {
 		head, err = l.n.store.LastPosition(ctx)
@@ -295,6 +294,11 @@ func (l *leaderDispatch) recover(ctx context.Context) (*dispatch.Takeover, error
 	return &dispatch.Takeover{At: head, Holds: func(ctx context.Context, id string) (bool, error) {
 		return l.queue.Holds(ctx, deliverer.Topic, id)
 	}}, nil
+}
+
+// held returns the deliveries the work queue holds.
+func (l *leaderDispatch) held(ctx context.Context) (map[string]struct{}, error) {
+	return l.queue.Held(ctx, deliverer.Topic)
 }
 
 // longestAttempt is the longest one delivery attempt takes: the sender's default response wait
