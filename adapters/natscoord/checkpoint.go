@@ -2,10 +2,12 @@ package natscoord
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,16 +49,27 @@ type Checkpoint struct {
 	js  jetstream.JetStream
 	key string
 
-	mu  sync.Mutex
-	kv  jetstream.KeyValue
-	rev uint64 // the revision this node last wrote; 0 before Load
+	mu    sync.Mutex
+	kv    jetstream.KeyValue
+	rev   uint64 // the revision this node last wrote; 0 before Load
+	claim string // drawn by the last Load
 }
 
-// checkpointValue is what the key holds.
+// checkpointValue is what the key holds. Claim is drawn afresh by each Load: a Save that timed out
+// finds by it whether its write landed.
 type checkpointValue struct {
 	Position string `json:"position"`
 	Owner    string `json:"owner"`
+	Claim    string `json:"claim,omitempty"`
 }
+
+// saveTry bounds one write of Save, and saveRetry spaces its tries: while the bucket's stream elects
+// a leader (4 to 9 s after a NATS server dies), a write gets no answer, and Save keeps trying rather
+// than fail, which would end the dispatcher's term of leadership and cost a new one.
+const (
+	saveTry   = time.Second
+	saveRetry = 100 * time.Millisecond
+)
 
 // NewCheckpoint returns the checkpoint called name; it does no I/O.
 func NewCheckpoint(cfg CheckpointConfig, name string) (*Checkpoint, error) {
@@ -86,6 +99,7 @@ func (c *Checkpoint) Load(ctx context.Context) (eventlog.Position, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rev = 0
+	c.claim = rand.Text()
 	// The bucket is opened (made again, if NATS lost it) on every Load: Loads are rare.
 	kv, err := openBucket(ctx, c.js, jetstream.KeyValueConfig{
 		Bucket:      c.cfg.Bucket,
@@ -128,24 +142,82 @@ func (c *Checkpoint) Load(ctx context.Context) (eventlog.Position, error) {
 
 // Save stores pos over the revision this node last wrote. It returns ErrFenced when another node
 // has loaded the checkpoint since (or the bucket was made again): the caller must stop acting as the
-// leader. Any other error leaves it unknown whether pos was stored; the caller loads again.
+// leader. A write that gets no answer (the bucket's stream has no leader for the moment) is tried
+// again until ctx ends; a write that timed out and landed is found by its claim. Any other error
+// leaves it unknown whether pos was stored; the caller loads again.
 func (c *Checkpoint) Save(ctx context.Context, pos eventlog.Position) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rev == 0 {
 		return fmt.Errorf("natscoord: checkpoint %s: Save before Load", c.key)
 	}
-	rev, err := c.kv.Update(ctx, c.key, c.encode(pos), c.rev)
-	if err != nil {
-		c.rev = 0
-		return c.errorf("saving", err)
+	value := c.encode(pos)
+	for {
+		try, cancel := context.WithTimeout(ctx, saveTry)
+		rev, err := c.kv.Update(try, c.key, value, c.rev)
+		cancel()
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			// An earlier try may have landed without its answer: then the key holds this claim and pos.
+			rev, err = c.landed(ctx, pos, err)
+		}
+		switch {
+		case err == nil:
+			c.rev = rev
+			return nil
+		case ctx.Err() != nil || !unanswered(err) || c.bucketGone(ctx):
+			c.rev = 0
+			return c.errorf("saving", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(saveRetry):
+		}
 	}
-	c.rev = rev
-	return nil
+}
+
+// landed returns the key's revision when it holds this node's claim and pos. When it holds this
+// node's claim and another position, the write is still pending (proposed to a stream that cannot
+// commit it yet) or lost: errPending, to try again. Another node's claim is mismatch: fenced.
+func (c *Checkpoint) landed(ctx context.Context, pos eventlog.Position, mismatch error) (uint64, error) {
+	try, cancel := context.WithTimeout(ctx, saveTry)
+	defer cancel()
+	entry, err := c.kv.Get(try, c.key)
+	if err != nil {
+		if unanswered(err) {
+			return 0, err
+		}
+		return 0, mismatch
+	}
+	var v checkpointValue
+	switch {
+	case json.Unmarshal(entry.Value(), &v) != nil || v.Claim != c.claim:
+		return 0, mismatch
+	case v.Position != pos.String():
+		return 0, errPending
+	}
+	return entry.Revision(), nil
+}
+
+// errPending is a write of Save neither refused nor stored yet.
+var errPending = errors.New("natscoord: checkpoint write pending")
+
+// bucketGone reports whether the servers say the bucket does not exist (NATS lost it): a write to
+// it gets no answer either, and is not to be tried again. Nobody answering is not gone.
+func (c *Checkpoint) bucketGone(ctx context.Context) bool {
+	try, cancel := context.WithTimeout(ctx, saveTry)
+	defer cancel()
+	_, err := c.js.KeyValue(try, c.cfg.Bucket)
+	return errors.Is(err, jetstream.ErrBucketNotFound)
+}
+
+// unanswered reports whether err says a request got no answer, as while a stream elects its leader.
+func unanswered(err error) bool {
+	return errors.Is(err, errPending) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 func (c *Checkpoint) encode(pos eventlog.Position) []byte {
-	b, _ := json.Marshal(checkpointValue{Position: pos.String(), Owner: c.cfg.Owner}) // two strings always marshal
+	b, _ := json.Marshal(checkpointValue{Position: pos.String(), Owner: c.cfg.Owner, Claim: c.claim}) // strings always marshal
 	return b
 }
 

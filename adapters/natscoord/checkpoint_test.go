@@ -3,6 +3,8 @@ package natscoord_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/adapters/natscoord"
+	"github.com/hookd/hookd/adapters/natsserver"
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
@@ -181,5 +184,105 @@ func TestCheckpointFollowsLeadership(t *testing.T) {
 	stopB()
 	if err := <-doneB; err != nil {
 		t.Fatalf("second leader: %v", err)
+	}
+}
+
+// TestCheckpointSaveRidesOutAnElection: a Save made while the bucket's stream has no leader (two
+// servers of three down, so no quorum) waits for one and succeeds, rather than failing and ending
+// the leader's term; the next leader finds what it saved.
+func TestCheckpointSaveRidesOutAnElection(t *testing.T) {
+	t.Parallel()
+	srvs, restart := startRestartableCluster(t)
+	ctx := t.Context()
+	name := bucket("cp_election")
+	newCP := func(owner string) *natscoord.Checkpoint {
+		cp, err := natscoord.NewCheckpoint(natscoord.CheckpointConfig{Conn: connect(t, srvs[0].ClientURL()), Owner: owner, Bucket: name, Replicas: 3}, "dispatch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	a := newCP("a")
+	if _, err := a.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Save(ctx, pos(3)); err != nil {
+		t.Fatal(err)
+	}
+	srvs[1].Shutdown()
+	srvs[2].Shutdown()
+	saved := make(chan error, 1)
+	go func() { saved <- a.Save(ctx, pos(8)) }()
+	// Longer than a request waits for an answer (nats.go's 5 s): a Save that gives up has by then.
+	select {
+	case err := <-saved:
+		t.Fatalf("Save returned %v while the bucket had no leader; want it to wait for one", err)
+	case <-time.After(6 * time.Second):
+	}
+	restart(1)
+	select {
+	case err := <-saved:
+		if err != nil {
+			t.Fatalf("Save once the bucket has a leader again = %v, want nil", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Save still waiting 60s after the quorum came back")
+	}
+	if got, err := newCP("b").Load(ctx); err != nil || got != pos(8) {
+		t.Fatalf("next leader's Load = %v, %v, want %v", got, err, pos(8))
+	}
+}
+
+// startRestartableCluster starts a 3-server cluster of its own, for a test that stops servers:
+// restart(i) starts server i again on its configuration and files. Servers still running at the
+// end are shut down.
+func startRestartableCluster(t *testing.T) (srvs []*natsserver.Server, restart func(i int)) {
+	t.Helper()
+	cfgs := make([]natsserver.Config, 3)
+	var routes []string
+	for i := range cfgs {
+		rp, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", rp))
+		cfgs[i] = natsserver.Config{StoreDir: t.TempDir(), Name: fmt.Sprint("r", i), Port: cp,
+			Cluster: &natsserver.Cluster{Name: "restarttest", Port: rp}}
+	}
+	srvs = make([]*natsserver.Server, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range cfgs {
+		cfgs[i].Cluster.Routes = routes
+		wg.Go(func() { srvs[i], errs[i] = natsserver.Start(t.Context(), cfgs[i]) })
+	}
+	wg.Wait()
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range srvs {
+			if s != nil {
+				s.Shutdown()
+			}
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srvs, func(i int) {
+		s, err := natsserver.Start(t.Context(), cfgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		srvs[i] = s
+		mu.Unlock()
 	}
 }

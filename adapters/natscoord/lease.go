@@ -1,7 +1,9 @@
 package natscoord
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,8 +100,11 @@ func (e *Elector) RunAsLeader(ctx context.Context, name string, fn func(leaderCt
 		return err
 	}
 	log := e.cfg.Logger.With("lease", name, "holder", e.cfg.Holder)
+	// The lease's value names the holder, for operators, and this call, so that it knows its own
+	// lease again (campaign) and no other process does, even one given the same holder name.
+	value := []byte(e.cfg.Holder + " " + rand.Text())
 	for {
-		rev, sent, err := e.campaign(ctx, name)
+		rev, sent, err := e.campaign(ctx, name, value)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -107,7 +112,7 @@ func (e *Elector) RunAsLeader(ctx context.Context, name string, fn func(leaderCt
 			return err
 		}
 		log.Info("lease acquired", "revision", rev)
-		returned, err := e.lead(ctx, name, rev, sent, fn)
+		returned, err := e.lead(ctx, name, value, rev, sent, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -123,7 +128,13 @@ func (e *Elector) RunAsLeader(ctx context.Context, name string, fn func(leaderCt
 
 // campaign returns once this node holds the lease: its revision and when the request that took it
 // was sent. It tries at once, then whenever the key changes, and at least every TTL/5.
-func (e *Elector) campaign(ctx context.Context, name string) (rev uint64, sent time.Time, err error) {
+//
+// A key that still holds value is this call's own lease from a term that ended without releasing
+// it: deposed while the bucket's stream elected a leader, the release then got no answer either.
+// It is taken back over its revision rather than left to expire (up to a TTL more without a
+// leader); nobody else can hold the lease while the key holds value, and the update fails if
+// anyone wrote the key since.
+func (e *Elector) campaign(ctx context.Context, name string, value []byte) (rev uint64, sent time.Time, err error) {
 	retry := e.cfg.TTL / 5
 	var changes <-chan jetstream.KeyValueEntry
 	if w, err := e.kv.Watch(ctx, name, jetstream.UpdatesOnly()); err == nil {
@@ -133,7 +144,12 @@ func (e *Elector) campaign(ctx context.Context, name string) (rev uint64, sent t
 	for {
 		sent = time.Now()
 		try, cancel := context.WithTimeout(ctx, e.cfg.TTL/2)
-		rev, err = e.kv.Create(try, name, []byte(e.cfg.Holder))
+		rev, err = e.kv.Create(try, name, value)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			if entry, gerr := e.kv.Get(try, name); gerr == nil && bytes.Equal(entry.Value(), value) {
+				rev, err = e.kv.Update(try, name, value, entry.Revision())
+			}
+		}
 		cancel()
 		if err == nil {
 			return rev, sent, nil
@@ -159,7 +175,7 @@ func (e *Elector) campaign(ctx context.Context, name string) (rev uint64, sent t
 
 // lead runs fn while the lease at revision rev, taken by a request sent at sent, is held. returned
 // reports that fn returned on its own (with err); otherwise err says why the lease was given up.
-func (e *Elector) lead(ctx context.Context, name string, rev uint64, sent time.Time, fn func(context.Context) error) (returned bool, err error) {
+func (e *Elector) lead(ctx context.Context, name string, value []byte, rev uint64, sent time.Time, fn func(context.Context) error) (returned bool, err error) {
 	ttl := e.cfg.TTL
 	leaderCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -197,7 +213,7 @@ func (e *Elector) lead(ctx context.Context, name string, rev uint64, sent time.T
 			}
 			at := time.Now()
 			try, cancelTry := context.WithDeadline(leaderCtx, sent.Add(ttl/2))
-			newRev, err := e.kv.Update(try, name, []byte(e.cfg.Holder), rev)
+			newRev, err := e.kv.Update(try, name, value, rev)
 			cancelTry()
 			switch {
 			case err == nil:

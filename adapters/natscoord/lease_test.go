@@ -274,3 +274,59 @@ func TestLeaseSurvivesBucketLeaderLoss(t *testing.T) {
 		t.Errorf("%d leader contexts were alive at once", got)
 	}
 }
+
+// TestLeaseTakenBackAfterAnElection: a leader deposed because its bucket had no leader (two servers
+// of three down: no renewal for TTL/2), whose release got no answer either, takes its own lease back
+// once the bucket has a leader again, rather than waiting for the key to expire: another term
+// starts before the key can have expired (TTL after the last renewal, which was at least TTL/2
+// before the deposition).
+func TestLeaseTakenBackAfterAnElection(t *testing.T) {
+	t.Parallel()
+	const ttl = 30 * time.Second
+	srvs, restart := startRestartableCluster(t)
+	e, err := natscoord.NewElector(t.Context(), natscoord.LeaseConfig{Conn: connect(t, srvs[0].ClientURL()), Holder: "node0",
+		Bucket: bucket("lease_back"), TTL: ttl, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, ended := make(chan time.Time, 2), make(chan time.Time, 2)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- e.RunAsLeader(ctx, "dispatch", func(leaderCtx context.Context) error {
+			started <- time.Now()
+			<-leaderCtx.Done()
+			ended <- time.Now()
+			return nil
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no first term within 30s")
+	}
+	srvs[1].Shutdown()
+	srvs[2].Shutdown()
+	var deposed time.Time
+	select {
+	case deposed = <-ended:
+	case <-time.After(2 * ttl):
+		t.Fatal("the leader was not deposed while its bucket had no quorum")
+	}
+	restart(1)
+	select {
+	case again := <-started:
+		if expiry := deposed.Add(ttl / 2); !again.Before(expiry) {
+			t.Fatalf("the next term started %v after the deposition, no sooner than the key could expire (%v)", again.Sub(deposed), ttl/2)
+		}
+		t.Logf("deposed, then leading again %v later", again.Sub(deposed).Round(time.Millisecond))
+	case <-time.After(2 * ttl):
+		t.Fatal("no next term")
+	}
+}

@@ -79,6 +79,22 @@ type Ports struct {
 	Platform func(ctx context.Context, name string, payload json.RawMessage, idempotencyKey string) error
 	// Logger records the events passed over and the deliveries parked unbuilt (optional).
 	Logger *slog.Logger
+	// Takeover is set when this Dispatcher takes over from another (the cluster profile's new
+	// dispatch leader) after a recovery; nil otherwise.
+	Takeover *Takeover
+}
+
+// Takeover is what the recovery of a new dispatch leader covered (reconcile.Takeover): every
+// delivery due in the log up to At was handed over, unless the transport held it.
+//
+// The Dispatcher then hands over no DeliveryScheduled at or before At when it meets it in the log
+// (the last leader's, coming back as another writer's): handing one over again would put a second
+// message beside the one another node may be attempting. A ReplayRequested at or before At is
+// handed over unless the transport holds the delivery (Holds): the recovery handed it over, or
+// some node holds it.
+type Takeover struct {
+	At    eventlog.Position
+	Holds func(ctx context.Context, deliveryID string) (bool, error)
 }
 
 // Deliveries records new deliveries. *command.Deliveries is one.
@@ -120,6 +136,9 @@ func New(p Ports) (*Dispatcher, error) {
 			errs = append(errs, fmt.Errorf("dispatch: %s is required", name))
 		}
 	}
+	if p.Takeover != nil && p.Takeover.Holds == nil {
+		errs = append(errs, errors.New("dispatch: Takeover.Holds is required"))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -155,7 +174,8 @@ func (d *Dispatcher) Reads(eventType string) bool {
 //
 // A delivery reaches the Scheduler from here, from the recovery at start (what the deliveries read
 // model says is due) and from the delivery use case itself (its retries); this Dispatcher does not
-// hand over its own DeliveryScheduled again when it comes back through the log.
+// hand over its own DeliveryScheduled again when it comes back through the log, nor, after a
+// takeover, those the recovery covered (Takeover).
 func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEvent) error {
 	var published []eventlog.RecordedEvent
 	for _, r := range events {
@@ -170,10 +190,15 @@ func (d *Dispatcher) Process(ctx context.Context, events []eventlog.RecordedEven
 			// The stream names the delivery; its events need no decoding to say that it is due: the
 			// delivery itself knows when, and the use case asks it.
 			id, ok := strings.CutPrefix(r.Stream, delivery.StreamPrefix)
-			if ok && (r.Type == delivery.EventReplayRequested || !d.ownScheduled(id)) {
-				if err := d.p.Scheduler.Schedule(ctx, id, d.p.Clock()); err != nil {
-					return fmt.Errorf("dispatch: handing over delivery %s: %w", id, err)
-				}
+			if !ok {
+				continue
+			}
+			due, err := d.becameDue(ctx, r, id)
+			if err == nil && due {
+				err = d.p.Scheduler.Schedule(ctx, id, d.p.Clock())
+			}
+			if err != nil {
+				return fmt.Errorf("dispatch: handing over delivery %s: %w", id, err)
 			}
 		}
 	}
@@ -268,6 +293,20 @@ func (d *Dispatcher) handOver(ctx context.Context, s delivery.Scheduling, schedu
 	d.handed[scheduled.ID()] = struct{}{}
 	d.mu.Unlock()
 	return nil
+}
+
+// becameDue reports whether the record r of delivery id makes it due by another's hand, to be
+// handed over: a replay, or a DeliveryScheduled this Dispatcher did not hand over itself, unless the
+// recovery at takeover covered it (Takeover).
+func (d *Dispatcher) becameDue(ctx context.Context, r eventlog.RecordedEvent, id string) (bool, error) {
+	if t := d.p.Takeover; t != nil && !t.At.Before(r.Position) {
+		if r.Type == delivery.EventScheduled {
+			return false, nil
+		}
+		held, err := t.Holds(ctx, id)
+		return !held, err
+	}
+	return r.Type == delivery.EventReplayRequested || !d.ownScheduled(id), nil
 }
 
 // ownScheduled reports whether this Dispatcher scheduled and handed over the delivery id itself,

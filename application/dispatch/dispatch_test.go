@@ -65,7 +65,15 @@ func newHarness(t *testing.T, platformURL string) *harness {
 // newDispatcher returns a Dispatcher on the harness's log, as a process started anew has.
 func (h *harness) newDispatcher() *dispatch.Dispatcher {
 	h.t.Helper()
+	return h.newDispatcherAfter(nil)
+}
+
+// newDispatcherAfter returns a Dispatcher on the harness's log that takes over after a recovery,
+// as a new dispatch leader has.
+func (h *harness) newDispatcherAfter(takeover *dispatch.Takeover) *dispatch.Dispatcher {
+	h.t.Helper()
 	d, err := dispatch.New(dispatch.Ports{
+		Takeover: takeover,
 		Decode: func(r eventlog.RecordedEvent) (interface{ EventName() string }, error) {
 			return h.codec.DecodeSealed(r)
 		},
@@ -279,6 +287,65 @@ func TestProcessHandsOverReplays(t *testing.T) {
 	h.scheduleErr = errors.New("the transport is full")
 	if err := h.d.Process(context.Background(), replay); err == nil {
 		t.Fatal("Process returned nil while the scheduler failed")
+	}
+}
+
+// TestProcessAfterTakeover: a leader stops after scheduling deliveries, before its checkpoint passes
+// them, and before it handed over a replay. Its successor recovers what is due, then goes over the
+// log from the last checkpoint: it hands over none of the last leader's DeliveryScheduled (the
+// recovery covered them; another node may be attempting them), and of the replays before the
+// takeover only the one the transport does not hold. What comes after the takeover is handed over
+// as ever.
+func TestProcessAfterTakeover(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	h.candidates = []dispatch.Candidate{candidate("a", time.Now().Add(-time.Hour)), candidate("b", time.Now().Add(-time.Hour))}
+	event := h.publish("t1", "user.created", `{}`)
+	if err := h.d.Process(t.Context(), h.log(eventlog.Start)); err != nil {
+		t.Fatal(err)
+	}
+	if handed := h.taken(); len(handed) != 2 {
+		t.Fatalf("the first leader handed over %v, want its 2 deliveries", handed)
+	}
+	at, err := h.store.LastPosition(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{delivery.ID(event, "a"): true, "replayed-held": true}
+	var asked []string
+	successor := h.newDispatcherAfter(&dispatch.Takeover{At: at, Holds: func(_ context.Context, id string) (bool, error) {
+		asked = append(asked, id)
+		return held[id], nil
+	}})
+	replays := []eventlog.RecordedEvent{
+		{Stream: delivery.Stream("replayed-held"), Type: delivery.EventReplayRequested, Position: at},
+		{Stream: delivery.Stream("replayed-not-held"), Type: delivery.EventReplayRequested, Position: at},
+	}
+	// The successor starts from the checkpoint before the publication: the log's DeliveryScheduled
+	// come back to it as another writer's.
+	if err := successor.Process(t.Context(), append(h.log(eventlog.Start), replays...)); err != nil {
+		t.Fatal(err)
+	}
+	if handed := h.taken(); !slices.Equal(handed, []string{"replayed-not-held"}) {
+		t.Errorf("the successor handed over %v, want only the replay the transport does not hold", handed)
+	}
+	if want := []string{"replayed-held", "replayed-not-held"}; !slices.Equal(asked, want) {
+		t.Errorf("the transport was asked about %v, want %v (the replays only)", asked, want)
+	}
+
+	// After the takeover: a new publication's deliveries, and a replay even of a delivery held.
+	next := h.publish("t1", "user.created", `{}`)
+	after := h.log(at)
+	last := after[len(after)-1].Position
+	after = append(after, eventlog.RecordedEvent{Stream: delivery.Stream("replayed-held"), Type: delivery.EventReplayRequested,
+		Position: eventlog.Position{Commit: last.Commit + 1, Prepare: last.Prepare + 1}})
+	if err := successor.Process(t.Context(), after); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{delivery.ID(next, "a"), delivery.ID(next, "b"), "replayed-held"}
+	slices.Sort(want)
+	if handed := h.taken(); !slices.Equal(handed, want) {
+		t.Errorf("after the takeover the successor handed over %v, want %v", handed, want)
 	}
 }
 

@@ -3,6 +3,8 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,5 +115,116 @@ func TestReconcileAfterStreamLost(t *testing.T) {
 	}
 	if len(got) != overdue {
 		t.Errorf("received %d distinct deliveries (recent: %d times), want exactly the %d overdue", len(got), got["recent"], overdue)
+	}
+}
+
+// recordingScheduler passes schedules on to the transport and records their ids.
+type recordingScheduler struct {
+	next      reconcile.Scheduler
+	scheduled []string
+}
+
+func (r *recordingScheduler) Schedule(ctx context.Context, id string, dueAt time.Time) error {
+	r.scheduled = append(r.scheduled, id)
+	return r.next.Schedule(ctx, id, dueAt)
+}
+
+// TestTakeoverOnTheStream runs a takeover on a real NATS server, as a dispatch leader that took over
+// from one stopped cleanly finds it: of the deliveries the log says are due, one is in flight on a
+// node (handed out, not acked), one waits on a retry's timer, one waits to be handed out, one was
+// appended by the last leader and never published, and one was attempted and acked though the read
+// model, behind, still shows it due. Only the last two are handed over: the in-flight delivery keeps
+// its one message, which its node acks; nothing else is handed out for it.
+func TestTakeoverOnTheStream(t *testing.T) {
+	t.Parallel()
+	const topic = "hookd.deliveries"
+	ctx := t.Context()
+	srv, err := natsserver.Start(ctx, natsserver.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ps, err := natstransport.New(natstransport.Config{Conn: nc, AckWait: time.Minute, MaxInFlight: 2, CloseTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close() })
+	sched := transport.NewScheduler(ps, topic)
+
+	for _, id := range []string{"acked", "in-flight"} {
+		if err := sched.Schedule(ctx, id, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := ps.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := map[string]*message.Message{}
+	for len(node) < 2 {
+		select {
+		case m := <-msgs:
+			node[m.UUID] = m
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of 2 deliveries handed out", len(node))
+		}
+	}
+	node["acked"].Ack()
+	if err := sched.Schedule(ctx, "timer", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.Schedule(ctx, "waiting", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// The ack is confirmed by the subscription in the background: wait until the stream drops it.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		held, err := ps.Holds(ctx, topic, "acked")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the acked delivery is still held after 30s")
+		}
+	}
+
+	log := &fakeLog{}
+	for i, id := range []string{"in-flight", "acked", "timer", "waiting", "unpublished"} {
+		log.due = append(log.due, reconcile.DueDelivery{DeliveryID: id, DueAt: time.Now().Add(-time.Minute), Cursor: i})
+	}
+	rec := &recordingScheduler{next: sched}
+	res, err := reconcile.Takeover(ctx, reconcile.TakeoverConfig{Deliveries: log, Scheduler: rec,
+		Held: func(ctx context.Context) (map[string]struct{}, error) { return ps.Held(ctx, topic) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (reconcile.TakeoverResult{Due: 5, Held: 3, Scheduled: 2}); res != want {
+		t.Errorf("takeover %+v, want %+v", res, want)
+	}
+	if want := []string{"acked", "unpublished"}; !slices.Equal(rec.scheduled, want) {
+		t.Errorf("handed over %v, want %v", rec.scheduled, want)
+	}
+	// The node's in-flight attempt ends: acked, the delivery is held no more; the two handed over
+	// and the waiting one arrive, and the in-flight one never comes again.
+	node["in-flight"].Ack()
+	got := map[string]int{}
+	for received := 0; received < 3; received++ {
+		select {
+		case m := <-msgs:
+			got[m.UUID]++
+			m.Ack()
+		case <-time.After(30 * time.Second):
+			t.Fatalf("received %v; want acked, unpublished and waiting", got)
+		}
+	}
+	if want := map[string]int{"acked": 1, "unpublished": 1, "waiting": 1}; !maps.Equal(got, want) {
+		t.Errorf("received %v, want %v", got, want)
 	}
 }

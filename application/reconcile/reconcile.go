@@ -10,6 +10,13 @@
 // time replaces whatever the transport holds for the delivery (a delivery never has two timers),
 // and the delivery use case judges each attempt from the log, so a delivery finished since the read
 // model was read is not sent again.
+//
+// When the transport can say which deliveries it holds (Config.Held), an overdue one it holds is
+// left to it: a pass made before the attempt the last pass handed back is recorded would otherwise
+// put a second message beside it.
+//
+// Takeover is the recovery of a new dispatch leader: it hands over at once what is due and the
+// transport does not hold.
 package reconcile
 
 import (
@@ -65,6 +72,12 @@ type Config struct {
 	MaxPerPass int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Held, when set, returns the ids of the deliveries the transport holds (as in TakeoverConfig):
+	// an overdue delivery it holds is not handed back, since a node is attempting it or will be
+	// handed it, and a second message could have it sent twice (a pass made while an attempt
+	// handed back by the last pass is not recorded yet). It is asked once per pass, and only by a
+	// pass that finds a delivery overdue; nil, or an error, hands back every overdue delivery.
+	Held func(ctx context.Context) (map[string]struct{}, error)
 }
 
 // Reconciler makes passes over the due deliveries. Its passes must not run at the same time.
@@ -79,8 +92,9 @@ type Reconciler struct {
 type Result struct {
 	// Read is how many due deliveries the pass read.
 	Read int
-	// Scheduled is how many it handed back to the transport.
-	Scheduled int
+	// Scheduled is how many it handed back to the transport; Held how many overdue deliveries it
+	// left to the transport, which holds them.
+	Scheduled, Held int
 	// Complete says the pass reached the deliveries not overdue by the margin (or the end): every
 	// overdue delivery has been handed back since the pass that last reported Complete.
 	Complete bool
@@ -131,6 +145,8 @@ func (r *Reconciler) Pass(ctx context.Context) (Result, error) {
 	var res Result
 	before := r.cfg.Now().Add(-r.cfg.Margin)
 	after := r.after
+	var held map[string]struct{}
+	asked := false
 	for res.Read < r.cfg.MaxPerPass {
 		page, err := r.cfg.Deliveries.Due(ctx, after, min(r.cfg.PageSize, r.cfg.MaxPerPass-res.Read))
 		if err != nil {
@@ -145,11 +161,22 @@ func (r *Reconciler) Pass(ctx context.Context) (Result, error) {
 				return res, nil
 			}
 			res.Read++
+			after = d
+			if !asked && r.cfg.Held != nil {
+				asked = true
+				var err error
+				if held, err = r.cfg.Held(ctx); err != nil {
+					held = nil
+				}
+			}
+			if _, ok := held[d.DeliveryID]; ok {
+				res.Held++
+				continue
+			}
 			if err := r.cfg.Scheduler.Schedule(ctx, d.DeliveryID, d.DueAt); err != nil {
 				return res, fmt.Errorf("reconcile: scheduling delivery %s: %w", d.DeliveryID, err)
 			}
 			res.Scheduled++
-			after = d
 		}
 		if len(page) == 0 {
 			r.after = nil

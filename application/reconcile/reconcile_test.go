@@ -168,3 +168,53 @@ func TestNewRefusesShortMargin(t *testing.T) {
 		t.Fatal("New without ports succeeded")
 	}
 }
+
+// TestPassLeavesWhatTheTransportHolds: an overdue delivery the transport holds is not handed back
+// (a node attempts it, or will be handed it; a pass made before the last pass's hand-back is
+// recorded would have it sent twice); the transport is asked once per pass, only when something is
+// overdue, and a transport that cannot say has every overdue delivery handed back.
+func TestPassLeavesWhatTheTransportHolds(t *testing.T) {
+	t.Parallel()
+	asked := 0
+	held := func(ctx context.Context) (map[string]struct{}, error) {
+		asked++
+		return heldSet("d1")(ctx)
+	}
+	log := logOf(-time.Hour, -time.Hour+time.Minute, -time.Hour+2*time.Minute, -time.Second)
+	tr := &fakeTransport{}
+	r, err := reconcile.New(reconcile.Config{Deliveries: log, Scheduler: tr, AckWait: time.Second, LongestAttempt: time.Second,
+		Now: func() time.Time { return now }, PageSize: 2, Held: held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Pass(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (reconcile.Result{Read: 3, Scheduled: 2, Held: 1, Complete: true}); res != want {
+		t.Errorf("pass %+v, want %+v", res, want)
+	}
+	if want := []string{"d0", "d2"}; !slices.Equal(tr.scheduled, want) || asked != 1 {
+		t.Errorf("handed back %v asking the transport %d times, want %v asking once", tr.scheduled, asked, want)
+	}
+
+	quiet, err := reconcile.New(reconcile.Config{Deliveries: logOf(-time.Second), Scheduler: &fakeTransport{}, AckWait: time.Second,
+		LongestAttempt: time.Second, Now: func() time.Time { return now }, Held: held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quiet.Pass(t.Context()); err != nil || asked != 1 {
+		t.Errorf("a pass with nothing overdue asked the transport (%d times in all), err %v", asked, err)
+	}
+
+	failing := &fakeTransport{}
+	r, err = reconcile.New(reconcile.Config{Deliveries: logOf(-time.Hour, -time.Hour), Scheduler: failing, AckWait: time.Second,
+		LongestAttempt: time.Second, Now: func() time.Time { return now },
+		Held: func(context.Context) (map[string]struct{}, error) { return nil, errors.New("too many to list") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Pass(t.Context()); err != nil || res.Scheduled != 2 {
+		t.Errorf("transport that cannot say: %+v, %v; want both handed back", res, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/hookd/hookd/adapters/deliverer"
 	"github.com/hookd/hookd/adapters/natscoord"
 	"github.com/hookd/hookd/adapters/natsserver"
 	"github.com/hookd/hookd/adapters/sender"
@@ -121,15 +122,16 @@ func (c *clusterConn) close() {
 // leaderDispatch runs the dispatcher on the one node that holds the dispatch lease, with its
 // checkpoint in NATS key-value, where the next leader finds it. Each term of leadership starts with
 // a new Dispatcher (what one remembers of the deliveries it handed over is its own) and with the
-// recovery of every due delivery, which the node that led before may have appended and not handed
-// over: a node that is not the leader re-schedules nothing. Beside the dispatcher, the leader runs
-// the reconciler, which hands back what the log says is overdue but NATS may have lost.
+// recovery of every due delivery that the work queue does not hold, which the node that led before
+// may have appended and not handed over: a node that is not the leader re-schedules nothing. Beside
+// the dispatcher, the leader runs the reconciler, which hands back what the log says is overdue but
+// NATS may have lost.
 type leaderDispatch struct {
 	cl            *clusterConn
 	cfg           config
 	n             *node
-	newDispatcher func() (*dispatch.Dispatcher, error)
-	recover       func(ctx context.Context, n *node, log *slog.Logger) error
+	newDispatcher func(*dispatch.Takeover) (*dispatch.Dispatcher, error)
+	queue         heldQueue
 	scheduler     reconcile.Scheduler
 	metrics       *deliveryMetrics
 	log           *slog.Logger
@@ -141,9 +143,15 @@ type leaderDispatch struct {
 	leading atomic.Bool
 }
 
-func newLeaderDispatch(cl *clusterConn, cfg config, n *node, newDispatcher func() (*dispatch.Dispatcher, error),
-	recover func(context.Context, *node, *slog.Logger) error, scheduler reconcile.Scheduler, metrics *deliveryMetrics, log *slog.Logger) *leaderDispatch {
-	l := &leaderDispatch{cl: cl, cfg: cfg, n: n, newDispatcher: newDispatcher, recover: recover, scheduler: scheduler, metrics: metrics,
+// heldQueue says which deliveries the work queue holds (natstransport.PubSub).
+type heldQueue interface {
+	Held(ctx context.Context, topic string) (map[string]struct{}, error)
+	Holds(ctx context.Context, topic, key string) (bool, error)
+}
+
+func newLeaderDispatch(cl *clusterConn, cfg config, n *node, newDispatcher func(*dispatch.Takeover) (*dispatch.Dispatcher, error),
+	queue heldQueue, scheduler reconcile.Scheduler, metrics *deliveryMetrics, log *slog.Logger) *leaderDispatch {
+	l := &leaderDispatch{cl: cl, cfg: cfg, n: n, newDispatcher: newDispatcher, queue: queue, scheduler: scheduler, metrics: metrics,
 		log: log.With("component", "dispatcher")}
 	metrics.leading(l.leading.Load)
 	return l
@@ -212,19 +220,11 @@ func (l *leaderDispatch) term(ctx context.Context) error {
 	l.leading.Store(true)
 	defer l.leading.Store(false)
 	l.log.Info("dispatch leader", "node_id", l.cfg.NodeID)
-	// The deliveries read model must show what the last leader appended before the recovery reads
-	// it: the log's head now is past anything it did, since it stopped before its lease expired.
-	head, err := l.n.store.LastPosition(ctx)
-	if err == nil {
-		err = l.n.waitFor(ctx, head)
-	}
-	if err == nil {
-		err = l.recover(ctx, l.n, l.log)
-	}
+	takeover, err := l.recover(ctx)
 	if err != nil {
 		return err
 	}
-	d, err := l.newDispatcher()
+	d, err := l.newDispatcher(takeover)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (l *leaderDispatch) term(ctx context.Context) error {
 		return err
 	}
 	reconciler, err := reconcile.New(reconcile.Config{Deliveries: dueDeliveries{l.n.deliveryView}, Scheduler: l.scheduler,
-		AckWait: l.cfg.NATS.AckWait, LongestAttempt: longestAttempt})
+		AckWait: l.cfg.NATS.AckWait, LongestAttempt: longestAttempt, Held: l.held})
 	if err != nil {
 		return err
 	}
@@ -262,6 +262,43 @@ func (l *leaderDispatch) term(ctx context.Context) error {
 	stop()
 	<-reconciled
 	return err
+}
+
+// recover hands over every due delivery that the work queue does not hold, and returns what the
+// Dispatcher is to know of it: the log's position after it, up to which the last leader's
+// DeliveryScheduled are covered. The deliveries read model must show what the last leader appended
+// before the recovery reads it: the log's head now is past anything it did, since it stopped
+// before its lease expired. Nothing appends a DeliveryScheduled between the two heads read here
+// (this node's dispatcher has not started, the last leader has stopped); a replay appended
+// meanwhile is handed over by the Dispatcher unless the work queue holds it by then.
+func (l *leaderDispatch) recover(ctx context.Context) (*dispatch.Takeover, error) {
+	head, err := l.n.store.LastPosition(ctx)
+	if err == nil {
+		err = l.n.waitFor(ctx, head)
+	}
+	var res reconcile.TakeoverResult
+	if err == nil {
+		res, err = reconcile.Takeover(ctx, reconcile.TakeoverConfig{Deliveries: dueDeliveries{l.n.deliveryView}, Scheduler: l.scheduler,
+			Held: l.held, PageSize: recoveryPage, Logger: l.log})
+	}
+	if err == nil {
+		head, err = l.n.store.LastPosition(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recovering due deliveries: %w", err)
+	}
+	if res.Due > 0 {
+		l.log.Info("recovered due deliveries", "due", res.Due, "held_by_the_queue", res.Held, "handed_over", res.Scheduled,
+			"queue_unchecked", res.Unchecked)
+	}
+	return &dispatch.Takeover{At: head, Holds: func(ctx context.Context, id string) (bool, error) {
+		return l.queue.Holds(ctx, deliverer.Topic, id)
+	}}, nil
+}
+
+// held returns the deliveries the work queue holds.
+func (l *leaderDispatch) held(ctx context.Context) (map[string]struct{}, error) {
+	return l.queue.Held(ctx, deliverer.Topic)
 }
 
 // longestAttempt is the longest one delivery attempt takes: the sender's default response wait

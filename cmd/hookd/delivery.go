@@ -130,6 +130,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	var pubsub pubSub
 	var window *memtransport.Window
 	var members *natscoord.Members
+	var queue *natstransport.PubSub
 	// share is this node's part of the per-endpoint and per-webhook limits: all of them in one
 	// process, an even share of the live delivering nodes' in the cluster profile.
 	var share func(limit int) int
@@ -146,7 +147,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		if err != nil {
 			return nil, err
 		}
-		pubsub = ps
+		pubsub, queue = ps, ps
 	} else {
 		ps := memtransport.New(memtransport.Config{MaxPending: cfg.DeliveryWindow, MaxInFlight: cfg.DeliveryConcurrency,
 			NackDelay: deliver.StoreRetryDelay})
@@ -203,22 +204,22 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	if err != nil {
 		return nil, err
 	}
-	newDispatcher := func() (*dispatch.Dispatcher, error) {
+	newDispatcher := func(takeover *dispatch.Takeover) (*dispatch.Dispatcher, error) {
 		return dispatch.New(dispatch.Ports{
 			Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 			Candidates: readcache.NewSubscribers(n.webhookView, n.webhookRunner, n.codec.OpenSecret).Candidates,
 			WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Deliveries: deliveries, Head: n.store.LastPosition,
 			Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Platform: n.publishPlatform,
-			Logger: log.With("component", "dispatcher"),
+			Logger: log.With("component", "dispatcher"), Takeover: takeover,
 		})
 	}
 	pipeline := deliverer.NewPipeline(pubsub, attempts, shutdownGrace, log.With("component", "deliverer"))
 	d := &deliveryPipeline{transport: pubsub, scheduler: scheduler, window: window, members: members, pipeline: pipeline}
 	if cl != nil {
-		d.leader = newLeaderDispatch(cl, cfg, n, newDispatcher, d.recover, scheduler, metrics, log)
+		d.leader = newLeaderDispatch(cl, cfg, n, newDispatcher, queue, scheduler, metrics, log)
 		return d, nil
 	}
-	dispatcher, err := newDispatcher()
+	dispatcher, err := newDispatcher(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -317,33 +318,6 @@ func (b dueBacklog) Due(ctx context.Context, after *memtransport.Due, limit int)
 		out[i] = memtransport.Due{Key: dd.DeliveryID, At: dd.NextDueAt, Cursor: dd}
 	}
 	return out, err
-}
-
-// recover hands every delivery the deliveries read model says is due to the scheduler: the cluster
-// profile's recovery, on taking the dispatch lease (the NATS stream holds any number).
-func (d *deliveryPipeline) recover(ctx context.Context, n *node, log *slog.Logger) error {
-	recovered := 0
-	var after *deliveryview.DueDelivery
-	for {
-		due, err := n.deliveryView.Due(ctx, after, recoveryPage)
-		if err != nil {
-			return fmt.Errorf("recovering due deliveries: %w", err)
-		}
-		for _, dd := range due {
-			if err := d.scheduler.Schedule(ctx, dd.DeliveryID, dd.NextDueAt); err != nil {
-				return fmt.Errorf("recovering due deliveries: %w", err)
-			}
-		}
-		recovered += len(due)
-		if len(due) < recoveryPage {
-			break
-		}
-		after = &due[len(due)-1]
-	}
-	if recovered > 0 {
-		log.Info("recovered due deliveries", "count", recovered)
-	}
-	return nil
 }
 
 // deliveryTrace reads the trace context a delivery's first event (DeliveryScheduled) keeps, which

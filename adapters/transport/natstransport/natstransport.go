@@ -59,6 +59,12 @@ const (
 	fetchWait = time.Second
 	// retryWait spaces pulls that failed (while the stream elects a leader, say).
 	retryWait = 100 * time.Millisecond
+	// lookupWait bounds the lookup that tells a stream (or consumer) that is gone from one electing
+	// its leader, after a publish or a pull found nobody to answer. The servers answer at once that a
+	// stream is not found; while it has no leader nobody answers, and unbounded the lookup waited
+	// nats.go's API timeout (5 s). Only a stream found gone is forgotten: a forgotten stream is
+	// looked up again by the next publish, which then waited those 5 s too.
+	lookupWait = time.Second
 )
 
 // Headers of NATS message scheduling (nats-server 2.12 and later).
@@ -208,8 +214,9 @@ func (p *PubSub) publish(n names, msg *message.Message) error {
 		nm.Header.Set(hdrScheduleNext, schedulePurge)
 	}
 	_, err = p.js.PublishMsg(ctx, nm)
-	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+	if (errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) && p.gone(ctx, n, false) {
 		// The stream is gone (deleted, or NATS restarted empty): make it again, and publish once more.
+		// One electing its leader is left to the caller's next try.
 		p.forget(n)
 		if err = p.ensure(ctx, n); err == nil {
 			_, err = p.js.PublishMsg(ctx, nm)
@@ -219,6 +226,21 @@ func (p *PubSub) publish(n names, msg *message.Message) error {
 		return fmt.Errorf("natstransport: publishing %s: %w", msg.UUID, err)
 	}
 	return nil
+}
+
+// gone reports whether the servers say the topic's stream (or, with consumer, its consumer or
+// stream) does not exist. Nobody answering within lookupWait is a stream electing its leader, not
+// gone.
+func (p *PubSub) gone(ctx context.Context, n names, consumer bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, lookupWait)
+	defer cancel()
+	var err error
+	if consumer {
+		_, err = p.js.Consumer(ctx, n.stream, n.consumer)
+	} else {
+		_, err = p.js.Stream(ctx, n.stream)
+	}
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // ensure makes the topic's stream unless it is known to exist.
@@ -394,6 +416,92 @@ func (p *PubSub) Backlog(ctx context.Context, topic string) (int, error) {
 	return int(info.NumPending), nil
 }
 
+// MaxHeld bounds the keys Held lists: past it, Held returns ErrTooManyHeld rather than hold them all
+// in memory at once (about 100 bytes each while they are listed).
+const MaxHeld = 200_000
+
+// ErrTooManyHeld is returned by Held when the topic's stream holds more than MaxHeld keys.
+var ErrTooManyHeld = errors.New("natstransport: the stream holds too many keys to list")
+
+// Held returns the keys of the topic's messages that the stream holds: due and waiting, handed to a
+// node and not acked yet (in flight, or left by a node that died), nacked, or waiting on a timer. A
+// work-queue stream keeps a message until it is acked, and the handler acks only once its work is
+// done, so a key held is one that some node will be handed (again), and one not held is one that no
+// node will be handed unless it is published. A topic whose stream is not made (or was lost) holds
+// none. It lists the stream's subjects, a page of up to 100,000 per request.
+func (p *PubSub) Held(ctx context.Context, topic string) (map[string]struct{}, error) {
+	n, err := namesOf(topic)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := p.js.Stream(ctx, n.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return map[string]struct{}{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natstransport: stream %s: %w", n.stream, err)
+	}
+	if subjects := stream.CachedInfo().State.NumSubjects; subjects > MaxHeld {
+		return nil, fmt.Errorf("%w (%d, more than %d)", ErrTooManyHeld, subjects, MaxHeld)
+	}
+	return p.held(ctx, stream, n, n.topic+".>")
+}
+
+// Holds reports whether the topic's stream holds a message of key (as Held says), in one request.
+func (p *PubSub) Holds(ctx context.Context, topic, key string) (bool, error) {
+	n, err := namesOf(topic)
+	if err != nil {
+		return false, err
+	}
+	stream, err := p.js.Stream(ctx, n.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("natstransport: stream %s: %w", n.stream, err)
+	}
+	held, err := p.held(ctx, stream, n, n.topic+".*."+token(key))
+	return len(held) > 0, err
+}
+
+// held returns the keys of the stream's subjects that match filter.
+func (p *PubSub) held(ctx context.Context, stream jetstream.Stream, n names, filter string) (map[string]struct{}, error) {
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return map[string]struct{}{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natstransport: stream %s: %w", n.stream, err)
+	}
+	keys := make(map[string]struct{}, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		tok, ok := strings.CutPrefix(subject, n.ready)
+		if !ok {
+			tok, ok = strings.CutPrefix(subject, n.sched)
+		}
+		if !ok {
+			continue
+		}
+		key, err := keyOf(tok)
+		if err != nil {
+			p.cfg.Logger.Warn("a subject of the stream names no key", "subject", subject, "err", err)
+			continue
+		}
+		keys[key] = struct{}{}
+	}
+	return keys, nil
+}
+
+// keyOf is the key a subject token stands for (token's inverse).
+func keyOf(tok string) (string, error) {
+	encoded, ok := strings.CutPrefix(tok, "~")
+	if !ok {
+		return tok, nil
+	}
+	key, err := base64.RawURLEncoding.DecodeString(encoded)
+	return string(key), err
+}
+
 type subscription struct {
 	p        *PubSub
 	n        names
@@ -503,7 +611,7 @@ func (s *subscription) pause(err error) {
 		return
 	}
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) && s.p.gone(s.msgCtx, s.n, true) {
 		s.p.forget(s.n)
 		if err := s.connect(); err != nil {
 			s.log.Debug("making the stream again failed", "err", err)

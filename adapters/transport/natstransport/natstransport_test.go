@@ -3,12 +3,15 @@ package natstransport_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -298,5 +301,99 @@ func TestRefusesStreamWithoutSchedules(t *testing.T) {
 	err = transport.NewScheduler(ps, "plain").Schedule(t.Context(), "k", time.Now().Add(time.Minute))
 	if err == nil || !strings.Contains(err.Error(), "message schedules") {
 		t.Fatalf("Schedule = %v, want an error saying the stream does not allow message schedules", err)
+	}
+}
+
+// TestHeld: the stream holds a key from its publication until a handler acks it: waiting, on a
+// timer, in flight, nacked; once acked it is not held, and a lost stream holds nothing. A new
+// dispatch leader relies on it to hand over only what no node will be handed.
+func TestHeld(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 1)
+	nc := c.connect(t)
+	defer nc.Close()
+	ps, err := natstransport.New(natstransport.Config{Conn: nc, AckWait: time.Minute, MaxInFlight: 2, CloseTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	const topic = "hookdtest.held"
+	ctx := t.Context()
+	sched := transport.NewScheduler(ps, topic)
+	if held, err := ps.Held(ctx, topic); err != nil || len(held) != 0 {
+		t.Fatalf("Held before the stream exists = %v, %v; want none", held, err)
+	}
+	// Two are handed out first (MaxInFlight 2): one is acked, the other stays in flight.
+	for _, key := range []string{"acked", "in-flight"} {
+		if err := sched.Schedule(ctx, key, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subCtx, stopSub := context.WithCancel(ctx)
+	defer stopSub()
+	msgs, err := ps.Subscribe(subCtx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*message.Message{}
+	for len(got) < 2 {
+		select {
+		case msg := <-msgs:
+			got[msg.UUID] = msg
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d messages handed out", len(got))
+		}
+	}
+	got["acked"].Ack()
+	// Then one due now that waits (the subscription has no room), one on a timer, and a key that is
+	// not a plain subject token.
+	for key, at := range map[string]time.Time{"waiting": {}, "timer": time.Now().Add(time.Hour), "not plain/ key": time.Now().Add(time.Hour)} {
+		if err := sched.Schedule(ctx, key, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"in-flight", "not plain/ key", "timer", "waiting"}
+	var held map[string]struct{}
+	// The ack is confirmed before Ack's watcher returns, not before Ack: wait for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if held, err = ps.Held(ctx, topic); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := held["acked"]; !ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if keys := slices.Sorted(maps.Keys(held)); !slices.Equal(keys, want) {
+		t.Errorf("Held = %v, want %v", keys, want)
+	}
+	for key, want := range map[string]bool{"acked": false, "in-flight": true, "timer": true, "waiting": true, "not plain/ key": true, "never": false} {
+		if got, err := ps.Holds(ctx, topic, key); err != nil || got != want {
+			t.Errorf("Holds(%q) = %v, %v; want %v", key, got, err, want)
+		}
+	}
+	// A nacked message goes back to wait: still held.
+	got["in-flight"].Nack()
+	time.Sleep(100 * time.Millisecond)
+	if ok, err := ps.Holds(ctx, topic, "in-flight"); err != nil || !ok {
+		t.Errorf("Holds(nacked) = %v, %v; want true", ok, err)
+	}
+	stopSub()
+	for range msgs {
+	}
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "hookdtest_held"); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := ps.Held(ctx, topic); err != nil || len(held) != 0 {
+		t.Errorf("Held after the stream was lost = %v, %v; want none", held, err)
+	}
+	if ok, err := ps.Holds(ctx, topic, "timer"); err != nil || ok {
+		t.Errorf("Holds after the stream was lost = %v, %v; want false", ok, err)
 	}
 }
