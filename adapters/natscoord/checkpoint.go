@@ -112,7 +112,7 @@ func (c *Checkpoint) Load(ctx context.Context) (eventlog.Position, error) {
 	}
 	c.kv = kv
 	pos := eventlog.Start
-	entry, err := kv.Get(ctx, c.key)
+	entry, err := c.get(ctx)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		rev, err := kv.Create(ctx, c.key, c.encode(pos))
@@ -170,6 +170,24 @@ func (c *Checkpoint) Save(ctx context.Context, pos eventlog.Position) error {
 		}
 		select {
 		case <-ctx.Done():
+		case <-time.After(saveRetry):
+		}
+	}
+}
+
+// get reads the key, trying again while nobody answers: a bucket made a moment ago, or one whose
+// stream elects its leader, answers no one for a while, which is no reason to end a leader's term.
+func (c *Checkpoint) get(ctx context.Context) (jetstream.KeyValueEntry, error) {
+	for {
+		try, cancel := context.WithTimeout(ctx, saveTry)
+		entry, err := c.kv.Get(try, c.key)
+		cancel()
+		if err == nil || ctx.Err() != nil || !unanswered(err) {
+			return entry, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		case <-time.After(saveRetry):
 		}
 	}
