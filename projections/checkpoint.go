@@ -96,3 +96,55 @@ func dropTables(ctx context.Context, tx *sql.Tx, tables []string) error {
 // quote makes a table name an SQL identifier. Table names come from projections, never from input,
 // but quoting keeps an odd name from changing the statement.
 func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+// lockCheckpoints takes the database's write lock and reads the checkpoints called names, as
+// lockCheckpoint does for one: one statement for a Group's batch, however many read models it feeds.
+// A name without a checkpoint is missing from the map.
+func lockCheckpoints(ctx context.Context, tx *sql.Tx, names []string) (map[string]checkpoint, error) {
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE projection_checkpoints SET updated_at = `+sqlNow+
+		` WHERE name IN (?`+strings.Repeat(", ?", len(names)-1)+`) RETURNING name, position, build`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("projections: reading checkpoints: %w", err)
+	}
+	defer rows.Close()
+	found := make(map[string]checkpoint, len(names))
+	for rows.Next() {
+		var name, position string
+		var cp checkpoint
+		if err := rows.Scan(&name, &position, &cp.build); err != nil {
+			return nil, fmt.Errorf("projections: reading checkpoints: %w", err)
+		}
+		if cp.position, err = eventlog.ParsePosition(position); err != nil {
+			return nil, fmt.Errorf("projections: checkpoint %s: %w", name, err)
+		}
+		found[name] = cp
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: reading checkpoints: %w", err)
+	}
+	return found, nil
+}
+
+// saveCheckpoints writes the checkpoints of cps, by name, in one statement.
+func saveCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string]checkpoint) error {
+	if len(cps) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*len(cps))
+	for name, cp := range cps {
+		args = append(args, name, cp.position.String(), cp.build)
+	}
+	values := `(?, ?, ?, ` + sqlNow + `)`
+	_, err := tx.ExecContext(ctx, `INSERT INTO projection_checkpoints (name, position, build, updated_at)
+		VALUES `+values+strings.Repeat(", "+values, len(cps)-1)+`
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, build = excluded.build,
+			updated_at = excluded.updated_at`, args...)
+	if err != nil {
+		return fmt.Errorf("projections: writing checkpoints: %w", err)
+	}
+	return nil
+}
