@@ -97,16 +97,22 @@ func dropTables(ctx context.Context, tx *sql.Tx, tables []string) error {
 // but quoting keeps an odd name from changing the statement.
 func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
+// lockCheckpointsQuery is lockCheckpoints' statement for n names.
+func lockCheckpointsQuery(n int) string {
+	return `UPDATE projection_checkpoints SET updated_at = ` + sqlNow +
+		` WHERE name IN (?` + strings.Repeat(", ?", n-1) + `) RETURNING name, position, build`
+}
+
 // lockCheckpoints takes the database's write lock and reads the checkpoints called names, as
 // lockCheckpoint does for one: one statement for a Group's batch, however many read models it feeds.
-// A name without a checkpoint is missing from the map.
-func lockCheckpoints(ctx context.Context, tx *sql.Tx, names []string) (map[string]checkpoint, error) {
+// stmt is lockCheckpointsQuery(len(names)), prepared. A name without a checkpoint is missing from the
+// map.
+func lockCheckpoints(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, names []string) (map[string]checkpoint, error) {
 	args := make([]any, len(names))
 	for i, n := range names {
 		args[i] = n
 	}
-	rows, err := tx.QueryContext(ctx, `UPDATE projection_checkpoints SET updated_at = `+sqlNow+
-		` WHERE name IN (?`+strings.Repeat(", ?", len(names)-1)+`) RETURNING name, position, build`, args...)
+	rows, err := tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("projections: reading checkpoints: %w", err)
 	}
@@ -129,8 +135,18 @@ func lockCheckpoints(ctx context.Context, tx *sql.Tx, names []string) (map[strin
 	return found, nil
 }
 
-// saveCheckpoints writes the checkpoints of cps, by name, in one statement.
-func saveCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string]checkpoint) error {
+// saveCheckpointsQuery is saveCheckpoints' statement for n checkpoints.
+func saveCheckpointsQuery(n int) string {
+	values := `(?, ?, ?, ` + sqlNow + `)`
+	return `INSERT INTO projection_checkpoints (name, position, build, updated_at)
+		VALUES ` + values + strings.Repeat(", "+values, n-1) + `
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, build = excluded.build,
+			updated_at = excluded.updated_at`
+}
+
+// saveCheckpoints writes the checkpoints of cps, by name, in one statement: stmt when it is
+// saveCheckpointsQuery(len(cps)) prepared, else one prepared here.
+func saveCheckpoints(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, cps map[string]checkpoint) error {
 	if len(cps) == 0 {
 		return nil
 	}
@@ -138,11 +154,12 @@ func saveCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string]checkpoint)
 	for name, cp := range cps {
 		args = append(args, name, cp.position.String(), cp.build)
 	}
-	values := `(?, ?, ?, ` + sqlNow + `)`
-	_, err := tx.ExecContext(ctx, `INSERT INTO projection_checkpoints (name, position, build, updated_at)
-		VALUES `+values+strings.Repeat(", "+values, len(cps)-1)+`
-		ON CONFLICT (name) DO UPDATE SET position = excluded.position, build = excluded.build,
-			updated_at = excluded.updated_at`, args...)
+	var err error
+	if stmt != nil {
+		_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, saveCheckpointsQuery(len(cps)), args...)
+	}
 	if err != nil {
 		return fmt.Errorf("projections: writing checkpoints: %w", err)
 	}

@@ -105,6 +105,10 @@ type Group struct {
 	// fatal is why a catch-up stopped the Group (a damaged log).
 	fatal error
 
+	// stmts are the checkpoint statements, prepared by query (see prepared).
+	stmtsMu sync.Mutex
+	stmts   map[string]*sql.Stmt
+
 	// Set by Run for the catch-ups it starts.
 	cancel   context.CancelFunc
 	catchUps sync.WaitGroup
@@ -116,7 +120,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg, rejoined: make(chan struct{}, 1)}
+	g := &Group{cfg: cfg, rejoined: make(chan struct{}, 1), stmts: make(map[string]*sql.Stmt)}
 	for _, p := range cfg.Projections {
 		g.runners = append(g.runners, &Runner{group: g, p: p, log: cfg.Logger.With("projection", p.Name()),
 			advanced: make(chan struct{})})
@@ -419,6 +423,16 @@ type failure struct {
 // returned. When a part's Apply fails, the transaction is rolled back and failed says which; err is
 // for what fails for every Runner alike.
 func (g *Group) write(ctx context.Context, parts []part) (moved []*Runner, failed *failure, err error) {
+	// Prepared before the transaction: with one connection (OpenWriter), preparing in it would wait
+	// for the connection the transaction holds.
+	lock, err := g.prepared(ctx, lockCheckpointsQuery(len(parts)))
+	if err != nil {
+		return nil, nil, err
+	}
+	save, err := g.prepared(ctx, saveCheckpointsQuery(len(parts)))
+	if err != nil {
+		return nil, nil, err
+	}
 	tx, err := g.cfg.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("projections: %w", err)
@@ -428,7 +442,7 @@ func (g *Group) write(ctx context.Context, parts []part) (moved []*Runner, faile
 	for i, p := range parts {
 		names[i] = p.r.p.Name()
 	}
-	stored, err := lockCheckpoints(ctx, tx, names)
+	stored, err := lockCheckpoints(ctx, tx, lock, names)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -449,7 +463,10 @@ func (g *Group) write(ctx context.Context, parts []part) (moved []*Runner, faile
 		}
 		saved[p.r.p.Name()] = p.next()
 	}
-	if err := saveCheckpoints(ctx, tx, saved); err != nil {
+	if len(moved) > 0 {
+		save = nil // prepared for every part
+	}
+	if err := saveCheckpoints(ctx, tx, save, saved); err != nil {
 		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -461,6 +478,23 @@ func (g *Group) write(ctx context.Context, parts []part) (moved []*Runner, faile
 		p.r.publish(next)
 	}
 	return moved, nil, nil
+}
+
+// prepared returns query prepared on the database, preparing it on first use: the checkpoint
+// statements of a batch are parsed once, not once per batch. There are two for each number of read
+// models a batch writes, so the set stays small.
+func (g *Group) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	g.stmtsMu.Lock()
+	defer g.stmtsMu.Unlock()
+	if stmt, ok := g.stmts[query]; ok {
+		return stmt, nil
+	}
+	stmt, err := g.cfg.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("projections: preparing the checkpoint statements: %w", err)
+	}
+	g.stmts[query] = stmt
+	return stmt, nil
 }
 
 // detach takes r off the Group's subscription and starts its catch-up: after a backoff when it failed
