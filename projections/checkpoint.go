@@ -96,3 +96,72 @@ func dropTables(ctx context.Context, tx *sql.Tx, tables []string) error {
 // quote makes a table name an SQL identifier. Table names come from projections, never from input,
 // but quoting keeps an odd name from changing the statement.
 func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+// lockCheckpointsQuery is lockCheckpoints' statement for n names.
+func lockCheckpointsQuery(n int) string {
+	return `UPDATE projection_checkpoints SET updated_at = ` + sqlNow +
+		` WHERE name IN (?` + strings.Repeat(", ?", n-1) + `) RETURNING name, position, build`
+}
+
+// lockCheckpoints takes the database's write lock and reads the checkpoints called names, as
+// lockCheckpoint does for one: one statement for a Group's batch, however many read models it feeds.
+// stmt is lockCheckpointsQuery(len(names)), prepared. A name without a checkpoint is missing from the
+// map.
+func lockCheckpoints(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, names []string) (map[string]checkpoint, error) {
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	rows, err := tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("projections: reading checkpoints: %w", err)
+	}
+	defer rows.Close()
+	found := make(map[string]checkpoint, len(names))
+	for rows.Next() {
+		var name, position string
+		var cp checkpoint
+		if err := rows.Scan(&name, &position, &cp.build); err != nil {
+			return nil, fmt.Errorf("projections: reading checkpoints: %w", err)
+		}
+		if cp.position, err = eventlog.ParsePosition(position); err != nil {
+			return nil, fmt.Errorf("projections: checkpoint %s: %w", name, err)
+		}
+		found[name] = cp
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: reading checkpoints: %w", err)
+	}
+	return found, nil
+}
+
+// saveCheckpointsQuery is saveCheckpoints' statement for n checkpoints.
+func saveCheckpointsQuery(n int) string {
+	values := `(?, ?, ?, ` + sqlNow + `)`
+	return `INSERT INTO projection_checkpoints (name, position, build, updated_at)
+		VALUES ` + values + strings.Repeat(", "+values, n-1) + `
+		ON CONFLICT (name) DO UPDATE SET position = excluded.position, build = excluded.build,
+			updated_at = excluded.updated_at`
+}
+
+// saveCheckpoints writes the checkpoints of cps, by name, in one statement: stmt when it is
+// saveCheckpointsQuery(len(cps)) prepared, else one prepared here.
+func saveCheckpoints(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, cps map[string]checkpoint) error {
+	if len(cps) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*len(cps))
+	for name, cp := range cps {
+		args = append(args, name, cp.position.String(), cp.build)
+	}
+	var err error
+	if stmt != nil {
+		_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, saveCheckpointsQuery(len(cps)), args...)
+	}
+	if err != nil {
+		return fmt.Errorf("projections: writing checkpoints: %w", err)
+	}
+	return nil
+}

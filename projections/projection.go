@@ -1,6 +1,8 @@
 // Package projections builds hookd's read models from the log. A Runner keeps each read model up to
 // date as a checkpointed subscription: every batch of events and the position it reaches are written
-// in one transaction, so a restart never applies an event twice or skips one. Rebuild builds a read
+// in one transaction, so a restart never applies an event twice or skips one. A Group runs several
+// Runners on one subscription, writing a batch to all of them, each with its own checkpoint, in one
+// transaction. Rebuild builds a read
 // model again from the start of the log into fresh tables while the old ones keep serving, then swaps
 // them in.
 //

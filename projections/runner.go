@@ -13,7 +13,7 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
-// RunnerConfig is what a Runner needs. DB, Subscribe and Projection are required.
+// RunnerConfig is what a Runner of its own needs. DB, Subscribe and Projection are required.
 type RunnerConfig struct {
 	// DB is the read models' database. The Runner creates the checkpoint table and the projection's
 	// tables in it when they are missing.
@@ -32,7 +32,7 @@ type RunnerConfig struct {
 	Logger *slog.Logger
 }
 
-// Defaults of RunnerConfig.
+// Defaults of RunnerConfig and GroupConfig.
 const (
 	DefaultBatchSize  = 500
 	DefaultMinBackoff = 100 * time.Millisecond
@@ -54,24 +54,6 @@ func (c *RunnerConfig) setDefaults() {
 	}
 }
 
-func (c RunnerConfig) validate() error {
-	var errs []error
-	if c.DB == nil {
-		errs = append(errs, errors.New("projections: runner: DB is required"))
-	}
-	if c.Subscribe == nil {
-		errs = append(errs, errors.New("projections: runner: Subscribe is required"))
-	}
-	errs = append(errs, validateProjection(c.Projection))
-	if c.BatchSize < 0 {
-		errs = append(errs, errors.New("projections: runner: BatchSize must not be negative"))
-	}
-	if c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff {
-		errs = append(errs, errors.New("projections: runner: backoff must satisfy 0 <= MinBackoff <= MaxBackoff"))
-	}
-	return errors.Join(errs...)
-}
-
 func validateProjection(p Projection) error {
 	switch {
 	case p == nil:
@@ -90,14 +72,33 @@ func isProcessor(p Projection) bool {
 	return ok
 }
 
-// Runner keeps one projection up to date with the log. Run does the work; Position and WaitFor may be
-// called from any goroutine at any time.
+// NewRunner returns a Runner for cfg, with defaults filled in: a Group of one projection.
+func NewRunner(cfg RunnerConfig) (*Runner, error) {
+	g, err := NewGroup(GroupConfig{
+		DB: cfg.DB, Subscribe: cfg.Subscribe, BatchSize: cfg.BatchSize,
+		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Logger: cfg.Logger,
+		Projections: []Projection{cfg.Projection},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g.Runners()[0], nil
+}
+
+// Runner keeps one projection up to date with the log, as a member of a Group. Position, Err and
+// WaitFor may be called from any goroutine at any time.
 type Runner struct {
-	cfg RunnerConfig
+	group *Group
+	p     Projection
+	log   *slog.Logger
 
 	// stored is the checkpoint as this Runner last read or wrote it in the database; committed runs
-	// ahead of it past batches a Selective projection reads nothing of. Only Run's goroutine uses it.
+	// ahead of it past batches a Selective projection reads nothing of. Only the goroutine that feeds
+	// the Runner uses it: the Group's while the Runner is attached, its catch-up's while it is not.
 	stored checkpoint
+	// attached says the Group's subscription feeds the Runner; when false, a catch-up of its own
+	// does, until it reaches the Group. Guarded by group.mu.
+	attached bool
 
 	mu        sync.Mutex
 	committed checkpoint
@@ -111,14 +112,8 @@ type Runner struct {
 	stopped error
 }
 
-// NewRunner returns a Runner for cfg, with defaults filled in.
-func NewRunner(cfg RunnerConfig) (*Runner, error) {
-	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	return &Runner{cfg: cfg, advanced: make(chan struct{})}, nil
-}
+// Projection returns the read model the Runner keeps up to date.
+func (r *Runner) Projection() Projection { return r.p }
 
 // Position returns the position up to which the read model is committed; eventlog.Start until Run has
 // read the checkpoint.
@@ -167,6 +162,9 @@ func (r *Runner) WaitFor(ctx context.Context, pos eventlog.Position) error {
 	}
 }
 
+// Run runs the Runner's Group (see Group.Run): for a Runner of NewRunner, the Runner alone.
+func (r *Runner) Run(ctx context.Context) error { return r.group.Run(ctx) }
+
 // publish records cp, read from or written to the database, as committed and wakes every WaitFor.
 func (r *Runner) publish(cp checkpoint) {
 	r.mu.Lock()
@@ -180,15 +178,14 @@ func (r *Runner) publish(cp checkpoint) {
 	r.advanced = make(chan struct{})
 }
 
-// stop records err as why Run returned and wakes every WaitFor; it returns err.
-func (r *Runner) stop(err error) error {
+// stop records err as why Run returned and wakes every WaitFor.
+func (r *Runner) stop(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failing = err
-	r.stopped = fmt.Errorf("projections: %s stopped: %w", r.cfg.Projection.Name(), err)
+	r.stopped = fmt.Errorf("projections: %s stopped: %w", r.p.Name(), err)
 	close(r.advanced)
 	r.advanced = make(chan struct{})
-	return err
 }
 
 func (r *Runner) current() checkpoint {
@@ -197,93 +194,40 @@ func (r *Runner) current() checkpoint {
 	return r.committed
 }
 
+// unapplied returns the events of a batch that come after the Runner's committed position: a store
+// may hand an event again after a resubscription, and a Runner ahead of its Group has applied some.
+func (r *Runner) unapplied(events []eventlog.RecordedEvent) []eventlog.RecordedEvent {
+	committed := r.current().position
+	for len(events) > 0 && !committed.Before(events[0].Position) {
+		events = events[1:]
+	}
+	return events
+}
+
+// reads says whether the projection reads any of events: a Selective projection passes a batch it
+// reads nothing of in memory, with no transaction.
+func (r *Runner) reads(events []eventlog.RecordedEvent) bool {
+	sel, ok := r.p.(Selective)
+	return !ok || slices.ContainsFunc(events, func(e eventlog.RecordedEvent) bool { return sel.Reads(e.Type) })
+}
+
 // errCheckpointMoved says the stored checkpoint is not the one this Runner last committed: another
 // process swapped in rebuilt tables. The Runner starts over from the stored checkpoint.
 var errCheckpointMoved = errors.New("projections: checkpoint moved by another writer")
 
-// Run follows the log and applies it to the projection until ctx ends, then returns nil. It returns an
-// error only when it cannot set up the read model at first, or when the log is damaged (an error
-// matching eventlog.ErrCorrupt, which no retry mends); every other error (a dropped subscription, a
-// failed batch) is logged, and the Runner resubscribes from its last committed checkpoint after a
-// backoff. Once Run has returned an error, WaitFor returns it too. Run must not be called twice at
-// the same time.
-//
-// When the checkpoint or one of the projection's tables is missing (at first start, or when a newer
-// projection lists a table the database lacks), Run drops what is left of the projection's tables,
-// creates them empty and follows the log from its start.
-func (r *Runner) Run(ctx context.Context) error {
-	log := r.cfg.Logger.With("projection", r.cfg.Projection.Name())
-	if err := r.setup(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return r.stop(err)
-	}
-	log.Info("projection running", "position", r.Position().String())
-
-	backoff := r.cfg.MinBackoff
-	for {
-		progressed, err := r.follow(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, eventlog.ErrCorrupt) {
-			return r.stop(err)
-		}
-		if progressed {
-			backoff = r.cfg.MinBackoff
-		}
-		if errors.Is(err, errCheckpointMoved) {
-			log.Info("projection tables were swapped by a rebuild; following from the new checkpoint")
-		} else {
-			r.setFailing(err)
-			log.Warn("projection stopped; resubscribing from its checkpoint", "error", err,
-				"position", r.Position().String(), "retry_in", backoff)
-			if !r.sleep(ctx, &backoff) {
-				return nil
-			}
-		}
-		// Setting up again re-reads the stored checkpoint: the truth after a failed or moved batch.
-		// A setup that fails waits too, so a moved checkpoint and a failing setup cannot spin.
-		for {
-			err := r.setup(ctx)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, eventlog.ErrCorrupt) {
-				return r.stop(err)
-			}
-			r.setFailing(err)
-			log.Warn("projection setup failed", "error", err, "retry_in", backoff)
-			if !r.sleep(ctx, &backoff) {
-				return nil
-			}
-		}
-	}
-}
-
-// sleep waits for backoff, then doubles it up to MaxBackoff; false when ctx ended first.
-func (r *Runner) sleep(ctx context.Context, backoff *time.Duration) bool {
-	select {
-	case <-time.After(*backoff):
-	case <-ctx.Done():
-		return false
-	}
-	*backoff = min(2**backoff, r.cfg.MaxBackoff)
-	return true
-}
-
 // setup makes sure the checkpoint and the projection's live tables exist, creating them empty at
 // position Start when they do not, and takes the stored checkpoint as committed.
+//
+// When the checkpoint or one of the projection's tables is missing (at first start, or when a newer
+// projection lists a table the database lacks), setup drops what is left of the projection's tables,
+// creates them empty, and the projection follows the log from its start.
 func (r *Runner) setup(ctx context.Context) error {
-	if err := ensureCheckpoints(ctx, r.cfg.DB); err != nil {
+	db := r.group.cfg.DB
+	if err := ensureCheckpoints(ctx, db); err != nil {
 		return err
 	}
-	p := r.cfg.Projection
-	tx, err := r.cfg.DB.BeginTx(ctx, nil)
+	p := r.p
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projections: %s: %w", p.Name(), err)
 	}
@@ -299,8 +243,7 @@ func (r *Runner) setup(ctx context.Context) error {
 	}
 	if !found || len(existing) != len(p.Tables()) {
 		if found {
-			r.cfg.Logger.Warn("projection tables are missing; building them again from the start of the log",
-				"projection", p.Name(), "tables", p.Tables())
+			r.log.Warn("projection tables are missing; building them again from the start of the log", "tables", p.Tables())
 		}
 		if err := dropTables(ctx, tx, existing); err != nil {
 			return err
@@ -321,57 +264,29 @@ func (r *Runner) setup(ctx context.Context) error {
 	return nil
 }
 
-// follow subscribes from the committed position and applies batches until something fails. progressed
-// reports whether at least one batch was committed.
-func (r *Runner) follow(ctx context.Context) (progressed bool, err error) {
-	sub, err := r.cfg.Subscribe(ctx, r.Position())
-	if err != nil {
-		return false, fmt.Errorf("subscribing: %w", err)
-	}
-	defer func() { _ = sub.Close() }()
-	for {
-		events, err := sub.Next(ctx, r.cfg.BatchSize)
-		if err != nil {
-			return progressed, err
-		}
-		if err := r.apply(ctx, events); err != nil {
-			return progressed, err
-		}
-		progressed = true
-	}
-}
-
-// apply passes a batch a Selective projection reads nothing of in memory; otherwise it runs a
-// Processor's effects, then writes the batch and its checkpoint in one transaction. Before writing it
-// checks that the stored checkpoint is still the one this Runner committed; when it is not, the
-// tables are no longer the ones this Runner was writing, and it gives up the batch with
-// errCheckpointMoved.
-func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) error {
-	committed := r.current()
-	// A store may hand an event again after a resubscription; the checkpoint says it is applied.
-	for len(events) > 0 && !committed.position.Before(events[0].Position) {
-		events = events[1:]
-	}
+// applyAlone applies a batch to this Runner alone, as its catch-up does: in memory when a Selective
+// projection reads nothing of it; otherwise a Processor's effects first, then the batch and its
+// checkpoint in one transaction. Before writing it checks that the stored checkpoint is still the one
+// this Runner committed; when it is not, the tables are no longer the ones this Runner was writing,
+// and it gives up the batch with errCheckpointMoved.
+func (r *Runner) applyAlone(ctx context.Context, events []eventlog.RecordedEvent) error {
+	events = r.unapplied(events)
 	if len(events) == 0 {
 		return nil
 	}
-
-	p := r.cfg.Projection
-	if sel, ok := p.(Selective); ok && !slices.ContainsFunc(events, func(e eventlog.RecordedEvent) bool { return sel.Reads(e.Type) }) {
-		// Nothing to write: the batch is passed in memory, without a transaction. The stored
-		// checkpoint stays behind until a batch with something to write, and a restart before it
-		// reads these events again, to skip them again.
-		r.publish(checkpoint{position: events[len(events)-1].Position, build: committed.build})
+	committed := r.current()
+	next := checkpoint{position: events[len(events)-1].Position, build: committed.build}
+	p := r.p
+	if !r.reads(events) {
+		// Nothing to write: the stored checkpoint stays behind until a batch with something to
+		// write, and a restart before it reads these events again, to skip them again.
+		r.publish(next)
 		return nil
 	}
-	// Effects go first, outside the transaction, so that the read models' write lock is not held
-	// while they take their time; until the checkpoint commits, a crash repeats them.
-	if proc, ok := p.(Processor); ok {
-		if err := proc.Process(ctx, events); err != nil {
-			return fmt.Errorf("projections: %s: processing events up to %s: %w", p.Name(), events[len(events)-1].Position, err)
-		}
+	if err := r.process(ctx, events); err != nil {
+		return err
 	}
-	tx, err := r.cfg.DB.BeginTx(ctx, nil)
+	tx, err := r.group.cfg.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projections: %s: %w", p.Name(), err)
 	}
@@ -384,10 +299,9 @@ func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) err
 	if !found || stored != r.stored {
 		return errCheckpointMoved
 	}
-	if err := p.Apply(ctx, tx, Schema{Build: committed.build}, events); err != nil {
-		return fmt.Errorf("projections: %s: applying events up to %s: %w", p.Name(), events[len(events)-1].Position, err)
+	if err := r.applyIn(ctx, tx, committed.build, events); err != nil {
+		return err
 	}
-	next := checkpoint{position: events[len(events)-1].Position, build: committed.build}
 	if err := saveCheckpoint(ctx, tx, p.Name(), next); err != nil {
 		return err
 	}
@@ -396,5 +310,27 @@ func (r *Runner) apply(ctx context.Context, events []eventlog.RecordedEvent) err
 	}
 	r.stored = next
 	r.publish(next)
+	return nil
+}
+
+// process runs a Processor's effects for events. They go first, outside the transaction, so that the
+// read models' write lock is not held while they take their time; until the checkpoint commits, a
+// crash repeats them.
+func (r *Runner) process(ctx context.Context, events []eventlog.RecordedEvent) error {
+	proc, ok := r.p.(Processor)
+	if !ok {
+		return nil
+	}
+	if err := proc.Process(ctx, events); err != nil {
+		return fmt.Errorf("projections: %s: processing events up to %s: %w", r.p.Name(), events[len(events)-1].Position, err)
+	}
+	return nil
+}
+
+// applyIn applies events to the live tables of build within tx.
+func (r *Runner) applyIn(ctx context.Context, tx *sql.Tx, build string, events []eventlog.RecordedEvent) error {
+	if err := r.p.Apply(ctx, tx, Schema{Build: build}, events); err != nil {
+		return fmt.Errorf("projections: %s: applying events up to %s: %w", r.p.Name(), events[len(events)-1].Position, err)
+	}
 	return nil
 }

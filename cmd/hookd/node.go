@@ -59,8 +59,9 @@ type node struct {
 	// keys serves the service's key pairs from memory, to authentication and to the deliverer.
 	keys *keyring
 	// projections lists the read models the node builds, each with the runner that keeps it up to
-	// date (runners, in the same order).
+	// date (runners, in the same order). One group feeds them all from one subscription to the log.
 	projections    []projections.Projection
+	readModels     *projections.Group
 	runners        []*projections.Runner
 	webhookRunner  *projections.Runner
 	licenseRunner  *projections.Runner
@@ -240,15 +241,14 @@ func (n *node) buildReadModels(api bool) error {
 	}
 	n.keys = newKeyring(n.keyView, n.codec, n.clock)
 	n.projections = append(n.projections, n.keyView, n.deliveryView)
-	for _, p := range n.projections {
-		r, err := projections.NewRunner(projections.RunnerConfig{
-			DB: n.writeDB, Subscribe: n.subscribe, Projection: p, Logger: n.log,
-		})
-		if err != nil {
-			return err
-		}
-		n.runners = append(n.runners, r)
-		switch p {
+	if n.readModels, err = projections.NewGroup(projections.GroupConfig{
+		DB: n.writeDB, Subscribe: n.subscribe, Projections: n.projections, Logger: n.log,
+	}); err != nil {
+		return err
+	}
+	n.runners = n.readModels.Runners()
+	for _, r := range n.runners {
+		switch r.Projection() {
 		case projections.Projection(n.webhookView):
 			n.webhookRunner = r
 		case projections.Projection(n.licenseView):
@@ -318,32 +318,14 @@ func newSigningKeyPair() (servicekey.Pair, error) {
 	}, nil
 }
 
-// runProjections runs every runner until ctx ends or one fails.
+// runProjections keeps every read model up to date until ctx ends or the log is found damaged.
 func (n *node) runProjections(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, len(n.runners))
-	for _, r := range n.runners {
-		go func() { errs <- r.Run(ctx) }()
-	}
-	var first error
-	for range n.runners {
-		if err := <-errs; err != nil && first == nil && ctx.Err() == nil {
-			first = err
-			cancel()
-		}
-	}
-	return first
+	return n.readModels.Run(ctx)
 }
 
 // waitFor blocks until every read model has applied the log up to pos.
 func (n *node) waitFor(ctx context.Context, pos eventlog.Position) error {
-	for _, r := range n.runners {
-		if err := r.WaitFor(ctx, pos); err != nil {
-			return err
-		}
-	}
-	return nil
+	return n.readModels.WaitFor(ctx, pos)
 }
 
 // catchUp brings the read models up to the end of the log, for commands that run without serve.

@@ -124,6 +124,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 	d, waits := s.Table(tableDeliveries), s.Table(tableWaits)
 	stmts := projections.NewTxStatements(tx)
 	defer stmts.Close()
+	pending := waitRows{tx: tx, stmts: stmts, table: waits}
 	for i := 0; i < len(events); i++ {
 		r := events[i]
 		if !v.Reads(r.Type) {
@@ -174,7 +175,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 					recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
 					entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), reason, projections.FormatTime(at))
 				if err == nil {
-					_, err = stmts.Exec(ctx, `DELETE FROM `+waits+` WHERE id = ?`, e.DeliveryID)
+					err = pending.clear(ctx, e.DeliveryID)
 				}
 				if err != nil {
 					return fmt.Errorf("deliveryview: %s@%d: %w", next.Stream, next.Revision, err)
@@ -193,7 +194,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			err = update(ctx, stmts, d, r.Revision, id, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
 				status.String(), reason, projections.FormatTime(at))
 			if err == nil {
-				_, err = stmts.Exec(ctx, `DELETE FROM `+waits+` WHERE id = ?`, id)
+				err = pending.clear(ctx, id)
 			}
 		case delivery.Deferred:
 			until := projections.FormatTime(e.Until)
@@ -201,6 +202,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			if err == nil {
 				_, err = stmts.Exec(ctx, `INSERT INTO `+waits+` (id, reason, until) VALUES (?1, ?2, ?3)
 					ON CONFLICT (id) DO UPDATE SET reason = ?2, until = ?3`, e.DeliveryID, e.Reason, until)
+				pending.known, pending.any = true, true
 			}
 		case delivery.ReplayRequested:
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
@@ -214,6 +216,33 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		}
 	}
 	return nil
+}
+
+// waitRows clears the wait rows of deliveries that finish. Few deliveries ever wait, and every one
+// finishes: the batch asks once whether the table holds any row, and deletes only when it may,
+// rather than run a delete that finds nothing for each delivery (docs/benchmarks.md, issue 13).
+type waitRows struct {
+	tx    *sql.Tx
+	stmts *projections.TxStatements
+	table string
+	// known says any was read, or set by a wait row the batch wrote; any says the table may hold
+	// a row.
+	known, any bool
+}
+
+// clear deletes the wait row of the delivery id, if there may be one.
+func (w *waitRows) clear(ctx context.Context, id string) error {
+	if !w.known {
+		if err := w.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+w.table+`)`).Scan(&w.any); err != nil {
+			return err
+		}
+		w.known = true
+	}
+	if !w.any {
+		return nil
+	}
+	_, err := w.stmts.Exec(ctx, `DELETE FROM `+w.table+` WHERE id = ?`, id)
+	return err
 }
 
 // scheduledRow is what the view keeps of a DeliveryScheduled: the fields of delivery.Scheduled under

@@ -598,3 +598,31 @@ func TestDeferredShowsItsWait(t *testing.T) {
 		t.Errorf("%d waits left after the delivery finished (%v)", left, err)
 	}
 }
+
+// TestAWaitWrittenAndFinishedInOneBatchGoes: the view skips the delete of a wait row when the table
+// holds none; a wait written earlier in the same batch still goes when its delivery finishes, and
+// one of another delivery stays.
+func TestAWaitWrittenAndFinishedInOneBatchGoes(t *testing.T) {
+	t.Parallel()
+	l, v := newLog(t), newView(t)
+	until := t0.Add(time.Minute)
+	finished := schedule(t, spec{event: "e1", at: t0, retryCount: 2})
+	waiting := schedule(t, spec{event: "e2", at: t0, retryCount: 2})
+	for _, d := range []*delivery.Delivery{finished, waiting} {
+		if err := d.Defer(until, delivery.DeferReasonCircuitOpen, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attempt(t, finished, 200, until, "ok")
+	v.apply(append(l.record(finished), l.record(waiting)...)...)
+	if got := v.get("t1", "c1", finished.ID()); got.WaitingFor != "" || got.Status != delivery.StatusSucceeded {
+		t.Errorf("the finished delivery: %+v, want succeeded without a wait", got)
+	}
+	if got := v.get("t1", "c1", waiting.ID()); got.WaitingFor != delivery.DeferReasonCircuitOpen {
+		t.Errorf("the waiting delivery: %+v, want its wait", got)
+	}
+	var left int
+	if err := v.db.QueryRow(`SELECT count(*) FROM delivery_waits`).Scan(&left); err != nil || left != 1 {
+		t.Errorf("%d waits left, want the waiting delivery's alone (%v)", left, err)
+	}
+}
