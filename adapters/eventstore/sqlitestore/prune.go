@@ -42,7 +42,8 @@ func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt
 		streams = streams[n:]
 		var k []eventstore.StreamAt
 		err := s.onWriter(ctx, func(ctx context.Context, conn *sql.Conn) (err error) {
-			k, err = deleteStreams(ctx, conn, batch)
+			// The job runs on the writer's goroutine, which owns its revisions.
+			k, err = deleteStreams(ctx, conn, batch, s.writer.revisions.forget)
 			if err != nil {
 				return err
 			}
@@ -69,16 +70,18 @@ func (s *Store) onWriter(ctx context.Context, fn func(context.Context, *sql.Conn
 	return <-job.done
 }
 
-// deleteStreams runs inside a transaction the writer opened.
-func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.StreamAt) (kept []eventstore.StreamAt, err error) {
+// deleteStreams runs inside a transaction the writer opened. forget is called with each stream it
+// deletes, so that the writer does not take an append to it as one to the stream it knew (were the
+// transaction rolled back, the writer would only have forgotten a stream it can read again).
+func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.StreamAt, forget func(stream string)) (kept []eventstore.StreamAt, err error) {
 	var lastPosition int64
 	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(position), 0) FROM events").Scan(&lastPosition); err != nil {
 		return nil, fmt.Errorf("sqlitestore: delete streams: %w", err)
 	}
 	for _, at := range batch {
 		var id, revision, position int64
-		err := conn.QueryRowContext(ctx, `SELECT s.id, s.revision, coalesce(e.position, 0) FROM streams s
-			LEFT JOIN events e ON e.stream_id = s.id AND e.revision = s.revision WHERE s.name = ?`, at.Stream).
+		err := conn.QueryRowContext(ctx, `SELECT s.id, e.revision, e.position FROM streams s
+			JOIN events e ON e.stream_id = s.id WHERE s.name = ? ORDER BY e.revision DESC LIMIT 1`, at.Stream).
 			Scan(&id, &revision, &position)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -89,6 +92,7 @@ func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.Strea
 			kept = append(kept, at)
 			continue
 		}
+		forget(at.Stream)
 		if _, err := conn.ExecContext(ctx, "DELETE FROM events WHERE stream_id = ?", id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		}

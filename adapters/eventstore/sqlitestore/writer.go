@@ -41,7 +41,11 @@ type writer struct {
 	maxBatch int
 	// compress stores event data deflated where that pays (Options.CompressData).
 	compress bool
-	logger   *slog.Logger
+	// revisions is what the writer knows of the streams it appended to last; dataVersion is the
+	// file's PRAGMA data_version when it last looked, which changes when another process commits.
+	revisions   *revisions
+	dataVersion int64
+	logger      *slog.Logger
 	// committed is called with the events of each batch that wrote some, once it is committed, and
 	// the position the log ended at before them.
 	committed func(after uint64, events []eventlog.RecordedEvent)
@@ -219,8 +223,14 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, job *writeJo
 			// After a failed COMMIT the transaction may or may not still be open; a ROLLBACK
 			// that finds none is harmless.
 			_, _ = w.stmts.rollback.ExecContext(ctx)
+			w.revisions.discard()
+			return
 		}
+		w.revisions.settle()
 	}()
+	if err := w.checkDataVersion(ctx); err != nil {
+		return nil, nil, err
+	}
 	created := time.Now().UnixNano()
 	outcomes = make([]appendOutcome, len(batch))
 	for i, req := range batch {
@@ -297,19 +307,55 @@ func recorded(stream string, revision, position, created int64, ev eventlog.Even
 	return r
 }
 
-// advance moves stream from revision expected (-1: no stream) to last and returns its id. It checks
-// and updates in one statement, which is what the common case costs; ok is false when the stream is
-// not at expected.
+// checkDataVersion empties the writer's revisions when another process committed to the file
+// since the writer last looked: it may have appended to any stream. It runs inside the batch's
+// transaction, which holds the write lock, so nothing can commit between it and the batch.
+func (w *writer) checkDataVersion(ctx context.Context) error {
+	var version int64
+	if err := w.stmts.dataVersion.QueryRowContext(ctx).Scan(&version); err != nil {
+		return fmt.Errorf("sqlitestore: data_version: %w", err)
+	}
+	if version != w.dataVersion {
+		w.revisions.reset()
+		w.dataVersion = version
+	}
+	return nil
+}
+
+// advance checks that stream is at revision expected (-1: no stream), records that the batch moves
+// it to last and returns its row id; ok is false when the stream is not at expected. A stream the
+// writer knows costs no statement; a new one costs its insert, another one read.
 func (w *writer) advance(ctx context.Context, stream string, expected, last int64) (streamID int64, ok bool, err error) {
+	if at, known := w.revisions.lookup(stream); known {
+		if at.revision != expected {
+			return 0, false, nil
+		}
+		w.revisions.advance(stream, streamAt{id: at.id, revision: last})
+		return at.id, true, nil
+	}
 	if expected < 0 {
-		err = w.stmts.createStream.QueryRowContext(ctx, stream, last).Scan(&streamID)
+		res, err := w.stmts.createStream.ExecContext(ctx, stream)
+		if err != nil {
+			return 0, false, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return 0, false, err
+		}
+		if streamID, err = res.LastInsertId(); err != nil {
+			return 0, false, err
+		}
 	} else {
-		err = w.stmts.advanceStream.QueryRowContext(ctx, last, stream, expected).Scan(&streamID)
+		current := int64(-1)
+		err := w.stmts.selectStream.QueryRowContext(ctx, stream).Scan(&streamID, &current)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && current != expected) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	return streamID, err == nil, err
+	w.revisions.advance(stream, streamAt{id: streamID, revision: last})
+	return streamID, true, nil
 }
 
 // repeated decides an append whose expectation does not match, the way KurrentDB does, without an
@@ -351,8 +397,8 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest) (eventlog.App
 // writerStatements are prepared once on the write connection; a batch runs nothing else.
 type writerStatements struct {
 	begin, commit, rollback *sql.Stmt
+	dataVersion             *sql.Stmt
 	createStream            *sql.Stmt
-	advanceStream           *sql.Stmt
 	selectStream            *sql.Stmt
 	insertEvent             *sql.Stmt
 	selectIDs               *sql.Stmt
@@ -373,9 +419,11 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.begin = prepare("BEGIN IMMEDIATE")
 	s.commit = prepare("COMMIT")
 	s.rollback = prepare("ROLLBACK")
-	s.createStream = prepare("INSERT INTO streams (name, revision) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id")
-	s.advanceStream = prepare("UPDATE streams SET revision = ? WHERE name = ? AND revision = ? RETURNING id")
-	s.selectStream = prepare("SELECT id, revision FROM streams WHERE name = ?")
+	s.dataVersion = prepare("PRAGMA data_version")
+	s.createStream = prepare("INSERT INTO streams (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
+	// A stream's revision is its last event's: the end of its range in events_stream_revision.
+	s.selectStream = prepare(`SELECT id, coalesce((SELECT max(revision) FROM events WHERE stream_id = streams.id), -1)
+		FROM streams WHERE name = ?`)
 	s.insertEvent = prepare(`INSERT INTO events (stream_id, revision, created, id, type, data, packed, metadata)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.selectIDs = prepare(`SELECT position, id FROM events
@@ -389,7 +437,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 
 func (s writerStatements) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.createStream, s.advanceStream,
+	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.dataVersion, s.createStream,
 		s.selectStream, s.insertEvent, s.selectIDs} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
