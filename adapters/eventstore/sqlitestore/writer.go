@@ -146,28 +146,67 @@ func (w *writer) fail(taken ...*appendRequest) {
 // collect starts a batch with first and adds whatever else is queued, up to maxBatch. Callers that
 // gave up while queued are answered and left out.
 func (w *writer) collect(first *appendRequest) []*appendRequest {
-	batch := make([]*appendRequest, 0, min(w.maxBatch, len(w.queue)+1))
-	add := func(req *appendRequest) {
-		if err := req.ctx.Err(); err != nil {
-			req.done <- appendOutcome{err: err}
-			return
-		}
-		batch = append(batch, req)
-	}
-	add(first)
+	batch := take(make([]*appendRequest, 0, min(w.maxBatch, len(w.queue)+1)), first)
 	yielded := false
 	for len(batch) < w.maxBatch {
 		select {
 		case req := <-w.queue:
-			add(req)
+			batch = take(batch, req)
 		default:
 			if yielded {
+				if len(batch) >= 2 {
+					return w.linger(batch)
+				}
 				return batch
 			}
 			// Callers answered by the last batch are usually runnable and about to append again;
 			// letting them run first makes this batch larger at the cost of a few microseconds.
 			runtime.Gosched()
 			yielded = true
+		}
+	}
+	return batch
+}
+
+// take adds req to batch, unless its caller gave up while it was queued: that caller is answered.
+func take(batch []*appendRequest, req *appendRequest) []*appendRequest {
+	if err := req.ctx.Err(); err != nil {
+		req.done <- appendOutcome{err: err}
+		return batch
+	}
+	return append(batch, req)
+}
+
+// Lingering: a commit writes whole pages (the end of the events table, the index pages its
+// appends touch, the file's header, a pointer-map page), so a small commit writes several times
+// the bytes of its events, and at a steady rate below what the disk can commit every commit is
+// small. When appends were already queued, which says that others are arriving, the writer waits
+// for more while they keep coming: at most lingerGap between two, lingerMax in all. A lone append
+// is never held.
+const (
+	lingerGap = 250 * time.Microsecond
+	lingerMax = time.Millisecond
+)
+
+// linger adds to batch the appends that arrive within lingerGap of each other, for at most
+// lingerMax, up to maxBatch.
+func (w *writer) linger(batch []*appendRequest) []*appendRequest {
+	deadline := time.Now().Add(lingerMax)
+	gap := time.NewTimer(lingerGap)
+	defer gap.Stop()
+	for len(batch) < w.maxBatch {
+		select {
+		case req := <-w.queue:
+			batch = take(batch, req)
+			left := time.Until(deadline)
+			if left <= 0 {
+				return batch
+			}
+			gap.Reset(min(lingerGap, left))
+		case <-gap.C:
+			return batch
+		case <-w.closing:
+			return batch
 		}
 	}
 	return batch
