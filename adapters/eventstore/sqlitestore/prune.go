@@ -6,20 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hookd/hookd/application/eventstore"
 )
 
 var _ eventstore.Pruner = (*Store)(nil)
 
-// MaxDeleteBatch bounds the streams one DeleteStreams call removes in one transaction. The appends
-// committed with it wait while it runs: a delivery's stream holds a handful of events, so a batch of
-// this size takes a millisecond or two. Longer lists are split.
+// MaxDeleteBatch bounds the streams one DeleteStreams call removes in one transaction. Longer lists
+// are split.
 const MaxDeleteBatch = 16
 
-// vacuumStep bounds the pages one incremental_vacuum call gives back (512 KiB), so that a large
-// delete does not turn into one long stall for the appends.
-const vacuumStep = 128
+// deleteBudget bounds the time one transaction spends deleting streams: the appends committed with
+// it wait while it runs. A delivery's stream holds a handful of events, a few hundred microseconds
+// of statements, so a transaction deletes a few streams and leaves the rest of its batch to the
+// next one.
+const deleteBudget = time.Millisecond
+
+// vacuumStep bounds the pages one incremental_vacuum call gives back (128 KiB), so that a large
+// delete does not turn into long stalls for the appends: moving a page rewrites it, its parent and
+// its pointer-map entry.
+const vacuumStep = 32
 
 // DeleteStreams implements eventstore.Pruner. It runs on the writer, at most MaxDeleteBatch streams
 // at a time, each time inside the transaction of the next append batch (or alone when no append
@@ -37,13 +44,12 @@ func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt
 	}
 	var kept []eventstore.StreamAt
 	for len(streams) > 0 {
-		n := min(len(streams), MaxDeleteBatch)
-		batch := streams[:n]
-		streams = streams[n:]
+		batch := streams[:min(len(streams), MaxDeleteBatch)]
 		var k []eventstore.StreamAt
+		var done int
 		err := s.onWriter(ctx, func(ctx context.Context, conn *sql.Conn) (err error) {
 			// The job runs on the writer's goroutine, which owns its revisions.
-			k, err = deleteStreams(ctx, conn, batch, s.writer.revisions.forget)
+			k, done, err = deleteStreams(ctx, conn, batch, s.writer.revisions.forget)
 			if err != nil {
 				return err
 			}
@@ -53,6 +59,7 @@ func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt
 			return kept, s.classify(err)
 		}
 		kept = append(kept, k...)
+		streams = streams[done:]
 	}
 	return kept, nil
 }
@@ -70,15 +77,21 @@ func (s *Store) onWriter(ctx context.Context, fn func(context.Context, *sql.Conn
 	return <-job.done
 }
 
-// deleteStreams runs inside a transaction the writer opened. forget is called with each stream it
+// deleteStreams runs inside a transaction the writer opened and goes through batch until
+// deleteBudget has passed, at least one stream; done is how many streams it decided. forget is called with each stream it
 // deletes, so that the writer does not take an append to it as one to the stream it knew (were the
 // transaction rolled back, the writer would only have forgotten a stream it can read again).
-func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.StreamAt, forget func(stream string)) (kept []eventstore.StreamAt, err error) {
+func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.StreamAt, forget func(stream string)) (kept []eventstore.StreamAt, done int, err error) {
+	start := time.Now()
 	var lastPosition int64
 	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(position), 0) FROM events").Scan(&lastPosition); err != nil {
-		return nil, fmt.Errorf("sqlitestore: delete streams: %w", err)
+		return nil, 0, fmt.Errorf("sqlitestore: delete streams: %w", err)
 	}
 	for _, at := range batch {
+		if done > 0 && time.Since(start) >= deleteBudget {
+			return kept, done, nil
+		}
+		done++
 		var id, revision, position int64
 		err := conn.QueryRowContext(ctx, `SELECT s.id, e.revision, e.position FROM streams s
 			JOIN events e ON e.stream_id = s.id WHERE s.name = ? ORDER BY e.revision DESC LIMIT 1`, at.Stream).
@@ -87,20 +100,20 @@ func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.Strea
 		case errors.Is(err, sql.ErrNoRows):
 			continue
 		case err != nil:
-			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
+			return nil, 0, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		case revision != clamp(at.Revision) || position == lastPosition:
 			kept = append(kept, at)
 			continue
 		}
 		forget(at.Stream)
 		if _, err := conn.ExecContext(ctx, "DELETE FROM events WHERE stream_id = ?", id); err != nil {
-			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
+			return nil, 0, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		}
 		if _, err := conn.ExecContext(ctx, "DELETE FROM streams WHERE id = ?", id); err != nil {
-			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
+			return nil, 0, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		}
 	}
-	return kept, nil
+	return kept, done, nil
 }
 
 // vacuum gives free pages beyond reserve back to the file system, at most vacuumStep at a time,
