@@ -110,7 +110,8 @@ func (w *writer) run(ctx context.Context) {
 // stopped waiting does not hold the writer).
 //
 // A step with an append batch gets as long as the batch's own statements took, and a step alone,
-// while no append is queued, as long as the last commit took; at least stepBudget either way. So
+// while no append is queued, as long as the last commit took, at most maxStepAlone; at least
+// stepBudget either way. So
 // an append waits for a job about as long as for one more batch, and under load the job gets
 // about half of the writer's time however slow the machine is, which lets deleting keep up with
 // appending.
@@ -119,8 +120,12 @@ type writeJob struct {
 	done chan error
 }
 
-// stepBudget is the least time a job's step gets.
-const stepBudget = time.Millisecond
+// stepBudget is the least time a job's step gets; maxStepAlone the most a step alone gets, since a
+// commit can last long (it runs SQLite's automatic checkpoint, copying up to 10,000 pages).
+const (
+	stepBudget   = time.Millisecond
+	maxStepAlone = 10 * time.Millisecond
+)
 
 // end answers the job the writer holds with err and lets it go.
 func (w *writer) end(err error) {
@@ -134,7 +139,7 @@ func (w *writer) stepAlone(ctx context.Context) {
 		w.end(fmt.Errorf("sqlitestore: begin: %w", err))
 		return
 	}
-	finished, err := w.job.step(ctx, w.conn, max(stepBudget, w.lastCommit))
+	finished, err := w.job.step(ctx, w.conn, min(max(stepBudget, w.lastCommit), maxStepAlone))
 	if err != nil {
 		_, _ = w.stmts.rollback.ExecContext(ctx)
 		w.end(err)
