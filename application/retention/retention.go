@@ -94,7 +94,10 @@ func New(cfg Config) (*Sweeper, error) {
 	return &Sweeper{cfg: cfg}, nil
 }
 
-// Run sweeps until ctx ends; an error of one pass is logged and the next pass tries again.
+// Run sweeps until ctx ends; an error of one pass is logged and the next pass tries again after
+// the interval. A pass that removed something is followed by the next at once: under load,
+// deliveries expire while a pass runs, and pausing after each pass would let them pile up faster
+// than the passes remove them.
 func (s *Sweeper) Run(ctx context.Context) error {
 	for {
 		removed, err := s.Sweep(ctx)
@@ -105,6 +108,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 			s.cfg.Logger.Warn("retention pass failed", "error", err)
 		case removed > 0:
 			s.cfg.Logger.Debug("retention pass", "streams removed", removed)
+			continue
 		}
 		select {
 		case <-ctx.Done():

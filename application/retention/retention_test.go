@@ -250,3 +250,41 @@ func TestSweepWalksPublishedEventsUpToSettledAndCutoff(t *testing.T) {
 		t.Errorf("streams left %v, want %v", got, want)
 	}
 }
+
+// TestRunGoesOnAtOnceAfterAPassThatRemoved: under load deliveries expire while a pass runs, so a
+// pass that removed something is followed by the next without the pause between passes (an hour
+// here); only a pass that found nothing waits.
+func TestRunGoesOnAtOnceAfterAPassThatRemoved(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	w.publish("e1", w.now.Add(-48*time.Hour))
+	w.publish("e2", w.now)
+	w.deliver("d1", "e1", w.now.Add(-48*time.Hour), 2)
+	w.deliver("d2", "e2", w.now, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // catches a hang only
+	defer cancel()
+	passes := 0
+	s, err := retention.New(retention.Config{Retention: 24 * time.Hour, Log: w.log, Deliveries: w.deliveries,
+		Interval: time.Hour,
+		Settled:  func(context.Context) (eventlog.Position, error) { return eventlog.Position{Commit: 1 << 62}, nil },
+		// Each pass sees the clock two days on: d1 expires in the first, d2 in the second.
+		Clock: func() time.Time {
+			passes++
+			if passes == 3 {
+				cancel()
+			}
+			return w.now.Add(time.Duration(passes-1) * 48 * time.Hour)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if passes != 3 {
+		t.Fatalf("%d passes before the context ended, want 3 without a pause (d1, d2, nothing)", passes)
+	}
+	if got := w.streams(); len(got) != 0 {
+		t.Errorf("streams left %v, want none", got)
+	}
+}

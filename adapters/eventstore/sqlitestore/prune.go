@@ -6,59 +6,66 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hookd/hookd/application/eventstore"
 )
 
 var _ eventstore.Pruner = (*Store)(nil)
 
-// MaxDeleteBatch bounds the streams one DeleteStreams call removes in one transaction. The appends
-// committed with it wait while it runs: a delivery's stream holds a handful of events, so a batch of
-// this size takes a millisecond or two. Longer lists are split.
-const MaxDeleteBatch = 16
+// vacuumStep bounds the pages one incremental_vacuum call gives back (128 KiB), so that a large
+// delete does not turn into long stalls for the appends: moving a page rewrites it, its parent and
+// its pointer-map entry.
+const vacuumStep = 32
 
-// vacuumStep bounds the pages one incremental_vacuum call gives back (512 KiB), so that a large
-// delete does not turn into one long stall for the appends.
-const vacuumStep = 128
-
-// DeleteStreams implements eventstore.Pruner. It runs on the writer, at most MaxDeleteBatch streams
-// at a time, each time inside the transaction of the next append batch (or alone when no append
-// comes), so that appends wait for its statements but not for a commit of its own. The stream that holds the log's last event is
-// kept: positions are row ids, one more than the largest, and removing the largest would let the
-// next append reuse a position a subscriber has already seen.
+// DeleteStreams implements eventstore.Pruner. It runs on the writer in steps of a bounded time
+// (see writeJob), each inside the transaction of the next append batch, or in one of
+// its own while no append is queued, so that appends wait for a step's statements but not for a
+// commit of its own. The stream that holds the log's last event is kept: positions are row ids,
+// one more than the largest, and removing the largest would let the next append reuse a position a
+// subscriber has already seen.
 //
 // The space the events took is reused by later appends. In a file created with
 // auto_vacuum=INCREMENTAL (every file this version creates), free pages beyond a reserve of
-// Options.FreePagesKept pages are also given back to the file system; a file created before keeps them free
-// for reuse, so it stops growing but does not shrink (see docs/operations.md).
+// Options.FreePagesKept pages are also given back to the file system, vacuumStep pages a step; a
+// file created before keeps them free for reuse, so it stops growing but does not shrink (see
+// docs/operations.md).
+//
+// If a step's transaction fails, DeleteStreams returns the error; the steps committed before it
+// stay done, and deleting a stream already gone is a no-op, so calling it again is safe.
 func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt) ([]eventstore.StreamAt, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
 	var kept []eventstore.StreamAt
-	for len(streams) > 0 {
-		n := min(len(streams), MaxDeleteBatch)
-		batch := streams[:n]
-		streams = streams[n:]
-		var k []eventstore.StreamAt
-		err := s.onWriter(ctx, func(ctx context.Context, conn *sql.Conn) (err error) {
-			k, err = deleteStreams(ctx, conn, batch)
-			if err != nil {
-				return err
-			}
-			return vacuum(ctx, conn, int64(s.opts.FreePagesKept))
-		})
+	left := streams
+	err := s.onWriter(ctx, func(conn *sql.Conn, budget time.Duration) (bool, error) {
+		// The step runs on the writer's goroutine, which owns its revisions.
+		k, done, err := deleteStreams(ctx, s.writer.stmts, left, budget, s.writer.revisions.forget)
 		if err != nil {
-			return kept, s.classify(err)
+			return false, err
 		}
+		if err := vacuum(ctx, conn, s.writer.stmts, int64(s.opts.FreePagesKept)); err != nil {
+			return false, err
+		}
+		// Were the transaction to fail, the job ends with its error: what the step decided
+		// counts only once it committed, and no later step runs.
 		kept = append(kept, k...)
+		left = left[done:]
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		return kept, s.classify(err)
 	}
 	return kept, nil
 }
 
-// onWriter runs fn on the write connection, between append batches.
-func (s *Store) onWriter(ctx context.Context, fn func(context.Context, *sql.Conn) error) error {
-	job := &writeJob{run: func(_ context.Context, conn *sql.Conn) error { return fn(ctx, conn) }, done: make(chan error, 1)}
+// onWriter runs step on the write connection until it reports that it is finished (see writeJob).
+func (s *Store) onWriter(ctx context.Context, step func(conn *sql.Conn, budget time.Duration) (finished bool, err error)) error {
+	job := &writeJob{
+		step: func(_ context.Context, conn *sql.Conn, budget time.Duration) (bool, error) { return step(conn, budget) },
+		done: make(chan error, 1),
+	}
 	select {
 	case s.writer.jobs <- job:
 	case <-s.writer.stopped:
@@ -69,47 +76,55 @@ func (s *Store) onWriter(ctx context.Context, fn func(context.Context, *sql.Conn
 	return <-job.done
 }
 
-// deleteStreams runs inside a transaction the writer opened.
-func deleteStreams(ctx context.Context, conn *sql.Conn, batch []eventstore.StreamAt) (kept []eventstore.StreamAt, err error) {
+// deleteStreams runs inside a transaction the writer opened and goes through batch until budget
+// has passed, at least one stream; done is how many streams it decided. A delivery's stream holds
+// a handful of events, a few hundred microseconds of statements. forget is called with each stream it
+// deletes, so that the writer does not take an append to it as one to the stream it knew (were the
+// transaction rolled back, the writer would only have forgotten a stream it can read again).
+func deleteStreams(ctx context.Context, stmts writerStatements, batch []eventstore.StreamAt, budget time.Duration, forget func(stream string)) (kept []eventstore.StreamAt, done int, err error) {
+	start := time.Now()
 	var lastPosition int64
-	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(position), 0) FROM events").Scan(&lastPosition); err != nil {
-		return nil, fmt.Errorf("sqlitestore: delete streams: %w", err)
+	if err := stmts.lastPosition.QueryRowContext(ctx).Scan(&lastPosition); err != nil {
+		return nil, 0, fmt.Errorf("sqlitestore: delete streams: %w", err)
 	}
 	for _, at := range batch {
+		if done > 0 && time.Since(start) >= budget {
+			return kept, done, nil
+		}
+		done++
 		var id, revision, position int64
-		err := conn.QueryRowContext(ctx, `SELECT s.id, s.revision, coalesce(e.position, 0) FROM streams s
-			LEFT JOIN events e ON e.stream_id = s.id AND e.revision = s.revision WHERE s.name = ?`, at.Stream).
-			Scan(&id, &revision, &position)
+		err := stmts.streamEnd.QueryRowContext(ctx, at.Stream).Scan(&id, &revision, &position)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			continue
 		case err != nil:
-			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
+			return nil, 0, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		case revision != clamp(at.Revision) || position == lastPosition:
 			kept = append(kept, at)
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, "DELETE FROM events WHERE stream_id = ?", id); err != nil {
-			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
+		forget(at.Stream)
+		if _, err := stmts.deleteEvents.ExecContext(ctx, id); err != nil {
+			return nil, 0, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		}
-		if _, err := conn.ExecContext(ctx, "DELETE FROM streams WHERE id = ?", id); err != nil {
-			return nil, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
+		if _, err := stmts.deleteStream.ExecContext(ctx, id); err != nil {
+			return nil, 0, fmt.Errorf("sqlitestore: delete %s: %w", at.Stream, err)
 		}
 	}
-	return kept, nil
+	return kept, done, nil
 }
 
 // vacuum gives free pages beyond reserve back to the file system, at most vacuumStep at a time,
 // when the file was created with auto_vacuum=INCREMENTAL; otherwise it does nothing.
-func vacuum(ctx context.Context, conn *sql.Conn, reserve int64) error {
+func vacuum(ctx context.Context, conn *sql.Conn, stmts writerStatements, reserve int64) error {
 	var mode, free int64
-	if err := conn.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+	if err := stmts.autoVacuum.QueryRowContext(ctx).Scan(&mode); err != nil {
 		return fmt.Errorf("sqlitestore: auto_vacuum: %w", err)
 	}
 	if mode != autoVacuumIncremental {
 		return nil
 	}
-	if err := conn.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&free); err != nil {
+	if err := stmts.freelist.QueryRowContext(ctx).Scan(&free); err != nil {
 		return fmt.Errorf("sqlitestore: freelist_count: %w", err)
 	}
 	if free <= reserve {

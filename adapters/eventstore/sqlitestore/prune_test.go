@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/application/eventstore"
@@ -136,5 +138,84 @@ func TestDeleteStreamsInAFileWithoutAutoVacuum(t *testing.T) {
 	// The same amount appended again fits in the freed pages, give or take a few.
 	if after := fileSize(t, path); after > full+full/20 {
 		t.Errorf("file of %d bytes grew to %d when the same amount was appended after deleting", full, after)
+	}
+}
+
+// TestDeleteStreamsWhileAppending: a delete of many streams runs in steps alongside appends that
+// keep the writer busy. Every stream asked for goes, every append lands, and the streams appended
+// meanwhile are whole.
+func TestDeleteStreamsWhileAppending(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // catches a hang only
+	defer cancel()
+	s := open(t, filepath.Join(t.TempDir(), "log.db"), sqlitestore.Options{})
+	old := fill(t, s, "old", 300)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	appended := make([][]string, 4)
+	for a := range appended {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				name := fmt.Sprintf("new-%d-%d", a, i)
+				if _, err := s.Append(ctx, name, eventlog.NoStream(), events(2)); err != nil {
+					t.Errorf("append while deleting: %v", err)
+					return
+				}
+				if _, err := s.Append(ctx, name, eventlog.Exactly(1), events(1)); err != nil {
+					t.Errorf("append while deleting: %v", err)
+					return
+				}
+				appended[a] = append(appended[a], name)
+			}
+		})
+	}
+	kept, err := s.DeleteStreams(ctx, old)
+	close(stop)
+	wg.Wait()
+	if err != nil || len(kept) != 0 {
+		t.Fatalf("DeleteStreams: kept %d, %v", len(kept), err)
+	}
+	for _, at := range old {
+		if evs, err := s.ReadStream(ctx, at.Stream, 0, 0); err != nil || len(evs) != 0 {
+			t.Fatalf("%s reads %d events (%v) after its delete", at.Stream, len(evs), err)
+		}
+	}
+	for _, names := range appended {
+		for _, name := range names {
+			if evs, err := s.ReadStream(ctx, name, 0, 0); err != nil || len(evs) != 3 {
+				t.Fatalf("%s, appended while deleting, reads %d events (%v), want 3", name, len(evs), err)
+			}
+		}
+	}
+}
+
+// TestCloseEndsADeleteInProgress: a delete the writer holds when the store closes is answered, not
+// left waiting: it finished, or it fails with ErrClosed.
+func TestCloseEndsADeleteInProgress(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "log.db"), sqlitestore.Options{})
+	streams := fill(t, s, "old", 300)
+	result := make(chan error, 1)
+	go func() {
+		_, err := s.DeleteStreams(context.Background(), streams)
+		result <- err
+	}()
+	time.Sleep(time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-result:
+		if err != nil && !errors.Is(err, sqlitestore.ErrClosed) {
+			t.Fatalf("DeleteStreams across Close: %v, want nil or ErrClosed", err)
+		}
+	case <-time.After(time.Minute): // catches a hang only
+		t.Fatal("DeleteStreams still waiting a minute after Close")
 	}
 }

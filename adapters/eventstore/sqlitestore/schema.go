@@ -10,13 +10,15 @@ import (
 )
 
 // schemaVersion is kept in PRAGMA user_version so that Open refuses a file laid out differently.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // The log lives in two tables. events is keyed by the global position, so an append adds rows at
 // the end of one B-tree and ReadAll is a range scan over it; its only secondary index holds two
 // integers, which is what keeps appends fast (a text index on stream names per event costs about
-// two thirds of the throughput). Stream names are stored once, in streams, which also keeps each
-// stream's last revision so an append checks its expectation with a single lookup.
+// two thirds of the throughput). Stream names are stored once, in streams. A stream's revision is
+// its last event's, the end of its range in that index: the writer keeps the revisions of the
+// streams it appended to last in memory (revisions.go), so an append to a stream it knows touches
+// no streams row, and one it does not know reads the revision with one index lookup.
 //
 // Positions are SQLite row ids: one more than the largest, assigned under the write lock. Retention
 // deletes old streams (DeleteStreams) but never the event with the largest position, so positions
@@ -24,8 +26,7 @@ const schemaVersion = 2
 const schema = `
 CREATE TABLE IF NOT EXISTS streams (
 	id       INTEGER PRIMARY KEY,
-	name     TEXT    NOT NULL UNIQUE,
-	revision INTEGER NOT NULL
+	name     TEXT    NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS events (
 	position  INTEGER PRIMARY KEY,
@@ -103,13 +104,19 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	}
 	switch version {
 	case schemaVersion:
-	case 1:
-		// Version 2 added packed (see pack.go); rows written before read as stored.
-		if _, err := conn.ExecContext(ctx, "ALTER TABLE events ADD COLUMN packed INTEGER NOT NULL DEFAULT 0"); err != nil {
-			return fmt.Errorf("sqlitestore: add events.packed: %w", err)
+	case 1, 2:
+		// Version 2 added packed (see pack.go); rows written before read as stored. Version 3
+		// dropped streams.revision, which every append to an existing stream rewrote: the
+		// revision is the stream's last event's. Dropping it rewrites the streams table once.
+		var steps []string
+		if version == 1 {
+			steps = append(steps, "ALTER TABLE events ADD COLUMN packed INTEGER NOT NULL DEFAULT 0")
 		}
-		if _, err := conn.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
-			return fmt.Errorf("sqlitestore: set schema version: %w", err)
+		steps = append(steps, "ALTER TABLE streams DROP COLUMN revision", "PRAGMA user_version = "+strconv.Itoa(schemaVersion))
+		for _, step := range steps {
+			if _, err := conn.ExecContext(ctx, step); err != nil {
+				return fmt.Errorf("sqlitestore: migrate from version %d: %s: %w", version, step, err)
+			}
 		}
 	case 0:
 		if _, err := conn.ExecContext(ctx, schema); err != nil {

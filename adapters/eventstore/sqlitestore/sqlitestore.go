@@ -6,8 +6,9 @@
 // fsync serves many callers; each caller still gets its own result or its own conflict.
 //
 // Several processes may open the same file: hookd's CLI appends and reads while the server runs.
-// Each write transaction therefore reads the stream revisions it checks from the file, never from
-// memory, and subscriptions poll for events that another process appended.
+// The writer checks appends against the revisions it remembers only while no other process has
+// committed (PRAGMA data_version, read under the write lock), and subscriptions poll for events
+// that another process appended.
 package sqlitestore
 
 import (
@@ -105,6 +106,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		jobs:      make(chan *writeJob),
 		maxBatch:  s.opts.MaxBatch,
 		compress:  s.opts.CompressData,
+		revisions: newRevisions(),
 		logger:    s.opts.Logger,
 		committed: s.committed,
 		closing:   s.done,

@@ -34,14 +34,23 @@ type writer struct {
 	conn  *sql.Conn
 	stmts writerStatements
 	queue chan *appendRequest
-	// jobs takes work other than appends (retention's deletes), run between batches in
-	// transactions of their own, so that they never wait on SQLite's lock nor make a batch wait
-	// longer than their own short transaction.
-	jobs     chan *writeJob
-	maxBatch int
+	// jobs takes work other than appends (retention's deletes). The writer holds one at a time,
+	// job, and runs it in steps: one inside each append batch's transaction, and one after another
+	// in transactions of their own while no append is queued. So a job never waits on SQLite's
+	// lock, progresses at every commit however busy the appends keep the writer, and makes a batch
+	// wait no longer than one step.
+	jobs chan *writeJob
+	job  *writeJob
+	// lastCommit is how long the last COMMIT took, the fsync mostly: a step alone gets as long.
+	lastCommit time.Duration
+	maxBatch   int
 	// compress stores event data deflated where that pays (Options.CompressData).
 	compress bool
-	logger   *slog.Logger
+	// revisions is what the writer knows of the streams it appended to last; dataVersion is the
+	// file's PRAGMA data_version when it last looked, which changes when another process commits.
+	revisions   *revisions
+	dataVersion int64
+	logger      *slog.Logger
 	// committed is called with the events of each batch that wrote some, once it is committed, and
 	// the position the log ended at before them.
 	committed func(after uint64, events []eventlog.RecordedEvent)
@@ -55,77 +64,130 @@ type writer struct {
 func (w *writer) run(ctx context.Context) {
 	defer close(w.stopped)
 	for {
-		select {
-		case <-w.closing:
-			w.fail()
-			return
-		case req := <-w.queue:
-			// Under load the queue is never empty, so Close must win over it explicitly.
+		var req *appendRequest
+		if w.job == nil {
 			select {
 			case <-w.closing:
-				w.fail(req)
+				w.fail()
 				return
-			default:
+			case req = <-w.queue:
+			case w.job = <-w.jobs:
+				continue
 			}
-			batch := w.collect(req)
-			// A job waiting rides along in the batch's transaction: the appends then wait for
-			// the job's few statements, not for a commit (an fsync) of its own.
+		} else {
 			select {
-			case job := <-w.jobs:
-				w.commit(ctx, batch, job)
+			case <-w.closing:
+				w.fail()
+				return
+			case req = <-w.queue:
 			default:
-				w.commit(ctx, batch, nil)
+				w.stepAlone(ctx)
+				continue
 			}
-		case job := <-w.jobs:
-			job.done <- w.runAlone(ctx, job)
 		}
+		// Under load the queue is never empty, so Close must win over it explicitly.
+		select {
+		case <-w.closing:
+			w.fail(req)
+			return
+		default:
+		}
+		batch := w.collect(req)
+		if w.job == nil {
+			select {
+			case w.job = <-w.jobs:
+			default:
+			}
+		}
+		w.commit(ctx, batch)
 	}
 }
 
-// writeJob is work for the write connection (retention's deletes): statements run inside a
-// transaction the writer opens. done receives its result (buffered, so that a caller that stopped
-// waiting does not hold the writer).
+// writeJob is work for the write connection (retention's deletes), done in steps. Each step runs
+// inside a transaction the writer opened, should stop once it has worked for budget, and reports
+// whether the job is finished. A step's work counts once its transaction commits: if that fails,
+// the job ends with the error. done receives the job's result (buffered, so that a caller that
+// stopped waiting does not hold the writer).
+//
+// A step with an append batch gets as long as the batch's own statements took, and a step alone,
+// while no append is queued, as long as the last commit took, at most maxStepAlone; at least
+// stepBudget either way. So
+// an append waits for a job about as long as for one more batch, and under load the job gets
+// about half of the writer's time however slow the machine is, which lets deleting keep up with
+// appending.
 type writeJob struct {
-	run  func(ctx context.Context, conn *sql.Conn) error
+	step func(ctx context.Context, conn *sql.Conn, budget time.Duration) (finished bool, err error)
 	done chan error
 }
 
-// runAlone runs job in a transaction of its own.
-func (w *writer) runAlone(ctx context.Context, job *writeJob) (err error) {
-	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
-		return fmt.Errorf("sqlitestore: begin: %w", err)
-	}
-	if err := job.run(ctx, w.conn); err != nil {
-		_, _ = w.stmts.rollback.ExecContext(ctx)
-		return err
-	}
-	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
-		_, _ = w.stmts.rollback.ExecContext(ctx)
-		return fmt.Errorf("sqlitestore: commit: %w", err)
-	}
-	return nil
+// stepBudget is the least time a job's step gets; maxStepAlone the most a step alone gets, since a
+// commit can last long (it runs SQLite's automatic checkpoint, copying up to 10,000 pages).
+const (
+	stepBudget   = time.Millisecond
+	maxStepAlone = 10 * time.Millisecond
+)
+
+// end answers the job the writer holds with err and lets it go.
+func (w *writer) end(err error) {
+	w.job.done <- err
+	w.job = nil
 }
 
-// runWithin runs job inside the open transaction, under a savepoint, so that its failure undoes
-// its own statements only.
-func (w *writer) runWithin(ctx context.Context, job *writeJob) error {
-	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
-		return fmt.Errorf("sqlitestore: savepoint: %w", err)
+// stepAlone runs a step of the job the writer holds in a transaction of its own.
+func (w *writer) stepAlone(ctx context.Context) {
+	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
+		w.end(fmt.Errorf("sqlitestore: begin: %w", err))
+		return
 	}
-	jobErr := job.run(ctx, w.conn)
+	finished, err := w.job.step(ctx, w.conn, min(max(stepBudget, w.lastCommit), maxStepAlone))
+	if err != nil {
+		_, _ = w.stmts.rollback.ExecContext(ctx)
+		w.end(err)
+		return
+	}
+	if err := w.commitTx(ctx); err != nil {
+		_, _ = w.stmts.rollback.ExecContext(ctx)
+		w.end(err)
+		return
+	}
+	if finished {
+		w.end(nil)
+	}
+}
+
+// stepWithin runs a step of the job the writer holds inside the open transaction, under a
+// savepoint, so that its failure undoes its own statements only.
+func (w *writer) stepWithin(ctx context.Context, budget time.Duration) (finished bool, err error) {
+	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		return false, fmt.Errorf("sqlitestore: savepoint: %w", err)
+	}
+	finished, jobErr := w.job.step(ctx, w.conn, budget)
 	if jobErr != nil {
 		if _, err := w.conn.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if _, err := w.conn.ExecContext(ctx, "RELEASE job"); err != nil {
-		return err
+		return false, err
 	}
-	return jobErr
+	return finished, jobErr
 }
 
-// fail answers taken and every request still queued with ErrClosed.
+// commitTx commits the open transaction and notes how long that took.
+func (w *writer) commitTx(ctx context.Context) error {
+	start := time.Now()
+	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlitestore: commit: %w", err)
+	}
+	w.lastCommit = time.Since(start)
+	return nil
+}
+
+// fail answers the job held, taken and every request still queued with ErrClosed.
 func (w *writer) fail(taken ...*appendRequest) {
+	if w.job != nil {
+		w.end(ErrClosed)
+	}
 	for _, req := range taken {
 		req.done <- appendOutcome{err: ErrClosed}
 	}
@@ -142,22 +204,17 @@ func (w *writer) fail(taken ...*appendRequest) {
 // collect starts a batch with first and adds whatever else is queued, up to maxBatch. Callers that
 // gave up while queued are answered and left out.
 func (w *writer) collect(first *appendRequest) []*appendRequest {
-	batch := make([]*appendRequest, 0, min(w.maxBatch, len(w.queue)+1))
-	add := func(req *appendRequest) {
-		if err := req.ctx.Err(); err != nil {
-			req.done <- appendOutcome{err: err}
-			return
-		}
-		batch = append(batch, req)
-	}
-	add(first)
+	batch := take(make([]*appendRequest, 0, min(w.maxBatch, len(w.queue)+1)), first)
 	yielded := false
 	for len(batch) < w.maxBatch {
 		select {
 		case req := <-w.queue:
-			add(req)
+			batch = take(batch, req)
 		default:
 			if yielded {
+				if len(batch) >= 2 {
+					return w.linger(batch)
+				}
 				return batch
 			}
 			// Callers answered by the last batch are usually runnable and about to append again;
@@ -169,24 +226,68 @@ func (w *writer) collect(first *appendRequest) []*appendRequest {
 	return batch
 }
 
+// take adds req to batch, unless its caller gave up while it was queued: that caller is answered.
+func take(batch []*appendRequest, req *appendRequest) []*appendRequest {
+	if err := req.ctx.Err(); err != nil {
+		req.done <- appendOutcome{err: err}
+		return batch
+	}
+	return append(batch, req)
+}
+
+// Lingering: a commit writes whole pages (the end of the events table, the index pages its
+// appends touch, the file's header, a pointer-map page), so a small commit writes several times
+// the bytes of its events, and at a steady rate below what the disk can commit every commit is
+// small. When appends were already queued, which says that others are arriving, the writer waits
+// for more while they keep coming: at most lingerGap between two, lingerMax in all. A lone append
+// is never held.
+const (
+	lingerGap = 250 * time.Microsecond
+	lingerMax = time.Millisecond
+)
+
+// linger adds to batch the appends that arrive within lingerGap of each other, for at most
+// lingerMax, up to maxBatch.
+func (w *writer) linger(batch []*appendRequest) []*appendRequest {
+	deadline := time.Now().Add(lingerMax)
+	gap := time.NewTimer(lingerGap)
+	defer gap.Stop()
+	for len(batch) < w.maxBatch {
+		select {
+		case req := <-w.queue:
+			batch = take(batch, req)
+			left := time.Until(deadline)
+			if left <= 0 {
+				return batch
+			}
+			gap.Reset(min(lingerGap, left))
+		case <-gap.C:
+			return batch
+		case <-w.closing:
+			return batch
+		}
+	}
+	return batch
+}
+
 // commit writes batch in one transaction and answers every request in it. A conflict answers only
 // its own caller. Any other failure (a lock held by another process past the busy timeout, a full
 // disk) rolls the whole batch back and answers every caller with it; their events carry ids, so
 // retrying is safe.
-func (w *writer) commit(ctx context.Context, batch []*appendRequest, job *writeJob) {
+func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	if len(batch) == 0 {
-		if job != nil {
-			job.done <- w.runAlone(ctx, job)
-		}
 		return
 	}
-	var jobErr error
-	outcomes, written, err := w.write(ctx, batch, job, &jobErr)
-	if job != nil {
-		if err != nil {
-			job.done <- classify(err)
-		} else {
-			job.done <- jobErr
+	var step jobStep
+	outcomes, written, err := w.write(ctx, batch, &step)
+	if w.job != nil {
+		switch {
+		case err != nil:
+			w.end(classify(err))
+		case step.err != nil:
+			w.end(step.err)
+		case step.finished:
+			w.end(nil)
 		}
 	}
 	if err != nil {
@@ -205,12 +306,18 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest, job *writeJ
 	}
 }
 
+// jobStep is the outcome of a job's step run with an append batch.
+type jobStep struct {
+	finished bool
+	err      error
+}
+
 // write runs batch in one transaction and returns the events it added, in log order. Their positions
 // follow each other without a gap: each is one more than the largest, under the write lock.
 //
-// job, when not nil, runs in the same transaction after the appends; its own error goes to jobErr
-// and leaves the appends alone.
-func (w *writer) write(ctx context.Context, batch []*appendRequest, job *writeJob, jobErr *error) (outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
+// A step of the job the writer holds, if any, runs in the same transaction after the appends; its
+// outcome goes to step, and its error leaves the appends alone.
+func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobStep) (outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
 	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
 		return nil, nil, fmt.Errorf("sqlitestore: begin: %w", err)
 	}
@@ -219,9 +326,16 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, job *writeJo
 			// After a failed COMMIT the transaction may or may not still be open; a ROLLBACK
 			// that finds none is harmless.
 			_, _ = w.stmts.rollback.ExecContext(ctx)
+			w.revisions.discard()
+			return
 		}
+		w.revisions.settle()
 	}()
-	created := time.Now().UnixNano()
+	if err := w.checkDataVersion(ctx); err != nil {
+		return nil, nil, err
+	}
+	began := time.Now()
+	created := began.UnixNano()
 	outcomes = make([]appendOutcome, len(batch))
 	for i, req := range batch {
 		var result eventlog.AppendResult
@@ -235,11 +349,11 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, job *writeJo
 		}
 		outcomes[i].result = result
 	}
-	if job != nil {
-		*jobErr = w.runWithin(ctx, job)
+	if w.job != nil {
+		step.finished, step.err = w.stepWithin(ctx, max(stepBudget, time.Since(began)))
 	}
-	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
-		return nil, nil, fmt.Errorf("sqlitestore: commit: %w", err)
+	if err := w.commitTx(ctx); err != nil {
+		return nil, nil, err
 	}
 	return outcomes, written, nil
 }
@@ -297,19 +411,55 @@ func recorded(stream string, revision, position, created int64, ev eventlog.Even
 	return r
 }
 
-// advance moves stream from revision expected (-1: no stream) to last and returns its id. It checks
-// and updates in one statement, which is what the common case costs; ok is false when the stream is
-// not at expected.
+// checkDataVersion empties the writer's revisions when another process committed to the file
+// since the writer last looked: it may have appended to any stream. It runs inside the batch's
+// transaction, which holds the write lock, so nothing can commit between it and the batch.
+func (w *writer) checkDataVersion(ctx context.Context) error {
+	var version int64
+	if err := w.stmts.dataVersion.QueryRowContext(ctx).Scan(&version); err != nil {
+		return fmt.Errorf("sqlitestore: data_version: %w", err)
+	}
+	if version != w.dataVersion {
+		w.revisions.reset()
+		w.dataVersion = version
+	}
+	return nil
+}
+
+// advance checks that stream is at revision expected (-1: no stream), records that the batch moves
+// it to last and returns its row id; ok is false when the stream is not at expected. A stream the
+// writer knows costs no statement; a new one costs its insert, another one read.
 func (w *writer) advance(ctx context.Context, stream string, expected, last int64) (streamID int64, ok bool, err error) {
+	if at, known := w.revisions.lookup(stream); known {
+		if at.revision != expected {
+			return 0, false, nil
+		}
+		w.revisions.advance(stream, streamAt{id: at.id, revision: last})
+		return at.id, true, nil
+	}
 	if expected < 0 {
-		err = w.stmts.createStream.QueryRowContext(ctx, stream, last).Scan(&streamID)
+		res, err := w.stmts.createStream.ExecContext(ctx, stream)
+		if err != nil {
+			return 0, false, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return 0, false, err
+		}
+		if streamID, err = res.LastInsertId(); err != nil {
+			return 0, false, err
+		}
 	} else {
-		err = w.stmts.advanceStream.QueryRowContext(ctx, last, stream, expected).Scan(&streamID)
+		current := int64(-1)
+		err := w.stmts.selectStream.QueryRowContext(ctx, stream).Scan(&streamID, &current)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && current != expected) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	return streamID, err == nil, err
+	w.revisions.advance(stream, streamAt{id: streamID, revision: last})
+	return streamID, true, nil
 }
 
 // repeated decides an append whose expectation does not match, the way KurrentDB does, without an
@@ -351,11 +501,13 @@ func (w *writer) repeated(ctx context.Context, req *appendRequest) (eventlog.App
 // writerStatements are prepared once on the write connection; a batch runs nothing else.
 type writerStatements struct {
 	begin, commit, rollback *sql.Stmt
+	dataVersion             *sql.Stmt
 	createStream            *sql.Stmt
-	advanceStream           *sql.Stmt
 	selectStream            *sql.Stmt
 	insertEvent             *sql.Stmt
 	selectIDs               *sql.Stmt
+	// Retention's deletes (prune.go).
+	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist *sql.Stmt
 }
 
 func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error) {
@@ -373,13 +525,22 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.begin = prepare("BEGIN IMMEDIATE")
 	s.commit = prepare("COMMIT")
 	s.rollback = prepare("ROLLBACK")
-	s.createStream = prepare("INSERT INTO streams (name, revision) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id")
-	s.advanceStream = prepare("UPDATE streams SET revision = ? WHERE name = ? AND revision = ? RETURNING id")
-	s.selectStream = prepare("SELECT id, revision FROM streams WHERE name = ?")
+	s.dataVersion = prepare("PRAGMA data_version")
+	s.createStream = prepare("INSERT INTO streams (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
+	// A stream's revision is its last event's: the end of its range in events_stream_revision.
+	s.selectStream = prepare(`SELECT id, coalesce((SELECT max(revision) FROM events WHERE stream_id = streams.id), -1)
+		FROM streams WHERE name = ?`)
 	s.insertEvent = prepare(`INSERT INTO events (stream_id, revision, created, id, type, data, packed, metadata)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.selectIDs = prepare(`SELECT position, id FROM events
 		WHERE stream_id = ? AND revision BETWEEN ? AND ? ORDER BY revision`)
+	s.lastPosition = prepare("SELECT coalesce(max(position), 0) FROM events")
+	s.streamEnd = prepare(`SELECT s.id, e.revision, e.position FROM streams s
+		JOIN events e ON e.stream_id = s.id WHERE s.name = ? ORDER BY e.revision DESC LIMIT 1`)
+	s.deleteEvents = prepare("DELETE FROM events WHERE stream_id = ?")
+	s.deleteStream = prepare("DELETE FROM streams WHERE id = ?")
+	s.autoVacuum = prepare("PRAGMA auto_vacuum")
+	s.freelist = prepare("PRAGMA freelist_count")
 	if err := errors.Join(errs...); err != nil {
 		s.close()
 		return writerStatements{}, err
@@ -389,8 +550,9 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 
 func (s writerStatements) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.createStream, s.advanceStream,
-		s.selectStream, s.insertEvent, s.selectIDs} {
+	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.dataVersion, s.createStream,
+		s.selectStream, s.insertEvent, s.selectIDs, s.lastPosition, s.streamEnd, s.deleteEvents, s.deleteStream,
+		s.autoVacuum, s.freelist} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

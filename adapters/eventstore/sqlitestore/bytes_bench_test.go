@@ -1,0 +1,123 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// BenchmarkLogBytesPerDelivery measures the bytes the log alone writes to disk per delivery
+// (write_bytes of /proc/self/io, so WAL frames and checkpoints both), for deliveries appended as
+// hookd appends them: a published event of about 1 KiB on a stream named by a UUIDv7, then its
+// delivery's stream (named by a random UUID, as a UUIDv5 is) scheduled with the body, attempted,
+// succeeded, each append waiting for the one before. After 20,000 deliveries to warm the file, it
+// runs 15 s of them from 64 closed-loop appenders, or at HOOKD_BENCH_RATE deliveries a second
+// (open loop). Run it with
+//
+//	HOOKD_BENCH_RATE=1000 go test -run '^$' -bench LogBytesPerDelivery -benchtime 1x ./adapters/eventstore/sqlitestore/
+func BenchmarkLogBytesPerDelivery(b *testing.B) {
+	rate := 0
+	if v := os.Getenv("HOOKD_BENCH_RATE"); v != "" {
+		var err error
+		if rate, err = strconv.Atoi(v); err != nil || rate < 1 {
+			b.Fatalf("HOOKD_BENCH_RATE=%q: want a positive number", v)
+		}
+	}
+	for range b.N {
+		s := open(b, filepath.Join(b.TempDir(), "log.db"), sqlitestore.Options{})
+		body := `{"user":"ada","email":"ada@example.com","note":"` + string(incompressible(300)) + `","pad":"` +
+			strings.Repeat("x", 700) + `"}`
+		deliver := func() {
+			ctx := context.Background()
+			id := uuid.NewString()
+			evs := events(4)
+			evs[0].Data = []byte(body)
+			evs[1].Data = []byte(`{"deliveryId":"` + id + `","body":` + strconv.Quote(body) + `,"settings":{"url":"https://example.com/hook"}}`)
+			evs[2].Data = []byte(`{"deliveryId":"` + id + `","attempt":1,"status":200,"durationMs":12}`)
+			evs[3].Data = []byte(`{"deliveryId":"` + id + `"}`)
+			for _, a := range []struct {
+				stream   string
+				expected eventlog.ExpectedRevision
+				events   []eventlog.EventData
+			}{
+				{"event-" + uuid.Must(uuid.NewV7()).String(), eventlog.NoStream(), evs[:1]},
+				{"delivery-" + id, eventlog.NoStream(), evs[1:2]},
+				{"delivery-" + id, eventlog.Exactly(0), evs[2:3]},
+				{"delivery-" + id, eventlog.Exactly(1), evs[3:]},
+			} {
+				if _, err := s.Append(ctx, a.stream, a.expected, a.events); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		for a := range 64 {
+			wg.Go(func() {
+				for i := a; i < 20_000; i += 64 {
+					deliver()
+				}
+			})
+		}
+		wg.Wait()
+
+		var delivered atomic.Int64
+		before := writeBytes(b)
+		start := time.Now()
+		deadline := start.Add(15 * time.Second)
+		b.ResetTimer()
+		if rate == 0 {
+			for range 64 {
+				wg.Go(func() {
+					for time.Now().Before(deadline) {
+						deliver()
+						delivered.Add(1)
+					}
+				})
+			}
+		} else {
+			tick := time.NewTicker(time.Second / time.Duration(rate))
+			for time.Now().Before(deadline) {
+				<-tick.C
+				wg.Go(func() { deliver(); delivered.Add(1) })
+			}
+			tick.Stop()
+		}
+		wg.Wait()
+		b.StopTimer()
+		n, took := delivered.Load(), time.Since(start)
+		b.ReportMetric(float64(writeBytes(b)-before)/float64(n), "B/delivery")
+		b.ReportMetric(float64(n)/took.Seconds(), "deliveries/s")
+	}
+}
+
+// writeBytes is this process's write_bytes: what it has had written to disk.
+func writeBytes(b *testing.B) int64 {
+	b.Helper()
+	io, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skipf("no /proc/self/io: %v", err)
+	}
+	for line := range strings.Lines(string(io)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "write_bytes: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatal("no write_bytes in /proc/self/io")
+	return 0
+}
