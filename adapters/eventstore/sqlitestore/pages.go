@@ -15,6 +15,11 @@ import (
 // file, 24 MB of peak RSS with the collector's headroom (issue 13).
 const pagesKept = 4
 
+// pageBytesKept bounds one kept page's bytes: a page of events near the 256 KiB limit each would
+// otherwise keep up to a quarter of a gigabyte per page for as long as it stays among the newest. A
+// larger page is handed to the subscription that read it and not kept: the others read it again.
+const pageBytesKept = 4 << 20
+
 // pages keeps the last pages the Store's subscriptions read from the file, by the position they were
 // read after. Subscriptions catching up together (every read model at start-up) ask for the same
 // pages: one reads each from the file, the others share what it read. A shared page may miss events
@@ -55,6 +60,9 @@ func (p *pages) read(ctx context.Context, s *Store, after eventlog.Position) ([]
 	if err != nil || len(page) == 0 {
 		return page, err
 	}
+	if pageBytes(page) > pageBytesKept {
+		return page, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.byKey == nil {
@@ -69,4 +77,13 @@ func (p *pages) read(ctx context.Context, s *Store, after eventlog.Position) ([]
 	}
 	p.byKey[after.Commit] = page
 	return page, nil
+}
+
+// pageBytes is what a page's events hold in memory, counted as the tail counts them.
+func pageBytes(page []eventlog.RecordedEvent) int {
+	n := 0
+	for _, e := range page {
+		n += size(e)
+	}
+	return n
 }

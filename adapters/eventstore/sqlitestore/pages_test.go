@@ -53,3 +53,39 @@ func TestPagesStayBounded(t *testing.T) {
 		t.Errorf("the last page read is not kept: %d events after the one before the last", len(newest))
 	}
 }
+
+// TestLargePagesAreNotKept: a page whose events hold more than pageBytesKept is handed to the
+// subscription that read it and not kept, so large events cannot pin pagesKept pages of them.
+func TestLargePagesAreNotKept(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "log.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	// 64 events of 128 KiB: 8 MiB, twice pageBytesKept, in one page.
+	big := make([]byte, 128<<10)
+	for i := range big {
+		big[i] = 'x'
+	}
+	data := []byte(`{"x":"` + string(big) + `"}`)
+	for b := range 64 {
+		var id eventlog.EventID
+		copy(id[:], fmt.Sprintf("%016x", b))
+		if _, err := s.Append(ctx, fmt.Sprint("big-", b), eventlog.NoStream(), []eventlog.EventData{{ID: id, Type: "TestEvent", Data: data}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p pages
+	page, err := p.read(ctx, s, eventlog.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 64 {
+		t.Fatalf("read %d events, want the 64 appended", len(page))
+	}
+	if len(p.byKey) != 0 || len(p.order) != 0 {
+		t.Errorf("a page of %d bytes was kept (%d pages), want none above %d", pageBytes(page), len(p.byKey), pageBytesKept)
+	}
+}
