@@ -26,16 +26,7 @@ func TestReconcileAfterStreamLost(t *testing.T) {
 	t.Parallel()
 	const topic = "hookd.deliveries"
 	ctx := context.Background()
-	srv, err := natsserver.Start(ctx, natsserver.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connectNATS(t)
 	const ackWait = 2 * time.Second
 	ps, err := natstransport.New(natstransport.Config{Conn: nc, AckWait: ackWait, CloseTimeout: 300 * time.Millisecond})
 	if err != nil {
@@ -139,16 +130,7 @@ func TestTakeoverOnTheStream(t *testing.T) {
 	t.Parallel()
 	const topic = "hookd.deliveries"
 	ctx := t.Context()
-	srv, err := natsserver.Start(ctx, natsserver.Config{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connectNATS(t)
 	ps, err := natstransport.New(natstransport.Config{Conn: nc, AckWait: time.Minute, MaxInFlight: 2, CloseTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -227,4 +209,20 @@ func TestTakeoverOnTheStream(t *testing.T) {
 	if want := map[string]int{"acked": 1, "unpublished": 1, "waiting": 1}; !maps.Equal(got, want) {
 		t.Errorf("received %v, want %v", got, want)
 	}
+}
+
+// connectNATS starts a real NATS server with JetStream for the test and connects to it.
+func connectNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	srv, err := natsserver.Start(t.Context(), natsserver.Config{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
