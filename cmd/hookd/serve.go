@@ -420,17 +420,16 @@ func newAPI(n *node, cfg config, log *slog.Logger, projectionsDone <-chan struct
 		}
 		return nil
 	}
-	// A node without the api role has no licenses read model, and serves no API that reads it.
-	var licenses *readcache.Licenses
-	var apiLicenses httpapi.LicenseReader // nil, not a nil *Licenses, when there is none
+	// A node without the api role has no licenses read model, and serves no API that reads it: the
+	// interface stays nil there (a nil *readcache.Licenses in it would not be).
+	var licenses httpapi.LicenseReader
 	if n.licenseView != nil {
 		licenses = readcache.NewLicenses(n.licenseView, n.licenseRunner, n.store.LastPosition)
-		apiLicenses = licenses
 	}
 	replays := deliveries.replays(n.replays)
 	app, err = httpapi.New(httpapi.Config{
 		Webhooks: n.webhooks, Events: n.events, ServiceKeys: n.serviceKeys, Replays: replays, History: n.history,
-		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: apiLicenses,
+		WebhookView: n.webhookView, Deliveries: n.deliveryView, Licenses: licenses,
 		KeyView: n.keyView, Secrets: n.codec,
 		Verifier: verifier, PublicKey: n.keys.ServicePublicKey, SigningKey: n.keys.SigningPublicKey,
 		WaitFor: n.waitFor, OnServiceKeyReset: n.keys.invalidate,
