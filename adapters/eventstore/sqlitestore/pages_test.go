@@ -13,11 +13,7 @@ import (
 func TestPagesStayBounded(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "log.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openTemp(t)
 	const total = (pagesKept + 3) * pageSize
 	for b := range total / 256 {
 		evs := make([]eventlog.EventData, 256)
@@ -59,11 +55,7 @@ func TestPagesStayBounded(t *testing.T) {
 func TestLargePagesAreNotKept(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "log.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openTemp(t)
 	// 64 events of 128 KiB: 8 MiB, twice pageBytesKept, in one page.
 	big := make([]byte, 128<<10)
 	for i := range big {
@@ -88,4 +80,15 @@ func TestLargePagesAreNotKept(t *testing.T) {
 	if len(p.byKey) != 0 || len(p.order) != 0 {
 		t.Errorf("a page of %d bytes was kept (%d pages), want none above %d", pageBytes(page), len(p.byKey), pageBytesKept)
 	}
+}
+
+// openTemp opens a Store on a new file of the test's own, closed when the test ends.
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "log.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
