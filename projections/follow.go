@@ -57,9 +57,7 @@ func NewFollower(cfg FollowerConfig) (*Follower, error) {
 	if cfg.Subscribe == nil || cfg.Processor == nil || cfg.Checkpoint == nil {
 		return nil, errors.New("projections: follower: Subscribe, Processor and Checkpoint are required")
 	}
-	rc := RunnerConfig{BatchSize: cfg.BatchSize, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Logger: cfg.Logger}
-	rc.setDefaults()
-	cfg.BatchSize, cfg.MinBackoff, cfg.MaxBackoff, cfg.Logger = rc.BatchSize, rc.MinBackoff, rc.MaxBackoff, rc.Logger
+	pacing(&cfg.BatchSize, &cfg.MinBackoff, &cfg.MaxBackoff, &cfg.Logger)
 	return &Follower{cfg: cfg}, nil
 }
 

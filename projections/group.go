@@ -34,9 +34,7 @@ type GroupConfig struct {
 }
 
 func (c *GroupConfig) setDefaults() {
-	rc := RunnerConfig{BatchSize: c.BatchSize, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Logger: c.Logger}
-	rc.setDefaults()
-	c.BatchSize, c.MinBackoff, c.MaxBackoff, c.Logger = rc.BatchSize, rc.MinBackoff, rc.MaxBackoff, rc.Logger
+	pacing(&c.BatchSize, &c.MinBackoff, &c.MaxBackoff, &c.Logger)
 }
 
 func (c GroupConfig) validate() error {

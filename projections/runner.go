@@ -39,18 +39,19 @@ const (
 	DefaultMaxBackoff = 10 * time.Second
 )
 
-func (c *RunnerConfig) setDefaults() {
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
+// pacing fills in the defaults of the settings a Group and a Follower share.
+func pacing(batchSize *int, minBackoff, maxBackoff *time.Duration, logger **slog.Logger) {
+	if *batchSize == 0 {
+		*batchSize = DefaultBatchSize
 	}
-	if c.MinBackoff == 0 {
-		c.MinBackoff = DefaultMinBackoff
+	if *minBackoff == 0 {
+		*minBackoff = DefaultMinBackoff
 	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = DefaultMaxBackoff
+	if *maxBackoff == 0 {
+		*maxBackoff = DefaultMaxBackoff
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
 	}
 }
 
@@ -266,50 +267,33 @@ func (r *Runner) setup(ctx context.Context) error {
 
 // applyAlone applies a batch to this Runner alone, as its catch-up does: in memory when a Selective
 // projection reads nothing of it; otherwise a Processor's effects first, then the batch and its
-// checkpoint in one transaction. Before writing it checks that the stored checkpoint is still the one
-// this Runner committed; when it is not, the tables are no longer the ones this Runner was writing,
-// and it gives up the batch with errCheckpointMoved.
+// checkpoint in one transaction, written as the Group writes its batches. When the stored checkpoint
+// is no longer the one this Runner committed, the tables are no longer the ones this Runner was
+// writing, and it gives up the batch with errCheckpointMoved.
 func (r *Runner) applyAlone(ctx context.Context, events []eventlog.RecordedEvent) error {
 	events = r.unapplied(events)
 	if len(events) == 0 {
 		return nil
 	}
-	committed := r.current()
-	next := checkpoint{position: events[len(events)-1].Position, build: committed.build}
-	p := r.p
-	if !r.reads(events) {
+	alone := part{r: r, events: events, writes: r.reads(events)}
+	if !alone.writes {
 		// Nothing to write: the stored checkpoint stays behind until a batch with something to
 		// write, and a restart before it reads these events again, to skip them again.
-		r.publish(next)
+		r.publish(alone.next())
 		return nil
 	}
 	if err := r.process(ctx, events); err != nil {
 		return err
 	}
-	tx, err := r.group.cfg.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("projections: %s: %w", p.Name(), err)
-	}
-	defer func() { _ = tx.Rollback() }()
-
-	stored, found, err := lockCheckpoint(ctx, tx, p.Name())
-	if err != nil {
-		return err
-	}
-	if !found || stored != r.stored {
+	moved, failed, err := r.group.write(ctx, []part{alone})
+	switch {
+	case err != nil:
+		return fmt.Errorf("projections: %s: %w", r.p.Name(), err)
+	case len(moved) > 0:
 		return errCheckpointMoved
+	case failed != nil:
+		return failed.err
 	}
-	if err := r.applyIn(ctx, tx, committed.build, events); err != nil {
-		return err
-	}
-	if err := saveCheckpoint(ctx, tx, p.Name(), next); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("projections: %s: committing: %w", p.Name(), err)
-	}
-	r.stored = next
-	r.publish(next)
 	return nil
 }
 
