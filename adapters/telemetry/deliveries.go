@@ -122,7 +122,7 @@ func (d *Deliveries) Schedule(ctx context.Context, s delivery.Scheduling, caller
 	if d.tracer == nil {
 		return d.DeliveryStore.Schedule(ctx, s, caller)
 	}
-	id := delivery.ID(s.EventID, s.WebhookID)
+	id := s.ID()
 	ctx, span := d.tracer.Start(WithTraceParent(ctx, caller.TraceParent), SpanDispatch,
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(AttrDeliveryID.String(id), AttrEventID.String(s.EventID), AttrWebhookID.String(s.WebhookID),

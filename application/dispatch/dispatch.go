@@ -408,7 +408,7 @@ func (d *Dispatcher) scheduling(p publication.Published, publishedAt time.Time, 
 	s := delivery.Scheduling{
 		EventID: p.EventID, WebhookID: webhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
 		EventName: p.Name, Body: string(body), Settings: settings, At: d.p.Clock(), ParkReason: park,
-		PublishedAt: publishedAt,
+		PublishedAt: publishedAt, OrderedID: p.OrderedIDs(),
 	}
 	if park == delivery.ReasonBodyUnbuildable {
 		s.Body = ""

@@ -121,6 +121,21 @@ func (h *harness) publish(tenant, name, payload string) string {
 	return id
 }
 
+// deliveryID is the id of the delivery of an event published through the harness to a webhook: an
+// ordered id, from the time the log recorded for the publication.
+func (h *harness) deliveryID(eventID, webhookID string) string {
+	h.t.Helper()
+	records, err := h.store.ReadStream(context.Background(), publication.Stream(eventID), 0, 0)
+	if err != nil || len(records) != 1 {
+		h.t.Fatalf("reading event %s: %d records, %v", eventID, len(records), err)
+	}
+	md, err := h.codec.DecodeMetadata(records[0])
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return delivery.OrderedID(eventID, webhookID, md.OccurredAt)
+}
+
 // log returns every event in the log after position after.
 func (h *harness) log(after eventlog.Position) []eventlog.RecordedEvent {
 	h.t.Helper()
@@ -177,7 +192,7 @@ func TestProcessSchedulesEachMatchOnce(t *testing.T) {
 	if err := h.d.Process(context.Background(), published); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{delivery.ID(event, "plain"), delivery.ID(event, "pro-only")}
+	want := []string{h.deliveryID(event, "plain"), h.deliveryID(event, "pro-only")}
 	slices.Sort(want)
 	after := h.log(published[len(published)-1].Position)
 	if got := scheduledIn(after); !slices.Equal(got, want) {
@@ -241,7 +256,7 @@ func TestProcessFailsOnASchedulerErrorAndHandsOverWhenRetried(t *testing.T) {
 	if err := h.d.Process(context.Background(), published); err != nil {
 		t.Fatal(err)
 	}
-	if handed := h.taken(); !slices.Equal(handed, []string{delivery.ID(event, "plain")}) {
+	if handed := h.taken(); !slices.Equal(handed, []string{h.deliveryID(event, "plain")}) {
 		t.Fatalf("handed over %v when the batch was retried, want the delivery", handed)
 	}
 	if err := h.newDispatcher().Process(context.Background(), published); err != nil {
@@ -267,7 +282,7 @@ func TestProcessHandsOverDeliveriesScheduledElsewhere(t *testing.T) {
 	if err := second.d.Process(context.Background(), first.log(eventlog.Start)[1:]); err != nil {
 		t.Fatal(err)
 	}
-	if handed := second.taken(); !slices.Equal(handed, []string{delivery.ID(event, "plain")}) {
+	if handed := second.taken(); !slices.Equal(handed, []string{first.deliveryID(event, "plain")}) {
 		t.Fatalf("handed over %v, want the delivery", handed)
 	}
 }
@@ -311,7 +326,7 @@ func TestProcessAfterTakeover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := map[string]bool{delivery.ID(event, "a"): true, "replayed-held": true}
+	held := map[string]bool{h.deliveryID(event, "a"): true, "replayed-held": true}
 	var asked []string
 	successor := h.newDispatcherAfter(&dispatch.Takeover{At: at, Holds: func(_ context.Context, id string) (bool, error) {
 		asked = append(asked, id)
@@ -342,7 +357,7 @@ func TestProcessAfterTakeover(t *testing.T) {
 	if err := successor.Process(t.Context(), after); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{delivery.ID(next, "a"), delivery.ID(next, "b"), "replayed-held"}
+	want := []string{h.deliveryID(next, "a"), h.deliveryID(next, "b"), "replayed-held"}
 	slices.Sort(want)
 	if handed := h.taken(); !slices.Equal(handed, want) {
 		t.Errorf("after the takeover the successor handed over %v, want %v", handed, want)
@@ -363,7 +378,7 @@ func TestProcessPlatformEvents(t *testing.T) {
 		}
 		var want []string
 		if url != "" {
-			want = []string{delivery.ID(event, platform.WebhookID)}
+			want = []string{h.deliveryID(event, platform.WebhookID)}
 		}
 		if got := scheduledIn(h.log(published[len(published)-1].Position)); !slices.Equal(got, want) {
 			t.Errorf("WEBHOOK_URL %q: scheduled %v, want %v", url, got, want)
@@ -426,7 +441,7 @@ func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 	if err := h.d.Process(context.Background(), published); err != nil {
 		t.Fatalf("Process = %v, want the batch done", err)
 	}
-	good := []string{delivery.ID(good1, "plain"), delivery.ID(good2, "plain"), delivery.ID(good2, "pro-only")}
+	good := []string{h.deliveryID(good1, "plain"), h.deliveryID(good2, "plain"), h.deliveryID(good2, "pro-only")}
 	parked := []string{delivery.ID(deep, "plain"), delivery.ID(deep, "pro-only"), delivery.ID(notUTF8, "plain"),
 		delivery.ID(noPayload, "plain"), delivery.ID(noPayload, "pro-only")}
 	want := slices.Sorted(slices.Values(append(slices.Clone(good), parked...)))
@@ -469,7 +484,7 @@ func TestProcessParksADeliveryWhoseCredentialDoesNotOpen(t *testing.T) {
 	if err := h.d.Process(context.Background(), h.log(eventlog.Start)); err != nil {
 		t.Fatalf("Process = %v, want the batch done", err)
 	}
-	records, err := h.store.ReadStream(context.Background(), delivery.Stream(delivery.ID(event, "locked")), 0, 0)
+	records, err := h.store.ReadStream(context.Background(), delivery.Stream(h.deliveryID(event, "locked")), 0, 0)
 	if err != nil || len(records) != 2 || records[1].Type != delivery.EventFailed {
 		t.Fatalf("the locked webhook's delivery: %d records (%v), want DeliveryScheduled and DeliveryFailed", len(records), err)
 	}
@@ -477,7 +492,7 @@ func TestProcessParksADeliveryWhoseCredentialDoesNotOpen(t *testing.T) {
 	if err := json.Unmarshal(records[1].Data, &failed); err != nil || failed.Reason != "secret_unopenable" {
 		t.Errorf("parked: %s, want reason secret_unopenable", records[1].Data)
 	}
-	if scheduled := h.taken(); !slices.Contains(scheduled, delivery.ID(event, "plain")) {
+	if scheduled := h.taken(); !slices.Contains(scheduled, h.deliveryID(event, "plain")) {
 		t.Errorf("handed to the deliverer %v, want the plain webhook's delivery", scheduled)
 	}
 }
@@ -552,5 +567,42 @@ func TestProcessAnnouncesWebhooksHookdDisabled(t *testing.T) {
 	}
 	if len(announced) != 2 {
 		t.Errorf("announced %d times over two passes, want once each (the second a repeat the log ignores)", len(announced))
+	}
+}
+
+// TestProcessNamesDeliveriesAsTheirEventSays: an event published before ordered ids (its
+// EventPublished has no deliveryIds) keeps the UUIDv5 delivery id it had before the upgrade, and one
+// published since gets its ordered id; a dispatcher going over both again (restarted from an older
+// checkpoint, a rebuild, a takeover) finds the deliveries scheduled the first time and schedules
+// none twice, under either id.
+func TestProcessNamesDeliveriesAsTheirEventSays(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	const hook = "5f0c6d1e-8a1b-4c2d-9e3f-0a1b2c3d4e5f"
+	h.candidates = []dispatch.Candidate{candidate(hook, time.Now().Add(-time.Hour))}
+	const old = "0b8a3c1e-2f4d-4e6a-9b7c-1d2e3f4a5b6c"
+	h.appendRaw(old, poisonRecord(old, "t1", `{"user":{"plan":"pro"}}`))
+	published := h.publish("t1", "user.created", `{"user":{"plan":"pro"}}`)
+	if err := h.d.Process(context.Background(), h.log(eventlog.Start)); err != nil {
+		t.Fatal(err)
+	}
+	// The known answer is the id the code before ordered ids gave this event and webhook.
+	const before = "5164a6bf-f374-59fd-bffc-a6c9ab3ab234"
+	ordered := h.deliveryID(published, hook)
+	want := slices.Sorted(slices.Values([]string{before, ordered}))
+	if got := scheduledIn(h.log(eventlog.Start)); !slices.Equal(got, want) {
+		t.Fatalf("scheduled %v, want %v (the old event's UUIDv5, the new one's ordered id)", got, want)
+	}
+	if ordered[14] != '8' {
+		t.Errorf("the new event's delivery %s is not a UUIDv8", ordered)
+	}
+
+	head := h.log(eventlog.Start)
+	again := h.newDispatcher()
+	if err := again.Process(context.Background(), head); err != nil {
+		t.Fatal(err)
+	}
+	if more := h.log(head[len(head)-1].Position); len(more) != 0 {
+		t.Errorf("going over the events again appended %d records (%v), want none", len(more), scheduledIn(more))
 	}
 }

@@ -70,11 +70,23 @@ type Scheduling struct {
 	Settings Snapshot
 	// At is when the delivery is scheduled; the first attempt is due then.
 	At time.Time
-	// PublishedAt is when the event was accepted (optional: zero when unknown).
+	// PublishedAt is when the event was accepted (optional: zero when unknown, unless OrderedID).
 	PublishedAt time.Time
+	// OrderedID says the delivery's id is OrderedID(EventID, WebhookID, PublishedAt), as for every
+	// event published since ordered ids (publication.Published.DeliveryIDs); false gives ID's UUIDv5,
+	// which the deliveries of events published before keep.
+	OrderedID bool
 }
 
-// Schedule validates a new delivery and records DeliveryScheduled. Its id is ID(EventID, WebhookID).
+// ID returns the id of the delivery s schedules: OrderedID or ID, as s.OrderedID says.
+func (s Scheduling) ID() string {
+	if s.OrderedID {
+		return OrderedID(s.EventID, s.WebhookID, s.PublishedAt)
+	}
+	return ID(s.EventID, s.WebhookID)
+}
+
+// Schedule validates a new delivery and records DeliveryScheduled. Its id is Scheduling.ID.
 // A delivery that cannot be sent (Scheduling.ParkReason) also records DeliveryFailed at once, with
 // that reason, attempt 0. It returns a *webhook.ValidationError naming every broken rule.
 func Schedule(s Scheduling) (*Delivery, error) {
@@ -98,12 +110,17 @@ func Schedule(s Scheduling) (*Delivery, error) {
 		check(s.Body != "" && utf8.ValidString(s.Body), "body", "must be non-empty valid UTF-8")
 	}
 	check(!s.At.IsZero(), "scheduledAt", "is required")
+	if s.OrderedID {
+		ms := s.PublishedAt.UnixMilli()
+		check(!s.PublishedAt.IsZero() && ms >= 0 && ms <= maxOrderedMillis, "publishedAt",
+			"is required for an ordered id, from 1970 on")
+	}
 	if len(problems) > 0 {
 		return nil, &webhook.ValidationError{Problems: problems}
 	}
 	d := &Delivery{version: -1}
 	d.record(Scheduled{
-		DeliveryID:  ID(s.EventID, s.WebhookID),
+		DeliveryID:  s.ID(),
 		EventID:     s.EventID,
 		WebhookID:   s.WebhookID,
 		TenantID:    s.TenantID,

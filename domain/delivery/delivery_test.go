@@ -111,6 +111,31 @@ func TestScheduleRecordsScheduled(t *testing.T) {
 	}
 }
 
+// TestScheduleNamesTheDeliveryAsTheEventSays: a delivery of an event published with ordered ids is
+// the stream of its UUIDv8, one of an event published before keeps its UUIDv5.
+func TestScheduleNamesTheDeliveryAsTheEventSays(t *testing.T) {
+	t.Parallel()
+	published := t0.Add(-time.Minute)
+	s := scheduling(1)
+	s.PublishedAt = published
+	old, err := delivery.Schedule(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.OrderedID = true
+	ordered, err := delivery.Schedule(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.ID() != delivery.ID(eventID, webhookID) || old.Changes()[0].(delivery.Scheduled).DeliveryID != old.ID() {
+		t.Errorf("an event published before ordered ids: delivery %s, want %s", old.ID(), delivery.ID(eventID, webhookID))
+	}
+	want := delivery.OrderedID(eventID, webhookID, published)
+	if ordered.ID() != want || ordered.Changes()[0].(delivery.Scheduled).DeliveryID != want {
+		t.Errorf("an event published with ordered ids: delivery %s, want %s", ordered.ID(), want)
+	}
+}
+
 func TestScheduleValidates(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -126,6 +151,9 @@ func TestScheduleValidates(t *testing.T) {
 		{"body", func(s *delivery.Scheduling) { s.Body = "" }},
 		{"body", func(s *delivery.Scheduling) { s.Body = "\xff" }},
 		{"scheduledAt", func(s *delivery.Scheduling) { s.At = time.Time{} }},
+		{"publishedAt", func(s *delivery.Scheduling) { s.OrderedID = true }},
+		{"publishedAt", func(s *delivery.Scheduling) { s.OrderedID, s.PublishedAt = true, time.Unix(-1, 0) }},
+		{"publishedAt", func(s *delivery.Scheduling) { s.OrderedID, s.PublishedAt = true, time.UnixMilli(1 << 48) }},
 	}
 	for _, tt := range tests {
 		s := scheduling(1)

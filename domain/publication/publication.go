@@ -23,6 +23,10 @@ const StreamPrefix = "event-"
 // Stream names the stream that holds a published event.
 func Stream(id string) string { return StreamPrefix + id }
 
+// OrderedDeliveryIDs is the value of Published.DeliveryIDs for every event published since delivery
+// ids are ordered by time (delivery.OrderedID).
+const OrderedDeliveryIDs = "ordered"
+
 // Bounds on a publication.
 const (
 	// MaxPayloadBytes bounds the payload as the publisher sent it; the API answers 413 above it.
@@ -55,7 +59,17 @@ type Published struct {
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
 	// Publisher is who published: the actor (license or app id).
 	Publisher string `json:"publisher"`
+	// DeliveryIDs names how the ids of the event's deliveries derive from it and the webhook:
+	// OrderedDeliveryIDs, which Publish sets, or empty (omitted in the log) for every event published
+	// before, whose deliveries keep UUIDv5 ids (delivery.ID). A dispatch of the event, first or again
+	// (a restart from an older checkpoint, a rebuild, a cluster's takeover), names its deliveries as
+	// the event says, so that none is scheduled twice under two webhook-ids.
+	DeliveryIDs string `json:"deliveryIds,omitempty"`
 }
+
+// OrderedIDs reports whether the event's deliveries have ordered ids (delivery.OrderedID) rather
+// than UUIDv5 ones (delivery.ID).
+func (p Published) OrderedIDs() bool { return p.DeliveryIDs == OrderedDeliveryIDs }
 
 // EventName implements the log's event interface.
 func (Published) EventName() string { return EventPublished }
@@ -66,7 +80,8 @@ func (Published) EventName() string { return EventPublished }
 // community ids are 1 to 128 letters, digits, '_', '.' or '-'; the name likewise (webhook.ValidEventName);
 // the payload is a JSON object (the API's "payload": {...}) that keeps the payload rules (CheckPayload:
 // a problem names the place, such as payload.a[0]); the key and the publisher are bounded and
-// printable. What Publish accepts, every delivery can carry as it was published.
+// printable. What Publish accepts, every delivery can carry as it was published. The event it returns
+// gives its deliveries ordered ids (DeliveryIDs).
 func Publish(p Published) (Published, error) {
 	payload, problems, err := content(p.Name, p.Payload)
 	if err != nil {
@@ -89,6 +104,7 @@ func Publish(p Published) (Published, error) {
 		return Published{}, &webhook.ValidationError{Problems: problems}
 	}
 	p.Payload = payload
+	p.DeliveryIDs = OrderedDeliveryIDs
 	return p, nil
 }
 

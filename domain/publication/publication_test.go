@@ -26,11 +26,41 @@ func TestPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, valid()) {
-		t.Errorf("Publish = %#v, want the input unchanged", got)
+	want := valid()
+	want.DeliveryIDs = publication.OrderedDeliveryIDs
+	if !reflect.DeepEqual(got, want) || !got.OrderedIDs() {
+		t.Errorf("Publish = %#v, want the input with ordered delivery ids", got)
 	}
 	if got.EventName() != "EventPublished" || publication.Stream("x") != "event-x" {
 		t.Errorf("name %q, stream %q", got.EventName(), publication.Stream("x"))
+	}
+}
+
+// TestDeliveryIDsInTheLog: a new event says in the log that its deliveries have ordered ids; an event
+// recorded before, without the field, says they have UUIDv5 ones.
+func TestDeliveryIDsInTheLog(t *testing.T) {
+	t.Parallel()
+	p, err := publication.Publish(valid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"deliveryIds":"ordered"`) {
+		t.Errorf("a new event in the log: %s, want deliveryIds ordered", data)
+	}
+	const before = `{"eventId":"e1","tenantId":"t1","communityId":"c1","name":"E","payload":{},"publisher":"p"}`
+	var old publication.Published
+	if err := json.Unmarshal([]byte(before), &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.OrderedIDs() {
+		t.Errorf("an event recorded without deliveryIds has ordered delivery ids")
+	}
+	if data, err := json.Marshal(old); err != nil || string(data) != before {
+		t.Errorf("an event recorded before encodes as %s, %v; want it as it was", data, err)
 	}
 }
 
