@@ -153,7 +153,7 @@ func TestScheduleValidates(t *testing.T) {
 		{"scheduledAt", func(s *delivery.Scheduling) { s.At = time.Time{} }},
 		{"publishedAt", func(s *delivery.Scheduling) { s.OrderedID = true }},
 		{"publishedAt", func(s *delivery.Scheduling) { s.OrderedID, s.PublishedAt = true, time.Unix(-1, 0) }},
-		{"publishedAt", func(s *delivery.Scheduling) { s.OrderedID, s.PublishedAt = true, time.UnixMilli(1 << 48) }},
+		{"publishedAt", func(s *delivery.Scheduling) { s.OrderedID, s.PublishedAt = true, time.UnixMilli(1<<48) }},
 	}
 	for _, tt := range tests {
 		s := scheduling(1)
