@@ -115,7 +115,9 @@ type deliveryBench struct {
 	clients sync.Pool
 	http    *http.Client
 	cfg     config
-	stop    func()
+	// node is the running server's, whose log says each delivery's id.
+	node *node
+	stop func()
 }
 
 // startDeliveryBench seeds webhooks (count listen to "E" and point to the receiver; others listen to
@@ -162,7 +164,7 @@ func startDeliveryBench(b *testing.B, listening, others int) (*deliveryBench, []
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := &deliveryBench{b: b, url: "http://" + inst.addr, license: issued.Key, rcv: rcv, cfg: cfg,
+	d := &deliveryBench{b: b, url: "http://" + inst.addr, license: issued.Key, rcv: rcv, cfg: cfg, node: inst.node,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
 		stop: func() { cancel(); _ = inst.wait() }}
 	b.Cleanup(d.stop)
@@ -277,7 +279,7 @@ func (d *deliveryBench) settle(events []accepted, hooks []string) (latencies []t
 	var want []wanted
 	for _, e := range events {
 		for _, h := range hooks {
-			want = append(want, wanted{delivery.ID(e.id, h), e.at})
+			want = append(want, wanted{deliveryIDIn(d.b, d.node, e.id, h), e.at})
 		}
 	}
 	deadline := time.Now().Add(time.Minute)

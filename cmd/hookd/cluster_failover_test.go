@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/adapters/eventstore/kurrentdb/kurrentdbtest"
-	"github.com/hookd/hookd/domain/delivery"
 )
 
 // natsProcesses is a cluster of nats-server processes on 127.0.0.1, so that one can be killed with
@@ -234,7 +233,7 @@ func TestClusterReplaysFromSeveralNodes(t *testing.T) {
 	apiPublish(nodes[1], nodes[1].license, scope, batch, &out)
 	ids := make([]string, events)
 	for i, id := range out.IDs {
-		ids[i] = delivery.ID(id, hook.ID)
+		ids[i] = deliveryIDOf(t, nodes[1], id, hook.ID)
 	}
 	apiEventually(t, 60*time.Second, "every event delivered", func() bool { return rcv.distinct() == events })
 	// Each node's read model shows them finished before it replays them (a delivery in flight is

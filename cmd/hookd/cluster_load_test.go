@@ -19,7 +19,6 @@ import (
 
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
-	"github.com/hookd/hookd/domain/delivery"
 )
 
 // arrival is one request a clusterReceiver got.
@@ -154,13 +153,15 @@ type procCluster struct {
 	nodes []*testHookd
 	keys  []string // each node's service public key, which callers encrypt their headers to
 	up    []bool
+	// log reads the cluster's log, as another process would.
+	log *node
 }
 
 // startProcCluster starts size `hookd serve` processes of bin, named prefix0, prefix1...; those
 // still running when the test ends are stopped with SIGTERM.
 func startProcCluster(t *testing.T, bin string, env map[string]string, prefix string, size int) *procCluster {
 	t.Helper()
-	c := &procCluster{t: t}
+	c := &procCluster{t: t, log: openLogReader(t, testConfig(t, t.TempDir(), nodeEnv(env, prefix+"-reader")))}
 	for i := range size {
 		var vars []string
 		for k, v := range nodeEnv(env, fmt.Sprint(prefix, i)) {
@@ -292,10 +293,15 @@ func (p *loadPublisher) publishOnce(turn int) error {
 		return fmt.Errorf("publishing to node %d: %w", i, err)
 	}
 	at := time.Now()
+	deliveries := make([]string, len(ids))
+	for j, id := range ids {
+		if deliveries[j], err = readDeliveryID(p.c.log, id, p.hookID); err != nil {
+			return err
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, id := range ids {
-		d := delivery.ID(id, p.hookID)
+	for _, d := range deliveries {
 		p.accepted[d] = at
 		p.order = append(p.order, d)
 	}

@@ -25,7 +25,6 @@ import (
 
 	"github.com/hookd/hookd/adapters/eventstore/kurrentdb/kurrentdbtest"
 	"github.com/hookd/hookd/adapters/natsserver"
-	"github.com/hookd/hookd/domain/delivery"
 )
 
 // clusterEnv is the environment of nodes sharing a KurrentDB log and a NATS server: the same
@@ -192,10 +191,11 @@ func TestClusterSharesDelivery(t *testing.T) {
 		t.Fatalf("node %d still leads after it stopped", leader)
 	}
 
+	log := openLogReader(t, testConfig(t, t.TempDir(), nodeEnv(env, "reader")))
 	rcv.mu.Lock()
 	duplicates := 0
 	for _, id := range ids {
-		n := rcv.count[delivery.ID(id, hook.ID)]
+		n := rcv.count[deliveryIDIn(t, log, id, hook.ID)]
 		if n == 0 {
 			t.Errorf("event %s was never delivered", id)
 		}
@@ -238,7 +238,7 @@ func TestClusterSharesDelivery(t *testing.T) {
 	atStop := flaky.count()
 	c := startHookdIn(t, t.TempDir(), nodeEnv(env, "latecomer"))
 	got := flaky.wait(3, 60*time.Second)
-	want := delivery.ID(published.ID, retried.ID)
+	want := deliveryIDOf(t, c, published.ID, retried.ID)
 	for i, r := range got {
 		if id := r.header.Get("Webhook-Id"); id != want {
 			t.Errorf("request %d carries webhook-id %q, want %q", i, id, want)

@@ -109,12 +109,12 @@ func TestPoisonInTheLogStallsNoOtherTenant(t *testing.T) {
 		}
 	}
 	for _, id := range []string{deep, notUTF8} {
-		if reason := parkedReason(t, h, delivery.ID(id, hooks["t1"])); reason != delivery.ReasonBodyUnbuildable {
+		if reason := parkedReason(t, h, deliveryIDOf(t, h, id, hooks["t1"])); reason != delivery.ReasonBodyUnbuildable {
 			t.Errorf("event %s: parked with reason %q, want %q", id, reason, delivery.ReasonBodyUnbuildable)
 		}
 	}
 	// Replayed, a parked delivery without a body is parked again, and nothing is sent.
-	replayed := delivery.ID(deep, hooks["t1"])
+	replayed := deliveryIDOf(t, h, deep, hooks["t1"])
 	if out := apiReplay(h, apiScope("t1", "c1"), hooks["t1"], map[string]any{"deliveryIds": []string{replayed}, "mode": "original"}); out.Replayed != 1 {
 		t.Fatalf("replay: %+v, want 1 replayed", out)
 	}
@@ -169,10 +169,10 @@ func TestDeliveryWithASecretThatCannotBeOpenedIsParked(t *testing.T) {
 	apiPublish(again, again.license, apiScope("t3", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &third)
 	apiPublish(again, again.license, apiScope("t1", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &first)
 	apiPublish(again, again.license, apiScope("t2", "c1"), map[string]any{"eventName": "E", "payload": map[string]any{}}, &second)
-	if got := rcv.wait(1, 20*time.Second); got[0].header.Get("Webhook-Id") != delivery.ID(second.ID, healthy.ID) {
+	if got := rcv.wait(1, 20*time.Second); got[0].header.Get("Webhook-Id") != deliveryIDOf(t, again, second.ID, healthy.ID) {
 		t.Errorf("delivered %s, want the second tenant's delivery", got[0].header.Get("Webhook-Id"))
 	}
-	for _, id := range []string{delivery.ID(first.ID, broken.ID), delivery.ID(third.ID, locked.ID)} {
+	for _, id := range []string{deliveryIDOf(t, again, first.ID, broken.ID), deliveryIDOf(t, again, third.ID, locked.ID)} {
 		if reason := parkedReason(t, again, id); reason != delivery.ReasonSecretUnopenable {
 			t.Errorf("delivery %s parked with reason %q, want %q", id, reason, delivery.ReasonSecretUnopenable)
 		}

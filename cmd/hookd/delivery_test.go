@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -153,6 +155,9 @@ func verifyV1a(t *testing.T, h *testHookd, got received) {
 
 const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
+// orderedIDForm is the form of an ordered delivery id: a lowercase RFC 9562 UUIDv8.
+var orderedIDForm = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
 func TestDeliverySignedSentAndRecorded(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t, http.StatusOK)
@@ -169,9 +174,19 @@ func TestDeliverySignedSentAndRecorded(t *testing.T) {
 	apiPublish(h, h.license, scope, map[string]any{"eventName": "USER_CREATED", "payload": map[string]any{"user": map[string]any{"plan": "free"}}}, nil)
 	payload := json.RawMessage(`{"user":{"plan":"pro","id":2,"name":"<Zoë>"},"10":1e3,"2":0.5}`)
 	var published struct{ ID string }
+	before := time.Now()
 	apiPublish(h, h.license, scope, map[string]any{"eventName": "USER_CREATED", "payload": payload}, &published)
+	after := time.Now()
 
 	got := rcv.wait(1, 20*time.Second)[0]
+	// The webhook-id is the ordered delivery id: a UUIDv8 led by the millisecond the event was accepted.
+	webhookID := got.header.Get("Webhook-Id")
+	if !orderedIDForm.MatchString(webhookID) {
+		t.Errorf("webhook-id %q is not a lowercase UUIDv8", webhookID)
+	} else if ms, _ := strconv.ParseInt(strings.ReplaceAll(webhookID[:13], "-", ""), 16, 64); ms < before.UnixMilli() || ms > after.UnixMilli() {
+		t.Errorf("webhook-id %s begins with %v, not the time the event was published (%v to %v)",
+			webhookID, time.UnixMilli(ms), before, after)
+	}
 	wantBody, err := webhooksig.Body("USER_CREATED", payload)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +194,7 @@ func TestDeliverySignedSentAndRecorded(t *testing.T) {
 	if string(got.body) != string(wantBody) {
 		t.Errorf("body %s\nwant %s", got.body, wantBody)
 	}
-	id := delivery.ID(published.ID, hook.ID)
+	id := deliveryIDOf(t, h, published.ID, hook.ID)
 	for name, want := range map[string]string{
 		"Content-Type": "application/json", "Authorization": "Bearer tok-1", "Webhook-Id": id,
 	} {
@@ -230,7 +245,7 @@ func TestDeliveryRetriesWithTheSameIDAndBody(t *testing.T) {
 	if got[0].header.Get("Webhook-Id") != got[1].header.Get("Webhook-Id") || string(got[0].body) != string(got[1].body) {
 		t.Errorf("the retry differs: ids %q %q", got[0].header.Get("Webhook-Id"), got[1].header.Get("Webhook-Id"))
 	}
-	id := delivery.ID(published.ID, hook.ID)
+	id := deliveryIDOf(t, h, published.ID, hook.ID)
 	d := waitDelivery(t, h, id)
 	if d.Status() != delivery.StatusSucceeded || d.Attempts() != 2 {
 		t.Errorf("delivery: %v after %d attempts, want succeeded after 2", d.Status(), d.Attempts())
@@ -305,9 +320,10 @@ func TestDeliveryKill9LosesNothing(t *testing.T) {
 	second.stop(t)
 	t.Logf("recovery: the first redelivery arrived %v after the restart began (process start included)", recovery.Round(time.Millisecond))
 
+	log := openLogReader(t, testConfig(t, dataDir, nil))
 	deliveries := make([]string, len(ids))
 	for i, id := range ids {
-		deliveries[i] = delivery.ID(id, hook.ID)
+		deliveries[i] = deliveryIDIn(t, log, id, hook.ID)
 	}
 	lost, duplicates := rcv.tallyOf(deliveries)
 	t.Logf("%d events: %d delivered before the kill, %d lost, %d delivered twice", events, atKill, lost, duplicates)
@@ -367,7 +383,7 @@ func TestDeliveryReplayedFromTheLog(t *testing.T) {
 	var published struct{ ID string }
 	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, &published)
 	first := before.wait(1, 20*time.Second)[0]
-	id := delivery.ID(published.ID, hook.ID)
+	id := deliveryIDOf(t, h, published.ID, hook.ID)
 	if d := waitDelivery(t, h, id); d.Status() != delivery.StatusFailed {
 		t.Fatalf("after a 404 the delivery is %v, want failed (parked)", d.Status())
 	}
@@ -434,7 +450,7 @@ func TestPlatformEventsGoToWebhookURL(t *testing.T) {
 	if gap := got[1].at.Sub(got[0].at); gap < 700*time.Millisecond || gap > 3*time.Second {
 		t.Errorf("the retry came %v after the 502, want about 1 s", gap)
 	}
-	if d := waitDelivery(t, h, delivery.ID(published.ID, "platform")); d.Status() != delivery.StatusSucceeded || d.Attempts() != 2 {
+	if d := waitDelivery(t, h, deliveryIDOf(t, h, published.ID, "platform")); d.Status() != delivery.StatusSucceeded || d.Attempts() != 2 {
 		t.Errorf("platform delivery: %v after %d attempts", d.Status(), d.Attempts())
 	}
 
@@ -542,11 +558,12 @@ func TestDeliverySIGTERMHandsOverCleanly(t *testing.T) {
 	// flight — possible on a starved machine, where the receiver may have had the request. Any
 	// other duplicate is a bug; the processes' warnings say which path it took.
 	warnings, cutShort := first.logged()
+	log := openLogReader(t, testConfig(t, dataDir, nil))
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	lost, duplicates, unexplained := 0, 0, 0
 	for _, id := range out.IDs {
-		did := delivery.ID(id, hook.ID)
+		did := deliveryIDIn(t, log, id, hook.ID)
 		n := rcv.count[did]
 		if n == 0 {
 			lost++
@@ -609,7 +626,7 @@ func TestDispatchingAgainSchedulesNothingTwice(t *testing.T) {
 	}
 	rcv.mu.Unlock()
 	want := map[string]int{
-		delivery.ID(first.ID, early.ID): 1, delivery.ID(second.ID, early.ID): 1, delivery.ID(second.ID, late.ID): 1,
+		deliveryIDOf(t, again, first.ID, early.ID): 1, deliveryIDOf(t, again, second.ID, early.ID): 1, deliveryIDOf(t, again, second.ID, late.ID): 1,
 	}
 	if len(got) != 3 || !maps.Equal(ids, want) {
 		t.Errorf("deliveries by webhook-id %v, want %v (the first event once, to the early webhook only)", ids, want)
@@ -674,7 +691,7 @@ func TestDeliveryTTLBoundsAnAttempt(t *testing.T) {
 	var published struct{ ID string }
 	started := time.Now()
 	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{}}, &published)
-	d := waitDelivery(t, h, delivery.ID(published.ID, hook.ID))
+	d := waitDelivery(t, h, deliveryIDOf(t, h, published.ID, hook.ID))
 	if d.Status() != delivery.StatusFailed || d.Attempts() != 1 {
 		t.Fatalf("delivery %v after %d attempts, want failed after 1", d.Status(), d.Attempts())
 	}
@@ -732,7 +749,7 @@ func TestDispatchFollowsWebhookChangesBetweenEvents(t *testing.T) {
 	}
 	rcv.mu.Unlock()
 	want := map[string]int{
-		delivery.ID(e1, a.ID): 1, delivery.ID(e2, a.ID): 1, delivery.ID(e2, b.ID): 1, delivery.ID(e3, b.ID): 1,
+		deliveryIDOf(t, h, e1, a.ID): 1, deliveryIDOf(t, h, e2, a.ID): 1, deliveryIDOf(t, h, e2, b.ID): 1, deliveryIDOf(t, h, e3, b.ID): 1,
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("deliveries %v, want %v", got, want)

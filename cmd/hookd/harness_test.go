@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/hookd/hookd/adapters/kosmosauth"
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/publication"
 )
 
 // testHookd is a real hookd server, started in-process on 127.0.0.1 with its own data directory.
@@ -220,4 +223,57 @@ func (h *testHookd) runCLI(args ...string) (string, error) {
 	}
 	err := run(context.Background(), args, getenv, &stdout, &stderr)
 	return stdout.String(), err
+}
+
+// deliveryIDOf returns the id the server gives the delivery of published event eventID to webhookID,
+// read from its log.
+func deliveryIDOf(t testing.TB, h *testHookd, eventID, webhookID string) string {
+	t.Helper()
+	return deliveryIDIn(t, h.inst.node, eventID, webhookID)
+}
+
+// deliveryIDIn returns the id of the delivery of published event eventID to webhookID in n's log
+// (readDeliveryID).
+func deliveryIDIn(t testing.TB, n *node, eventID, webhookID string) string {
+	t.Helper()
+	id, err := readDeliveryID(n, eventID, webhookID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// readDeliveryID returns the id of the delivery of published event eventID to webhookID as the
+// dispatcher derives it from the event in n's log: ordered by the time the log recorded for the
+// publication, or the UUIDv5 of an event recorded without ordered delivery ids.
+func readDeliveryID(n *node, eventID, webhookID string) (string, error) {
+	records, err := n.store.ReadStream(context.Background(), publication.Stream(eventID), 0, 0)
+	if err != nil || len(records) != 1 {
+		return "", fmt.Errorf("reading event %s: %d records, %v", eventID, len(records), err)
+	}
+	e, err := n.codec.DecodeSealed(records[0])
+	if err != nil {
+		return "", fmt.Errorf("decoding event %s: %w", eventID, err)
+	}
+	p, ok := e.(publication.Published)
+	if !ok {
+		return "", fmt.Errorf("event %s is a %T", eventID, e)
+	}
+	md, err := n.codec.DecodeMetadata(records[0])
+	if err != nil {
+		return "", fmt.Errorf("decoding event %s's metadata: %w", eventID, err)
+	}
+	return delivery.Scheduling{EventID: eventID, WebhookID: webhookID, PublishedAt: md.OccurredAt, OrderedID: p.OrderedIDs()}.ID(), nil
+}
+
+// openLogReader opens a node on cfg, as another process would, to read the log; it is closed when
+// the test ends.
+func openLogReader(t testing.TB, cfg config) *node {
+	t.Helper()
+	n, err := openNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.close() })
+	return n
 }

@@ -161,7 +161,7 @@ func TestBreakerOutageThenRecovery(t *testing.T) {
 		return arrived == len(published)
 	})
 	for _, eventID := range published {
-		d := waitDelivery(t, h, delivery.ID(eventID, hook.ID))
+		d := waitDelivery(t, h, deliveryIDOf(t, h, eventID, hook.ID))
 		if d.Status() != delivery.StatusSucceeded {
 			t.Errorf("delivery of %s: %v", eventID, d.Status())
 		}

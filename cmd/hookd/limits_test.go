@@ -86,7 +86,7 @@ func TestDeliveryRecordsAResponseTooLarge(t *testing.T) {
 	})
 	var published struct{ ID string }
 	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{}}, &published)
-	d := waitDelivery(t, h, delivery.ID(published.ID, hook.ID))
+	d := waitDelivery(t, h, deliveryIDOf(t, h, published.ID, hook.ID))
 	if d.Status() != delivery.StatusFailed || d.Attempts() != 1 {
 		t.Fatalf("delivery %v after %d attempts, want failed after 1", d.Status(), d.Attempts())
 	}

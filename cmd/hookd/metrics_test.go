@@ -182,7 +182,7 @@ func TestMetricsAfterAKnownLoad(t *testing.T) {
 			}
 		}
 	}
-	if p := apiDeliveries(h, scope, poisonHook, map[string]any{}); len(p.Data) != 1 || p.Data[0].ID != delivery.ID(poison, poisonHook) {
+	if p := apiDeliveries(h, scope, poisonHook, map[string]any{}); len(p.Data) != 1 || p.Data[0].ID != deliveryIDOf(t, h, poison, poisonHook) {
 		t.Errorf("poison's delivery log: %+v", p.Data)
 	}
 	requests++

@@ -72,7 +72,7 @@ func TestReceiveVerifiesARealDelivery(t *testing.T) {
 	} {
 		apiEventually(t, 20*time.Second, "no delivery printed", func() bool { return strings.Contains(c.out.String(), "answered ") })
 		printed := c.out.String()
-		id := delivery.ID(published.ID, c.hook.ID)
+		id := deliveryIDOf(t, h, published.ID, c.hook.ID)
 		for _, want := range append(c.results,
 			`--- POST /hook HTTP/1\.1 at `,
 			`Webhook-Id: `+id,

@@ -127,7 +127,7 @@ func TestTraceFollowsADeliveryFromPublishToEveryAttempt(t *testing.T) {
 	var published struct{ ID string }
 	h.mustJSON(h.do(http.MethodPost, scope+"/events", map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, headers),
 		http.StatusAccepted, &published)
-	id := delivery.ID(published.ID, hook.ID)
+	id := deliveryIDOf(t, h, published.ID, hook.ID)
 	rcv.wait(2, 20*time.Second)
 	if d := waitDelivery(t, h, id); d.Status() != delivery.StatusFailed || d.Attempts() != 2 {
 		t.Fatalf("delivery: %v after %d attempts, want failed after 2", d.Status(), d.Attempts())
@@ -251,7 +251,7 @@ func TestUntracedServerKeepsNoTraceContext(t *testing.T) {
 	var published struct{ ID string }
 	h.mustJSON(h.do(http.MethodPost, scope+"/events", map[string]any{"eventName": "E", "payload": map[string]any{}}, headers),
 		http.StatusAccepted, &published)
-	id := delivery.ID(published.ID, hook.ID)
+	id := deliveryIDOf(t, h, published.ID, hook.ID)
 	waitDelivery(t, h, id)
 	ctx := context.Background()
 	for _, stream := range []string{publication.Stream(published.ID), delivery.Stream(id)} {
