@@ -14,14 +14,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
+	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
 // BenchmarkLogBytesPerDelivery measures the bytes the log alone writes to disk per delivery
 // (write_bytes of /proc/self/io, so WAL frames and checkpoints both), for deliveries appended as
 // hookd appends them: a published event of about 1 KiB on a stream named by a UUIDv7, then its
-// delivery's stream (named by a random UUID, as a UUIDv5 is) scheduled with the body, attempted,
-// succeeded, each append waiting for the one before. After 20,000 deliveries to warm the file, it
+// delivery's stream, named as hookd names it (delivery.OrderedID, led by the publication's time),
+// scheduled with the body, attempted, succeeded, each append waiting for the one before. After 20,000 deliveries to warm the file, it
 // runs 15 s of them from 64 closed-loop appenders, or at HOOKD_BENCH_RATE deliveries a second
 // (open loop). Run it with
 //
@@ -38,9 +39,11 @@ func BenchmarkLogBytesPerDelivery(b *testing.B) {
 		s := open(b, filepath.Join(b.TempDir(), "log.db"), sqlitestore.Options{})
 		body := `{"user":"ada","email":"ada@example.com","note":"` + string(incompressible(300)) + `","pad":"` +
 			strings.Repeat("x", 700) + `"}`
+		webhookID := uuid.NewString()
 		deliver := func() {
 			ctx := context.Background()
-			id := uuid.NewString()
+			eventID := uuid.Must(uuid.NewV7()).String()
+			id := delivery.OrderedID(eventID, webhookID, time.Now())
 			evs := events(4)
 			evs[0].Data = []byte(body)
 			evs[1].Data = []byte(`{"deliveryId":"` + id + `","body":` + strconv.Quote(body) + `,"settings":{"url":"https://example.com/hook"}}`)
@@ -51,7 +54,7 @@ func BenchmarkLogBytesPerDelivery(b *testing.B) {
 				expected eventlog.ExpectedRevision
 				events   []eventlog.EventData
 			}{
-				{"event-" + uuid.Must(uuid.NewV7()).String(), eventlog.NoStream(), evs[:1]},
+				{"event-" + eventID, eventlog.NoStream(), evs[:1]},
 				{"delivery-" + id, eventlog.NoStream(), evs[1:2]},
 				{"delivery-" + id, eventlog.Exactly(0), evs[2:3]},
 				{"delivery-" + id, eventlog.Exactly(1), evs[3:]},
