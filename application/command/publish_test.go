@@ -84,7 +84,8 @@ func TestPublishWithTheSameKeyPublishesOnce(t *testing.T) {
 	if err := json.Unmarshal(records[0].Data, &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.EventID != id || p.Name != "E_LOGIN" || string(p.Payload) != `{"n":1}` || p.Publisher != "test" || p.IdempotencyKey != "k1" {
+	if p.EventID != id || p.Name != "E_LOGIN" || string(p.Payload) != `{"n":1}` || p.Publisher != "test" || p.IdempotencyKey != "k1" ||
+		p.DeliveryIDs != publication.OrderedDeliveryIDs {
 		t.Errorf("stored %+v, want the first publication", p)
 	}
 }
@@ -159,6 +160,11 @@ func TestPublishBatch(t *testing.T) {
 	for _, id := range ids {
 		if n := f.streamLength(t, publication.Stream(id)); n != 1 {
 			t.Errorf("stream of %s holds %d events, want 1", id, n)
+		}
+		records, err := f.store.ReadStream(ctx, publication.Stream(id), 0, 0)
+		var p publication.Published
+		if err != nil || len(records) != 1 || json.Unmarshal(records[0].Data, &p) != nil || !p.OrderedIDs() {
+			t.Errorf("event %s in the log: %v, want it to give its deliveries ordered ids", id, err)
 		}
 	}
 }

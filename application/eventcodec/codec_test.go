@@ -233,7 +233,7 @@ func samples() []sample {
 			name: "EventPublished", stream: publication.Stream(publishedID),
 			event: publication.Published{EventID: publishedID, TenantID: "t1", CommunityID: "c1",
 				Name: "FEDERATED_GRAPH_SCHEMA_UPDATED", Payload: []byte(`{"federated_graph":{"id":"g1"},"n":1.5}`),
-				IdempotencyKey: "order-42", Publisher: "license:l1"},
+				IdempotencyKey: "order-42", Publisher: "license:l1", DeliveryIDs: publication.OrderedDeliveryIDs},
 		},
 		{
 			name: "DeliveryScheduled", stream: ds,
