@@ -34,9 +34,9 @@ func ID(eventID, webhookID string) string {
 
 // OrderedID returns the delivery id of an event published at publishedAt to a webhook, as every
 // event published since ordered ids has it: an RFC 9562 UUIDv8 whose first 48 bits are publishedAt
-// in Unix milliseconds (big-endian), then the version (8) and the variant (10), and whose other 74
-// bits are the first of SHA-1(orderedSpace || len(eventID) ":" eventID webhookID), the name ID
-// hashes. Deterministic like ID, given the time the log recorded for the publication; and ids of
+// in Unix milliseconds (big-endian), and whose last 10 bytes are the first 10 of
+// SHA-1(orderedSpace || len(eventID) ":" eventID webhookID), the name ID hashes, with the version (8)
+// and the variant (10) written over 6 of their bits. Deterministic like ID, given the time the log recorded for the publication; and ids of
 // events published later sort after, as text and as bytes, so that each new delivery's stream name
 // and read-model row land at the end of their indexes rather than on a random page
 // (docs/decisions.md, "Ordered delivery ids"). A time outside 1970 to 10889 wraps; Schedule refuses it.
