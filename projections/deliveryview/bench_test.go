@@ -36,7 +36,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkApply -benchtime 20000x -count 3 ./projections/deliveryview/
 func BenchmarkApply(b *testing.B) {
-	batches := deliveryStream(b, b.N, 25)
+	batches := deliveryStream(b, b.N, 25, func(int) string { return "" })
 	db, err := readmodeldb.OpenWriter(filepath.Join(b.TempDir(), "readmodels.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -82,9 +82,66 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportMetric(float64(procIO(b, "wchar")-wrote)/float64(b.N), "wchar-B/op")
 }
 
+// BenchmarkFetch measures the delivery log's queries on 20,000 deliveries of one community (64
+// webhooks), every fourth one's first answer a 4 KiB excerpt (an error page, say), the rest short:
+// a page of 25 of one webhook's deliveries with their attempts (the API's delivery log), first,
+// middle and last, and one delivery by id. Rows with long attempt logs are what smaller pages would move to overflow pages.
+//
+//	go test -run '^$' -bench BenchmarkFetch -benchtime 2s ./projections/deliveryview/
+func BenchmarkFetch(b *testing.B) {
+	const deliveries = 20_000
+	long := strings.Repeat(`<p class="error">Service Unavailable</p>`, 4096/40+1)[:4096]
+	batches := deliveryStream(b, deliveries, 25, func(i int) string {
+		if i%4 == 0 {
+			return long
+		}
+		return `{"ok":true}`
+	})
+	v := newView(b)
+	for _, batch := range batches {
+		v.apply(batch...)
+	}
+	var ids []string
+	for _, d := range v.fetch(deliveryview.FetchQuery{TenantID: "tenant", CommunityID: "community", WebhookID: "webhook-3", PageSize: 100}).Items {
+		ids = append(ids, d.ID)
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name    string
+		webhook string
+		index   int
+	}{
+		{"webhook/first-page", "webhook-7", 0},
+		{"webhook/middle-page", "webhook-7", 6},
+		{"webhook/last-page", "webhook-7", 12},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q := deliveryview.FetchQuery{TenantID: "tenant", CommunityID: "community", WebhookID: bc.webhook, PageIndex: bc.index, PageSize: 25}
+			cpu := cpuTime(b)
+			for b.Loop() {
+				page, err := v.Fetch(ctx, q)
+				if err != nil || len(page.Items) == 0 {
+					b.Fatalf("page: %d items, %v", len(page.Items), err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+	b.Run("get", func(b *testing.B) {
+		i, cpu := 0, cpuTime(b)
+		for b.Loop() {
+			if _, err := v.Get(ctx, "tenant", "community", ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+	})
+}
+
 // deliveryStream returns the records of n deliveries in batches as BenchmarkApply describes, groups
-// of per deliveries at a time.
-func deliveryStream(tb testing.TB, n, per int) [][]eventlog.RecordedEvent {
+// of per deliveries at a time, the first attempt of delivery i answered with excerpt(i).
+func deliveryStream(tb testing.TB, n, per int, excerpt func(i int) string) [][]eventlog.RecordedEvent {
 	tb.Helper()
 	l := newLog(tb)
 	body := `{"version":1,"event":"user.created","payload":{"data":"` + strings.Repeat("x", 1450) + `"}}`
@@ -116,7 +173,7 @@ func deliveryStream(tb testing.TB, n, per int) [][]eventlog.RecordedEvent {
 			if i%20 == 0 {
 				status = 503
 			}
-			attempt(tb, ds[i], status, at, "")
+			attempt(tb, ds[i], status, at, excerpt(i))
 			batch = append(batch, l.record(ds[i])...)
 		}
 		for i := max(start-2*per, 0); i < min(start-per, n); i++ {
