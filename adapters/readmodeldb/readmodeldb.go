@@ -21,16 +21,17 @@ const maxConns = 8
 // commit writes every page it dirtied whole to the WAL (and a checkpoint again to the file), and
 // the deliveries read model's batches dirty many pages for a few rows each (its unique index on
 // delivery ids takes each new id at a random leaf), so smaller pages write fewer bytes per delivery
-// (docs/benchmarks.md, "Read models: page size"). A database made before keeps its own: SQLite
-// fixes the size when it writes the first page, and in WAL mode never changes it;
-// `hookd projections rebuild` makes a new file.
+// (docs/benchmarks.md, "The deliveries read model's CPU and bytes"; 1 KiB pages were declined,
+// docs/decisions.md). A database made before keeps its own: SQLite fixes the size when it writes
+// the first page, and in WAL mode never changes it (a rebuild writes new tables into the same
+// file; docs/operations.md says how to take the new size).
 const PageSize = 2048
 
 // Page caches per connection, in KiB. They live outside the Go heap; a page not in the cache is
 // read back from the file, most often from the OS's page cache. Each costs up to about twice its
 // size in RSS: the pure-Go SQLite's allocator
-// (modernc.org/memory) rounds every allocation up to a power of two, and a cached page is 4 KiB and
-// a header, so it takes an 8 KiB slot.
+// (modernc.org/memory) rounds every allocation up to a power of two, and a cached page is a page
+// (PageSize, or 4 KiB in a file made before) and a header, so it takes a slot twice the page's size.
 const (
 	// queryCacheKiB is each query connection's: a query reads a few pages (a B-tree's depth and the
 	// rows found), the OS's page cache serves the rest, and every commit of the runners empties the
