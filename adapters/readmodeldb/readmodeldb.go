@@ -17,11 +17,21 @@ import (
 // maxConns bounds the pool of Open: reads run concurrently in WAL mode.
 const maxConns = 8
 
+// PageSize is the page size, in bytes, of a database Open creates. SQLite's default is 4096; a
+// commit writes every page it dirtied whole to the WAL (and a checkpoint again to the file), and
+// the deliveries read model's batches dirty many pages for a few rows each (its unique index on
+// delivery ids takes each new id at a random leaf), so smaller pages write fewer bytes per delivery
+// (docs/benchmarks.md, "The deliveries read model's CPU and bytes"; 1 KiB pages were declined,
+// docs/decisions.md). A database made before keeps its own: SQLite fixes the size when it writes
+// the first page, and in WAL mode never changes it (a rebuild writes new tables into the same
+// file; docs/operations.md says how to take the new size).
+const PageSize = 2048
+
 // Page caches per connection, in KiB. They live outside the Go heap; a page not in the cache is
 // read back from the file, most often from the OS's page cache. Each costs up to about twice its
 // size in RSS: the pure-Go SQLite's allocator
-// (modernc.org/memory) rounds every allocation up to a power of two, and a cached page is 4 KiB and
-// a header, so it takes an 8 KiB slot.
+// (modernc.org/memory) rounds every allocation up to a power of two, and a cached page is a page
+// (PageSize, or 4 KiB in a file made before) and a header, so it takes a slot twice the page's size.
 const (
 	// queryCacheKiB is each query connection's: a query reads a few pages (a B-tree's depth and the
 	// rows found), the OS's page cache serves the rest, and every commit of the runners empties the
@@ -48,6 +58,7 @@ const (
 //   - WAL, so queries never wait for a projection's write, nor a write for a query;
 //   - synchronous=NORMAL: a power cut may undo the last transactions, but each one holds a batch's
 //     rows and its checkpoint together, so the projection simply applies those events again;
+//   - pages of PageSize bytes, when the file is new;
 //   - _txlock=immediate: a read-write transaction takes the write lock when it begins, so two
 //     writers (the runners, a rebuild in another process) wait for each other under busy_timeout
 //     instead of failing when one upgrades a read to a write; read-only transactions stay deferred.
@@ -75,7 +86,11 @@ func open(path string, conns, cacheKiB int) (*sql.DB, error) {
 		return nil, fmt.Errorf("readmodeldb: %q is not a plain file path", path)
 	}
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// The driver runs the _pragma list sorted by name and journal_mode through its own key after
+	// the list: switching a new file to WAL writes its first page, which fixes its page size, so
+	// page_size must come first.
+	q.Add("_pragma", "page_size("+strconv.Itoa(PageSize)+")")
+	q.Add("_journal_mode", "WAL")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	// A negative cache_size is in KiB.

@@ -69,3 +69,71 @@ func TestPageCachesAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestNewDatabasesTakeThePageSize: a database Open creates has pages of PageSize bytes and is in WAL
+// mode, whichever opener creates it; one made before with SQLite's default pages keeps them, and
+// its rows, and takes new ones.
+func TestNewDatabasesTakeThePageSize(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, open := range map[string]func(string) (*sql.DB, error){
+		"queries": readmodeldb.Open, "writer": readmodeldb.OpenWriter, "rebuild": readmodeldb.OpenRebuild,
+	} {
+		db, err := open(filepath.Join(dir, name+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`CREATE TABLE t (v TEXT)`); err != nil {
+			t.Fatal(err)
+		}
+		if size, mode := pragmas(t, db); size != readmodeldb.PageSize || mode != "wal" {
+			t.Errorf("%s: a new database has pages of %d bytes in journal mode %s, want %d and wal", name, size, mode, readmodeldb.PageSize)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A database as hookd made it before, with 4 KiB pages.
+	path := filepath.Join(dir, "before.db")
+	before, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := before.Exec(`CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('kept')`); err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := pragmas(t, before); size != 4096 {
+		t.Fatalf("the old database has pages of %d bytes, want 4096", size)
+	}
+	if err := before.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := readmodeldb.OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if _, err := db.Exec(`INSERT INTO t VALUES (?)`, strings.Repeat("new", 2000)); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := db.QueryRow(`SELECT count(*) FROM t WHERE v = 'kept' OR length(v) = 6000`).Scan(&rows); err != nil || rows != 2 {
+		t.Errorf("the old database holds %d of its row and the new one (%v), want 2", rows, err)
+	}
+	if size, mode := pragmas(t, db); size != 4096 || mode != "wal" {
+		t.Errorf("the old database opened has pages of %d bytes in journal mode %s, want 4096 and wal", size, mode)
+	}
+}
+
+// pragmas returns db's page size and journal mode.
+func pragmas(t *testing.T, db *sql.DB) (pageSize int, journalMode string) {
+	t.Helper()
+	if err := db.QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&journalMode); err != nil {
+		t.Fatal(err)
+	}
+	return pageSize, journalMode
+}

@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/domain/delivery"
@@ -130,50 +130,40 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		if !v.Reads(r.Type) {
 			continue
 		}
-		if r.Type == delivery.EventScheduled {
-			e, err := decodeScheduled(r)
-			if err == nil {
-				_, err = stmts.Exec(ctx, `INSERT INTO `+d+`
-				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
-				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
-				VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?, ?, ?, '', '', ?, '[]') ON CONFLICT DO NOTHING`,
-					e.DeliveryID, e.WebhookID, e.TenantID, e.CommunityID, e.EventID, e.Name,
-					delivery.StatusScheduled.String(), projections.FormatTime(e.ScheduledAt), projections.FormatTime(e.ScheduledAt),
-					projections.FormatTime(e.ScheduledAt), r.Revision)
-			}
-			if err != nil {
-				return fmt.Errorf("deliveryview: %s@%d: %w", r.Stream, r.Revision, err)
-			}
-			continue
-		}
-		e, err := v.decoder.DecodeSealed(r)
-		if err != nil {
-			return fmt.Errorf("deliveryview: %w", err)
-		}
-		switch e := e.(type) {
-		case delivery.Attempted:
-			var entry string
-			if entry, err = attemptEntry(e); err != nil {
+		var err error
+		switch r.Type {
+		case delivery.EventScheduled:
+			var e scheduledRow
+			if e, err = decodeScheduled(r); err != nil {
 				break
 			}
+			at := projections.FormatTime(e.ScheduledAt)
+			_, err = stmts.Exec(ctx, `INSERT INTO `+d+`
+				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
+				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
+				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, '', '', ?8, ?8, ?8, '', '', ?9, '[]') ON CONFLICT DO NOTHING`,
+				e.DeliveryID, e.WebhookID, e.TenantID, e.CommunityID, e.EventID, e.Name,
+				delivery.StatusScheduled.String(), at, r.Revision)
+		case delivery.EventAttempted:
+			var e delivery.Attempted
+			if e, err = decodeAttempted(r); err != nil {
+				break
+			}
+			at := projections.FormatTime(e.At)
+			entry := attemptEntry(e, at)
 			// The attempt joins the row's log in the same update that records it as the last.
 			const recordAttempt = `attempt_log = json_insert(attempt_log, '$[#]', json(?)), attempts = ?, last_status = ?,
 				last_error_class = ?, last_attempt_at = ?`
 			// Without RetryAt, a Succeeded or Failed follows in the same append: when it comes next
 			// in the batch, one update records both.
 			if next, ok := outcomeOf(events, i); ok {
-				o, err := v.decoder.DecodeSealed(next)
-				if err != nil {
-					return fmt.Errorf("deliveryview: %w", err)
+				o, err := decodeOutcome(next)
+				if err == nil {
+					i++
+					err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
+						recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
+						entry, e.Attempt, e.Status, e.ErrorClass, at, o.status.String(), o.reason, projections.FormatTime(o.at))
 				}
-				_, status, reason, at, ok := outcome(o)
-				if !ok {
-					return fmt.Errorf("deliveryview: %s@%d decodes to %T", next.Stream, next.Revision, o)
-				}
-				i++
-				err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
-					recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
-					entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), status.String(), reason, projections.FormatTime(at))
 				if err == nil {
 					err = pending.clear(ctx, e.DeliveryID)
 				}
@@ -188,34 +178,50 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				due = e.At
 			}
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, recordAttempt+`, next_due_at = ?, updated_at = ?`,
-				entry, e.Attempt, e.Status, e.ErrorClass, projections.FormatTime(e.At), projections.FormatTime(due), projections.FormatTime(e.At))
-		case delivery.Succeeded, delivery.Failed:
-			id, status, reason, at, _ := outcome(e)
-			err = update(ctx, stmts, d, r.Revision, id, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
-				status.String(), reason, projections.FormatTime(at))
-			if err == nil {
-				err = pending.clear(ctx, id)
+				entry, e.Attempt, e.Status, e.ErrorClass, at, projections.FormatTime(due), at)
+		case delivery.EventSucceeded, delivery.EventFailed:
+			var o outcomeRow
+			if o, err = decodeOutcome(r); err != nil {
+				break
 			}
-		case delivery.Deferred:
-			until := projections.FormatTime(e.Until)
-			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `next_due_at = ?, updated_at = ?`, until, projections.FormatTime(e.At))
+			err = update(ctx, stmts, d, r.Revision, o.deliveryID, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
+				o.status.String(), o.reason, projections.FormatTime(o.at))
 			if err == nil {
-				_, err = stmts.Exec(ctx, `INSERT INTO `+waits+` (id, reason, until) VALUES (?1, ?2, ?3)
-					ON CONFLICT (id) DO UPDATE SET reason = ?2, until = ?3`, e.DeliveryID, e.Reason, until)
-				pending.known, pending.any = true, true
+				err = pending.clear(ctx, o.deliveryID)
 			}
-		case delivery.ReplayRequested:
-			err = update(ctx, stmts, d, r.Revision, e.DeliveryID,
-				`status = ?, park_reason = '', next_due_at = ?, replay_mode = ?, updated_at = ?`,
-				delivery.StatusScheduled.String(), projections.FormatTime(e.At), e.Mode.String(), projections.FormatTime(e.At))
 		default:
-			return fmt.Errorf("deliveryview: unexpected event %s of type %T", r.Type, e)
+			err = v.applyRare(ctx, stmts, d, &pending, r)
 		}
 		if err != nil {
 			return fmt.Errorf("deliveryview: %s@%d: %w", r.Stream, r.Revision, err)
 		}
 	}
 	return nil
+}
+
+// applyRare applies the events that few deliveries have, a DeliveryDeferred or a
+// DeliveryReplayRequested, decoded by the codec.
+func (v *View) applyRare(ctx context.Context, stmts *projections.TxStatements, d string, pending *waitRows, r eventlog.RecordedEvent) error {
+	e, err := v.decoder.DecodeSealed(r)
+	if err != nil {
+		return err
+	}
+	switch e := e.(type) {
+	case delivery.Deferred:
+		until := projections.FormatTime(e.Until)
+		err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `next_due_at = ?, updated_at = ?`, until, projections.FormatTime(e.At))
+		if err == nil {
+			_, err = stmts.Exec(ctx, `INSERT INTO `+pending.table+` (id, reason, until) VALUES (?1, ?2, ?3)
+				ON CONFLICT (id) DO UPDATE SET reason = ?2, until = ?3`, e.DeliveryID, e.Reason, until)
+			pending.known, pending.any = true, true
+		}
+		return err
+	case delivery.ReplayRequested:
+		return update(ctx, stmts, d, r.Revision, e.DeliveryID,
+			`status = ?, park_reason = '', next_due_at = ?, replay_mode = ?, updated_at = ?`,
+			delivery.StatusScheduled.String(), projections.FormatTime(e.At), e.Mode.String(), projections.FormatTime(e.At))
+	}
+	return fmt.Errorf("unexpected event %s of type %T", r.Type, e)
 }
 
 // waitRows clears the wait rows of deliveries that finish. Few deliveries ever wait, and every one
@@ -245,31 +251,6 @@ func (w *waitRows) clear(ctx context.Context, id string) error {
 	return err
 }
 
-// scheduledRow is what the view keeps of a DeliveryScheduled: the fields of delivery.Scheduled under
-// the same JSON names, without the request body and the settings snapshot. A Scheduled is by far the
-// largest event of a delivery (its body is the published payload, escaped once more), and the view
-// never reads the body: decoding into this type skips it instead of unquoting and copying it, which
-// was about a third of the view's CPU (docs/benchmarks.md, "Profile and changes (issue 13)"). It
-// holds no secret field, so reading it from the sealed record is what DecodeSealed would give.
-type scheduledRow struct {
-	DeliveryID  string    `json:"deliveryId"`
-	EventID     string    `json:"eventId"`
-	WebhookID   string    `json:"webhookId"`
-	TenantID    string    `json:"tenantId"`
-	CommunityID string    `json:"communityId"`
-	Name        string    `json:"eventName"`
-	ScheduledAt time.Time `json:"scheduledAt"`
-}
-
-// decodeScheduled reads the scheduledRow of a DeliveryScheduled record.
-func decodeScheduled(r eventlog.RecordedEvent) (scheduledRow, error) {
-	var e scheduledRow
-	if err := json.Unmarshal(r.Data, &e); err != nil {
-		return e, fmt.Errorf("decoding %s: %w", r.Type, err)
-	}
-	return e, nil
-}
-
 // update sets columns (a SET list with placeholders, args in order) of the delivery id and its
 // version to revision, unless the row already holds that revision or a later one.
 func update(ctx context.Context, stmts *projections.TxStatements, table string, revision uint64, id, set string, args ...any) error {
@@ -282,18 +263,6 @@ func updateTo(ctx context.Context, stmts *projections.TxStatements, table string
 	args = append(args, to, id, from)
 	_, err := stmts.Exec(ctx, `UPDATE `+table+` SET `+set+`, version = ? WHERE id = ? AND version < ?`, args...)
 	return err
-}
-
-// outcome returns what a Succeeded or Failed records, the park reason of a Failed; ok is false for
-// any other event.
-func outcome(e any) (deliveryID string, status delivery.Status, reason string, at time.Time, ok bool) {
-	switch e := e.(type) {
-	case delivery.Succeeded:
-		return e.DeliveryID, delivery.StatusSucceeded, "", e.At, true
-	case delivery.Failed:
-		return e.DeliveryID, delivery.StatusFailed, e.Reason, e.At, true
-	}
-	return "", delivery.Status{}, "", time.Time{}, false
 }
 
 // outcomeOf returns the event after events[i], an attempt, when it is the attempt's outcome: a
@@ -318,13 +287,40 @@ type loggedAttempt struct {
 	At              string `json:"at"`
 }
 
-// attemptEntry is the attempt_log entry of e, as text: SQLite's json() takes a blob for JSONB.
-func attemptEntry(e delivery.Attempted) (string, error) {
-	entry, err := json.Marshal(loggedAttempt{
-		Number: e.Attempt, Status: e.Status, ErrorClass: e.ErrorClass, DurationMs: e.DurationMs,
-		ResponseExcerpt: excerpt(e.ResponseExcerpt), At: projections.FormatTime(e.At),
-	})
-	return string(entry), err
+// attemptEntry is the attempt_log entry of e, as text (SQLite's json() takes a blob for JSONB), at
+// being e.At formatted: json.Marshal of its loggedAttempt, written by hand because encoding/json's
+// reflection cost more than the entry's share of the update (TestAttemptEntryIsMarshalsOutput).
+func attemptEntry(e delivery.Attempted, at string) string {
+	ex := excerpt(e.ResponseExcerpt)
+	b := make([]byte, 0, 64+len(e.ErrorClass)+len(ex)+len(at))
+	b = append(b, `{"n":`...)
+	b = strconv.AppendInt(b, int64(e.Attempt), 10)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	if e.ErrorClass != "" {
+		b = appendJSONString(append(b, `,"error":`...), e.ErrorClass)
+	}
+	b = append(b, `,"ms":`...)
+	b = strconv.AppendInt(b, e.DurationMs, 10)
+	if ex != "" {
+		b = appendJSONString(append(b, `,"excerpt":`...), ex)
+	}
+	b = appendJSONString(append(b, `,"at":`...), at)
+	return string(append(b, '}'))
+}
+
+// appendJSONString appends s as encoding/json writes a string: printable ASCII that it does not
+// escape as it is, anything else through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s) // a string always encodes
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // excerpt keeps at most MaxExcerptBytes of s, cut at a character boundary.

@@ -1,0 +1,219 @@
+package deliveryview_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/adapters/readmodeldb"
+	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/projections"
+	"github.com/hookd/hookd/projections/deliveryview"
+)
+
+// BenchmarkApply applies a fixed stream of delivery events to a fresh deliveries read model through
+// the read models' writer connection (readmodeldb.OpenWriter, as serve's projections use it), one
+// op per delivery, and reports the CPU (cpu-ns/op, from getrusage: the machine's cores are shared,
+// so wall time per op says less) and the bytes it wrote per delivery, up to the database's close
+// (WAL, checkpoints and the database file): disk-B/op is what reached the page cache as new dirty
+// pages (write_bytes of /proc/self/io, what hookd-bench's disk per delivery counts), wchar-B/op all
+// that write calls passed, rewrites of a page still dirty included.
+//
+// The stream is serve's at `-c 64`, as the deliveries read model is handed it: batches of about 75
+// events, each with 25 deliveries scheduled (a 1.5 KB body each) and the attempts and outcomes of
+// the 25 scheduled in the batch before; every 20th delivery's first attempt gets a 503 and a retry,
+// which succeeds two batches later. Run it at the size of a 30 s end-to-end run:
+//
+//	go test -run '^$' -bench BenchmarkApply -benchtime 20000x -count 3 ./projections/deliveryview/
+func BenchmarkApply(b *testing.B) {
+	batches := deliveryStream(b, b.N, 25, func(int) string { return "" })
+	db, err := readmodeldb.OpenWriter(filepath.Join(b.TempDir(), "readmodels.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := deliveryview.New(db, newLog(b).codec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	schema := projections.Schema{Build: "bench"}
+	setup, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := v.Setup(ctx, setup, schema); err != nil {
+		b.Fatal(err)
+	}
+	if err := setup.Commit(); err != nil {
+		b.Fatal(err)
+	}
+
+	disk, wrote, cpu := procIO(b, "write_bytes"), procIO(b, "wchar"), cpuTime(b)
+	b.ResetTimer()
+	for _, batch := range batches {
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := v.Apply(ctx, tx, schema, batch); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Closing checkpoints the WAL into the database file: those writes are the deliveries' too.
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(procIO(b, "write_bytes")-disk)/float64(b.N), "disk-B/op")
+	b.ReportMetric(float64(procIO(b, "wchar")-wrote)/float64(b.N), "wchar-B/op")
+}
+
+// BenchmarkFetch measures the delivery log's queries on 20,000 deliveries of one community (64
+// webhooks), every fourth one's first answer a 4 KiB excerpt (an error page, say), the rest short:
+// a page of 25 of one webhook's deliveries with their attempts (the API's delivery log), first,
+// middle and last, and one delivery by id. Rows with long attempt logs are what smaller pages would move to overflow pages.
+//
+//	go test -run '^$' -bench BenchmarkFetch -benchtime 2s ./projections/deliveryview/
+func BenchmarkFetch(b *testing.B) {
+	const deliveries = 20_000
+	long := strings.Repeat(`<p class="error">Service Unavailable</p>`, 4096/40+1)[:4096]
+	batches := deliveryStream(b, deliveries, 25, func(i int) string {
+		if i%4 == 0 {
+			return long
+		}
+		return `{"ok":true}`
+	})
+	v := newView(b)
+	for _, batch := range batches {
+		v.apply(batch...)
+	}
+	var ids []string
+	for _, d := range v.fetch(deliveryview.FetchQuery{TenantID: "tenant", CommunityID: "community", WebhookID: "webhook-3", PageSize: 100}).Items {
+		ids = append(ids, d.ID)
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name    string
+		webhook string
+		index   int
+	}{
+		{"webhook/first-page", "webhook-7", 0},
+		{"webhook/middle-page", "webhook-7", 6},
+		{"webhook/last-page", "webhook-7", 12},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q := deliveryview.FetchQuery{TenantID: "tenant", CommunityID: "community", WebhookID: bc.webhook, PageIndex: bc.index, PageSize: 25}
+			cpu := cpuTime(b)
+			for b.Loop() {
+				page, err := v.Fetch(ctx, q)
+				if err != nil || len(page.Items) == 0 {
+					b.Fatalf("page: %d items, %v", len(page.Items), err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+	b.Run("get", func(b *testing.B) {
+		i, cpu := 0, cpuTime(b)
+		for b.Loop() {
+			if _, err := v.Get(ctx, "tenant", "community", ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+	})
+}
+
+// deliveryStream returns the records of n deliveries in batches as BenchmarkApply describes, groups
+// of per deliveries at a time, the first attempt of delivery i answered with excerpt(i).
+func deliveryStream(tb testing.TB, n, per int, excerpt func(i int) string) [][]eventlog.RecordedEvent {
+	tb.Helper()
+	l := newLog(tb)
+	body := `{"version":1,"event":"user.created","payload":{"data":"` + strings.Repeat("x", 1450) + `"}}`
+	settings := delivery.SnapshotOf(webhook.Settings{
+		API:          webhook.Endpoint{Type: "http", URL: "http://127.0.0.1:9000/hook", AuthType: webhook.AuthBearer, Credential: webhook.Credential{Token: "token"}},
+		SuccessCodes: []int{200},
+		RetryCodes:   []int{0, 503},
+		RetryCount:   3,
+	})
+	ds := make([]*delivery.Delivery, n)
+	var batches [][]eventlog.RecordedEvent
+	for start := 0; start < n+2*per; start += per {
+		var batch []eventlog.RecordedEvent
+		at := t0.Add(time.Duration(start) * time.Millisecond)
+		for i := start; i < min(start+per, n); i++ {
+			d, err := delivery.Schedule(delivery.Scheduling{
+				EventID: fmt.Sprintf("event-%d", i), WebhookID: fmt.Sprintf("webhook-%d", i%64), TenantID: "tenant",
+				CommunityID: "community", EventName: "user.created", Body: body, Settings: settings, At: at,
+			})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			ds[i] = d
+			batch = append(batch, l.record(d)...)
+		}
+		// The batch before's first attempts; the retries of the one before that.
+		for i := max(start-per, 0); i < min(start, n); i++ {
+			status := 200
+			if i%20 == 0 {
+				status = 503
+			}
+			attempt(tb, ds[i], status, at, excerpt(i))
+			batch = append(batch, l.record(ds[i])...)
+		}
+		for i := max(start-2*per, 0); i < min(start-per, n); i++ {
+			if i%20 == 0 {
+				attempt(tb, ds[i], 200, at.Add(time.Second), "")
+				batch = append(batch, l.record(ds[i])...)
+			}
+		}
+		if len(batch) > 0 {
+			batches = append(batches, batch)
+		}
+	}
+	return batches
+}
+
+// cpuTime is the CPU the process has spent, user and system.
+func cpuTime(tb testing.TB) time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// procIO is the counter field of /proc/self/io.
+func procIO(tb testing.TB, field string) int64 {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := bufio.NewScanner(bytes.NewReader(raw))
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), field+": "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Fatalf("no %s in /proc/self/io", field)
+	return 0
+}
