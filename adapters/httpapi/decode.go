@@ -59,8 +59,11 @@ func describeJSONError(err error, body []byte, target reflect.Type) string {
 		return "malformed JSON: unexpected end of body"
 	}
 	if _, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if path := unknownField(body, target, ""); path != "" {
-			return "unknown field " + path
+		// unknownField needs valid JSON, which a body with trailing data is not.
+		if json.Valid(body) {
+			if path := unknownField(body, target, ""); path != "" {
+				return "unknown field " + path
+			}
 		}
 		return strings.TrimPrefix(err.Error(), "json: ")
 	}
@@ -70,16 +73,16 @@ func describeJSONError(err error, body []byte, target reflect.Type) string {
 // unknownField finds the path of the first field of the JSON value raw (in sorted key order) that t
 // does not have under its exact name, walking objects and arrays; "" when there is none. encoding/json
 // names only the last key of an unknown field, which does not tell api.foo from foo, and it ignores
-// case. Only the parts of raw that t gives a struct shape are parsed: a payload kept as
-// json.RawMessage, or a map, is not taken apart.
-func unknownField(raw json.RawMessage, t reflect.Type, prefix string) string {
+// case. Only the parts of raw that t gives a struct shape are taken apart: a payload kept as
+// json.RawMessage, or a map, is not. raw must be valid JSON: it is not validated again.
+func unknownField(raw []byte, t reflect.Type, prefix string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		var object map[string]json.RawMessage
-		if json.Unmarshal(raw, &object) != nil {
+		object, ok := objectMembers(raw)
+		if !ok {
 			return "" // not an object: the typed decode judges that
 		}
 		fields := jsonFields(t)
@@ -105,8 +108,8 @@ func unknownField(raw json.RawMessage, t reflect.Type, prefix string) string {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return "" // bytes, such as json.RawMessage: no fields
 		}
-		var items []json.RawMessage
-		if json.Unmarshal(raw, &items) != nil {
+		items, ok := arrayItems(raw)
+		if !ok {
 			return ""
 		}
 		for i, item := range items {

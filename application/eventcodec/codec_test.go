@@ -94,7 +94,7 @@ type failingSealer struct{ err error }
 func (f failingSealer) Seal(string, string) (string, error) { return "", f.err }
 func (f failingSealer) Open(string, string) (string, error) { return "", f.err }
 
-func newCodec(t *testing.T, sealer eventcodec.Sealer) *eventcodec.Codec {
+func newCodec(t testing.TB, sealer eventcodec.Sealer) *eventcodec.Codec {
 	t.Helper()
 	reg, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
 	if err != nil {

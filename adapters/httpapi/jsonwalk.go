@@ -1,0 +1,123 @@
+package httpapi
+
+import "encoding/json"
+
+// The functions below take apart JSON that is already known to be valid (decodeBody's decoder has
+// read all of it), without validating it again: each finds where a value ends by its brackets and
+// quotes alone. On invalid JSON their answers mean nothing. They spare unknownField a second full
+// parse of every body (json.Unmarshal validates, then decodes and copies every member).
+
+// skipSpace returns the index of the first byte at or after i that is not JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts with the quote at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // the escaped byte; a \u escape's hex digits need no care
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value that starts at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	}
+	// A number, true, false or null: it ends where a delimiter or whitespace starts.
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return i
+		}
+	}
+	return i
+}
+
+// objectMembers returns the members of a valid JSON object as json.Unmarshal into a
+// map[string]json.RawMessage would (the last of duplicate keys wins; values are the bytes as
+// sent, aliasing raw); ok is false when raw is not an object.
+func objectMembers(raw []byte) (members map[string][]byte, ok bool) {
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	members = make(map[string][]byte)
+	for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != '}'; {
+		end := skipString(raw, i)
+		key := unquoteKey(raw[i:end])
+		start := skipSpace(raw, skipSpace(raw, end)+1) // past the ':'
+		i = skipValue(raw, start)
+		members[key] = raw[start:i]
+		if i = skipSpace(raw, i); i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	return members, true
+}
+
+// arrayItems returns the items of a valid JSON array, aliasing raw; ok is false when raw is not an
+// array.
+func arrayItems(raw []byte) (items [][]byte, ok bool) {
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '[' {
+		return nil, false
+	}
+	for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != ']'; {
+		start := i
+		i = skipValue(raw, start)
+		items = append(items, raw[start:i])
+		if i = skipSpace(raw, i); i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	return items, true
+}
+
+// unquoteKey is the string a quoted key stands for. A key of plain ASCII without escapes, as every
+// field name is, is its bytes; any other is left to encoding/json, which also replaces invalid
+// UTF-8 as it does in a decode.
+func unquoteKey(quoted []byte) string {
+	inner := quoted[1 : len(quoted)-1]
+	plain := true
+	for _, c := range inner {
+		if c == '\\' || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(inner)
+	}
+	var key string
+	_ = json.Unmarshal(quoted, &key) // valid JSON: a string always decodes
+	return key
+}
