@@ -24,8 +24,7 @@ func BenchmarkDecodePublishBody(b *testing.B) {
 	defer app.ReleaseCtx(c)
 	b.ReportAllocs()
 	for b.Loop() {
-		var body publishBody
-		if err := decodeBody(c, &body); err != nil {
+		if _, err := decodePublishBody(c); err != nil {
 			b.Fatal(err)
 		}
 	}

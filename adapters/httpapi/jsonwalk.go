@@ -66,22 +66,37 @@ func skipValue(b []byte, i int) int {
 // map[string]json.RawMessage would (the last of duplicate keys wins; values are the bytes as
 // sent, aliasing raw); ok is false when raw is not an object.
 func objectMembers(raw []byte) (members map[string][]byte, ok bool) {
-	i := skipSpace(raw, 0)
-	if i == len(raw) || raw[i] != '{' {
+	members = make(map[string][]byte)
+	ok = eachMember(raw, func(key string, value []byte) bool {
+		members[key] = value
+		return true
+	})
+	if !ok {
 		return nil, false
 	}
-	members = make(map[string][]byte)
+	return members, true
+}
+
+// eachMember calls f with each member of a valid JSON object, in order, until f returns false;
+// the value aliases raw. It returns false when raw is not an object or f returned false.
+func eachMember(raw []byte, f func(key string, value []byte) bool) bool {
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '{' {
+		return false
+	}
 	for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != '}'; {
 		end := skipString(raw, i)
 		key := unquoteKey(raw[i:end])
 		start := skipSpace(raw, skipSpace(raw, end)+1) // past the ':'
 		i = skipValue(raw, start)
-		members[key] = raw[start:i]
+		if !f(key, raw[start:i]) {
+			return false
+		}
 		if i = skipSpace(raw, i); i < len(raw) && raw[i] == ',' {
 			i = skipSpace(raw, i+1)
 		}
 	}
-	return members, true
+	return true
 }
 
 // arrayItems returns the items of a valid JSON array, aliasing raw; ok is false when raw is not an
