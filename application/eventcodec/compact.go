@@ -1,0 +1,185 @@
+package eventcodec
+
+// isCompact reports whether b is valid JSON exactly as encoding/json writes a json.RawMessage it
+// marshals: compacted (no whitespace outside strings) and with '<', '>', '&', U+2028 and U+2029
+// escaped. For such bytes Marshal's own pass (validate, compact, escape) changes nothing, so
+// they may be appended as they are. It is one quick pass, several times faster than encoding/json's
+// scanner; FuzzIsCompact holds it to encoding/json. Nesting deeper than encoding/json allows is
+// reported as not compact, so that the caller falls back to Marshal and its error.
+func isCompact(b []byte) bool {
+	end, ok := compactValue(b, 0, 0)
+	return ok && end == len(b)
+}
+
+// maxDepth is encoding/json's bound on nesting.
+const maxDepth = 10000
+
+// compactValue checks the value that starts at b[i] and returns the index after it.
+func compactValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return compactString(b, i)
+	case c == '{':
+		if depth++; depth > maxDepth {
+			return i, false
+		}
+		i++
+		if i < len(b) && b[i] == '}' {
+			return i + 1, true
+		}
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return i, false
+			}
+			var ok bool
+			if i, ok = compactString(b, i); !ok || i >= len(b) || b[i] != ':' {
+				return i, false
+			}
+			if i, ok = compactValue(b, i+1, depth); !ok || i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case ',':
+				i++
+			case '}':
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case c == '[':
+		if depth++; depth > maxDepth {
+			return i, false
+		}
+		i++
+		if i < len(b) && b[i] == ']' {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if i, ok = compactValue(b, i, depth); !ok || i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case ',':
+				i++
+			case ']':
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case c == '-' || ('0' <= c && c <= '9'):
+		return compactNumber(b, i)
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	}
+	return i, false
+}
+
+func literal(b []byte, i int, word string) (int, bool) {
+	if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
+		return i, false
+	}
+	return i + len(word), true
+}
+
+// compactString checks the string that starts with the quote at b[i]. Like encoding/json's
+// scanner it takes any byte from 0x20 up, invalid UTF-8 included; it refuses what Marshal would
+// escape: '<', '>', '&' and U+2028, U+2029 (E2 80 A8, E2 80 A9).
+func compactString(b []byte, i int) (int, bool) {
+	for i++; i < len(b); i++ {
+		for i < len(b) && !stringSpecial[b[i]] {
+			i++ // the common case, in a loop of its own
+		}
+		if i == len(b) {
+			break
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-i <= 4 {
+					return i, false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return i, false
+					}
+				}
+				i += 4
+			default:
+				return i, false
+			}
+		case c < 0x20, c == '<', c == '>', c == '&':
+			return i, false
+		case c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2]&^1 == 0xA8:
+			return i, false
+		}
+	}
+	return i, false
+}
+
+// compactNumber checks the number that starts at b[i]: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func compactNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) (int, bool) {
+		start := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		return i, i > start
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i >= len(b) {
+		return i, false
+	}
+	var ok bool
+	if b[i] == '0' {
+		i++
+	} else if i, ok = digits(i); !ok {
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		if i, ok = digits(i + 1); !ok {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i, ok = digits(i); !ok {
+			return i, false
+		}
+	}
+	return i, true
+}
+
+// stringSpecial marks the bytes compactString must look at: a string's end, escapes, and what
+// encoding/json escapes or refuses.
+var stringSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	for _, c := range []byte{'"', '\\', '<', '>', '&', 0xE2} {
+		t[c] = true
+	}
+	return t
+}()
