@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // decodeBody reads the request's JSON body into v strictly: an unknown field, a wrong type, trailing
@@ -95,7 +97,7 @@ func unknownField(raw []byte, t reflect.Type, prefix string) string {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		object, ok := objectMembers(raw)
+		object, ok := jsonwalk.Object(raw)
 		if !ok {
 			return "" // not an object: the typed decode judges that
 		}
@@ -122,7 +124,7 @@ func unknownField(raw []byte, t reflect.Type, prefix string) string {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return "" // bytes, such as json.RawMessage: no fields
 		}
-		items, ok := arrayItems(raw)
+		items, ok := jsonwalk.Items(raw)
 		if !ok {
 			return ""
 		}

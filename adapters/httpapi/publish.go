@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // publishBody is one event as a publisher sends it. ID is the publisher's optional idempotency key,
@@ -122,7 +123,7 @@ func decodePublishBodies(c *fiber.Ctx) ([]publishBody, error) {
 		return nil, err
 	}
 	if raw := c.Body(); json.Valid(raw) {
-		if items, ok := arrayItems(raw); ok {
+		if items, ok := jsonwalk.Items(raw); ok {
 			bodies := make([]publishBody, len(items))
 			for i, item := range items {
 				if bodies[i], ok = publishBodyOf(item); !ok {
@@ -151,13 +152,13 @@ func publishBodyOf(raw []byte) (b publishBody, ok bool) {
 		seen[i] = true
 		return true
 	}
-	ok = eachMember(raw, func(key string, value []byte) (ok bool) {
+	ok = jsonwalk.Members(raw, func(key string, value []byte) (ok bool) {
 		switch key {
 		case "eventName":
 			if !once(0) {
 				return false
 			}
-			b.EventName, ok = stringOf(value)
+			b.EventName, ok = jsonwalk.String(value)
 			return ok
 		case "payload":
 			// A copy, as encoding/json makes: the event outlives the request's body.
@@ -167,7 +168,7 @@ func publishBodyOf(raw []byte) (b publishBody, ok bool) {
 			if !once(2) {
 				return false
 			}
-			b.ID, ok = stringOf(value)
+			b.ID, ok = jsonwalk.String(value)
 			return ok
 		}
 		return false
@@ -176,19 +177,4 @@ func publishBodyOf(raw []byte) (b publishBody, ok bool) {
 		return publishBody{}, false
 	}
 	return b, true
-}
-
-// stringOf is the string a valid JSON value stands for; ok is false when it is not a string. A
-// string of printable ASCII without escapes is its bytes; encoding/json unquotes any other.
-func stringOf(value []byte) (s string, ok bool) {
-	if len(value) == 0 || value[0] != '"' {
-		return "", false
-	}
-	inner := value[1 : len(value)-1]
-	for _, c := range inner {
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return s, json.Unmarshal(value, &s) == nil
-		}
-	}
-	return string(inner), true
 }

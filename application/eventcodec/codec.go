@@ -9,6 +9,7 @@ import (
 
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // Sealer encrypts secrets bound to the record they belong to (associated data), so a ciphertext moved
@@ -138,7 +139,7 @@ const (
 // ever, fields added later included.
 func encodePublished(p publication.Published) ([]byte, error) {
 	payload := p.Payload
-	if !isCompact(payload) {
+	if !jsonwalk.IsCompact(payload) {
 		return json.Marshal(p)
 	}
 	p.Payload = json.RawMessage("0")

@@ -1,11 +1,13 @@
-package httpapi
+// Package jsonwalk reads JSON that is known to be valid without parsing it again, and tells quickly
+// whether JSON is valid and compact as encoding/json writes it. Fuzz tests hold each answer to
+// encoding/json's.
+package jsonwalk
 
 import "encoding/json"
 
-// The functions below take apart JSON that is already known to be valid (decodeBody's decoder has
-// read all of it), without validating it again: each finds where a value ends by its brackets and
-// quotes alone. On invalid JSON their answers mean nothing. They spare unknownField a second full
-// parse of every body (json.Unmarshal validates, then decodes and copies every member).
+// The functions below take apart JSON that is already known to be valid, without validating it
+// again: each finds where a value ends by its brackets and quotes alone. On invalid JSON their
+// answers mean nothing.
 
 // skipSpace returns the index of the first byte at or after i that is not JSON whitespace.
 func skipSpace(b []byte, i int) int {
@@ -62,12 +64,12 @@ func skipValue(b []byte, i int) int {
 	return i
 }
 
-// objectMembers returns the members of a valid JSON object as json.Unmarshal into a
+// Object returns the members of a valid JSON object as json.Unmarshal into a
 // map[string]json.RawMessage would (the last of duplicate keys wins; values are the bytes as
 // sent, aliasing raw); ok is false when raw is not an object.
-func objectMembers(raw []byte) (members map[string][]byte, ok bool) {
+func Object(raw []byte) (members map[string][]byte, ok bool) {
 	members = make(map[string][]byte)
-	ok = eachMember(raw, func(key string, value []byte) bool {
+	ok = Members(raw, func(key string, value []byte) bool {
 		members[key] = value
 		return true
 	})
@@ -77,9 +79,9 @@ func objectMembers(raw []byte) (members map[string][]byte, ok bool) {
 	return members, true
 }
 
-// eachMember calls f with each member of a valid JSON object, in order, until f returns false;
+// Members calls f with each member of a valid JSON object, in order, until f returns false;
 // the value aliases raw. It returns false when raw is not an object or f returned false.
-func eachMember(raw []byte, f func(key string, value []byte) bool) bool {
+func Members(raw []byte, f func(key string, value []byte) bool) bool {
 	i := skipSpace(raw, 0)
 	if i == len(raw) || raw[i] != '{' {
 		return false
@@ -99,9 +101,9 @@ func eachMember(raw []byte, f func(key string, value []byte) bool) bool {
 	return true
 }
 
-// arrayItems returns the items of a valid JSON array, aliasing raw; ok is false when raw is not an
+// Items returns the items of a valid JSON array, aliasing raw; ok is false when raw is not an
 // array.
-func arrayItems(raw []byte) (items [][]byte, ok bool) {
+func Items(raw []byte) (items [][]byte, ok bool) {
 	i := skipSpace(raw, 0)
 	if i == len(raw) || raw[i] != '[' {
 		return nil, false
@@ -135,4 +137,20 @@ func unquoteKey(quoted []byte) string {
 	var key string
 	_ = json.Unmarshal(quoted, &key) // valid JSON: a string always decodes
 	return key
+}
+
+// String is the string a valid JSON value stands for, as encoding/json decodes it; ok is false when
+// the value is not a string. A string of printable ASCII without escapes is its bytes; encoding/json
+// unquotes any other.
+func String(value []byte) (s string, ok bool) {
+	if len(value) == 0 || value[0] != '"' {
+		return "", false
+	}
+	inner := value[1 : len(value)-1]
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return s, json.Unmarshal(value, &s) == nil
+		}
+	}
+	return string(inner), true
 }

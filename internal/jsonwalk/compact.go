@@ -1,12 +1,12 @@
-package eventcodec
+package jsonwalk
 
-// isCompact reports whether b is valid JSON exactly as encoding/json writes a json.RawMessage it
+// IsCompact reports whether b is valid JSON exactly as encoding/json writes a json.RawMessage it
 // marshals: compacted (no whitespace outside strings) and with '<', '>', '&', U+2028 and U+2029
-// escaped. For such bytes Marshal's own pass (validate, compact, escape) changes nothing, so
-// they may be appended as they are. It is one quick pass, several times faster than encoding/json's
-// scanner; FuzzIsCompact holds it to encoding/json. Nesting deeper than encoding/json allows is
-// reported as not compact, so that the caller falls back to Marshal and its error.
-func isCompact(b []byte) bool {
+// escaped. For such bytes Marshal's own pass (validate, compact, escape) changes nothing, so they
+// may be appended as they are. It is one quick pass, several times faster than encoding/json's
+// scanner. Nesting deeper than encoding/json allows is reported as not compact, so that a caller
+// falls back to encoding/json and its error.
+func IsCompact(b []byte) bool {
 	end, ok := compactValue(b, 0, 0)
 	return ok && end == len(b)
 }

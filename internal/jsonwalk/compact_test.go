@@ -1,4 +1,4 @@
-package eventcodec
+package jsonwalk
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzIsCompact holds isCompact to encoding/json: what it accepts is valid JSON that Marshal, as a
+// FuzzIsCompact holds IsCompact to encoding/json: what it accepts is valid JSON that Marshal, as a
 // json.RawMessage, writes back byte for byte; and valid JSON that Marshal writes back unchanged is
 // accepted (nesting within encoding/json's bound).
 func FuzzIsCompact(f *testing.F) {
@@ -19,11 +19,11 @@ func FuzzIsCompact(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		got := isCompact(raw)
+		got := IsCompact(raw)
 		marshalled, err := json.Marshal(json.RawMessage(raw))
 		same := err == nil && bytes.Equal(marshalled, raw)
 		if got != same {
-			t.Fatalf("isCompact(%q) = %v; encoding/json: valid %v, marshals to %q", raw, got, json.Valid(raw), marshalled)
+			t.Fatalf("IsCompact(%q) = %v; encoding/json: valid %v, marshals to %q", raw, got, json.Valid(raw), marshalled)
 		}
 	})
 }
