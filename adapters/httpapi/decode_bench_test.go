@@ -6,6 +6,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/hookd/hookd/internal/benchcpu"
 )
 
 // benchPublishBody is one event as hookd-bench publishes it: about 1 KiB.
@@ -23,6 +25,7 @@ func BenchmarkDecodePublishBody(b *testing.B) {
 	c := app.AcquireCtx(&fctx)
 	defer app.ReleaseCtx(c)
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if _, err := decodePublishBody(c); err != nil {
 			b.Fatal(err)

@@ -108,7 +108,7 @@ func decodePublishBody(c *fiber.Ctx) (publishBody, error) {
 	if err := checkContentType(c); err != nil {
 		return publishBody{}, err
 	}
-	if raw := c.Body(); json.Valid(raw) {
+	if raw := c.Body(); jsonwalk.Valid(raw) {
 		if b, ok := publishBodyOf(raw); ok {
 			return b, nil
 		}
@@ -122,7 +122,7 @@ func decodePublishBodies(c *fiber.Ctx) ([]publishBody, error) {
 	if err := checkContentType(c); err != nil {
 		return nil, err
 	}
-	if raw := c.Body(); json.Valid(raw) {
+	if raw := c.Body(); jsonwalk.Valid(raw) {
 		if items, ok := jsonwalk.Items(raw); ok {
 			bodies := make([]publishBody, len(items))
 			for i, item := range items {

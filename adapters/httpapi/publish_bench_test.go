@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/license"
+	"github.com/hookd/hookd/internal/benchcpu"
 	"github.com/hookd/hookd/projections/licenseview"
 )
 
@@ -120,6 +121,7 @@ func BenchmarkPublishRequest(b *testing.B) {
 	serve(b.N) // warms the shared-key cache
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	for i := range b.N {
 		serve(i)
 	}

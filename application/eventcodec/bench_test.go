@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/internal/benchcpu"
 )
 
 // benchPublished is an event as hookd-bench publishes it: about 1 KiB of payload, normalized by
@@ -49,6 +50,7 @@ var benchMetadata = eventlog.Metadata{
 func benchEncode(b *testing.B, stream string, e eventcodec.Event) {
 	c := newCodec(b, xorSealer{})
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if _, err := c.Encode(stream, eventID(1), e, benchMetadata); err != nil {
 			b.Fatal(err)
@@ -64,6 +66,7 @@ func benchDecode(b *testing.B, stream string, e eventcodec.Event, decode func(*e
 	}
 	r := record(stream, d)
 	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if err := decode(c, r); err != nil {
 			b.Fatal(err)

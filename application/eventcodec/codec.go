@@ -125,11 +125,11 @@ func (c *Codec) decode(r eventlog.RecordedEvent, open bool) (Event, error) {
 	return v.Elem().Interface().(Event), nil
 }
 
-// payloadKey is how Marshal writes Published.Payload's key; payloadMark stands in for the payload.
-const (
-	payloadKey  = `"payload":`
-	payloadMark = payloadKey + "0"
-)
+// payloadKey is how Marshal writes Published.Payload's key; a payload of 0 (zero) stands in for
+// the payload, so Marshal writes payloadMark.
+const payloadKey = `"payload":`
+
+var zero, payloadMark = json.RawMessage("0"), []byte(payloadKey + "0")
 
 // encodePublished is json.Marshal(p), byte for byte, without Marshal's pass over the payload (it
 // validates, compacts and escapes every json.RawMessage) when the payload is compact already, as
@@ -142,12 +142,12 @@ func encodePublished(p publication.Published) ([]byte, error) {
 	if !jsonwalk.IsCompact(payload) {
 		return json.Marshal(p)
 	}
-	p.Payload = json.RawMessage("0")
+	p.Payload = zero
 	marked, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	at := bytes.Index(marked, []byte(payloadMark))
+	at := bytes.Index(marked, payloadMark)
 	if at < 0 {
 		p.Payload = payload
 		return json.Marshal(p) // the field was renamed: then this is only slower

@@ -27,3 +27,30 @@ func FuzzIsCompact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValid holds Valid to json.Valid.
+func FuzzValid(f *testing.F) {
+	for _, seed := range []string{
+		` { "a" : [ 1 , true , null , { } , [ ] ] } `, "\t\"<&>\u2028\"\n", `{"a":1,}`, `[1 2]`, `{"a" 1}`, `-`, `1e`,
+		`{"a":"\u00zz"}`, " ", "", `"\u0001"`, `[` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, want := Valid(raw), json.Valid(raw); got != want {
+			t.Fatalf("Valid(%q) = %v, json.Valid says %v", raw, got, want)
+		}
+	})
+}
+
+// TestNestingBound: the deepest nesting encoding/json takes is the deepest Valid and IsCompact take.
+func TestNestingBound(t *testing.T) {
+	t.Parallel()
+	for _, depth := range []int{maxDepth - 1, maxDepth, maxDepth + 1} {
+		raw := []byte(strings.Repeat(`[`, depth) + strings.Repeat(`]`, depth))
+		want := json.Valid(raw)
+		if Valid(raw) != want || IsCompact(raw) != want {
+			t.Errorf("depth %d: Valid %v, IsCompact %v; json.Valid %v", depth, Valid(raw), IsCompact(raw), want)
+		}
+	}
+}

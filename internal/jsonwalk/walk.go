@@ -3,7 +3,10 @@
 // encoding/json's.
 package jsonwalk
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // The functions below take apart JSON that is already known to be valid, without validating it
 // again: each finds where a value ends by its brackets and quotes alone. On invalid JSON their
@@ -17,17 +20,23 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string that starts with the quote at b[i].
+// skipString returns the index after the string that starts with the quote at b[i]: after the
+// first quote not escaped, which is one after an even number of backslashes.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++ // the escaped byte; a \u escape's hex digits need no care
-		case '"':
+	for i++; ; i++ {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return len(b)
+		}
+		i += q
+		backslashes := 0
+		for j := i - 1; b[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
 			return i + 1
 		}
 	}
-	return len(b)
 }
 
 // skipValue returns the index after the value that starts at b[i].
