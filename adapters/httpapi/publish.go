@@ -152,8 +152,8 @@ func publishBodyOf(raw []byte) (b publishBody, ok bool) {
 		seen[i] = true
 		return true
 	}
-	ok = jsonwalk.Members(raw, func(key string, value []byte) (ok bool) {
-		switch key {
+	ok = jsonwalk.Members(raw, func(key, value []byte) (ok bool) {
+		switch string(key) {
 		case "eventName":
 			if !once(0) {
 				return false

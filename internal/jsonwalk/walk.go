@@ -78,8 +78,8 @@ func skipValue(b []byte, i int) int {
 // sent, aliasing raw); ok is false when raw is not an object.
 func Object(raw []byte) (members map[string][]byte, ok bool) {
 	members = make(map[string][]byte)
-	ok = Members(raw, func(key string, value []byte) bool {
-		members[key] = value
+	ok = Members(raw, func(key, value []byte) bool {
+		members[string(key)] = value
 		return true
 	})
 	if !ok {
@@ -88,9 +88,10 @@ func Object(raw []byte) (members map[string][]byte, ok bool) {
 	return members, true
 }
 
-// Members calls f with each member of a valid JSON object, in order, until f returns false;
-// the value aliases raw. It returns false when raw is not an object or f returned false.
-func Members(raw []byte, f func(key string, value []byte) bool) bool {
+// Members calls f with each member of a valid JSON object, in order, until f returns false: its
+// key, unquoted as encoding/json does, and its value; both may alias raw and are f's only during the
+// call. It returns false when raw is not an object or f returned false.
+func Members(raw []byte, f func(key, value []byte) bool) bool {
 	i := skipSpace(raw, 0)
 	if i == len(raw) || raw[i] != '{' {
 		return false
@@ -128,24 +129,19 @@ func Items(raw []byte) (items [][]byte, ok bool) {
 	return items, true
 }
 
-// unquoteKey is the string a quoted key stands for. A key of plain ASCII without escapes, as every
+// unquoteKey is the bytes a quoted key stands for. A key of plain ASCII without escapes, as every
 // field name is, is its bytes; any other is left to encoding/json, which also replaces invalid
 // UTF-8 as it does in a decode.
-func unquoteKey(quoted []byte) string {
+func unquoteKey(quoted []byte) []byte {
 	inner := quoted[1 : len(quoted)-1]
-	plain := true
 	for _, c := range inner {
 		if c == '\\' || c >= 0x80 {
-			plain = false
-			break
+			var key string
+			_ = json.Unmarshal(quoted, &key) // valid JSON: a string always decodes
+			return []byte(key)
 		}
 	}
-	if plain {
-		return string(inner)
-	}
-	var key string
-	_ = json.Unmarshal(quoted, &key) // valid JSON: a string always decodes
-	return key
+	return inner
 }
 
 // String is the string a valid JSON value stands for, as encoding/json decodes it; ok is false when
