@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/internal/benchcpu"
 )
 
@@ -28,15 +29,19 @@ func benchPublished(b *testing.B) publication.Published {
 	return p
 }
 
-// benchScheduled is the delivery of benchPublished to one webhook, with its body built.
+// benchScheduled is the delivery of benchPublished to one webhook as hookd-bench creates it (a
+// POST without authentication, success on 200), with its body built.
 func benchScheduled(b *testing.B) delivery.Scheduled {
 	b.Helper()
 	p := benchPublished(b)
 	return delivery.Scheduled{
 		DeliveryID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5d", EventID: p.EventID, WebhookID: "wh-1",
 		TenantID: p.TenantID, CommunityID: p.CommunityID, Name: p.Name,
-		Body:        `{"eventName":"E_BENCH","eventId":"` + p.EventID + `","payload":` + string(p.Payload) + `}`,
-		Settings:    delivery.SnapshotOf(fullSettings("bench")),
+		Body: `{"eventName":"E_BENCH","eventId":"` + p.EventID + `","payload":` + string(p.Payload) + `}`,
+		Settings: delivery.Snapshot{
+			API:    webhook.Endpoint{Type: "POST", URL: "http://127.0.0.1:41234/hook", AuthType: webhook.AuthNone},
+			Policy: delivery.Policy{SuccessCodes: []int{200}, RetryCodes: []int{0, 500, 502, 503, 504}, RetryCount: 3},
+		},
 		ScheduledAt: time.Date(2026, 12, 3, 18, 0, 0, 123456789, time.UTC),
 		PublishedAt: time.Date(2026, 12, 3, 18, 0, 0, 120000000, time.UTC),
 	}

@@ -6,6 +6,7 @@ package jsonwalk
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // The functions below take apart JSON that is already known to be valid, without validating it
@@ -145,17 +146,59 @@ func unquoteKey(quoted []byte) []byte {
 }
 
 // String is the string a valid JSON value stands for, as encoding/json decodes it; ok is false when
-// the value is not a string. A string of printable ASCII without escapes is its bytes; encoding/json
-// unquotes any other.
+// the value is not a string. The escapes of one character (\" \n ...) and valid UTF-8 are read
+// here; a string with a \u escape or invalid UTF-8 is left to encoding/json.
 func String(value []byte) (s string, ok bool) {
 	if len(value) == 0 || value[0] != '"' {
 		return "", false
 	}
 	inner := value[1 : len(value)-1]
+	plain := true
 	for _, c := range inner {
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return s, json.Unmarshal(value, &s) == nil
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
 		}
 	}
-	return string(inner), true
+	if plain {
+		return string(inner), true
+	}
+	if out, ok := unescape(inner); ok {
+		return string(out), true
+	}
+	return s, json.Unmarshal(value, &s) == nil
+}
+
+// unescape reads the inside of a valid JSON string whose escapes are of one character and whose
+// bytes are valid UTF-8; ok is false for any other.
+func unescape(inner []byte) (out []byte, ok bool) {
+	if !utf8.Valid(inner) {
+		return nil, false
+	}
+	out = make([]byte, 0, len(inner))
+	for {
+		i := bytes.IndexByte(inner, '\\')
+		if i < 0 {
+			return append(out, inner...), true
+		}
+		out = append(out, inner[:i]...)
+		c := inner[i+1]
+		switch c {
+		case '"', '\\', '/':
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		default: // \u
+			return nil, false
+		}
+		out = append(out, c)
+		inner = inner[i+2:]
+	}
 }

@@ -43,3 +43,21 @@ func FuzzWalk(f *testing.F) {
 		}
 	})
 }
+
+// FuzzString holds String to json.Unmarshal into a string.
+func FuzzString(f *testing.F) {
+	for _, seed := range []string{`"a"`, `"\"x\"\\\/\b\f\n\r\t"`, `"\u00e9"`, "\"é\"", "\"\xff\"", `"\ud800"`, `1`, `null`, `{"a":1}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		var want string
+		wantOK := json.Unmarshal(raw, &want) == nil && bytes.TrimSpace(raw)[0] == '"'
+		got, ok := String(bytes.TrimSpace(raw))
+		if ok != wantOK || got != want {
+			t.Fatalf("String(%q) = %q, %v; json.Unmarshal gives %q, %v", raw, got, ok, want, wantOK)
+		}
+	})
+}
