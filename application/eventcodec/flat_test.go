@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,3 +61,26 @@ type (
 	publishedForm publication.Published
 	metadataForm  eventlog.Metadata
 )
+
+// TestFlatDecodersKnowEveryField: decodePublished and decodeMetadata name every field of their type.
+// A field added to either type without them would not be lost (its key sends the record to
+// json.Unmarshal), but every record would then take the slow way: add it to the decoder.
+func TestFlatDecodersKnowEveryField(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		typ   reflect.Type
+		names []string
+	}{
+		{reflect.TypeFor[publication.Published](), publishedFields},
+		{reflect.TypeFor[eventlog.Metadata](), metadataFields},
+	} {
+		var tags []string
+		for f := range tt.typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			tags = append(tags, name)
+		}
+		if !slices.Equal(tags, tt.names) {
+			t.Errorf("%s has the JSON fields %q; its flat decoder knows %q", tt.typ, tags, tt.names)
+		}
+	}
+}
