@@ -108,3 +108,13 @@ func BenchmarkDecodeScheduled(b *testing.B) {
 func BenchmarkDecodeMetadata(b *testing.B) {
 	benchDecode(b, "delivery-1", benchScheduled(b), decodeMetadata)
 }
+
+// BenchmarkDecodeAttempted reads an attempt, which the read models of deliveries and of endpoint
+// health each read.
+func BenchmarkDecodeAttempted(b *testing.B) {
+	at := time.Date(2026, 12, 3, 18, 0, 0, 123456789, time.UTC)
+	benchDecode(b, "delivery-1", delivery.Attempted{
+		DeliveryID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5d", Attempt: 1, Status: 200, DurationMs: 3, At: at,
+		WebhookID: "wh-1", Success: true,
+	}, decodeSealed)
+}

@@ -112,9 +112,9 @@ func (c *Codec) decode(r eventlog.RecordedEvent, open bool) (Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q in %s@%d", ErrUnknownType, r.Type, r.Stream, r.Revision)
 	}
-	if t == publishedType {
-		if p, ok := decodePublished(r.Data); ok {
-			return p, nil // no secrets to open
+	if flat, ok := flatDecoders[t]; ok {
+		if e, ok := flat.decode(r.Data); ok {
+			return e, nil // no secrets to open
 		}
 	}
 	v := reflect.New(t)
@@ -132,8 +132,6 @@ func (c *Codec) decode(r eventlog.RecordedEvent, open bool) (Event, error) {
 	}
 	return v.Elem().Interface().(Event), nil
 }
-
-var publishedType = reflect.TypeFor[publication.Published]()
 
 // payloadKey is how Marshal writes Published.Payload's key; a payload of 0 (zero) stands in for
 // the payload, so Marshal writes payloadMark.

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
@@ -23,64 +22,73 @@ func FuzzFlatDecoders(f *testing.F) {
 		`{"correlationId":"c","causationId":"c","actor":"license:l","occurredAt":"2025-03-14T15:09:26.535897932Z","traceparent":"00-x"}`,
 		`{"occurredAt":"2024-01-02T03:04:05.000000006+05:30"}`, `{"occurredAt":null}`, `{"occurredAt":"x"}`,
 		`{"occurredAt":"2024-01-02T03:04:05\u005a"}`, "{\"actor\":\"\xff\"}", `[]`, `{}`,
+		`{"deliveryId":"d","attempt":2,"status":503,"durationMs":12,"at":"2026-12-03T18:00:00Z","retryAt":"2026-12-03T18:00:01.5Z","webhookId":"w","success":false,"probe":true}`,
+		`{"attempt":1.0}`, `{"attempt":1e2}`, `{"attempt":-0}`, `{"status":9223372036854775808}`, `{"success":null}`,
+		`{"deliveryId":"d","attempt":0,"reason":"rejected","at":"2026-12-03T18:00:00Z"}`, `{"at":"2026-13-03T18:00:00Z"}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if got, ok := decodePublished(raw); ok {
-			var want struct{ P publishedForm }
-			if err := json.Unmarshal(raw, &want.P); err != nil {
-				t.Fatalf("decodePublished(%q) = %+v; json.Unmarshal fails: %v", raw, got, err)
+		for typ, flat := range flatDecoders {
+			got, ok := flat.decode(raw)
+			if !ok {
+				continue
 			}
-			if !reflect.DeepEqual(publishedForm(got), want.P) || (got.Payload == nil) != (want.P.Payload == nil) ||
-				!bytes.Equal(got.Payload, want.P.Payload) {
-				t.Fatalf("decodePublished(%q) = %+v; json.Unmarshal gives %+v", raw, got, want.P)
+			want := reflect.New(typ)
+			if err := json.Unmarshal(raw, want.Interface()); err != nil {
+				t.Fatalf("the flat decoder of %s read %q as %+v; json.Unmarshal fails: %v", typ, raw, got, err)
 			}
+			sameEvent(t, raw, got, want.Elem().Interface())
 		}
 		if got, ok := decodeMetadata(raw); ok {
-			var want metadataForm
+			var want eventlog.Metadata
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatalf("decodeMetadata(%q) = %+v; json.Unmarshal fails: %v", raw, got, err)
 			}
-			// The same instant in the same zone; each parse makes a zone of its own, so the times
-			// are compared by instant, zone name and offset.
-			gotZone, gotOffset := got.OccurredAt.Zone()
-			wantZone, wantOffset := want.OccurredAt.Zone()
-			same := got.OccurredAt.Equal(want.OccurredAt) && gotZone == wantZone && gotOffset == wantOffset
-			got.OccurredAt, want.OccurredAt = time.Time{}, time.Time{}
-			if !same || metadataForm(got) != want {
-				t.Fatalf("decodeMetadata(%q) = %+v; json.Unmarshal gives %+v", raw, got, want)
-			}
+			sameEvent(t, raw, got, want)
 		}
 	})
 }
 
-// publishedForm and metadataForm are the decoded types under another name, so that json.Unmarshal
-// in the fuzz test never meets the fast decoders.
-type (
-	publishedForm publication.Published
-	metadataForm  eventlog.Metadata
-)
+// sameEvent fails unless got and want are equal, times compared by their JSON (each parse makes a
+// zone of its own) and a payload's nil told from empty.
+func sameEvent(t *testing.T, raw []byte, got, want any) {
+	t.Helper()
+	gotJSON, err1 := json.Marshal(got)
+	wantJSON, err2 := json.Marshal(want)
+	if err1 != nil || err2 != nil || !bytes.Equal(gotJSON, wantJSON) || reflect.TypeOf(got) != reflect.TypeOf(want) {
+		t.Fatalf("%q: the flat decoder gives %s (%v), json.Unmarshal %s (%v)", raw, gotJSON, err1, wantJSON, err2)
+	}
+	if p, ok := got.(publication.Published); ok && (p.Payload == nil) != (want.(publication.Published).Payload == nil) {
+		t.Fatalf("%q: the flat decoder's payload is %#v, json.Unmarshal's %#v", raw, p.Payload, want.(publication.Published).Payload)
+	}
+}
 
-// TestFlatDecodersKnowEveryField: decodePublished and decodeMetadata name every field of their type.
-// A field added to either type without them would not be lost (its key sends the record to
-// json.Unmarshal), but every record would then take the slow way: add it to the decoder.
+// TestFlatDecodersKnowEveryField: each flat decoder names every field of its type, and decodes a
+// type without secrets (it opens none). A field added to a type without its decoder would not be
+// lost (its key sends the record to json.Unmarshal), but every record would then take the slow
+// way: add it to the decoder.
 func TestFlatDecodersKnowEveryField(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		typ   reflect.Type
-		names []string
-	}{
-		{reflect.TypeFor[publication.Published](), publishedFields},
-		{reflect.TypeFor[eventlog.Metadata](), metadataFields},
-	} {
-		var tags []string
-		for f := range tt.typ.Fields() {
+	check := func(typ reflect.Type, fields []flatField) {
+		var tags, names []string
+		for f := range typ.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			tags = append(tags, name)
 		}
-		if !slices.Equal(tags, tt.names) {
-			t.Errorf("%s has the JSON fields %q; its flat decoder knows %q", tt.typ, tags, tt.names)
+		for _, f := range fields {
+			names = append(names, f.name)
+		}
+		if !slices.Equal(tags, names) {
+			t.Errorf("%s has the JSON fields %q; its flat decoder knows %q", typ, tags, names)
+		}
+		if reflect.PointerTo(typ).Implements(reflect.TypeFor[secretBearer]()) {
+			t.Errorf("%s has secrets, which its flat decoder does not open", typ)
 		}
 	}
+	for typ, flat := range flatDecoders {
+		check(typ, flat.fields())
+	}
+	var md eventlog.Metadata
+	check(reflect.TypeOf(md), metadataFields(&md))
 }
