@@ -2,6 +2,7 @@ package eventcodec
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"time"
@@ -21,10 +22,10 @@ import (
 // json.Unmarshal: ok is false. FuzzFlatDecoders holds each to json.Unmarshal's result, and
 // TestFlatDecodersKnowEveryField to its type's fields.
 
-// flatField is one field of a flat decoder: its JSON name, and how it takes its value.
+// flatField is one field of a flat decoder: its JSON name, and a pointer to the field.
 type flatField struct {
 	name string
-	set  func(value []byte) bool
+	into any
 }
 
 // decodeFlat reads raw into fields after checking that it is valid JSON and that every key is one
@@ -41,84 +42,76 @@ func decodeFlat(raw []byte, fields []flatField) bool {
 					return false
 				}
 				seen |= 1 << i
-				return f.set(value)
+				return set(f.into, value)
 			}
 		}
 		return false
 	})
 }
 
-func stringField(name string, p *string) flatField {
-	return flatField{name, func(value []byte) (ok bool) {
+// set reads value into the field p points to, as json.Unmarshal would when the value has the
+// field's JSON kind; it returns false otherwise.
+func set(p any, value []byte) (ok bool) {
+	switch p := p.(type) {
+	case *string:
 		*p, ok = jsonwalk.String(value)
 		return ok
-	}}
-}
-
-func rawField(name string, p *[]byte) flatField {
-	return flatField{name, func(value []byte) bool {
+	case *json.RawMessage:
 		*p = bytes.Clone(value) // a copy, as json.Unmarshal makes
 		return true
-	}}
-}
-
-// intField takes an integer literal, as json.Unmarshal does for an int: no fraction, no exponent.
-func intField[I int | int64](name string, p *I) flatField {
-	return flatField{name, func(value []byte) bool {
+	case *int:
+		// An integer literal, as json.Unmarshal takes for an int: no fraction, no exponent.
 		n, err := strconv.ParseInt(string(value), 10, 64)
-		*p = I(n)
+		*p = int(n)
 		return err == nil && int64(*p) == n
-	}}
-}
-
-func boolField(name string, p *bool) flatField {
-	return flatField{name, func(value []byte) bool {
+	case *int64:
+		n, err := strconv.ParseInt(string(value), 10, 64)
+		*p = n
+		return err == nil
+	case *bool:
 		*p = string(value) == "true"
 		return *p || string(value) == "false"
-	}}
-}
-
-// timeField hands a string to the time, as json.Unmarshal does.
-func timeField(name string, p *time.Time) flatField {
-	return flatField{name, func(value []byte) bool {
+	case *time.Time:
+		// json.Unmarshal hands the value to the time as well.
 		return value[0] == '"' && p.UnmarshalJSON(value) == nil
-	}}
+	}
+	return false
 }
 
 func publishedFields(p *publication.Published) []flatField {
 	return []flatField{
-		stringField("eventId", &p.EventID), stringField("tenantId", &p.TenantID),
-		stringField("communityId", &p.CommunityID), stringField("name", &p.Name),
-		rawField("payload", (*[]byte)(&p.Payload)), stringField("idempotencyKey", &p.IdempotencyKey),
-		stringField("publisher", &p.Publisher),
+		{"eventId", &p.EventID}, {"tenantId", &p.TenantID},
+		{"communityId", &p.CommunityID}, {"name", &p.Name},
+		{"payload", &p.Payload}, {"idempotencyKey", &p.IdempotencyKey},
+		{"publisher", &p.Publisher},
 	}
 }
 
 func metadataFields(md *eventlog.Metadata) []flatField {
 	return []flatField{
-		stringField("correlationId", &md.CorrelationID), stringField("causationId", &md.CausationID),
-		stringField("actor", &md.Actor), timeField("occurredAt", &md.OccurredAt),
-		stringField("traceparent", &md.TraceParent),
+		{"correlationId", &md.CorrelationID}, {"causationId", &md.CausationID},
+		{"actor", &md.Actor}, {"occurredAt", &md.OccurredAt},
+		{"traceparent", &md.TraceParent},
 	}
 }
 
 func attemptedFields(a *delivery.Attempted) []flatField {
 	return []flatField{
-		stringField("deliveryId", &a.DeliveryID), intField("attempt", &a.Attempt), intField("status", &a.Status),
-		stringField("errorClass", &a.ErrorClass), intField("durationMs", &a.DurationMs),
-		stringField("responseExcerpt", &a.ResponseExcerpt), timeField("at", &a.At), timeField("retryAt", &a.RetryAt),
-		stringField("webhookId", &a.WebhookID), boolField("success", &a.Success), boolField("probe", &a.Probe),
+		{"deliveryId", &a.DeliveryID}, {"attempt", &a.Attempt}, {"status", &a.Status},
+		{"errorClass", &a.ErrorClass}, {"durationMs", &a.DurationMs},
+		{"responseExcerpt", &a.ResponseExcerpt}, {"at", &a.At}, {"retryAt", &a.RetryAt},
+		{"webhookId", &a.WebhookID}, {"success", &a.Success}, {"probe", &a.Probe},
 	}
 }
 
 func succeededFields(s *delivery.Succeeded) []flatField {
-	return []flatField{stringField("deliveryId", &s.DeliveryID), intField("attempt", &s.Attempt), timeField("at", &s.At)}
+	return []flatField{{"deliveryId", &s.DeliveryID}, {"attempt", &s.Attempt}, {"at", &s.At}}
 }
 
 func failedFields(f *delivery.Failed) []flatField {
 	return []flatField{
-		stringField("deliveryId", &f.DeliveryID), intField("attempt", &f.Attempt), stringField("reason", &f.Reason),
-		timeField("at", &f.At),
+		{"deliveryId", &f.DeliveryID}, {"attempt", &f.Attempt}, {"reason", &f.Reason},
+		{"at", &f.At},
 	}
 }
 
