@@ -12,18 +12,34 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // decodeBody reads the request's JSON body into v strictly: an unknown field, a wrong type, trailing
 // data or malformed JSON is a 400 that names the field (as a path, such as api.credential.token) or
 // the offset. An empty body decodes as {}.
 func decodeBody(c *fiber.Ctx, v any) error {
-	if ct := c.Get(fiber.HeaderContentType); ct != "" {
+	if err := checkContentType(c); err != nil {
+		return err
+	}
+	return decodeJSON(c.Body(), v)
+}
+
+// checkContentType refuses a body declared as anything but JSON; a body without a Content-Type is
+// taken as JSON.
+func checkContentType(c *fiber.Ctx) error {
+	// The plain value, as publishers send it, needs no parse.
+	if ct := c.Get(fiber.HeaderContentType); ct != "" && ct != fiber.MIMEApplicationJSON {
 		if media, _, err := mime.ParseMediaType(ct); err != nil || media != fiber.MIMEApplicationJSON {
 			return &apiError{status: fiber.StatusUnsupportedMediaType, message: "Content-Type must be application/json"}
 		}
 	}
-	body := c.Body()
+	return nil
+}
+
+// decodeJSON is decodeBody's decode of the body's bytes.
+func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
@@ -59,8 +75,11 @@ func describeJSONError(err error, body []byte, target reflect.Type) string {
 		return "malformed JSON: unexpected end of body"
 	}
 	if _, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if path := unknownField(body, target, ""); path != "" {
-			return "unknown field " + path
+		// unknownField needs valid JSON, which a body with trailing data is not.
+		if json.Valid(body) {
+			if path := unknownField(body, target, ""); path != "" {
+				return "unknown field " + path
+			}
 		}
 		return strings.TrimPrefix(err.Error(), "json: ")
 	}
@@ -70,16 +89,16 @@ func describeJSONError(err error, body []byte, target reflect.Type) string {
 // unknownField finds the path of the first field of the JSON value raw (in sorted key order) that t
 // does not have under its exact name, walking objects and arrays; "" when there is none. encoding/json
 // names only the last key of an unknown field, which does not tell api.foo from foo, and it ignores
-// case. Only the parts of raw that t gives a struct shape are parsed: a payload kept as
-// json.RawMessage, or a map, is not taken apart.
-func unknownField(raw json.RawMessage, t reflect.Type, prefix string) string {
+// case. Only the parts of raw that t gives a struct shape are taken apart: a payload kept as
+// json.RawMessage, or a map, is not. raw must be valid JSON: it is not validated again.
+func unknownField(raw []byte, t reflect.Type, prefix string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		var object map[string]json.RawMessage
-		if json.Unmarshal(raw, &object) != nil {
+		object, ok := jsonwalk.Object(raw)
+		if !ok {
 			return "" // not an object: the typed decode judges that
 		}
 		fields := jsonFields(t)
@@ -105,8 +124,8 @@ func unknownField(raw json.RawMessage, t reflect.Type, prefix string) string {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return "" // bytes, such as json.RawMessage: no fields
 		}
-		var items []json.RawMessage
-		if json.Unmarshal(raw, &items) != nil {
+		items, ok := jsonwalk.Items(raw)
+		if !ok {
 			return ""
 		}
 		for i, item := range items {

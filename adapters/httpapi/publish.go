@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // publishBody is one event as a publisher sends it. ID is the publisher's optional idempotency key,
@@ -47,8 +48,8 @@ func (s *server) publishEvents(c *fiber.Ctx) error {
 	ctx, span := s.startPublish(c, tenantID, communityID, &caller)
 	defer span.End()
 	if trimmed := bytes.TrimLeft(c.Body(), " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
-		var bodies []publishBody
-		if err := decodeBody(c, &bodies); err != nil {
+		bodies, err := decodePublishBodies(c)
+		if err != nil {
 			return err
 		}
 		events := make([]command.PublishEvent, len(bodies))
@@ -62,8 +63,8 @@ func (s *server) publishEvents(c *fiber.Ctx) error {
 		}
 		return c.Status(fiber.StatusAccepted).JSON(publishedBatchJSON{IDs: ids})
 	}
-	var body publishBody
-	if err := decodeBody(c, &body); err != nil {
+	body, err := decodePublishBody(c)
+	if err != nil {
 		return err
 	}
 	id, _, err := s.Events.Publish(ctx, body.event(tenantID, communityID), caller)
@@ -98,4 +99,82 @@ func renameFields(err error, rename func(field string) string) error {
 		problems[i] = p
 	}
 	return &webhook.ValidationError{Problems: problems}
+}
+
+// decodePublishBody decodes the body of a single event. A body of the plain shape publishers send
+// is taken apart after one validating pass (publishBodyOf); any other goes through decodeBody,
+// which decodes it the same way or names what is wrong with it.
+func decodePublishBody(c *fiber.Ctx) (publishBody, error) {
+	if err := checkContentType(c); err != nil {
+		return publishBody{}, err
+	}
+	if raw := c.Body(); jsonwalk.Valid(raw) {
+		if b, ok := publishBodyOf(raw); ok {
+			return b, nil
+		}
+	}
+	var b publishBody
+	return b, decodeBody(c, &b)
+}
+
+// decodePublishBodies is decodePublishBody for a batch: an array of events.
+func decodePublishBodies(c *fiber.Ctx) ([]publishBody, error) {
+	if err := checkContentType(c); err != nil {
+		return nil, err
+	}
+	if raw := c.Body(); jsonwalk.Valid(raw) {
+		if items, ok := jsonwalk.Items(raw); ok {
+			bodies := make([]publishBody, len(items))
+			for i, item := range items {
+				if bodies[i], ok = publishBodyOf(item); !ok {
+					break
+				}
+			}
+			if ok {
+				return bodies, nil
+			}
+		}
+	}
+	var bodies []publishBody
+	return bodies, decodeBody(c, &bodies)
+}
+
+// publishBodyOf takes one event apart from valid JSON raw when it has the plain shape: an object of
+// publishBody's exact field names, each once, eventName and id strings. Such a body decodes with
+// encoding/json into exactly this (FuzzPublishBody holds it to that), and with no second parse.
+// ok is false for any other shape.
+func publishBodyOf(raw []byte) (b publishBody, ok bool) {
+	var seen [3]bool // eventName, payload, id: a repeated key is left to encoding/json
+	once := func(i int) bool {
+		if seen[i] {
+			return false
+		}
+		seen[i] = true
+		return true
+	}
+	ok = jsonwalk.Members(raw, func(key, value []byte) (ok bool) {
+		switch string(key) {
+		case "eventName":
+			if !once(0) {
+				return false
+			}
+			b.EventName, ok = jsonwalk.String(value)
+			return ok
+		case "payload":
+			// A copy, as encoding/json makes: the event outlives the request's body.
+			b.Payload = bytes.Clone(value)
+			return once(1)
+		case "id":
+			if !once(2) {
+				return false
+			}
+			b.ID, ok = jsonwalk.String(value)
+			return ok
+		}
+		return false
+	})
+	if !ok {
+		return publishBody{}, false
+	}
+	return b, true
 }

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/adapters/kosmoscrypto"
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // The request headers, as 1Kosmos names them. HTTP header names are case-insensitive.
@@ -296,9 +298,12 @@ type requestID struct {
 }
 
 func parseRequestID(plain []byte) (requestID, error) {
-	var rid requestID
-	if err := json.Unmarshal(plain, &rid); err != nil {
-		return requestID{}, reject(HeaderRequestID+` header: not the JSON {"ts","appid","uuid"}`, err)
+	rid, ok := plainRequestID(plain)
+	if !ok {
+		rid = requestID{}
+		if err := json.Unmarshal(plain, &rid); err != nil {
+			return requestID{}, reject(HeaderRequestID+` header: not the JSON {"ts","appid","uuid"}`, err)
+		}
 	}
 	switch {
 	case rid.TS == "":
@@ -311,6 +316,41 @@ func parseRequestID(plain []byte) (requestID, error) {
 		return requestID{}, reject(fmt.Sprintf("%s header: appid longer than %d characters", HeaderRequestID, maxAppIDLen), nil)
 	}
 	return rid, nil
+}
+
+// requestIDFields are requestid's keys, in the order of plainRequestID's fields.
+var requestIDFields = []string{"ts", "appid", "uuid"}
+
+// plainRequestID reads requestid's JSON when it has the plain shape clients send, in one quick
+// validating pass and a walk: an object of ts (a number), appid and uuid (strings), each once and
+// named exactly. ok is false for any other shape, which json.Unmarshal then reads (a ts in a string,
+// a key in another case, an unknown key, ...). FuzzPlainRequestID holds it to json.Unmarshal.
+func plainRequestID(plain []byte) (rid requestID, ok bool) {
+	if !jsonwalk.Valid(plain) {
+		return requestID{}, false
+	}
+	var seen [3]bool
+	ok = jsonwalk.Members(plain, func(key, value []byte) (ok bool) {
+		field := slices.Index(requestIDFields, string(key))
+		if field < 0 || seen[field] {
+			return false
+		}
+		seen[field] = true
+		switch field {
+		case 0:
+			if c := value[0]; c != '-' && (c < '0' || c > '9') {
+				return false
+			}
+			rid.TS = json.Number(value)
+			return true
+		case 1:
+			rid.AppID, ok = jsonwalk.String(value)
+		default:
+			rid.UUID, ok = jsonwalk.String(value)
+		}
+		return ok
+	})
+	return rid, ok
 }
 
 const nonceReason = "uuid must be 1 to 128 printable characters (a UUID, with or without hyphens, a ULID, ...)"

@@ -1,12 +1,15 @@
 package eventcodec
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // Sealer encrypts secrets bound to the record they belong to (associated data), so a ciphertext moved
@@ -60,7 +63,13 @@ func (c *Codec) Encode(stream string, id eventlog.EventID, e Event, md eventlog.
 			*field = sealed
 		}
 	}
-	data, err := json.Marshal(copied.Interface())
+	var data []byte
+	var err error
+	if p, ok := e.(publication.Published); ok {
+		data, err = encodePublished(p)
+	} else {
+		data, err = json.Marshal(copied.Interface())
+	}
 	if err != nil {
 		return eventlog.EventData{}, fmt.Errorf("eventcodec: encoding %s: %w", name, err)
 	}
@@ -89,6 +98,9 @@ func (c *Codec) DecodeMetadata(r eventlog.RecordedEvent) (eventlog.Metadata, err
 	if len(r.Metadata) == 0 {
 		return md, nil
 	}
+	if md, ok := decodeMetadata(r.Metadata); ok {
+		return md, nil
+	}
 	if err := json.Unmarshal(r.Metadata, &md); err != nil {
 		return md, fmt.Errorf("eventcodec: metadata of %s@%d: %w", r.Stream, r.Revision, err)
 	}
@@ -99,6 +111,11 @@ func (c *Codec) decode(r eventlog.RecordedEvent, open bool) (Event, error) {
 	t, ok := c.registry.typeOf(r.Type)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q in %s@%d", ErrUnknownType, r.Type, r.Stream, r.Revision)
+	}
+	if flat, ok := flatDecoders[t]; ok {
+		if e, ok := flat.decode(r.Data); ok {
+			return e, nil // no secrets to open
+		}
 	}
 	v := reflect.New(t)
 	if err := json.Unmarshal(r.Data, v.Interface()); err != nil {
@@ -114,4 +131,38 @@ func (c *Codec) decode(r eventlog.RecordedEvent, open bool) (Event, error) {
 		}
 	}
 	return v.Elem().Interface().(Event), nil
+}
+
+// payloadKey is how Marshal writes Published.Payload's key; a payload of 0 (zero) stands in for
+// the payload, so Marshal writes payloadMark.
+const payloadKey = `"payload":`
+
+var zero, payloadMark = json.RawMessage("0"), []byte(payloadKey + "0")
+
+// encodePublished is json.Marshal(p), byte for byte, without Marshal's pass over the payload (it
+// validates, compacts and escapes every json.RawMessage) when the payload is compact already, as
+// publication.Publish leaves it. The event is marshalled with 0 for its payload, which is then put
+// in its place: the only `"payload":0` in the output is the key's, since a string's quotes are
+// escaped inside it (\") and no other field is named payload. Every other field is marshalled as
+// ever, fields added later included.
+func encodePublished(p publication.Published) ([]byte, error) {
+	payload := p.Payload
+	if !jsonwalk.IsCompact(payload) {
+		return json.Marshal(p)
+	}
+	p.Payload = zero
+	marked, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	at := bytes.Index(marked, payloadMark)
+	if at < 0 {
+		p.Payload = payload
+		return json.Marshal(p) // the field was renamed: then this is only slower
+	}
+	at += len(payloadKey)
+	data := make([]byte, 0, len(marked)-1+len(payload))
+	data = append(data, marked[:at]...)
+	data = append(data, payload...)
+	return append(data, marked[at+1:]...), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -94,7 +95,7 @@ type failingSealer struct{ err error }
 func (f failingSealer) Seal(string, string) (string, error) { return "", f.err }
 func (f failingSealer) Open(string, string) (string, error) { return "", f.err }
 
-func newCodec(t *testing.T, sealer eventcodec.Sealer) *eventcodec.Codec {
+func newCodec(t testing.TB, sealer eventcodec.Sealer) *eventcodec.Codec {
 	t.Helper()
 	reg, err := eventcodec.NewRegistry(eventcodec.HookdEvents()...)
 	if err != nil {
@@ -715,5 +716,51 @@ func TestConcurrentUse(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestEncodePublishedIsMarshal: the log's bytes of a published event are json.Marshal's, whatever
+// its payload and fields hold, for encodePublished leaves the payload out of Marshal's pass.
+func TestEncodePublishedIsMarshal(t *testing.T) {
+	t.Parallel()
+	c := newCodec(t, xorSealer{})
+	base := publication.Published{EventID: "e1", TenantID: "t1", CommunityID: "c1", Name: "E_X", Publisher: "license:l1"}
+	for _, tt := range []struct {
+		name string
+		edit func(*publication.Published)
+	}{
+		{"compact payload", func(p *publication.Published) { p.Payload = []byte(`{"a":[1,{"b":"\u003c"}],"c":null}`) }},
+		{"payload with spaces", func(p *publication.Published) { p.Payload = []byte(`{ "a" : 1 }`) }},
+		{"payload with html", func(p *publication.Published) { p.Payload = []byte(`{"a":"<b>&"}`) }},
+		{"payload with a line separator", func(p *publication.Published) { p.Payload = []byte("{\"a\":\"\u2028\"}") }},
+		{"no payload", func(p *publication.Published) { p.Payload = nil }},
+		{"a payload mark in the fields", func(p *publication.Published) {
+			p.Name, p.Publisher, p.IdempotencyKey = `"payload":0`, `x","payload":0,"`, `\"payload\":0`
+			p.Payload = []byte(`{"payload":0}`)
+		}},
+		{"idempotency key", func(p *publication.Published) { p.IdempotencyKey = "k<1>"; p.Payload = []byte(`{}`) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := base
+			tt.edit(&p)
+			want, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := c.Encode(publication.Stream(p.EventID), eventID(1), p, testMetadata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(d.Data, want) {
+				t.Errorf("Encode wrote\n%s\njson.Marshal writes\n%s", d.Data, want)
+			}
+		})
+	}
+	// An invalid payload fails as Marshal fails.
+	p := base
+	p.Payload = []byte(`{"a":`)
+	if _, err := c.Encode(publication.Stream(p.EventID), eventID(1), p, testMetadata); err == nil {
+		t.Error("Encode of a payload that is not JSON succeeded")
 	}
 }
