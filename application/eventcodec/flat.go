@@ -83,7 +83,7 @@ func publishedFields(p *publication.Published) []flatField {
 		{"eventId", &p.EventID}, {"tenantId", &p.TenantID},
 		{"communityId", &p.CommunityID}, {"name", &p.Name},
 		{"payload", &p.Payload}, {"idempotencyKey", &p.IdempotencyKey},
-		{"publisher", &p.Publisher},
+		{"publisher", &p.Publisher}, {"deliveryIds", &p.DeliveryIDs},
 	}
 }
 
