@@ -33,6 +33,7 @@ func record(t *testing.T, e delivery.Event) eventlog.RecordedEvent {
 func TestDecodersMatchEncodingJSON(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("x", 3600))
+	v := &View{decoder: readmodeltest.Codec(t)}
 	for _, s := range awkward {
 		scheduled := delivery.Scheduled{DeliveryID: s, EventID: s + "e", WebhookID: s + "w", TenantID: "t", CommunityID: "c",
 			Name: "user.created", Body: s + `{"payload":"` + s + `"}`, ScheduledAt: at, PublishedAt: at,
@@ -54,7 +55,7 @@ func TestDecodersMatchEncodingJSON(t *testing.T) {
 			if err := json.Unmarshal(r.Data, &want); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := decodeAttempted(r); err != nil || !reflect.DeepEqual(got, want) {
+			if got, err := v.decodeAttempted(r); err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("decodeAttempted(%q) = %+v, %v; want %+v", r.Data, got, err, want)
 			}
 		}
@@ -75,7 +76,7 @@ func TestDecodersMatchEncodingJSON(t *testing.T) {
 			case delivery.Failed:
 				want = outcomeRow{deliveryID: d.DeliveryID, status: delivery.StatusFailed, reason: d.Reason, at: d.At}
 			}
-			got, err := decodeOutcome(r)
+			got, err := v.decodeOutcome(r)
 			if err != nil || !got.at.Equal(want.at) || got.deliveryID != want.deliveryID || got.status != want.status || got.reason != want.reason {
 				t.Errorf("decodeOutcome(%q) = %+v, %v; want %+v", r.Data, got, err, want)
 			}

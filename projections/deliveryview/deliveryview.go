@@ -146,7 +146,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				delivery.StatusScheduled.String(), at, r.Revision)
 		case delivery.EventAttempted:
 			var e delivery.Attempted
-			if e, err = decodeAttempted(r); err != nil {
+			if e, err = v.decodeAttempted(r); err != nil {
 				break
 			}
 			at := projections.FormatTime(e.At)
@@ -157,7 +157,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			// Without RetryAt, a Succeeded or Failed follows in the same append: when it comes next
 			// in the batch, one update records both.
 			if next, ok := outcomeOf(events, i); ok {
-				o, err := decodeOutcome(next)
+				o, err := v.decodeOutcome(next)
 				if err == nil {
 					i++
 					err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
@@ -181,7 +181,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				entry, e.Attempt, e.Status, e.ErrorClass, at, projections.FormatTime(due), at)
 		case delivery.EventSucceeded, delivery.EventFailed:
 			var o outcomeRow
-			if o, err = decodeOutcome(r); err != nil {
+			if o, err = v.decodeOutcome(r); err != nil {
 				break
 			}
 			err = update(ctx, stmts, d, r.Revision, o.deliveryID, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
