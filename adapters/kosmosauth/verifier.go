@@ -322,15 +322,12 @@ func parseRequestID(plain []byte) (requestID, error) {
 var requestIDFields = []string{"ts", "appid", "uuid"}
 
 // plainRequestID reads requestid's JSON when it has the plain shape clients send, in one quick
-// validating pass and a walk: an object of ts (a number), appid and uuid (strings), each once and
+// validating walk: an object of ts (a number), appid and uuid (strings), each once and
 // named exactly. ok is false for any other shape, which json.Unmarshal then reads (a ts in a string,
 // a key in another case, an unknown key, ...). FuzzPlainRequestID holds it to json.Unmarshal.
 func plainRequestID(plain []byte) (rid requestID, ok bool) {
-	if !jsonwalk.Valid(plain) {
-		return requestID{}, false
-	}
 	var seen [3]bool
-	ok = jsonwalk.Members(plain, func(key, value []byte) (ok bool) {
+	ok = jsonwalk.ValidMembers(plain, func(key, value []byte) (ok bool) {
 		field := slices.Index(requestIDFields, string(key))
 		if field < 0 || seen[field] {
 			return false

@@ -14,7 +14,7 @@ import (
 )
 
 // The decoders below read the records every delivery reads several times (its published event,
-// its attempts and outcome, and every record's metadata) in one quick validating pass and a walk,
+// its attempts and outcome, and every record's metadata) in one validating walk (jsonwalk.ValidMembers),
 // where json.Unmarshal validates, then decodes by reflection. They take only the plain shape hookd
 // writes: an object of the type's exact field names, each once, each value of its field's JSON
 // kind (a string for a string, an integer for an int, true or false, a time's string). Anything
@@ -31,11 +31,8 @@ type flatField struct {
 // decodeFlat reads raw into fields after checking that it is valid JSON and that every key is one
 // of the fields', once.
 func decodeFlat(raw []byte, fields []flatField) bool {
-	if !jsonwalk.Valid(raw) {
-		return false
-	}
 	var seen uint64
-	return jsonwalk.Members(raw, func(key, value []byte) bool {
+	return jsonwalk.ValidMembers(raw, func(key, value []byte) bool {
 		for i, f := range fields {
 			if f.name == string(key) {
 				if seen&(1<<i) != 0 {

@@ -18,6 +18,19 @@ func Valid(b []byte) bool {
 	return ok && skipSpace(b, end) == len(b)
 }
 
+// ValidMembers is Valid(raw) && Members(raw, f), in one pass: it returns false when raw is not
+// valid JSON, not an object, or f returned false. f sees only members checked already, but it may
+// have seen some before a later byte makes raw invalid: what it read counts only when ValidMembers
+// returns true.
+func ValidMembers(raw []byte, f func(key, value []byte) bool) bool {
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '{' {
+		return false
+	}
+	end, ok := checker{}.object(raw, i, 0, func(key, value []byte) bool { return f(unquoteKey(key), value) })
+	return ok && skipSpace(raw, end) == len(raw)
+}
+
 // checker checks JSON values; compact refuses what IsCompact refuses, else it is json.Valid.
 type checker struct{ compact bool }
 
@@ -42,39 +55,7 @@ func (ch checker) value(b []byte, i, depth int) (int, bool) {
 	case c == '"':
 		return ch.string(b, i)
 	case c == '{':
-		if depth++; depth > maxDepth {
-			return i, false
-		}
-		i = ch.space(b, i+1)
-		if i < len(b) && b[i] == '}' {
-			return i + 1, true
-		}
-		for {
-			if i >= len(b) || b[i] != '"' {
-				return i, false
-			}
-			var ok bool
-			if i, ok = ch.string(b, i); !ok {
-				return i, false
-			}
-			if i = ch.space(b, i); i >= len(b) || b[i] != ':' {
-				return i, false
-			}
-			if i, ok = ch.value(b, ch.space(b, i+1), depth); !ok {
-				return i, false
-			}
-			if i = ch.space(b, i); i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = ch.space(b, i+1)
-			case '}':
-				return i + 1, true
-			default:
-				return i, false
-			}
-		}
+		return ch.object(b, i, depth, nil)
 	case c == '[':
 		if depth++; depth > maxDepth {
 			return i, false
@@ -84,20 +65,12 @@ func (ch checker) value(b []byte, i, depth int) (int, bool) {
 			return i + 1, true
 		}
 		for {
-			var ok bool
+			var ok, more bool
 			if i, ok = ch.value(b, i, depth); !ok {
 				return i, false
 			}
-			if i = ch.space(b, i); i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = ch.space(b, i+1)
-			case ']':
-				return i + 1, true
-			default:
-				return i, false
+			if i, more, ok = ch.next(b, i, ']'); !ok || !more {
+				return i, ok
 			}
 		}
 	case c == '-' || ('0' <= c && c <= '9'):
@@ -110,6 +83,57 @@ func (ch checker) value(b []byte, i, depth int) (int, bool) {
 		return literal(b, i, "null")
 	}
 	return i, false
+}
+
+// object checks the object whose '{' is at b[i] and returns the index after it. When member is
+// not nil, it is called with each member's key (quoted, as it stands) and value once both are
+// checked, and the check stops when it returns false.
+func (ch checker) object(b []byte, i, depth int, member func(key, value []byte) bool) (int, bool) {
+	if depth++; depth > maxDepth {
+		return i, false
+	}
+	i = ch.space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		key := i
+		var ok, more bool
+		if i, ok = ch.string(b, i); !ok {
+			return i, false
+		}
+		keyEnd := i
+		if i = ch.space(b, i); i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		start := ch.space(b, i+1)
+		if i, ok = ch.value(b, start, depth); !ok {
+			return i, false
+		}
+		if member != nil && !member(b[key:keyEnd], b[start:i]) {
+			return i, false
+		}
+		if i, more, ok = ch.next(b, i, '}'); !ok || !more {
+			return i, ok
+		}
+	}
+}
+
+// next reads what follows a member or an item that ends at b[i]: a ',' and another (more, and the
+// index of the next), or the object's or array's closing byte (the index after it).
+func (ch checker) next(b []byte, i int, closing byte) (next int, more, ok bool) {
+	if i = ch.space(b, i); i < len(b) {
+		switch b[i] {
+		case ',':
+			return ch.space(b, i+1), true, true
+		case closing:
+			return i + 1, false, true
+		}
+	}
+	return i, false, false
 }
 
 func literal(b []byte, i int, word string) (int, bool) {

@@ -3,6 +3,7 @@ package jsonwalk
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,17 +29,27 @@ func FuzzIsCompact(f *testing.F) {
 	})
 }
 
-// FuzzValid holds Valid to json.Valid.
+// FuzzValid holds Valid to json.Valid, and ValidMembers to Valid and Members: the same answer and,
+// when true, the same members.
 func FuzzValid(f *testing.F) {
 	for _, seed := range []string{
 		` { "a" : [ 1 , true , null , { } , [ ] ] } `, "\t\"<&>\u2028\"\n", `{"a":1,}`, `[1 2]`, `{"a" 1}`, `-`, `1e`,
-		`{"a":"\u00zz"}`, " ", "", `"\u0001"`, `[` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `]`,
+		`{"a":"\u00zz"}`, " ", "", `{"a":1,"b":[}`, `{"a":"x" `, `"\u0001"`, `[` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `]`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if got, want := Valid(raw), json.Valid(raw); got != want {
-			t.Fatalf("Valid(%q) = %v, json.Valid says %v", raw, got, want)
+		valid := json.Valid(raw)
+		if got := Valid(raw); got != valid {
+			t.Fatalf("Valid(%q) = %v, json.Valid says %v", raw, got, valid)
+		}
+		var got, want [][]byte
+		collect := func(into *[][]byte) func(key, value []byte) bool {
+			return func(key, value []byte) bool { *into = append(*into, key, value); return true }
+		}
+		ok := ValidMembers(raw, collect(&got))
+		if wantOK := valid && Members(raw, collect(&want)); ok != wantOK || ok && !slices.EqualFunc(got, want, bytes.Equal) {
+			t.Fatalf("ValidMembers(%q) = %v, %q; Valid and Members give %v, %q", raw, ok, got, wantOK, want)
 		}
 	})
 }

@@ -148,7 +148,7 @@ func unquoteKey(quoted []byte) []byte {
 // String is the string a valid JSON value stands for, as encoding/json decodes it; ok is false when
 // the value is not a string. The escapes of one character (\" \n ...) and valid UTF-8 are read
 // here; a string with a \u escape or invalid UTF-8 is left to encoding/json.
-func String(value []byte) (s string, ok bool) {
+func String(value []byte) (string, bool) {
 	if len(value) == 0 || value[0] != '"' {
 		return "", false
 	}
@@ -166,6 +166,12 @@ func String(value []byte) (s string, ok bool) {
 	if out, ok := unescape(inner); ok {
 		return string(out), true
 	}
+	return unmarshalString(value)
+}
+
+// unmarshalString is json.Unmarshal into a string, apart from String so that String's result
+// does not move to the heap for the &s it needs.
+func unmarshalString(value []byte) (s string, ok bool) {
 	return s, json.Unmarshal(value, &s) == nil
 }
 

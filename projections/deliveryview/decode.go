@@ -41,11 +41,8 @@ type scheduledRow struct {
 // decodeScheduled reads the scheduledRow of a DeliveryScheduled record.
 func decodeScheduled(r eventlog.RecordedEvent) (scheduledRow, error) {
 	var e scheduledRow
-	if !jsonwalk.Valid(r.Data) {
-		return e, fmt.Errorf("decoding %s@%d (%s): %w", r.Stream, r.Revision, r.Type, errMalformed)
-	}
 	var err error
-	object := jsonwalk.Members(r.Data, func(key, value []byte) bool {
+	object := jsonwalk.ValidMembers(r.Data, func(key, value []byte) bool {
 		switch string(key) {
 		case "deliveryId":
 			err = setString(&e.DeliveryID, value)
