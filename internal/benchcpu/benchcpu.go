@@ -1,9 +1,12 @@
-// Package benchcpu reports the CPU time a benchmark spends per operation. On a machine whose cores
-// are shared, ns/op (wall time) measures the neighbours as much as the code; the process's CPU
-// time does not.
+// Package benchcpu reports what a benchmark costs the process rather than how long it took: the
+// CPU time it spends per operation and the bytes it writes. On a machine whose cores are shared,
+// ns/op (wall time) measures the neighbours as much as the code; the process's own counters do not.
 package benchcpu
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,4 +32,26 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// IO is the counter field of /proc/self/io: "write_bytes" is what the process has had written to
+// disk (pages it dirtied in the page cache: WAL frames and checkpoints), "wchar" all that its write
+// calls passed. A benchmark is skipped where the file does not exist.
+func IO(b *testing.B, field string) int64 {
+	b.Helper()
+	io, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skipf("no /proc/self/io: %v", err)
+	}
+	for line := range strings.Lines(string(io)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+": "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatalf("no %s in /proc/self/io", field)
+	return 0
 }

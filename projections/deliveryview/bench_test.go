@@ -1,15 +1,10 @@
 package deliveryview_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +12,7 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/benchcpu"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 )
@@ -32,11 +28,23 @@ import (
 // The stream is serve's at `-c 64`, as the deliveries read model is handed it: batches of about 75
 // events, each with 25 deliveries scheduled (a 1.5 KB body each) and the attempts and outcomes of
 // the 25 scheduled in the batch before; every 20th delivery's first attempt gets a 503 and a retry,
-// which succeeds two batches later. Run it at the size of a 30 s end-to-end run:
+// which succeeds two batches later. Its deliveries are named as events published before ordered ids
+// name them (ids=uuidv5, delivery.ID), or as hookd names them now (ids=ordered, delivery.OrderedID):
+// the unique index on ids takes the first at random leaves, the second in order. Run it at the size
+// of a 30 s end-to-end run:
 //
 //	go test -run '^$' -bench BenchmarkApply -benchtime 20000x -count 3 ./projections/deliveryview/
 func BenchmarkApply(b *testing.B) {
-	batches := deliveryStream(b, b.N, 25, func(int) string { return "" })
+	for _, ids := range []struct {
+		name    string
+		ordered bool
+	}{{"uuidv5", false}, {"ordered", true}} {
+		b.Run("ids="+ids.name, func(b *testing.B) { benchmarkApply(b, ids.ordered) })
+	}
+}
+
+func benchmarkApply(b *testing.B, ordered bool) {
+	batches := deliveryStream(b, b.N, 25, ordered, func(int) string { return "" })
 	db, err := readmodeldb.OpenWriter(filepath.Join(b.TempDir(), "readmodels.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -58,8 +66,9 @@ func BenchmarkApply(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	disk, wrote, cpu := procIO(b, "write_bytes"), procIO(b, "wchar"), cpuTime(b)
+	disk, wrote := benchcpu.IO(b, "write_bytes"), benchcpu.IO(b, "wchar")
 	b.ResetTimer()
+	stop := benchcpu.Start(b)
 	for _, batch := range batches {
 		tx, err := db.Begin()
 		if err != nil {
@@ -77,9 +86,9 @@ func BenchmarkApply(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
-	b.ReportMetric(float64(procIO(b, "write_bytes")-disk)/float64(b.N), "disk-B/op")
-	b.ReportMetric(float64(procIO(b, "wchar")-wrote)/float64(b.N), "wchar-B/op")
+	stop()
+	b.ReportMetric(float64(benchcpu.IO(b, "write_bytes")-disk)/float64(b.N), "disk-B/op")
+	b.ReportMetric(float64(benchcpu.IO(b, "wchar")-wrote)/float64(b.N), "wchar-B/op")
 }
 
 // BenchmarkFetch measures the delivery log's queries on 20,000 deliveries of one community (64
@@ -91,7 +100,7 @@ func BenchmarkApply(b *testing.B) {
 func BenchmarkFetch(b *testing.B) {
 	const deliveries = 20_000
 	long := strings.Repeat(`<p class="error">Service Unavailable</p>`, 4096/40+1)[:4096]
-	batches := deliveryStream(b, deliveries, 25, func(i int) string {
+	batches := deliveryStream(b, deliveries, 25, false, func(i int) string {
 		if i%4 == 0 {
 			return long
 		}
@@ -117,31 +126,32 @@ func BenchmarkFetch(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			q := deliveryview.FetchQuery{TenantID: "tenant", CommunityID: "community", WebhookID: bc.webhook, PageIndex: bc.index, PageSize: 25}
-			cpu := cpuTime(b)
+			stop := benchcpu.Start(b)
 			for b.Loop() {
 				page, err := v.Fetch(ctx, q)
 				if err != nil || len(page.Items) == 0 {
 					b.Fatalf("page: %d items, %v", len(page.Items), err)
 				}
 			}
-			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+			stop()
 		})
 	}
 	b.Run("get", func(b *testing.B) {
-		i, cpu := 0, cpuTime(b)
+		i, stop := 0, benchcpu.Start(b)
 		for b.Loop() {
 			if _, err := v.Get(ctx, "tenant", "community", ids[i%len(ids)]); err != nil {
 				b.Fatal(err)
 			}
 			i++
 		}
-		b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+		stop()
 	})
 }
 
 // deliveryStream returns the records of n deliveries in batches as BenchmarkApply describes, groups
-// of per deliveries at a time, the first attempt of delivery i answered with excerpt(i).
-func deliveryStream(tb testing.TB, n, per int, excerpt func(i int) string) [][]eventlog.RecordedEvent {
+// of per deliveries at a time, named by delivery.OrderedID when ordered, the first attempt of
+// delivery i answered with excerpt(i).
+func deliveryStream(tb testing.TB, n, per int, ordered bool, excerpt func(i int) string) [][]eventlog.RecordedEvent {
 	tb.Helper()
 	l := newLog(tb)
 	body := `{"version":1,"event":"user.created","payload":{"data":"` + strings.Repeat("x", 1450) + `"}}`
@@ -157,10 +167,14 @@ func deliveryStream(tb testing.TB, n, per int, excerpt func(i int) string) [][]e
 		var batch []eventlog.RecordedEvent
 		at := t0.Add(time.Duration(start) * time.Millisecond)
 		for i := start; i < min(start+per, n); i++ {
-			d, err := delivery.Schedule(delivery.Scheduling{
+			s := delivery.Scheduling{
 				EventID: fmt.Sprintf("event-%d", i), WebhookID: fmt.Sprintf("webhook-%d", i%64), TenantID: "tenant",
 				CommunityID: "community", EventName: "user.created", Body: body, Settings: settings, At: at,
-			})
+			}
+			if ordered { // an ordered id is led by the publication's time
+				s.PublishedAt, s.OrderedID = at, true
+			}
+			d, err := delivery.Schedule(s)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -187,33 +201,4 @@ func deliveryStream(tb testing.TB, n, per int, excerpt func(i int) string) [][]e
 		}
 	}
 	return batches
-}
-
-// cpuTime is the CPU the process has spent, user and system.
-func cpuTime(tb testing.TB) time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-}
-
-// procIO is the counter field of /proc/self/io.
-func procIO(tb testing.TB, field string) int64 {
-	raw, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := bufio.NewScanner(bytes.NewReader(raw))
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), field+": "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return n
-		}
-	}
-	tb.Fatalf("no %s in /proc/self/io", field)
-	return 0
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/adapters/eventstore/sqlitestore"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/internal/benchcpu"
 )
 
 // BenchmarkLogBytesPerDelivery measures the bytes the log alone writes to disk per delivery
@@ -76,7 +77,7 @@ func BenchmarkLogBytesPerDelivery(b *testing.B) {
 		wg.Wait()
 
 		var delivered atomic.Int64
-		before := writeBytes(b)
+		before := benchcpu.IO(b, "write_bytes")
 		start := time.Now()
 		deadline := start.Add(15 * time.Second)
 		b.ResetTimer()
@@ -100,27 +101,7 @@ func BenchmarkLogBytesPerDelivery(b *testing.B) {
 		wg.Wait()
 		b.StopTimer()
 		n, took := delivered.Load(), time.Since(start)
-		b.ReportMetric(float64(writeBytes(b)-before)/float64(n), "B/delivery")
+		b.ReportMetric(float64(benchcpu.IO(b, "write_bytes")-before)/float64(n), "B/delivery")
 		b.ReportMetric(float64(n)/took.Seconds(), "deliveries/s")
 	}
-}
-
-// writeBytes is this process's write_bytes: what it has had written to disk.
-func writeBytes(b *testing.B) int64 {
-	b.Helper()
-	io, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		b.Skipf("no /proc/self/io: %v", err)
-	}
-	for line := range strings.Lines(string(io)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "write_bytes: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Fatal("no write_bytes in /proc/self/io")
-	return 0
 }
