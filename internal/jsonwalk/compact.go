@@ -57,22 +57,14 @@ func (ch checker) value(b []byte, i, depth int) (int, bool) {
 	case c == '{':
 		return ch.object(b, i, depth, nil)
 	case c == '[':
-		if depth++; depth > maxDepth {
-			return i, false
-		}
-		i = ch.space(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return i + 1, true
-		}
-		for {
-			var ok, more bool
+		var more, ok bool
+		depth++
+		for i, more, ok = ch.open(b, i, depth, ']'); more; i, more, ok = ch.next(b, i, ']') {
 			if i, ok = ch.value(b, i, depth); !ok {
 				return i, false
 			}
-			if i, more, ok = ch.next(b, i, ']'); !ok || !more {
-				return i, ok
-			}
 		}
+		return i, ok
 	case c == '-' || ('0' <= c && c <= '9'):
 		return number(b, i)
 	case c == 't':
@@ -89,19 +81,13 @@ func (ch checker) value(b []byte, i, depth int) (int, bool) {
 // not nil, it is called with each member's key (quoted, as it stands) and value once both are
 // checked, and the check stops when it returns false.
 func (ch checker) object(b []byte, i, depth int, member func(key, value []byte) bool) (int, bool) {
-	if depth++; depth > maxDepth {
-		return i, false
-	}
-	i = ch.space(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, true
-	}
-	for {
+	var more, ok bool
+	depth++
+	for i, more, ok = ch.open(b, i, depth, '}'); more; i, more, ok = ch.next(b, i, '}') {
 		if i >= len(b) || b[i] != '"' {
 			return i, false
 		}
 		key := i
-		var ok, more bool
 		if i, ok = ch.string(b, i); !ok {
 			return i, false
 		}
@@ -116,10 +102,21 @@ func (ch checker) object(b []byte, i, depth int, member func(key, value []byte) 
 		if member != nil && !member(b[key:keyEnd], b[start:i]) {
 			return i, false
 		}
-		if i, more, ok = ch.next(b, i, '}'); !ok || !more {
-			return i, ok
-		}
 	}
+	return i, ok
+}
+
+// open reads the '{' or '[' at b[i] that opens an object or array at depth, and what follows: the
+// first member or item (more, and its index) or the closing byte of an empty one (the index after
+// it). ok is false deeper than maxDepth.
+func (ch checker) open(b []byte, i, depth int, closing byte) (next int, more, ok bool) {
+	if depth > maxDepth {
+		return i, false, false
+	}
+	if i = ch.space(b, i+1); i < len(b) && b[i] == closing {
+		return i + 1, false, true
+	}
+	return i, true, true
 }
 
 // next reads what follows a member or an item that ends at b[i]: a ',' and another (more, and the
