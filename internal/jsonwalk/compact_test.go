@@ -12,13 +12,11 @@ import (
 // json.RawMessage, writes back byte for byte; and valid JSON that Marshal writes back unchanged is
 // accepted (nesting within encoding/json's bound).
 func FuzzIsCompact(f *testing.F) {
-	for _, seed := range []string{
+	seed(f,
 		`{}`, `[]`, `0`, `-0.5e+10`, `"a"`, `{"a":[1,true,false,null,{"b":"\u00e9\n\\\""}]}`, `{"a": 1}`,
 		`"<"`, `"\u003c"`, "\"\u2028\"", "\"\xe2\x80\"", "\"\xff\"", `01`, `1.`, `[1,]`, `{"a":1,}`, `tru`,
-		`"\u12g4"`, "\"\x7f\"", `[` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `]`, `1 `, ` 1`,
-	} {
-		f.Add([]byte(seed))
-	}
+		`"\u12g4"`, "\"\x7f\"", `[`+strings.Repeat(`[`, 20)+strings.Repeat(`]`, 20)+`]`, `1 `, ` 1`,
+	)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		got := IsCompact(raw)
 		marshalled, err := json.Marshal(json.RawMessage(raw))
@@ -32,12 +30,10 @@ func FuzzIsCompact(f *testing.F) {
 // FuzzValid holds Valid to json.Valid, and ValidMembers to Valid and Members: the same answer and,
 // when true, the same members.
 func FuzzValid(f *testing.F) {
-	for _, seed := range []string{
+	seed(f,
 		` { "a" : [ 1 , true , null , { } , [ ] ] } `, "\t\"<&>\u2028\"\n", `{"a":1,}`, `[1 2]`, `{"a" 1}`, `-`, `1e`,
-		`{"a":"\u00zz"}`, " ", "", `{"a":1,"b":[}`, `{"a":"x" `, `"\u0001"`, `[` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `]`,
-	} {
-		f.Add([]byte(seed))
-	}
+		`{"a":"\u00zz"}`, " ", "", `{"a":1,"b":[}`, `{"a":"x" `, `"\u0001"`, `[`+strings.Repeat(`[`, 20)+strings.Repeat(`]`, 20)+`]`,
+	)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		valid := json.Valid(raw)
 		if got := Valid(raw); got != valid {

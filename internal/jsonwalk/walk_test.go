@@ -10,13 +10,11 @@ import (
 // FuzzWalk holds Object and Items to what encoding/json gives for every valid JSON
 // value: the same members (the last of duplicate keys winning) with the same bytes, the same items.
 func FuzzWalk(f *testing.F) {
-	for _, seed := range []string{
+	seed(f,
 		`{}`, `[]`, ` { "a" : 1 , "b":[1, {"c":"}"}] ,"a":"\"x\\"} `, `[1,"a",{"b":null}, [ ] ,true,-1.5e3]`,
 		`{"eventName":"E","payload":{"x":"<&>"},"id":"k"}`, `{"\u0061b":1,"é":2,"\ud800":3}`, `null`, `"s"`,
 		`{"a":{"b":{"c":[[{"d":"]"}]]}}}`, "{\"\xff\":1}", `[ "\\", "\"" ]`,
-	} {
-		f.Add([]byte(seed))
-	}
+	)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if !json.Valid(raw) {
 			return
@@ -46,9 +44,7 @@ func FuzzWalk(f *testing.F) {
 
 // FuzzString holds String to json.Unmarshal into a string.
 func FuzzString(f *testing.F) {
-	for _, seed := range []string{`"a"`, `"\"x\"\\\/\b\f\n\r\t"`, `"\u00e9"`, "\"é\"", "\"\xff\"", `"\ud800"`, `1`, `null`, `{"a":1}`} {
-		f.Add([]byte(seed))
-	}
+	seed(f, `"a"`, `"\"x\"\\\/\b\f\n\r\t"`, `"\u00e9"`, "\"é\"", "\"\xff\"", `"\ud800"`, `1`, `null`, `{"a":1}`)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if !json.Valid(raw) {
 			return
@@ -60,4 +56,11 @@ func FuzzString(f *testing.F) {
 			t.Fatalf("String(%q) = %q, %v; json.Unmarshal gives %q, %v", raw, got, ok, want, wantOK)
 		}
 	})
+}
+
+// seed adds each of seeds to f's corpus.
+func seed(f *testing.F, seeds ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
 }
