@@ -21,6 +21,7 @@ BENCH_CLUSTER_FLAGS ?= -nodes 3 -rate 500 -duration 30s
 # take about 10 to 20 s each on this 2-core machine.
 FUZZ_BODY_EXECS ?= 150000x
 FUZZ_AUTH_EXECS ?= 150000x
+FUZZ_DECODE_EXECS ?= 100000x
 
 .PHONY: run build test fuzz bench bench-delivery bench-e2e bench-cluster receiving-examples lint fmt clean
 
@@ -35,10 +36,12 @@ test: fuzz
 
 # Fuzz where input crosses a trust boundary, beyond the seed corpora that every `go test` runs (one
 # -fuzz target per run): whatever publish accepts, the body builder delivers as JSON.parse reads it;
-# whatever authentication headers anyone sends, Verify accepts only what the API relies on.
+# whatever authentication headers anyone sends, Verify accepts only what the API relies on; whatever
+# body a publisher sends, the quick decode of the plain shape reads it as the strict decode does.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPublishedPayloadBody$$' -fuzztime $(FUZZ_BODY_EXECS) ./adapters/webhooksig/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZ_AUTH_EXECS) ./adapters/kosmosauth/
+	$(GO) test -run '^$$' -fuzz '^FuzzPublishBody$$' -fuzztime $(FUZZ_DECODE_EXECS) ./adapters/httpapi/
 
 bench:
 	HOOKD_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...
