@@ -80,7 +80,7 @@ func (w *writer) run(ctx context.Context) {
 				return
 			case req = <-w.queue:
 			case w.job = <-w.jobs:
-				w.pace = jobPace{last: time.Now()}
+				w.pace = jobPace{next: time.Now()}
 				continue
 			}
 		case wait > 0:
@@ -118,11 +118,13 @@ func (w *writer) run(ctx context.Context) {
 		if w.job == nil {
 			select {
 			case w.job = <-w.jobs:
-				w.pace = jobPace{last: time.Now()}
+				w.pace = jobPace{next: time.Now()}
 			default:
 			}
 		}
-		w.commit(ctx, batch)
+		if len(batch) > 0 {
+			w.commit(ctx, batch)
+		}
 	}
 }
 
@@ -137,10 +139,10 @@ func (w *writer) run(ctx context.Context) {
 // (yield), which then joins the step's transaction: so an append waits for the statement in
 // progress and for a commit of at most maxStep of the job's work, never for a commit of its own
 // behind the job's. Between steps the writer rests (jobPace), which bounds the share of the disk
-// the job takes and how often an append meets a step. Only when appends keep the queue full for
-// starveAfter does a step (of at least stepBudget, as long as the batch's own statements took)
-// ride with an append batch, after its appends, so that the job still progresses on a writer
-// that never idles.
+// the job takes and how often an append meets a step. Only when appends have kept the job from a
+// step it was due for starveAfter does a step (of at least stepBudget, as long as the batch's own
+// statements took) ride with an append batch, after its appends, so that the job still
+// progresses on a writer that never idles.
 type writeJob struct {
 	step func(ctx context.Context, conn *sql.Conn, budget time.Duration, yield func() bool) (finished bool, err error)
 	done chan error
@@ -158,8 +160,8 @@ const (
 	// the next step alone waits restFactor times as long, so the job takes at most about a
 	// quarter of an idle writer's time (and of the disk's).
 	restFactor = 3
-	// starveAfter is how long the appends may keep the job from a step alone before a step rides
-	// with a batch; stepBudget is the least such a step gets.
+	// starveAfter is how long the appends may keep the job from a step it is due before a step
+	// rides with a batch; stepBudget is the least such a step gets.
 	starveAfter = 50 * time.Millisecond
 	stepBudget  = time.Millisecond
 	// checkpointFrames: while it holds a job, the writer copies the WAL back into the file
@@ -171,22 +173,19 @@ const (
 
 // jobPace is when the job held may take its next step.
 type jobPace struct {
-	// next is the earliest start of a step alone; last is when the last step ended.
-	next, last time.Time
+	// next is the earliest start of a step alone.
+	next time.Time
 }
 
 // wait is how long the writer should wait for the next step alone; zero or less: none.
 func (p jobPace) wait(now time.Time) time.Duration { return p.next.Sub(now) }
 
-// starved says whether the job has gone without a step for starveAfter.
-func (p jobPace) starved(now time.Time) bool {
-	return !p.last.IsZero() && now.Sub(p.last) >= starveAfter
-}
+// starved says whether the job has been due a step for starveAfter: a job resting is not starved.
+func (p jobPace) starved(now time.Time) bool { return now.Sub(p.next) >= starveAfter }
 
 // stepped records a transaction that carried a step, from began to ended: the next step alone
 // waits restFactor times as long.
 func (p *jobPace) stepped(began, ended time.Time) {
-	p.last = ended
 	p.next = ended.Add(restFactor * ended.Sub(began))
 }
 
