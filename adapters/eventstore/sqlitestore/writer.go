@@ -40,10 +40,6 @@ type writer struct {
 	// job, and runs it in small steps while no append is queued (see writeJob).
 	jobs chan *writeJob
 	job  *writeJob
-	// pace says when the job's next step may start and whether it is starved; rest wakes the
-	// writer for it.
-	pace jobPace
-	rest *time.Timer
 	// checkpointed is how many pages the connection had written (its WAL frames) when the writer
 	// last checkpointed while holding a job.
 	checkpointed int
@@ -68,11 +64,9 @@ type writer struct {
 // values only: a batch that has begun is always finished.
 func (w *writer) run(ctx context.Context) {
 	defer close(w.stopped)
-	w.rest = time.NewTimer(time.Hour)
-	w.rest.Stop()
 	for {
 		var req *appendRequest
-		switch wait := w.pace.wait(time.Now()); {
+		switch {
 		case w.job == nil:
 			select {
 			case <-w.closing:
@@ -80,18 +74,6 @@ func (w *writer) run(ctx context.Context) {
 				return
 			case req = <-w.queue:
 			case w.job = <-w.jobs:
-				w.pace = jobPace{next: time.Now()}
-				continue
-			}
-		case wait > 0:
-			w.rest.Reset(wait)
-			select {
-			case <-w.closing:
-				w.fail()
-				return
-			case req = <-w.queue:
-				w.rest.Stop()
-			case <-w.rest.C:
 				continue
 			}
 		default:
@@ -118,7 +100,6 @@ func (w *writer) run(ctx context.Context) {
 		if w.job == nil {
 			select {
 			case w.job = <-w.jobs:
-				w.pace = jobPace{next: time.Now()}
 			default:
 			}
 		}
@@ -135,59 +116,35 @@ func (w *writer) run(ctx context.Context) {
 // the error. done receives the job's result (buffered, so that a caller that stopped waiting does
 // not hold the writer).
 //
-// A step starts only while no append is queued, and stops at the first append that arrives
-// (yield), which then joins the step's transaction: so an append waits for the statement in
-// progress and for a commit of at most maxStep of the job's work, never for a commit of its own
-// behind the job's. Between steps the writer rests (jobPace), which bounds the share of the disk
-// the job takes and how often an append meets a step. Only when appends have kept the job from a
-// step it was due for starveAfter does a step (of at least stepBudget, as long as the batch's own
-// statements took) ride with an append batch, after its appends, so that the job still
-// progresses on a writer that never idles.
+// While no append is queued, a step starts alone and stops, once it has worked minStep, at the
+// first append that arrives, which then joins the step's transaction: so an append waits for at
+// most minStep and the statement in progress, and for one commit with at most maxStep of the
+// job's work, never for a commit of the job's own before its own. A batch of appends that finds
+// no step in progress carries one after its appends, as long as they took (stepBudget to
+// maxStep), so that the job keeps up with appends on a writer that never idles.
 type writeJob struct {
 	step func(ctx context.Context, conn *sql.Conn, budget time.Duration, yield func() bool) (finished bool, err error)
 	done chan error
 }
 
-// How a job is paced. Measured with BenchmarkDeleteExpiredDeliveries (docs/benchmarks.md,
+// The bounds of a job's steps. Measured with BenchmarkDeleteExpiredDeliveries (docs/benchmarks.md,
 // "Retention"): the appends' waits during deletes are commits made larger by the job's pages and
-// checkpoints of the pages the job dirties, so the job works in small pieces, leaves the disk to the
-// appends most of the time, and checkpoints in small pieces itself.
+// checkpoints of the pages the job dirties, so steps are small and the writer checkpoints in small
+// pieces itself.
 const (
-	// maxStep is the most a step works: what an append arriving during a step waits for at worst,
-	// besides the commit the two then share.
+	// minStep is how long a step alone works before it yields to an append, maxStep the most any
+	// step works. A step of one stream, a commit each, trailed the appends under -race
+	// (TestRetentionKeepsTheDataDirectoryAtAPlateau).
+	minStep = time.Millisecond
 	maxStep = 2 * time.Millisecond
-	// restFactor: after a transaction that carried a step (and the checkpoint after it, if any),
-	// the next step alone waits restFactor times as long, so the job takes at most about a
-	// quarter of an idle writer's time (and of the disk's).
-	restFactor = 3
-	// starveAfter is how long the appends may keep the job from a step it is due before a step
-	// rides with a batch; stepBudget is the least such a step gets.
-	starveAfter = 50 * time.Millisecond
-	stepBudget  = time.Millisecond
+	// stepBudget is the least a step carried by an append batch gets.
+	stepBudget = time.Millisecond
 	// checkpointFrames: while it holds a job, the writer copies the WAL back into the file
 	// (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many pages since it last
 	// did and no append is waiting, so that SQLite's automatic checkpoint (10,000 pages, tens to
 	// hundreds of milliseconds inside some append's commit) does not come due during deletes.
 	checkpointFrames = 1000
 )
-
-// jobPace is when the job held may take its next step.
-type jobPace struct {
-	// next is the earliest start of a step alone.
-	next time.Time
-}
-
-// wait is how long the writer should wait for the next step alone; zero or less: none.
-func (p jobPace) wait(now time.Time) time.Duration { return p.next.Sub(now) }
-
-// starved says whether the job has been due a step for starveAfter: a job resting is not starved.
-func (p jobPace) starved(now time.Time) bool { return now.Sub(p.next) >= starveAfter }
-
-// stepped records a transaction that carried a step, from began to ended: the next step alone
-// waits restFactor times as long.
-func (p *jobPace) stepped(began, ended time.Time) {
-	p.next = ended.Add(restFactor * ended.Sub(began))
-}
 
 // end answers the job the writer holds with err and lets it go.
 func (w *writer) end(err error) {
@@ -310,14 +267,10 @@ func (w *writer) linger(batch []*appendRequest) []*appendRequest {
 // during it.
 func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	var step jobStep
-	began := time.Now()
 	batch, outcomes, written, err := w.write(ctx, batch, &step)
 	if step.ran {
 		// After the batch is answered: its appends do not wait for the checkpoint.
-		defer func() {
-			w.checkpoint(ctx)
-			w.pace.stepped(began, time.Now())
-		}()
+		defer w.checkpoint(ctx)
 	}
 	if w.job != nil {
 		switch {
@@ -385,9 +338,9 @@ type jobStep struct {
 // write runs batch in one transaction and returns the events it added, in log order. Their positions
 // follow each other without a gap: each is one more than the largest, under the write lock.
 //
-// An empty batch starts with a step of the job held, up to maxStep and until an append arrives;
-// the appends queued by then are the batch, returned. Otherwise, when the job is starved, a step
-// runs after the appends, as long as they took. A step's outcome goes to step, and its error
+// An empty batch starts with a step of the job held, up to maxStep and until an append arrives
+// after minStep; the appends queued by then are the batch, returned. Otherwise a step runs after
+// the appends, as long as they took. A step's outcome goes to step, and its error
 // leaves the appends alone.
 func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobStep) (_ []*appendRequest, outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
 	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
@@ -408,7 +361,8 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 	}
 	if len(batch) == 0 && w.job != nil {
 		step.ran = true
-		step.finished, step.err = w.stepWithin(ctx, maxStep, w.queued)
+		start := time.Now()
+		step.finished, step.err = w.stepWithin(ctx, maxStep, func() bool { return w.queued() && time.Since(start) >= minStep })
 		select {
 		case req := <-w.queue:
 			batch = w.collect(req)
@@ -430,7 +384,7 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 		}
 		outcomes[i].result = result
 	}
-	if !step.ran && w.job != nil && w.pace.starved(began) {
+	if !step.ran && w.job != nil {
 		step.ran = true
 		step.finished, step.err = w.stepWithin(ctx, min(max(stepBudget, time.Since(began)), maxStep), nil)
 	}
