@@ -132,9 +132,9 @@ type writeJob struct {
 // checkpoints of the pages the job dirties, so steps are small and the writer checkpoints in small
 // pieces itself.
 const (
-	// minStep is how long a step alone works before it yields to an append, maxStep the most any
-	// step works. A step of one stream, a commit each, trailed the appends under -race
-	// (TestRetentionKeepsTheDataDirectoryAtAPlateau).
+	// minStep is how long a step alone works before it yields to an append, so that under a
+	// steady stream of appends a step still does some work for its commit; maxStep is the most
+	// any step works.
 	minStep = time.Millisecond
 	maxStep = 2 * time.Millisecond
 	// stepBudget is the least a step carried by an append batch gets.
