@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"time"
 
+	"modernc.org/sqlite"
+
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
@@ -35,15 +37,14 @@ type writer struct {
 	stmts writerStatements
 	queue chan *appendRequest
 	// jobs takes work other than appends (retention's deletes). The writer holds one at a time,
-	// job, and runs it in steps: one inside each append batch's transaction, and one after another
-	// in transactions of their own while no append is queued. So a job never waits on SQLite's
-	// lock, progresses at every commit however busy the appends keep the writer, and makes a batch
-	// wait no longer than one step.
+	// job, and runs it in small steps while no append is queued (see writeJob).
 	jobs chan *writeJob
 	job  *writeJob
-	// lastCommit is how long the last COMMIT took, the fsync mostly: a step alone gets as long.
-	lastCommit time.Duration
-	maxBatch   int
+	// checkpointed is how many pages the connection had written (its WAL frames) when the writer
+	// last checkpointed while holding a job.
+	checkpointed int
+	// maxBatch caps the appends one transaction commits.
+	maxBatch int
 	// compress stores event data deflated where that pays (Options.CompressData).
 	compress bool
 	// revisions is what the writer knows of the streams it appended to last; dataVersion is the
@@ -65,7 +66,8 @@ func (w *writer) run(ctx context.Context) {
 	defer close(w.stopped)
 	for {
 		var req *appendRequest
-		if w.job == nil {
+		switch {
+		case w.job == nil:
 			select {
 			case <-w.closing:
 				w.fail()
@@ -74,14 +76,16 @@ func (w *writer) run(ctx context.Context) {
 			case w.job = <-w.jobs:
 				continue
 			}
-		} else {
+		default:
 			select {
 			case <-w.closing:
 				w.fail()
 				return
 			case req = <-w.queue:
 			default:
-				w.stepAlone(ctx)
+				// No append is waiting: a step of the job, which the appends arriving during it
+				// join (see writeJob).
+				w.commit(ctx, nil)
 				continue
 			}
 		}
@@ -99,32 +103,47 @@ func (w *writer) run(ctx context.Context) {
 			default:
 			}
 		}
-		w.commit(ctx, batch)
+		if len(batch) > 0 {
+			w.commit(ctx, batch)
+		}
 	}
 }
 
 // writeJob is work for the write connection (retention's deletes), done in steps. Each step runs
-// inside a transaction the writer opened, should stop once it has worked for budget, and reports
-// whether the job is finished. A step's work counts once its transaction commits: if that fails,
-// the job ends with the error. done receives the job's result (buffered, so that a caller that
-// stopped waiting does not hold the writer).
+// inside a transaction the writer opened, should stop once it has worked for budget or as soon
+// as yield reports true (after some work, so that it progresses), and reports whether the job is
+// finished. A step's work counts once its transaction commits: if that fails, the job ends with
+// the error. done receives the job's result (buffered, so that a caller that stopped waiting does
+// not hold the writer).
 //
-// A step with an append batch gets as long as the batch's own statements took, and a step alone,
-// while no append is queued, as long as the last commit took, at most maxStepAlone; at least
-// stepBudget either way. So
-// an append waits for a job about as long as for one more batch, and under load the job gets
-// about half of the writer's time however slow the machine is, which lets deleting keep up with
-// appending.
+// While no append is queued, a step starts alone and stops, once it has worked minStep, at the
+// first append that arrives, which then joins the step's transaction: so an append waits for at
+// most minStep and the statement in progress, and for one commit with at most maxStep of the
+// job's work, never for a commit of the job's own before its own. A batch of appends that finds
+// no step in progress carries one after its appends, as long as they took (stepBudget to
+// maxStep), so that the job keeps up with appends on a writer that never idles.
 type writeJob struct {
-	step func(ctx context.Context, conn *sql.Conn, budget time.Duration) (finished bool, err error)
+	step func(ctx context.Context, conn *sql.Conn, budget time.Duration, yield func() bool) (finished bool, err error)
 	done chan error
 }
 
-// stepBudget is the least time a job's step gets; maxStepAlone the most a step alone gets, since a
-// commit can last long (it runs SQLite's automatic checkpoint, copying up to 10,000 pages).
+// The bounds of a job's steps. Measured with BenchmarkDeleteExpiredDeliveries (docs/benchmarks.md,
+// "Retention"): the appends' waits during deletes are commits made larger by the job's pages and
+// checkpoints of the pages the job dirties, so steps are small and the writer checkpoints in small
+// pieces itself.
 const (
-	stepBudget   = time.Millisecond
-	maxStepAlone = 10 * time.Millisecond
+	// minStep is how long a step alone works before it yields to an append, so that under a
+	// steady stream of appends a step still does some work for its commit; maxStep is the most
+	// any step works.
+	minStep = time.Millisecond
+	maxStep = 2 * time.Millisecond
+	// stepBudget is the least a step carried by an append batch gets.
+	stepBudget = time.Millisecond
+	// checkpointFrames: while it holds a job, the writer copies the WAL back into the file
+	// (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many pages since it last
+	// did and no append is waiting, so that SQLite's automatic checkpoint (10,000 pages, tens to
+	// hundreds of milliseconds inside some append's commit) does not come due during deletes.
+	checkpointFrames = 1000
 )
 
 // end answers the job the writer holds with err and lets it go.
@@ -133,35 +152,13 @@ func (w *writer) end(err error) {
 	w.job = nil
 }
 
-// stepAlone runs a step of the job the writer holds in a transaction of its own.
-func (w *writer) stepAlone(ctx context.Context) {
-	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
-		w.end(fmt.Errorf("sqlitestore: begin: %w", err))
-		return
-	}
-	finished, err := w.job.step(ctx, w.conn, min(max(stepBudget, w.lastCommit), maxStepAlone))
-	if err != nil {
-		_, _ = w.stmts.rollback.ExecContext(ctx)
-		w.end(err)
-		return
-	}
-	if err := w.commitTx(ctx); err != nil {
-		_, _ = w.stmts.rollback.ExecContext(ctx)
-		w.end(err)
-		return
-	}
-	if finished {
-		w.end(nil)
-	}
-}
-
 // stepWithin runs a step of the job the writer holds inside the open transaction, under a
 // savepoint, so that its failure undoes its own statements only.
-func (w *writer) stepWithin(ctx context.Context, budget time.Duration) (finished bool, err error) {
+func (w *writer) stepWithin(ctx context.Context, budget time.Duration, yield func() bool) (finished bool, err error) {
 	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 		return false, fmt.Errorf("sqlitestore: savepoint: %w", err)
 	}
-	finished, jobErr := w.job.step(ctx, w.conn, budget)
+	finished, jobErr := w.job.step(ctx, w.conn, budget, yield)
 	if jobErr != nil {
 		if _, err := w.conn.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
 			return false, err
@@ -173,15 +170,8 @@ func (w *writer) stepWithin(ctx context.Context, budget time.Duration) (finished
 	return finished, jobErr
 }
 
-// commitTx commits the open transaction and notes how long that took.
-func (w *writer) commitTx(ctx context.Context) error {
-	start := time.Now()
-	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
-		return fmt.Errorf("sqlitestore: commit: %w", err)
-	}
-	w.lastCommit = time.Since(start)
-	return nil
-}
+// queued reports whether an append is waiting for the writer.
+func (w *writer) queued() bool { return len(w.queue) > 0 }
 
 // fail answers the job held, taken and every request still queued with ErrClosed.
 func (w *writer) fail(taken ...*appendRequest) {
@@ -273,13 +263,15 @@ func (w *writer) linger(batch []*appendRequest) []*appendRequest {
 // commit writes batch in one transaction and answers every request in it. A conflict answers only
 // its own caller. Any other failure (a lock held by another process past the busy timeout, a full
 // disk) rolls the whole batch back and answers every caller with it; their events carry ids, so
-// retrying is safe.
+// retrying is safe. An empty batch is a step of the job held, which takes the appends that arrive
+// during it.
 func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
-	if len(batch) == 0 {
-		return
-	}
 	var step jobStep
-	outcomes, written, err := w.write(ctx, batch, &step)
+	batch, outcomes, written, err := w.write(ctx, batch, &step)
+	if step.ran {
+		// After the batch is answered: its appends do not wait for the checkpoint.
+		defer w.checkpoint(ctx)
+	}
 	if w.job != nil {
 		switch {
 		case err != nil:
@@ -306,20 +298,53 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	}
 }
 
-// jobStep is the outcome of a job's step run with an append batch.
+// checkpoint copies the WAL back into the file (PASSIVE: as far as readers allow) when the writer
+// holds a job, its commits wrote checkpointFrames pages since the last time, and no append is
+// waiting: an append that arrives meanwhile waits for a checkpoint of about that many pages, not
+// for SQLite's automatic one of ten times as many. A failure is logged and changes nothing: the
+// automatic checkpoint remains.
+func (w *writer) checkpoint(ctx context.Context) {
+	if w.job == nil || w.queued() {
+		return
+	}
+	var frames int
+	err := w.conn.Raw(func(dc any) error {
+		status, ok := dc.(sqlite.DBStatus)
+		if !ok {
+			return fmt.Errorf("sqlitestore: driver connection %T has no DBStatus", dc)
+		}
+		var err error
+		frames, _, err = status.Status(sqlite.DBStatusCacheWrite, false)
+		return err
+	})
+	if err == nil && frames-w.checkpointed < checkpointFrames {
+		return
+	}
+	w.checkpointed = frames
+	if err == nil {
+		_, err = w.stmts.checkpoint.ExecContext(ctx)
+	}
+	if err != nil {
+		w.logger.Warn("sqlitestore: checkpoint during deletes failed", "error", err)
+	}
+}
+
+// jobStep is the outcome of a job's step run in a transaction.
 type jobStep struct {
-	finished bool
-	err      error
+	ran, finished bool
+	err           error
 }
 
 // write runs batch in one transaction and returns the events it added, in log order. Their positions
 // follow each other without a gap: each is one more than the largest, under the write lock.
 //
-// A step of the job the writer holds, if any, runs in the same transaction after the appends; its
-// outcome goes to step, and its error leaves the appends alone.
-func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobStep) (outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
+// An empty batch starts with a step of the job held, up to maxStep and until an append arrives
+// after minStep; the appends queued by then are the batch, returned. Otherwise a step runs after
+// the appends, as long as they took. A step's outcome goes to step, and its error
+// leaves the appends alone.
+func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobStep) (_ []*appendRequest, outcomes []appendOutcome, written []eventlog.RecordedEvent, err error) {
 	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
-		return nil, nil, fmt.Errorf("sqlitestore: begin: %w", err)
+		return batch, nil, nil, fmt.Errorf("sqlitestore: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -332,7 +357,17 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 		w.revisions.settle()
 	}()
 	if err := w.checkDataVersion(ctx); err != nil {
-		return nil, nil, err
+		return batch, nil, nil, err
+	}
+	if len(batch) == 0 && w.job != nil {
+		step.ran = true
+		start := time.Now()
+		step.finished, step.err = w.stepWithin(ctx, maxStep, func() bool { return w.queued() && time.Since(start) >= minStep })
+		select {
+		case req := <-w.queue:
+			batch = w.collect(req)
+		default:
+		}
 	}
 	began := time.Now()
 	created := began.UnixNano()
@@ -345,17 +380,18 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 				outcomes[i].err = err
 				continue
 			}
-			return nil, nil, fmt.Errorf("sqlitestore: append to %s: %w", req.stream, err)
+			return batch, nil, nil, fmt.Errorf("sqlitestore: append to %s: %w", req.stream, err)
 		}
 		outcomes[i].result = result
 	}
-	if w.job != nil {
-		step.finished, step.err = w.stepWithin(ctx, max(stepBudget, time.Since(began)))
+	if !step.ran && w.job != nil {
+		step.ran = true
+		step.finished, step.err = w.stepWithin(ctx, min(max(stepBudget, time.Since(began)), maxStep), nil)
 	}
-	if err := w.commitTx(ctx); err != nil {
-		return nil, nil, err
+	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
+		return batch, nil, nil, fmt.Errorf("sqlitestore: commit: %w", err)
 	}
-	return outcomes, written, nil
+	return batch, outcomes, written, nil
 }
 
 // appendOne checks req's expectation against the stream as this transaction sees it, which includes
@@ -507,7 +543,7 @@ type writerStatements struct {
 	insertEvent             *sql.Stmt
 	selectIDs               *sql.Stmt
 	// Retention's deletes (prune.go).
-	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist *sql.Stmt
+	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist, checkpoint *sql.Stmt
 }
 
 func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error) {
@@ -541,6 +577,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.deleteStream = prepare("DELETE FROM streams WHERE id = ?")
 	s.autoVacuum = prepare("PRAGMA auto_vacuum")
 	s.freelist = prepare("PRAGMA freelist_count")
+	s.checkpoint = prepare("PRAGMA wal_checkpoint(PASSIVE)")
 	if err := errors.Join(errs...); err != nil {
 		s.close()
 		return writerStatements{}, err
@@ -552,7 +589,7 @@ func (s writerStatements) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.dataVersion, s.createStream,
 		s.selectStream, s.insertEvent, s.selectIDs, s.lastPosition, s.streamEnd, s.deleteEvents, s.deleteStream,
-		s.autoVacuum, s.freelist} {
+		s.autoVacuum, s.freelist, s.checkpoint} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

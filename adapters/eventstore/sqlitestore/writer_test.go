@@ -1,0 +1,66 @@
+package sqlitestore
+
+import (
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hookd/hookd/domain/eventlog"
+)
+
+// TestAnAppendWaitsForOneStepAtMost: an append that arrives while a job's step runs stops the step
+// (yield) and is answered before the job's next step starts, so it never waits for a second step,
+// nor for a commit of the job's work before its own.
+func TestAnAppendWaitsForOneStepAtMost(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openTemp(t)
+	started := make(chan struct{})
+	answered := make(chan struct{})
+	var (
+		calls                int
+		yielded, wasAnswered bool
+	)
+	// Hang guards only: each wait below ends as soon as the writer does what it should.
+	const guard = time.Minute
+	job := func(_ *sql.Conn, _ time.Duration, yield func() bool) (bool, error) {
+		calls++
+		switch calls {
+		case 1:
+			close(started)
+			for deadline := time.Now().Add(guard); time.Now().Before(deadline); time.Sleep(50 * time.Microsecond) {
+				if yield != nil && yield() {
+					yielded = true
+					return false, nil
+				}
+			}
+			return false, errors.New("the step was never told that an append is waiting")
+		default:
+			select {
+			case <-answered:
+				wasAnswered = true
+			case <-time.After(guard):
+			}
+			return true, nil
+		}
+	}
+	result := make(chan error, 1)
+	go func() { result <- s.onWriter(ctx, job) }()
+	<-started
+	if _, err := s.Append(ctx, "webhook-"+uuid.NewString(), eventlog.NoStream(), []eventlog.EventData{{ID: eventlog.EventID(uuid.New()), Type: "T"}}); err != nil {
+		t.Fatal(err)
+	}
+	close(answered)
+	if err := <-result; err != nil {
+		t.Fatal(err)
+	}
+	if !yielded {
+		t.Error("the step in progress was not told that an append was waiting")
+	}
+	if !wasAnswered {
+		t.Errorf("the append was answered only after the job's step %d, want after the first", calls)
+	}
+}
