@@ -86,6 +86,16 @@ func (s Scheduling) ID() string {
 	return ID(s.EventID, s.WebhookID)
 }
 
+// The messages of the rules whose text is formatted, made once: the checks run for every delivery
+// and attempt, and formatting them each time was nearly 2% of hookd's CPU under load (profile in
+// docs/benchmarks.md, "Where issues 12 and 13 stand after ordered ids").
+var (
+	idRule          = fmt.Sprintf("must be 1 to %d characters without control characters", MaxIDLength)
+	parkReasonRule  = fmt.Sprintf("must be empty, %q or %q", ReasonBodyUnbuildable, ReasonSecretUnopenable)
+	errorClassRule  = fmt.Sprintf("must be at most %d characters without control characters", MaxErrorClassLength)
+	requestedByRule = fmt.Sprintf("must be at most %d characters without control characters", MaxRequestedByLength)
+)
+
 // Schedule validates a new delivery and records DeliveryScheduled. Its id is Scheduling.ID.
 // A delivery that cannot be sent (Scheduling.ParkReason) also records DeliveryFailed at once, with
 // that reason, attempt 0. It returns a *webhook.ValidationError naming every broken rule.
@@ -96,14 +106,13 @@ func Schedule(s Scheduling) (*Delivery, error) {
 			problems = append(problems, webhook.Problem{Field: field, Message: message})
 		}
 	}
-	idRule := fmt.Sprintf("must be 1 to %d characters without control characters", MaxIDLength)
 	check(validID(s.EventID), "eventId", idRule)
 	check(validID(s.WebhookID), "webhookId", idRule)
 	check(webhook.ValidScopeID(s.TenantID), "tenantId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(webhook.ValidScopeID(s.CommunityID), "communityId", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(webhook.ValidEventName(s.EventName), "eventName", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(s.ParkReason == "" || s.ParkReason == ReasonBodyUnbuildable || s.ParkReason == ReasonSecretUnopenable,
-		"parkReason", fmt.Sprintf("must be empty, %q or %q", ReasonBodyUnbuildable, ReasonSecretUnopenable))
+		"parkReason", parkReasonRule)
 	if s.ParkReason == ReasonBodyUnbuildable {
 		check(s.Body == "", "body", "must be empty when the body could not be built")
 	} else {
@@ -218,7 +227,7 @@ func (d *Delivery) RecordAttempt(a Attempt, p Policy, b Backoff) error {
 		"must be 0 (no response) or an HTTP status from 100 to 599")
 	check(a.Status != 0 || a.ErrorClass != "", "errorClass", "is required when no response came")
 	check(len(a.ErrorClass) <= MaxErrorClassLength && !strings.ContainsFunc(a.ErrorClass, unicode.IsControl),
-		"errorClass", fmt.Sprintf("must be at most %d characters without control characters", MaxErrorClassLength))
+		"errorClass", errorClassRule)
 	check(a.Duration >= 0, "duration", "must not be negative")
 	check(!a.At.IsZero(), "at", "is required")
 	if len(problems) > 0 {
@@ -271,7 +280,7 @@ func (d *Delivery) RequestReplay(mode ReplayMode, requestedBy string, at time.Ti
 	}
 	check(!mode.IsZero(), "mode", `must be "current" or "original"`)
 	check(len(requestedBy) <= MaxRequestedByLength && !strings.ContainsFunc(requestedBy, unicode.IsControl),
-		"requestedBy", fmt.Sprintf("must be at most %d characters without control characters", MaxRequestedByLength))
+		"requestedBy", requestedByRule)
 	check(!at.IsZero(), "at", "is required")
 	if len(problems) > 0 {
 		return &webhook.ValidationError{Problems: problems}
