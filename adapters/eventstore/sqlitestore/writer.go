@@ -120,8 +120,12 @@ func (w *writer) run(ctx context.Context) {
 // first append that arrives, which then joins the step's transaction: so an append waits for at
 // most minStep and the statement in progress, and for one commit with at most maxStep of the
 // job's work, never for a commit of the job's own before its own. A batch of appends that finds
-// no step in progress carries one after its appends, as long as they took (stepBudget to
-// maxStep), so that the job keeps up with appends on a writer that never idles.
+// no step in progress carries one after its appends, as long as they took (at least stepBudget),
+// so that the job gets about half of a writer that never idles however slow the machine is, and
+// deleting keeps up with appending: capped at a fixed time, such steps fell behind the inflow on
+// a slow machine (under -race, TestRetentionKeepsTheDataDirectoryAtAPlateau grew without a
+// plateau). On a quiet machine a batch's appends take well under a millisecond, so the carried
+// step is stepBudget.
 type writeJob struct {
 	step func(ctx context.Context, conn *sql.Conn, budget time.Duration, yield func() bool) (finished bool, err error)
 	done chan error
@@ -134,7 +138,7 @@ type writeJob struct {
 const (
 	// minStep is how long a step alone works before it yields to an append, so that under a
 	// steady stream of appends a step still does some work for its commit; maxStep is the most
-	// any step works.
+	// a step alone works.
 	minStep = time.Millisecond
 	maxStep = 2 * time.Millisecond
 	// stepBudget is the least a step carried by an append batch gets.
@@ -386,7 +390,7 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 	}
 	if !step.ran && w.job != nil {
 		step.ran = true
-		step.finished, step.err = w.stepWithin(ctx, min(max(stepBudget, time.Since(began)), maxStep), nil)
+		step.finished, step.err = w.stepWithin(ctx, max(stepBudget, time.Since(began)), nil)
 	}
 	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
 		return batch, nil, nil, fmt.Errorf("sqlitestore: commit: %w", err)
