@@ -102,18 +102,17 @@ func renameFields(err error, rename func(field string) string) error {
 }
 
 // decodePublishBody decodes the body of a single event. A body of the plain shape publishers send
-// is taken apart after one validating pass (publishBodyOf); any other goes through decodeBody,
-// which decodes it the same way or names what is wrong with it.
+// is taken apart in one validating pass (publishBody.fields); any other goes through decodeBody, which
+// decodes it the same way or names what is wrong with it.
 func decodePublishBody(c *fiber.Ctx) (publishBody, error) {
 	if err := checkContentType(c); err != nil {
 		return publishBody{}, err
 	}
-	if raw := c.Body(); jsonwalk.Valid(raw) {
-		if b, ok := publishBodyOf(raw); ok {
-			return b, nil
-		}
-	}
 	var b publishBody
+	if jsonwalk.ValidFields(c.Body(), b.fields()) {
+		return b, nil
+	}
+	b = publishBody{}
 	return b, decodeBody(c, &b)
 }
 
@@ -144,37 +143,10 @@ func decodePublishBodies(c *fiber.Ctx) ([]publishBody, error) {
 // encoding/json into exactly this (FuzzPublishBody holds it to that), and with no second parse.
 // ok is false for any other shape.
 func publishBodyOf(raw []byte) (b publishBody, ok bool) {
-	var seen [3]bool // eventName, payload, id: a repeated key is left to encoding/json
-	once := func(i int) bool {
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
-		return true
-	}
-	ok = jsonwalk.Members(raw, func(key, value []byte) (ok bool) {
-		switch string(key) {
-		case "eventName":
-			if !once(0) {
-				return false
-			}
-			b.EventName, ok = jsonwalk.String(value)
-			return ok
-		case "payload":
-			// A copy, as encoding/json makes: the event outlives the request's body.
-			b.Payload = bytes.Clone(value)
-			return once(1)
-		case "id":
-			if !once(2) {
-				return false
-			}
-			b.ID, ok = jsonwalk.String(value)
-			return ok
-		}
-		return false
-	})
-	if !ok {
-		return publishBody{}, false
-	}
-	return b, true
+	return b, jsonwalk.Fields(raw, b.fields())
+}
+
+// fields are b's fields for jsonwalk.Fields.
+func (b *publishBody) fields() []jsonwalk.Field {
+	return []jsonwalk.Field{{Name: "eventName", Into: &b.EventName}, {Name: "payload", Into: &b.Payload}, {Name: "id", Into: &b.ID}}
 }

@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -318,36 +317,15 @@ func parseRequestID(plain []byte) (requestID, error) {
 	return rid, nil
 }
 
-// requestIDFields are requestid's keys, in the order of plainRequestID's fields.
-var requestIDFields = []string{"ts", "appid", "uuid"}
-
 // plainRequestID reads requestid's JSON when it has the plain shape clients send, in one quick
-// validating walk: an object of ts (a number), appid and uuid (strings), each once and
-// named exactly. ok is false for any other shape, which json.Unmarshal then reads (a ts in a string,
-// a key in another case, an unknown key, ...). FuzzPlainRequestID holds it to json.Unmarshal.
+// validating walk: an object of ts (a number), appid and uuid (strings), each once and named
+// exactly (jsonwalk.ValidFields). ok is false for any other shape, which json.Unmarshal then reads
+// (a ts in a string, a key in another case, an unknown key, ...). FuzzPlainRequestID holds it to
+// json.Unmarshal.
 func plainRequestID(plain []byte) (rid requestID, ok bool) {
-	var seen [3]bool
-	ok = jsonwalk.ValidMembers(plain, func(key, value []byte) (ok bool) {
-		field := slices.Index(requestIDFields, string(key))
-		if field < 0 || seen[field] {
-			return false
-		}
-		seen[field] = true
-		switch field {
-		case 0:
-			if c := value[0]; c != '-' && (c < '0' || c > '9') {
-				return false
-			}
-			rid.TS = json.Number(value)
-			return true
-		case 1:
-			rid.AppID, ok = jsonwalk.String(value)
-		default:
-			rid.UUID, ok = jsonwalk.String(value)
-		}
-		return ok
+	return rid, jsonwalk.ValidFields(plain, []jsonwalk.Field{
+		{Name: "ts", Into: &rid.TS}, {Name: "appid", Into: &rid.AppID}, {Name: "uuid", Into: &rid.UUID},
 	})
-	return rid, ok
 }
 
 const nonceReason = "uuid must be 1 to 128 printable characters (a UUID, with or without hyphens, a ULID, ...)"

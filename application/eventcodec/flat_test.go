@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/internal/jsonwalk"
 )
 
 // FuzzFlatDecoders holds decodePublished and decodeMetadata to json.Unmarshal: what they take,
@@ -70,14 +71,14 @@ func sameEvent(t *testing.T, raw []byte, got, want any) {
 // way: add it to the decoder.
 func TestFlatDecodersKnowEveryField(t *testing.T) {
 	t.Parallel()
-	check := func(typ reflect.Type, fields []flatField) {
+	check := func(typ reflect.Type, fields []jsonwalk.Field) {
 		var tags, names []string
 		for f := range typ.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			tags = append(tags, name)
 		}
 		for _, f := range fields {
-			names = append(names, f.name)
+			names = append(names, f.Name)
 		}
 		if !slices.Equal(tags, names) {
 			t.Errorf("%s has the JSON fields %q; its flat decoder knows %q", typ, tags, names)
