@@ -301,6 +301,35 @@ func TestARetriedRequestChangesNothing(t *testing.T) {
 	}
 }
 
+// Without a request id, two calls are two requests: each is written, under ids of its own, and the
+// metadata names no correlation, since there is none to make.
+func TestARequestWithoutIDIsWrittenEachTimeAndCorrelatesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.create(t)
+	noID := command.Caller{Actor: "test"}
+	for _, disable := range []bool{true, false} {
+		if _, res, err := f.webhooks.Update(context.Background(), command.UpdateWebhook{
+			TenantID: "t1", CommunityID: "c1", WebhookID: w.ID(), Disabled: &disable,
+		}, noID); err != nil || !res.Changed {
+			t.Fatalf("update: %+v, %v", res, err)
+		}
+	}
+	records, err := f.store.ReadStream(context.Background(), webhook.Stream(w.ID()), 0, 0)
+	if err != nil || len(records) != 3 {
+		t.Fatalf("stream holds %d events (%v), want 3", len(records), err)
+	}
+	if records[1].ID == records[2].ID {
+		t.Errorf("two requests without ids wrote the same event id %s", records[1].ID)
+	}
+	for _, r := range records[1:] {
+		md, err := f.codec.DecodeMetadata(r)
+		if err != nil || md.CorrelationID != "" || md.CausationID != "" || md.Actor != "test" {
+			t.Errorf("metadata %s = %+v, %v; want the actor and no correlation", r.Metadata, md, err)
+		}
+	}
+}
+
 func TestLicenseIssueRevokeAndReissue(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

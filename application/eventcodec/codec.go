@@ -73,6 +73,11 @@ func (c *Codec) Encode(stream string, id eventlog.EventID, e Event, md eventlog.
 	if err != nil {
 		return eventlog.EventData{}, fmt.Errorf("eventcodec: encoding %s: %w", name, err)
 	}
+	if md.CausationID == md.CorrelationID {
+		// hookd's commands are caused by the request they correlate with; the copy is left out and
+		// DecodeMetadata puts it back.
+		md.CausationID = ""
+	}
 	meta, err := json.Marshal(md)
 	if err != nil {
 		return eventlog.EventData{}, fmt.Errorf("eventcodec: encoding metadata of %s: %w", name, err)
@@ -92,17 +97,22 @@ func (c *Codec) OpenSecret(sealed, stream string) (string, error) {
 	return c.sealer.Open(sealed, stream)
 }
 
-// DecodeMetadata reads a record's metadata.
+// DecodeMetadata reads a record's metadata. A record without a causation id was caused by what it
+// correlates with (Encode leaves the copy out), so the causation id is the correlation id.
 func (c *Codec) DecodeMetadata(r eventlog.RecordedEvent) (eventlog.Metadata, error) {
 	var md eventlog.Metadata
 	if len(r.Metadata) == 0 {
 		return md, nil
 	}
-	if md, ok := decodeMetadata(r.Metadata); ok {
-		return md, nil
+	md, ok := decodeMetadata(r.Metadata)
+	if !ok {
+		md = eventlog.Metadata{}
+		if err := json.Unmarshal(r.Metadata, &md); err != nil {
+			return md, fmt.Errorf("eventcodec: metadata of %s@%d: %w", r.Stream, r.Revision, err)
+		}
 	}
-	if err := json.Unmarshal(r.Metadata, &md); err != nil {
-		return md, fmt.Errorf("eventcodec: metadata of %s@%d: %w", r.Stream, r.Revision, err)
+	if md.CausationID == "" {
+		md.CausationID = md.CorrelationID
 	}
 	return md, nil
 }

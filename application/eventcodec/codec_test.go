@@ -647,6 +647,8 @@ func TestMetadata(t *testing.T) {
 	}{
 		{"full", testMetadata,
 			`{"correlationId":"corr-1","causationId":"cause-1","actor":"license:l1","occurredAt":"2025-03-14T15:09:26.535897932Z"}`},
+		{"caused by what it correlates with", eventlog.Metadata{CorrelationID: "r-1", CausationID: "r-1", OccurredAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)},
+			`{"correlationId":"r-1","occurredAt":"2024-01-02T03:04:05Z"}`},
 		{"only the time", eventlog.Metadata{OccurredAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)},
 			`{"occurredAt":"2024-01-02T03:04:05Z"}`},
 		{"another zone", eventlog.Metadata{Actor: "system", OccurredAt: time.Date(2024, 1, 2, 3, 4, 5, 6, zone)},
