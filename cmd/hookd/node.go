@@ -192,6 +192,10 @@ func (n *node) open(ctx context.Context, o opening) error {
 	if err := n.deliveryView.PrepareExpiredIDs(ctx); err != nil {
 		return err
 	}
+	// Read models built by an older hookd lack the index of a community's deliveries by time.
+	if err := n.deliveryView.PrepareQueries(ctx); err != nil {
+		return err
+	}
 	return n.buildCommands()
 }
 

@@ -94,7 +94,7 @@ func benchmarkApply(b *testing.B, ordered bool) {
 // BenchmarkFetch measures the delivery log's queries on 20,000 deliveries of one community (64
 // webhooks), every fourth one's first answer a 4 KiB excerpt (an error page, say), the rest short:
 // a page of 25 of one webhook's deliveries with their attempts (the API's delivery log), first,
-// middle and last, and one delivery by id. Rows with long attempt logs are what smaller pages would move to overflow pages.
+// middle and last, a community's first page and its 400th (across its webhooks), and one delivery by id. Rows with long attempt logs are what smaller pages would move to overflow pages.
 //
 //	go test -run '^$' -bench BenchmarkFetch -benchtime 2s ./projections/deliveryview/
 func BenchmarkFetch(b *testing.B) {
@@ -123,6 +123,8 @@ func BenchmarkFetch(b *testing.B) {
 		{"webhook/first-page", "webhook-7", 0},
 		{"webhook/middle-page", "webhook-7", 6},
 		{"webhook/last-page", "webhook-7", 12},
+		{"community/first-page", "", 0},
+		{"community/page-400", "", 400},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			q := deliveryview.FetchQuery{TenantID: "tenant", CommunityID: "community", WebhookID: bc.webhook, PageIndex: bc.index, PageSize: 25}

@@ -91,6 +91,9 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 		`CREATE UNIQUE INDEX ` + s.Index("deliveries_id") + ` ON ` + d + ` (id)`,
 		`CREATE INDEX ` + s.Index("deliveries_scope") + ` ON ` + d + ` (tenant, community, webhook_id, scheduled_at)`,
 		`CREATE INDEX ` + s.Index("deliveries_due") + ` ON ` + d + ` (next_due_at) WHERE status = 'scheduled'`,
+		// A community's deliveries across its webhooks, newest first (Fetch without a webhook): without
+		// it, every page sorts all of the community's rows. Its entries land at its end, as time goes.
+		`CREATE INDEX ` + s.Index("deliveries_recent") + ` ON ` + d + ` (tenant, community, scheduled_at)`,
 		`CREATE TABLE ` + s.Table(tableWaits) + ` (
 			id     TEXT PRIMARY KEY,
 			reason TEXT NOT NULL,

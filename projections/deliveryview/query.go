@@ -103,6 +103,16 @@ const selectDelivery = `SELECT id, webhook_id, tenant, community, event_id, even
 	attempt_log, coalesce((SELECT w.reason FROM ` + tableWaits + ` w WHERE w.id = d.id AND w.until = d.next_due_at), '')
 	FROM ` + tableDeliveries + ` d`
 
+// PrepareQueries creates, in a database whose tables were built before it, the index Fetch uses
+// for a community's deliveries across its webhooks. It is idempotent; on a large table it takes as
+// long as building the index once.
+func (v *View) PrepareQueries(ctx context.Context) error {
+	if err := v.ensureIndex(ctx, "deliveries_recent_added", "tenant", "community", "scheduled_at"); err != nil {
+		return fmt.Errorf("deliveryview: prepare queries: %w", err)
+	}
+	return nil
+}
+
 // Fetch returns one page of the deliveries q selects, newest scheduled first, with their attempts.
 // A page past the last is empty, with the total.
 func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
@@ -113,6 +123,34 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 		return Page{}, fmt.Errorf("deliveryview: fetch: page %d of size %d: the index must be at least 0 and the size at least 1",
 			q.PageIndex, q.PageSize)
 	}
+	count, page, args := fetchSQL(q)
+
+	tx, err := v.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	result := Page{Items: []Delivery{}}
+	if err := tx.QueryRowContext(ctx, count, args...).Scan(&result.Total); err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	if q.PageIndex >= (result.Total+q.PageSize-1)/q.PageSize {
+		return result, nil
+	}
+	rows, err := tx.QueryContext(ctx, page, append(args, q.PageSize, q.PageIndex*q.PageSize)...)
+	if err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	result.Items, err = projections.ScanAll(rows, scan)
+	if err != nil {
+		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
+	}
+	return result, nil
+}
+
+// fetchSQL returns the statements of a Fetch of q: one counts what it selects, the other reads a page
+// of it (its last two arguments, the page's size and offset, follow args).
+func fetchSQL(q FetchQuery) (count, page string, args []any) {
 	where, args := []string{"tenant = ?", "community = ?"}, []any{q.TenantID, q.CommunityID}
 	if q.WebhookID != "" {
 		where, args = append(where, "webhook_id = ?"), append(args, q.WebhookID)
@@ -130,29 +168,8 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 		where, args = append(where, "scheduled_at < ?"), append(args, projections.FormatTime(q.To))
 	}
 	cond := strings.Join(where, " AND ")
-
-	tx, err := v.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	page := Page{Items: []Delivery{}}
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+tableDeliveries+` WHERE `+cond, args...).Scan(&page.Total); err != nil {
-		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
-	}
-	if q.PageIndex >= (page.Total+q.PageSize-1)/q.PageSize {
-		return page, nil
-	}
-	rows, err := tx.QueryContext(ctx, selectDelivery+` WHERE `+cond+` ORDER BY scheduled_at DESC, seq DESC LIMIT ? OFFSET ?`,
-		append(args, q.PageSize, q.PageIndex*q.PageSize)...)
-	if err != nil {
-		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
-	}
-	page.Items, err = projections.ScanAll(rows, scan)
-	if err != nil {
-		return Page{}, fmt.Errorf("deliveryview: fetch: %w", err)
-	}
-	return page, nil
+	return `SELECT count(*) FROM ` + tableDeliveries + ` WHERE ` + cond,
+		selectDelivery + ` WHERE ` + cond + ` ORDER BY scheduled_at DESC, seq DESC LIMIT ? OFFSET ?`, args
 }
 
 // Get returns the delivery id of the tenant and community with its attempts, or delivery.ErrNotFound

@@ -44,18 +44,24 @@ func (v *View) PrepareRetention(ctx context.Context) error {
 	if err := v.PrepareExpiredIDs(ctx); err != nil {
 		return err
 	}
-	var indexed int
-	err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('`+tableDeliveries+`') l
-		JOIN pragma_index_info(l.name) i WHERE i.seqno = 0 AND i.name = 'event_id'`).Scan(&indexed)
-	if err != nil {
+	if err := v.ensureIndex(ctx, "deliveries_event_added", "event_id"); err != nil {
 		return fmt.Errorf("deliveryview: prepare retention: %w", err)
 	}
-	if indexed == 0 {
-		if _, err := v.db.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS deliveries_event_added ON `+tableDeliveries+` (event_id)`); err != nil {
-			return fmt.Errorf("deliveryview: prepare retention: %w", err)
-		}
-	}
 	return nil
+}
+
+// ensureIndex creates the index name on the live table of deliveries, on columns, unless an index
+// on just those columns, in that order, is there already (Setup creates one in builds since).
+func (v *View) ensureIndex(ctx context.Context, name string, columns ...string) error {
+	var indexed int
+	err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('`+tableDeliveries+`') l
+		WHERE (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno)) = ?`,
+		strings.Join(columns, ",")).Scan(&indexed)
+	if err != nil || indexed > 0 {
+		return err
+	}
+	_, err = v.db.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS `+name+` ON `+tableDeliveries+` (`+strings.Join(columns, ", ")+`)`)
+	return err
 }
 
 // Expiring returns up to limit finished deliveries last changed before cutoff, looking at the rows
