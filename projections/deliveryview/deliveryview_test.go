@@ -626,3 +626,30 @@ func TestAWaitWrittenAndFinishedInOneBatchGoes(t *testing.T) {
 		t.Errorf("%d waits left, want the waiting delivery's alone (%v)", left, err)
 	}
 }
+
+// TestExpiringSaysWhenEachLastChanged: retention finds a finished delivery unchanged since before
+// the cutoff, with the revision it holds and when it last changed (how late its removal is); one
+// still scheduled, or changed since the cutoff, is not found.
+func TestExpiringSaysWhenEachLastChanged(t *testing.T) {
+	t.Parallel()
+	l, v := newLog(t), newView(t)
+	done := schedule(t, spec{event: "e1", at: t0})
+	finished := t0.Add(3 * time.Second)
+	attempt(t, done, 200, finished, "ok")
+	v.apply(l.record(done)...)
+	waiting := schedule(t, spec{event: "e2", at: t0})
+	v.apply(l.record(waiting)...)
+	recent := schedule(t, spec{event: "e3", at: t0})
+	attempt(t, recent, 200, t0.Add(time.Hour), "ok")
+	v.apply(l.record(recent)...)
+
+	found, _, _, err := v.Expiring(context.Background(), t0.Add(time.Minute), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []deliveryview.Expiring{{ID: done.ID(), TenantID: "t1", CommunityID: "c1", WebhookID: "w1", EventID: "e1",
+		Version: 2, UpdatedAt: finished}}
+	if !reflect.DeepEqual(found, want) {
+		t.Errorf("Expiring = %+v\nwant %+v", found, want)
+	}
+}

@@ -116,3 +116,17 @@ func TestFetchNeverSorts(t *testing.T) {
 		}
 	})
 }
+
+// TestPrepareQueriesBeforeSetup: on a new database, PrepareQueries runs before the read models have
+// created their tables (serve prepares before it starts them); it leaves the index to Setup.
+func TestPrepareQueriesBeforeSetup(t *testing.T) {
+	t.Parallel()
+	db, _ := readmodeltest.TempDB(t)
+	v, err := New(db, readmodeltest.Codec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.PrepareQueries(context.Background()); err != nil {
+		t.Fatalf("PrepareQueries on a new database: %v", err)
+	}
+}

@@ -21,6 +21,8 @@ type Expiring struct {
 	ID, TenantID, CommunityID, WebhookID, EventID string
 	// Version is the revision of the last event of its stream the row holds.
 	Version uint64
+	// UpdatedAt is when it last changed.
+	UpdatedAt time.Time
 }
 
 // PrepareExpiredIDs creates the table of expired ids when it is not there yet.
@@ -51,10 +53,16 @@ func (v *View) PrepareRetention(ctx context.Context) error {
 }
 
 // ensureIndex creates the index name on the live table of deliveries, on columns, unless an index
-// on just those columns, in that order, is there already (Setup creates one in builds since).
+// on just those columns, in that order, is there already (Setup creates one in builds since), or
+// the table is not there yet (Setup will create it, with the index).
 func (v *View) ensureIndex(ctx context.Context, name string, columns ...string) error {
-	var indexed int
-	err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('`+tableDeliveries+`') l
+	var tables, indexed int
+	err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`,
+		tableDeliveries).Scan(&tables)
+	if err != nil || tables == 0 {
+		return err
+	}
+	err = v.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('`+tableDeliveries+`') l
 		WHERE (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno)) = ?`,
 		strings.Join(columns, ",")).Scan(&indexed)
 	if err != nil || indexed > 0 {
@@ -92,6 +100,9 @@ func (v *View) Expiring(ctx context.Context, cutoff time.Time, after int64, limi
 			return found, next, true, nil
 		}
 		if status != delivery.StatusScheduled.String() && updated < end {
+			if e.UpdatedAt, err = projections.ParseTime(updated); err != nil {
+				return nil, after, false, fmt.Errorf("deliveryview: expiring %s: %w", e.ID, err)
+			}
 			found = append(found, e)
 		}
 	}
