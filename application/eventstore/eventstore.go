@@ -68,6 +68,21 @@ type Pruner interface {
 	// they moved on since (a later event was appended) or because the store cannot remove them yet
 	// (the embedded store keeps the stream holding the log's last event, so that positions never
 	// go back); asking again later may remove those. A stream that is not there counts as removed.
-	// The removal of each stream is all or nothing, and durable when DeleteStreams returns.
-	DeleteStreams(ctx context.Context, streams []StreamAt) (kept []StreamAt, err error)
+	// The removal of each stream is all or nothing, and durable when DeleteStreams returns. pace
+	// says how hard the deletes may press on the appends meanwhile.
+	DeleteStreams(ctx context.Context, streams []StreamAt, pace Pace) (kept []StreamAt, err error)
 }
+
+// Pace says whether the caller of DeleteStreams is keeping up with what expires, so that a store
+// whose deletes slow its appends down (the embedded store: one writer for both) can trade the
+// deletes' speed for the appends' latency while that costs nothing but a little delay.
+type Pace int
+
+const (
+	// KeepingUp: what is deleted expired a moment ago; the deletes may go slowly, out of the
+	// appends' way.
+	KeepingUp Pace = iota
+	// Behind: expired streams pile up faster than they go; the deletes take a fair share of the
+	// store, so that the space the log takes has a ceiling.
+	Behind
+)

@@ -22,6 +22,8 @@ type Delivery struct {
 	ID, TenantID, CommunityID, WebhookID, EventID string
 	// Version is the revision of its stream's last event the read model has applied.
 	Version uint64
+	// UpdatedAt is when it last changed: it expired a retention period later.
+	UpdatedAt time.Time
 }
 
 // Deliveries is the deliveries read model as retention uses it.
@@ -56,6 +58,7 @@ type Config struct {
 	Settled func(ctx context.Context) (eventlog.Position, error)
 	Clock   func() time.Time
 	// Interval is the pause between passes once a pass found nothing more to remove. Default 1s.
+	// It also tells whether the sweeper keeps up: see pace.
 	Interval time.Duration
 	// Batch is how many deliveries one pass removes together: one DeleteStreams call (which the
 	// store may split into smaller transactions), one read-model transaction. Default 64.
@@ -160,7 +163,14 @@ func (s *Sweeper) removeDeliveries(ctx context.Context, batch []Delivery, cutoff
 	for i, d := range batch {
 		at[i] = eventstore.StreamAt{Stream: delivery.Stream(d.ID), Revision: d.Version}
 	}
-	kept, err := s.cfg.Log.DeleteStreams(ctx, at)
+	oldest := batch[0].UpdatedAt
+	for _, d := range batch {
+		if d.UpdatedAt.Before(oldest) {
+			oldest = d.UpdatedAt
+		}
+	}
+	pace := s.pace(cutoff, oldest)
+	kept, err := s.cfg.Log.DeleteStreams(ctx, at, pace)
 	if err != nil {
 		return 0, err
 	}
@@ -193,8 +203,20 @@ func (s *Sweeper) removeDeliveries(ctx context.Context, batch []Delivery, cutoff
 	if len(orphans) == 0 {
 		return len(gone), nil
 	}
-	kept, err = s.cfg.Log.DeleteStreams(ctx, orphans)
+	kept, err = s.cfg.Log.DeleteStreams(ctx, orphans, pace)
 	return len(gone) + len(orphans) - len(kept), err
+}
+
+// pace says how hard deleting what expired at the latest at cutoff, the oldest of it last changed
+// at oldest, may press on the log. A sweeper that keeps up finds deliveries within about an
+// Interval of their expiry, since a pass runs at least that often; one that finds them later than
+// two Intervals is falling behind what expires, and must take its share of the log so that the
+// space it takes has a ceiling. Keeping up, it lets the appends go first.
+func (s *Sweeper) pace(cutoff, oldest time.Time) eventstore.Pace {
+	if cutoff.Sub(oldest) > 2*s.cfg.Interval {
+		return eventstore.Behind
+	}
+	return eventstore.KeepingUp
 }
 
 // walkEvents goes on through the log from where it stopped, up to the settled position and to the
@@ -211,7 +233,10 @@ func (s *Sweeper) walkEvents(ctx context.Context, cutoff time.Time) (int, error)
 		if err != nil {
 			return removed, err
 		}
-		var orphans []eventstore.StreamAt
+		var (
+			orphans []eventstore.StreamAt
+			oldest  time.Time
+		)
 		last := s.walked
 		for _, r := range page {
 			if settled.Before(r.Position) || !r.Created.Before(cutoff) {
@@ -226,11 +251,14 @@ func (s *Sweeper) walkEvents(ctx context.Context, cutoff time.Time) (int, error)
 				return removed, err
 			}
 			if !has {
+				if len(orphans) == 0 || r.Created.Before(oldest) {
+					oldest = r.Created
+				}
 				orphans = append(orphans, eventstore.StreamAt{Stream: r.Stream, Revision: r.Revision})
 			}
 		}
 		if len(orphans) > 0 {
-			kept, err := s.cfg.Log.DeleteStreams(ctx, orphans)
+			kept, err := s.cfg.Log.DeleteStreams(ctx, orphans, s.pace(cutoff, oldest))
 			removed += len(orphans) - len(kept)
 			if err != nil {
 				return removed, err

@@ -19,8 +19,9 @@ type memLog struct {
 	records []eventlog.RecordedEvent
 	// pinned are streams the store cannot remove yet (the embedded store's last stream).
 	pinned map[string]bool
-	// deletes counts DeleteStreams calls.
+	// deletes counts DeleteStreams calls; paces has the pace each stream was deleted at.
 	deletes int
+	paces   map[string]eventstore.Pace
 }
 
 func (l *memLog) add(stream, typ string, created time.Time) {
@@ -44,8 +45,11 @@ func (l *memLog) last(stream string) (uint64, bool) {
 	return rev, ok
 }
 
-func (l *memLog) DeleteStreams(_ context.Context, streams []eventstore.StreamAt) ([]eventstore.StreamAt, error) {
+func (l *memLog) DeleteStreams(_ context.Context, streams []eventstore.StreamAt, pace eventstore.Pace) ([]eventstore.StreamAt, error) {
 	l.deletes++
+	for _, s := range streams {
+		l.paces[s.Stream] = pace
+	}
 	var kept []eventstore.StreamAt
 	for _, s := range streams {
 		rev, ok := l.last(s.Stream)
@@ -125,7 +129,7 @@ type world struct {
 }
 
 func newWorld() *world {
-	return &world{log: &memLog{pinned: map[string]bool{}}, deliveries: &memDeliveries{expired: map[string]time.Time{}},
+	return &world{log: &memLog{pinned: map[string]bool{}, paces: map[string]eventstore.Pace{}}, deliveries: &memDeliveries{expired: map[string]time.Time{}},
 		now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
 }
 
@@ -140,7 +144,7 @@ func (w *world) deliver(id, eventID string, finished time.Time, events int) {
 		w.log.add(delivery.Stream(id), delivery.EventScheduled, finished)
 	}
 	rev, _ := w.log.last(delivery.Stream(id))
-	w.deliveries.rows = append(w.deliveries.rows, row{Delivery: retention.Delivery{ID: id, EventID: eventID, Version: rev}, finished: finished})
+	w.deliveries.rows = append(w.deliveries.rows, row{Delivery: retention.Delivery{ID: id, EventID: eventID, Version: rev, UpdatedAt: finished}, finished: finished})
 }
 
 func (w *world) sweeper(t *testing.T, retain time.Duration, settled eventlog.Position) *retention.Sweeper {
@@ -286,5 +290,58 @@ func TestRunGoesOnAtOnceAfterAPassThatRemoved(t *testing.T) {
 	}
 	if got := w.streams(); len(got) != 0 {
 		t.Errorf("streams left %v, want none", got)
+	}
+}
+
+// TestSweepPressesOnlyWhenBehind: deleting what expired within two Intervals (a pass runs at least
+// every Interval) keeps the pace that lets appends go first; a delivery or an event found later
+// than that means the sweeper is behind, and its batch is deleted at the pace that takes a share
+// of the log, events with their deliveries.
+func TestSweepPressesOnlyWhenBehind(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	const retain = 24 * time.Hour
+	cutoff := w.now.Add(-retain) // the default Interval is a second
+	justExpired, late := cutoff.Add(-1500*time.Millisecond), cutoff.Add(-2500*time.Millisecond)
+	w.publish("e-due", justExpired)
+	w.publish("e-late", late)
+	w.publish("unheard-due", justExpired)
+	w.publish("unheard-late", late)
+	w.deliver("due-1", "e-due", justExpired, 2)
+	w.deliver("due-2", "e-due", justExpired, 2)
+	w.deliver("late-1", "e-late", late, 2)
+	w.deliver("late-2", "e-late", justExpired, 2)
+	w.log.add("webhook-w1", "WebhookCreated", w.now) // the log's last stream stays last
+
+	if _, err := w.sweeper(t, retain, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]eventstore.Pace{
+		delivery.Stream("due-1"): eventstore.KeepingUp, delivery.Stream("due-2"): eventstore.KeepingUp,
+		publication.Stream("e-due"): eventstore.KeepingUp,
+		// One late delivery makes its batch (of two) late.
+		delivery.Stream("late-1"): eventstore.Behind, delivery.Stream("late-2"): eventstore.Behind,
+		publication.Stream("e-late"): eventstore.Behind,
+		// The walk finds both unheard events in one page: the late one makes the page late.
+		publication.Stream("unheard-due"): eventstore.Behind, publication.Stream("unheard-late"): eventstore.Behind,
+	}
+	for stream, pace := range want {
+		got, ok := w.log.paces[stream]
+		if !ok {
+			t.Errorf("%s was not deleted", stream)
+		} else if got != pace {
+			t.Errorf("%s deleted at pace %d, want %d", stream, got, pace)
+		}
+	}
+
+	// Alone, events that expired just now are walked at the pace that lets appends go first.
+	w = newWorld()
+	w.publish("unheard-due", justExpired)
+	w.log.add("webhook-w1", "WebhookCreated", w.now)
+	if _, err := w.sweeper(t, retain, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := w.log.paces[publication.Stream("unheard-due")]; !ok || got != eventstore.KeepingUp {
+		t.Errorf("an event that expired just now deleted at pace %d (%v), want KeepingUp", got, ok)
 	}
 }

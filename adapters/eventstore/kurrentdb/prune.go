@@ -16,8 +16,9 @@ var _ eventstore.Pruner = (*Store)(nil)
 // the stream reads as not found at once, and the node's scavenge reclaims its space (schedule
 // scavenges: docs/operations.md). Until then $all, and so a rebuild of the read models, still holds
 // its events. The client reports a delete's wrong expected revision only as an unknown error, so a
-// failed delete reads the stream again to tell a stream that moved on from a failure.
-func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt) ([]eventstore.StreamAt, error) {
+// failed delete reads the stream again to tell a stream that moved on from a failure. The pace
+// changes nothing: a soft delete is one small write of the node's, which it serves beside appends.
+func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt, _ eventstore.Pace) ([]eventstore.StreamAt, error) {
 	var kept []eventstore.StreamAt
 	for _, at := range streams {
 		last, exists, err := s.lastRevision(ctx, at.Stream)

@@ -33,15 +33,19 @@ const vacuumStep = 32
 // step went through and vacuumStep pages a step; a file created before keeps them free for reuse,
 // so it stops growing but does not shrink (see docs/operations.md).
 //
+// At eventstore.KeepingUp the steps rest between them, and one carried by a batch of appends is
+// short, so that the appends' latency stays near what it is without deletes; at eventstore.Behind
+// they take about half of the writer (see writeJob).
+//
 // If a step's transaction fails, DeleteStreams returns the error; the steps committed before it
 // stay done, and deleting a stream already gone is a no-op, so calling it again is safe.
-func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt) ([]eventstore.StreamAt, error) {
+func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt, pace eventstore.Pace) ([]eventstore.StreamAt, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
 	var kept []eventstore.StreamAt
 	left := streams
-	err := s.onWriter(ctx, func(conn *sql.Conn, budget time.Duration, yield func() bool) (bool, error) {
+	err := s.onWriter(ctx, pace == eventstore.KeepingUp, func(conn *sql.Conn, budget time.Duration, yield func() bool) (bool, error) {
 		// The step runs on the writer's goroutine, which owns its revisions.
 		k, done, err := deleteStreams(ctx, s.writer.stmts, left, budget, yield, s.writer.revisions.forget)
 		if err != nil {
@@ -62,13 +66,15 @@ func (s *Store) DeleteStreams(ctx context.Context, streams []eventstore.StreamAt
 	return kept, nil
 }
 
-// onWriter runs step on the write connection until it reports that it is finished (see writeJob).
-func (s *Store) onWriter(ctx context.Context, step func(conn *sql.Conn, budget time.Duration, yield func() bool) (finished bool, err error)) error {
+// onWriter runs step on the write connection until it reports that it is finished (see writeJob),
+// gently or not.
+func (s *Store) onWriter(ctx context.Context, gentle bool, step func(conn *sql.Conn, budget time.Duration, yield func() bool) (finished bool, err error)) error {
 	job := &writeJob{
 		step: func(_ context.Context, conn *sql.Conn, budget time.Duration, yield func() bool) (bool, error) {
 			return step(conn, budget, yield)
 		},
-		done: make(chan error, 1),
+		done:   make(chan error, 1),
+		gentle: gentle,
 	}
 	select {
 	case s.writer.jobs <- job:

@@ -22,8 +22,9 @@ import (
 // 100,000) as hookd writes them (a published event of 1 KiB, its delivery: scheduled with the body,
 // attempted, succeeded), then deletes them all as retention does (DeleteStreams, 64 streams a
 // call, the delivery streams, then the events) while an appender appends one event every
-// millisecond. It reports the deletion's time, deliveries deleted per second, and the appends'
-// longest and 99th percentile latency during it (as "stall-ms" and "p99-ms"). Run it with
+// millisecond, at each pace (a sweeper keeping up, one behind). It reports the deletion's time,
+// deliveries deleted per second, and the appends' longest and 99th percentile latency during it
+// (as "stall-ms" and "p99-ms"). Run it with
 //
 //	HOOKD_BENCH_DELETE_DELIVERIES=1000000 go test -run '^$' -bench DeleteExpired -benchtime 1x -timeout 2h ./adapters/eventstore/sqlitestore/
 func BenchmarkDeleteExpiredDeliveries(b *testing.B) {
@@ -34,6 +35,11 @@ func BenchmarkDeleteExpiredDeliveries(b *testing.B) {
 			b.Fatalf("HOOKD_BENCH_DELETE_DELIVERIES=%q: want a positive number", v)
 		}
 	}
+	b.Run("pace=keeping-up", func(b *testing.B) { benchmarkDeleteExpired(b, n, eventstore.KeepingUp) })
+	b.Run("pace=behind", func(b *testing.B) { benchmarkDeleteExpired(b, n, eventstore.Behind) })
+}
+
+func benchmarkDeleteExpired(b *testing.B, n int, pace eventstore.Pace) {
 	for range b.N {
 		path := filepath.Join(b.TempDir(), "log.db")
 		s := open(b, path, sqlitestore.Options{})
@@ -51,7 +57,7 @@ func BenchmarkDeleteExpiredDeliveries(b *testing.B) {
 			for _, streams := range [][]eventstore.StreamAt{deliveries, published} {
 				for len(streams) > 0 {
 					k := min(len(streams), deletesPerCall)
-					if kept, err := s.DeleteStreams(ctx, streams[:k]); err != nil || len(kept) > 0 {
+					if kept, err := s.DeleteStreams(ctx, streams[:k], pace); err != nil || len(kept) > 0 {
 						b.Fatalf("DeleteStreams: kept %d, %v", len(kept), err)
 					}
 					streams = streams[k:]

@@ -100,7 +100,7 @@ func TestDeleteStreamsGivesSpaceBack(t *testing.T) {
 	kept := fill(t, s, "webhook", 10)
 	checkpoint(t, path)
 	full := fileSize(t, path)
-	left, err := s.DeleteStreams(t.Context(), streams)
+	left, err := s.DeleteStreams(t.Context(), streams, eventstore.Behind)
 	if err != nil || len(left) != 0 {
 		t.Fatalf("DeleteStreams: kept %v, %v", left, err)
 	}
@@ -111,7 +111,7 @@ func TestDeleteStreamsGivesSpaceBack(t *testing.T) {
 		if calls == 10_000 {
 			t.Fatalf("%d free pages left after %d calls, want at most 64", freePages(t, path), calls)
 		}
-		if _, err := s.DeleteStreams(t.Context(), streams[:1]); err != nil {
+		if _, err := s.DeleteStreams(t.Context(), streams[:1], eventstore.Behind); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -150,7 +150,7 @@ func TestDeleteStreamsInAFileWithoutAutoVacuum(t *testing.T) {
 	fill(t, s, "webhook", 1)
 	checkpoint(t, path)
 	full := fileSize(t, path)
-	if _, err := s.DeleteStreams(t.Context(), streams); err != nil {
+	if _, err := s.DeleteStreams(t.Context(), streams, eventstore.Behind); err != nil {
 		t.Fatal(err)
 	}
 	fill(t, s, "again", 300)
@@ -162,10 +162,19 @@ func TestDeleteStreamsInAFileWithoutAutoVacuum(t *testing.T) {
 }
 
 // TestDeleteStreamsWhileAppending: a delete of many streams runs in steps alongside appends that
-// keep the writer busy. Every stream asked for goes, every append lands, and the streams appended
-// meanwhile are whole.
+// keep the writer busy, at either pace. Every stream asked for goes, every append lands, and the
+// streams appended meanwhile are whole.
 func TestDeleteStreamsWhileAppending(t *testing.T) {
 	t.Parallel()
+	for name, pace := range map[string]eventstore.Pace{"keeping up": eventstore.KeepingUp, "behind": eventstore.Behind} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			deleteWhileAppending(t, pace)
+		})
+	}
+}
+
+func deleteWhileAppending(t *testing.T, pace eventstore.Pace) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // catches a hang only
 	defer cancel()
 	s := open(t, filepath.Join(t.TempDir(), "log.db"), sqlitestore.Options{})
@@ -195,7 +204,7 @@ func TestDeleteStreamsWhileAppending(t *testing.T) {
 			}
 		})
 	}
-	kept, err := s.DeleteStreams(ctx, old)
+	kept, err := s.DeleteStreams(ctx, old, pace)
 	close(stop)
 	wg.Wait()
 	if err != nil || len(kept) != 0 {
@@ -223,7 +232,7 @@ func TestCloseEndsADeleteInProgress(t *testing.T) {
 	streams := fill(t, s, "old", 300)
 	result := make(chan error, 1)
 	go func() {
-		_, err := s.DeleteStreams(context.Background(), streams)
+		_, err := s.DeleteStreams(context.Background(), streams, eventstore.KeepingUp)
 		result <- err
 	}()
 	time.Sleep(time.Millisecond)

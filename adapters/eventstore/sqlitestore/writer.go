@@ -40,6 +40,8 @@ type writer struct {
 	// job, and runs it in small steps while no append is queued (see writeJob).
 	jobs chan *writeJob
 	job  *writeJob
+	// restUntil is when a gentle job's next step may start.
+	restUntil time.Time
 	// checkpointed is how many pages the connection had written (its WAL frames) when the writer
 	// last checkpointed while holding a job.
 	checkpointed int
@@ -83,10 +85,17 @@ func (w *writer) run(ctx context.Context) {
 				return
 			case req = <-w.queue:
 			default:
-				// No append is waiting: a step of the job, which the appends arriving during it
-				// join (see writeJob).
-				w.commit(ctx, nil)
-				continue
+				rest := w.rest()
+				if rest <= 0 {
+					// No append is waiting: a step of the job, which the appends arriving during
+					// it join (see writeJob).
+					w.commit(ctx, nil)
+					continue
+				}
+				// A gentle job rests; an append may come meanwhile.
+				if req = w.await(rest); req == nil {
+					continue
+				}
 			}
 		}
 		// Under load the queue is never empty, so Close must win over it explicitly.
@@ -126,9 +135,18 @@ func (w *writer) run(ctx context.Context) {
 // a slow machine (under -race, TestRetentionKeepsTheDataDirectoryAtAPlateau grew without a
 // plateau). On a quiet machine a batch's appends take well under a millisecond, so the carried
 // step is stepBudget.
+//
+// A gentle job (its caller keeps up with what expires) leaves the writer to the appends as much as
+// it can without stopping: its steps start only while no append is queued and stop at the first
+// that arrives (after one stream at least), they rest restFactor times as long as their
+// transaction took, and no batch of appends carries one. An append then waits for one stream's
+// statements and a commit a little larger than its own (docs/benchmarks.md, Retention); the
+// deletes go far slower, which the caller trades for it only while it keeps up.
 type writeJob struct {
 	step func(ctx context.Context, conn *sql.Conn, budget time.Duration, yield func() bool) (finished bool, err error)
 	done chan error
+	// gentle: rest between steps, and keep carried steps short.
+	gentle bool
 }
 
 // The bounds of a job's steps. Measured with BenchmarkDeleteExpiredDeliveries (docs/benchmarks.md,
@@ -143,6 +161,8 @@ const (
 	maxStep = 2 * time.Millisecond
 	// stepBudget is the least a step carried by an append batch gets.
 	stepBudget = time.Millisecond
+	// restFactor is how many times as long as its last step's transaction a gentle job rests.
+	restFactor = 3
 	// checkpointFrames: while it holds a job, the writer copies the WAL back into the file
 	// (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many pages since it last
 	// did and no append is waiting, so that SQLite's automatic checkpoint (10,000 pages, tens to
@@ -176,6 +196,28 @@ func (w *writer) stepWithin(ctx context.Context, budget time.Duration, yield fun
 
 // queued reports whether an append is waiting for the writer.
 func (w *writer) queued() bool { return len(w.queue) > 0 }
+
+// rest returns how long the job held has yet to rest before its next step: only a gentle job rests.
+func (w *writer) rest() time.Duration {
+	if w.job == nil || !w.job.gentle {
+		return 0
+	}
+	return time.Until(w.restUntil)
+}
+
+// await waits up to d for an append, and returns it; nil when none came or the writer is closing
+// (which the caller's next look at closing sees).
+func (w *writer) await(d time.Duration) *appendRequest {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case req := <-w.queue:
+		return req
+	case <-w.closing:
+	case <-t.C:
+	}
+	return nil
+}
 
 // fail answers the job held, taken and every request still queued with ErrClosed.
 func (w *writer) fail(taken ...*appendRequest) {
@@ -363,10 +405,13 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 	if err := w.checkDataVersion(ctx); err != nil {
 		return batch, nil, nil, err
 	}
+	var stepStarted time.Time
 	if len(batch) == 0 && w.job != nil {
 		step.ran = true
 		start := time.Now()
-		step.finished, step.err = w.stepWithin(ctx, maxStep, func() bool { return w.queued() && time.Since(start) >= minStep })
+		stepStarted = start
+		gentle := w.job.gentle
+		step.finished, step.err = w.stepWithin(ctx, maxStep, func() bool { return w.queued() && (gentle || time.Since(start) >= minStep) })
 		select {
 		case req := <-w.queue:
 			batch = w.collect(req)
@@ -388,12 +433,17 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 		}
 		outcomes[i].result = result
 	}
-	if !step.ran && w.job != nil {
+	if !step.ran && w.job != nil && !w.job.gentle {
 		step.ran = true
 		step.finished, step.err = w.stepWithin(ctx, max(stepBudget, time.Since(began)), nil)
 	}
 	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
 		return batch, nil, nil, fmt.Errorf("sqlitestore: commit: %w", err)
+	}
+	if !stepStarted.IsZero() {
+		// A gentle job's rest counts from here (see writeJob).
+		now := time.Now()
+		w.restUntil = now.Add(restFactor * now.Sub(stepStarted))
 	}
 	return batch, outcomes, written, nil
 }

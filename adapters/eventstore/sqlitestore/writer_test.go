@@ -48,7 +48,7 @@ func TestAnAppendWaitsForOneStepAtMost(t *testing.T) {
 		}
 	}
 	result := make(chan error, 1)
-	go func() { result <- s.onWriter(ctx, job) }()
+	go func() { result <- s.onWriter(ctx, false, job) }()
 	<-started
 	if _, err := s.Append(ctx, "webhook-"+uuid.NewString(), eventlog.NoStream(), []eventlog.EventData{{ID: eventlog.EventID(uuid.New()), Type: "T"}}); err != nil {
 		t.Fatal(err)
@@ -62,5 +62,31 @@ func TestAnAppendWaitsForOneStepAtMost(t *testing.T) {
 	}
 	if !wasAnswered {
 		t.Errorf("the append was answered only after the job's step %d, want after the first", calls)
+	}
+}
+
+// TestAGentleJobRestsBetweenSteps: a gentle job's next step starts no sooner than restFactor times
+// as long as its last step's transaction took after that transaction ended, leaving the writer to
+// the appends meanwhile. The gaps are compared with the steps' own durations, measured on the same
+// clock, so the verdict holds on a fast machine and a slow one alike. (A job that is not gentle
+// goes on at once; how soon depends on the disk's commits, so no test holds it to a time.)
+func TestAGentleJobRestsBetweenSteps(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	var starts, ends []time.Time
+	job := func(_ *sql.Conn, _ time.Duration, _ func() bool) (bool, error) {
+		starts = append(starts, time.Now())
+		time.Sleep(2 * time.Millisecond)
+		ends = append(ends, time.Now())
+		return len(starts) == 4, nil
+	}
+	if err := s.onWriter(t.Context(), true, job); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap, step := starts[i].Sub(ends[i-1]), ends[i-1].Sub(starts[i-1]); gap < restFactor*step {
+			t.Errorf("step %d started %s after step %d, which worked %s: want a rest of %d times that",
+				i+1, gap, i, step, restFactor)
+		}
 	}
 }

@@ -7,9 +7,14 @@ import (
 	"github.com/hookd/hookd/domain/eventlog"
 )
 
-// testDeleteStreams removes a stream at its last revision, keeps one that moved on since the caller
-// saw it, counts a missing one as removed, and leaves every other stream and the log's order alone.
-func testDeleteStreams(f *fixture) {
+// deleteStreamsAt tests that DeleteStreams at pace removes a stream at its last revision, keeps one
+// that moved on since the caller saw it, counts a missing one as removed, and leaves every other
+// stream and the log's order alone: the pace changes how fast, never what.
+func deleteStreamsAt(pace eventstore.Pace) func(*fixture) {
+	return func(f *fixture) { testDeleteStreams(f, pace) }
+}
+
+func testDeleteStreams(f *fixture, pace eventstore.Pace) {
 	pruner, ok := f.store.(eventstore.Pruner)
 	if !ok {
 		f.t.Fatalf("%T does not implement eventstore.Pruner", f.store)
@@ -27,7 +32,7 @@ func testDeleteStreams(f *fixture) {
 		{Stream: expired, Revision: 2},
 		{Stream: moved, Revision: 1},
 		{Stream: f.stream("missing"), Revision: 0},
-	})
+	}, pace)
 	if err != nil {
 		f.t.Fatalf("DeleteStreams: %v", err)
 	}
@@ -44,7 +49,7 @@ func testDeleteStreams(f *fixture) {
 		f.t.Errorf("a stream not named: %v", err)
 	}
 	// Deleting again what is gone is harmless, and appends go on after the last position.
-	if kept, err := pruner.DeleteStreams(f.ctx, []eventstore.StreamAt{{Stream: expired, Revision: 2}}); err != nil || len(kept) != 0 {
+	if kept, err := pruner.DeleteStreams(f.ctx, []eventstore.StreamAt{{Stream: expired, Revision: 2}}, pace); err != nil || len(kept) != 0 {
 		f.t.Errorf("DeleteStreams again: kept %v, %v", kept, err)
 	}
 	before := f.lastPosition()

@@ -59,7 +59,8 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 		{"SubscribeWhileAppending", testSubscribeWhileAppending},
 		{"ConcurrentAppenders", testConcurrentAppenders},
 		{"ManyStreams", testManyStreams},
-		{"DeleteStreams", testDeleteStreams},
+		{"DeleteStreamsKeepingUp", deleteStreamsAt(eventstore.KeepingUp)},
+		{"DeleteStreamsBehind", deleteStreamsAt(eventstore.Behind)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
