@@ -11,10 +11,12 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hookd/hookd/application/eventcodec"
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/webhook"
 )
 
@@ -179,7 +181,8 @@ type ReplayResult struct {
 // Nothing is appended until the command is valid and the selection is made: a
 // *webhook.ValidationError (bad input, or a filter selecting more than Limit) and webhook.ErrNotFound
 // (WebhookID names no webhook of the tenant and community, or a deleted one) leave the log as it
-// was, and so does a *delivery.ExpiredError (WithExpiry).
+// was, and so does a *delivery.ExpiredError (WithExpiry; or, with Event set, explicit ids of
+// deliveries whose bodies are built from a published event no longer in the log).
 // Explicit ids are checked against the delivery's stream, not the read model, so a delivery just
 // scheduled is found even before the read model shows it.
 //
@@ -212,6 +215,9 @@ func (h *Replays) Replay(ctx context.Context, cmd Replay, caller Caller) (Replay
 		return ReplayResult{}, err
 	}
 	if err := h.refuseExpired(ctx, cmd, ids); err != nil {
+		return ReplayResult{}, err
+	}
+	if err := h.refuseEventsGone(ctx, cmd, ids); err != nil {
 		return ReplayResult{}, err
 	}
 	if caller.RequestID == "" {
@@ -331,6 +337,61 @@ func (h *Replays) refuseExpired(ctx context.Context, cmd Replay, ids []string) e
 		}
 	}
 	return &delivery.ExpiredError{IDs: gone, Retention: h.retention}
+}
+
+// refuseEventsGone returns a *delivery.ExpiredError, with Event set, naming the explicit ids of the
+// deliveries whose bodies are built from their published event (delivery.BodyBuiltV1) when the log
+// no longer holds it: sent again, they could only be parked (delivery.ReasonEventExpired). It reads
+// each delivery's first event and, in that format, its event's; an id of no delivery in the scope
+// is left for the replay to count as not found. A replay by filter is not refused: what it selects
+// is decided one by one, and such deliveries are parked again.
+func (h *Replays) refuseEventsGone(ctx context.Context, cmd Replay, ids []string) error {
+	if cmd.DeliveryIDs == nil {
+		return nil
+	}
+	gone := make([]bool, len(ids))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(replayConcurrency)
+	for i, id := range ids {
+		g.Go(func() error {
+			var err error
+			gone[i], err = h.eventGone(ctx, cmd, id)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var named []string
+	for i, id := range ids {
+		if gone[i] {
+			named = append(named, id)
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	return &delivery.ExpiredError{IDs: named, Event: true}
+}
+
+// eventGone reports whether delivery id, in cmd's scope, has its body built from a published event
+// that the log no longer holds.
+func (h *Replays) eventGone(ctx context.Context, cmd Replay, id string) (bool, error) {
+	records, err := h.streams.log.ReadStream(ctx, delivery.Stream(id), 0, 1)
+	if err != nil || len(records) == 0 {
+		return false, err
+	}
+	e, err := h.streams.codec.DecodeSealed(records[0])
+	if err != nil {
+		return false, err
+	}
+	s, ok := e.(delivery.Scheduled)
+	if !ok || s.BodyFormat != delivery.BodyBuiltV1 || s.TenantID != cmd.TenantID || s.CommunityID != cmd.CommunityID ||
+		(cmd.WebhookID != "" && s.WebhookID != cmd.WebhookID) {
+		return false, nil
+	}
+	event, err := h.streams.log.ReadStream(ctx, publication.Stream(s.EventID), 0, 1)
+	return err == nil && len(event) == 0, err
 }
 
 // outcome is how one delivery of a replay was decided.

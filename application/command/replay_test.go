@@ -520,3 +520,55 @@ func TestReplayHandsOverWhatItReplays(t *testing.T) {
 		t.Fatalf("Replay with a failing scheduler returned %v, want its error", err)
 	}
 }
+
+// A replay by id of a delivery whose body is built from its published event (body format 1) is
+// refused as expired, appending nothing, when the log no longer holds the event; one whose event
+// is there is replayed, and so is one whose body is recorded (format 0), event or not.
+func TestReplayRefusesDeliveriesWhoseEventExpired(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.create(t)
+	events, err := command.NewEvents(f.store, f.codec, func() time.Time { return replayT0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _, err := events.Publish(context.Background(), command.PublishEvent{TenantID: w.TenantID(), CommunityID: w.CommunityID(),
+		Name: "E_LOGIN", Payload: []byte(`{}`)}, command.Caller{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtFrom := func(eventID string) string {
+		d, err := delivery.Schedule(delivery.Scheduling{
+			EventID: eventID, WebhookID: w.ID(), TenantID: w.TenantID(), CommunityID: w.CommunityID(),
+			EventName: "E_LOGIN", BodyFormat: delivery.BodyBuiltV1, Settings: delivery.SnapshotOf(w.Settings()), At: replayT0,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.appendChanges(t, d)
+		f.attempt(t, d.ID(), 500)
+		return d.ID()
+	}
+	withEvent, expired, recorded := builtFrom(kept), builtFrom(uuid.NewString()), f.deliver(t, w, 500)
+	r := newReplays(t, f, nil, &selector{})
+	head := f.lastPosition(t)
+
+	_, err = r.Replay(context.Background(), byIDs(w, delivery.ReplayOriginal, withEvent, expired, recorded), command.Caller{Actor: "test"})
+	var gone *delivery.ExpiredError
+	if !errors.As(err, &gone) || !gone.Event || !slices.Equal(gone.IDs, []string{expired}) {
+		t.Fatalf("Replay = %v, want an ExpiredError of the event naming %s", err, expired)
+	}
+	if f.lastPosition(t) != head {
+		t.Error("a refused replay appended to the log")
+	}
+	// Another webhook's replay learns nothing of the id: it is not found.
+	other := f.create(t)
+	res, err := r.Replay(context.Background(), byIDs(other, delivery.ReplayOriginal, expired), command.Caller{Actor: "test"})
+	if err != nil || !slices.Equal(res.NotFound, []string{expired}) {
+		t.Errorf("another webhook's replay of the id = %+v, %v; want it not found", res, err)
+	}
+	res, err = r.Replay(context.Background(), byIDs(w, delivery.ReplayOriginal, withEvent, recorded), command.Caller{Actor: "test"})
+	if err != nil || res.Replayed != 2 {
+		t.Errorf("Replay of the others = %+v, %v; want both replayed", res, err)
+	}
+}

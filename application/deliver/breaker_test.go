@@ -54,7 +54,7 @@ func newWorld(t *testing.T, b webhook.Breaker, disableAfter time.Duration) *worl
 	w.hook = hook
 	w.down = func(time.Time) int { return 200 }
 	u, err := deliver.New(deliver.Config{
-		Deliveries: (*worldDeliveries)(w), Targets: (*worldTargets)(w), Signer: signer{}, Sender: (*worldSender)(w),
+		Deliveries: (*worldDeliveries)(w), Bodies: newBodies(t, newEventLog(), 0), Targets: (*worldTargets)(w), Signer: signer{}, Sender: (*worldSender)(w),
 		Scheduler: (*worldScheduler)(w), Clock: w.clock, Endpoints: (*worldEndpoints)(w),
 		Breaker: b, DisableAfter: disableAfter,
 		// The standard 1Kosmos-like spacing: about 1 s, then 5 s.

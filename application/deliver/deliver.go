@@ -6,8 +6,8 @@
 // failing for too long. Every way out either records in the log or schedules the delivery again, so a
 // transport may drop its message once Attempt returns nil.
 //
-// Its ports are declared here, where they are used: Deliveries, Targets, Signer, Sender, Scheduler
-// and a clock. The Scheduler is the one the dispatcher, replays and recovery use too.
+// Its ports are declared here, where they are used: Deliveries, Bodies, Targets, Signer, Sender,
+// Scheduler and a clock. The Scheduler is the one the dispatcher, replays and recovery use too.
 package deliver
 
 import (
@@ -46,11 +46,13 @@ var ErrCanceled = errors.New("deliver: the attempt was cut short")
 // Config is what a Deliverer needs. Every field is required unless its comment says otherwise.
 type Config struct {
 	Deliveries Deliveries
-	Targets    Targets
-	Signer     Signer
-	Sender     Sender
-	Scheduler  Scheduler
-	Clock      func() time.Time
+	// Bodies gives the bodies of deliveries in body format delivery.BodyBuiltV1.
+	Bodies    Bodies
+	Targets   Targets
+	Signer    Signer
+	Sender    Sender
+	Scheduler Scheduler
+	Clock     func() time.Time
 	// Backoff spaces a webhook's retries (optional: the delivery package's defaults).
 	Backoff delivery.Backoff
 	// EndpointConcurrency bounds the attempts in flight to one endpoint (scheme, host and port), so
@@ -100,7 +102,7 @@ func New(cfg Config) (*Deliverer, error) {
 		name    string
 		missing bool
 	}{
-		{"Deliveries", cfg.Deliveries == nil}, {"Targets", cfg.Targets == nil}, {"Signer", cfg.Signer == nil},
+		{"Deliveries", cfg.Deliveries == nil}, {"Bodies", cfg.Bodies == nil}, {"Targets", cfg.Targets == nil}, {"Signer", cfg.Signer == nil},
 		{"Sender", cfg.Sender == nil}, {"Scheduler", cfg.Scheduler == nil}, {"Clock", cfg.Clock == nil},
 	} {
 		if f.missing {
@@ -178,9 +180,16 @@ func (a *attempt) run() error {
 	if wait > 0 {
 		return a.later(now.Add(wait))
 	}
-	if d.Body() == "" {
-		// Its body could not be built when it was scheduled (a replay reopened it): nothing to send.
+	body, err := a.body(d)
+	switch {
+	case errors.Is(err, ErrEventGone):
+		a.log.Warn("the delivery's event is no longer in the log; parked", "event_id", d.EventID())
+		return a.park(d, delivery.ReasonEventExpired)
+	case errors.Is(err, ErrUnbuildable):
+		a.log.Error("the delivery's body cannot be built; parked", "err", err)
 		return a.park(d, delivery.ReasonBodyUnbuildable)
+	case err != nil:
+		return a.storeFailed("reading the delivery's event", err)
 	}
 
 	t, err := a.target(d, now)
@@ -214,7 +223,7 @@ func (a *attempt) run() error {
 	if !a.u.endpoints.acquire(endpoint, a.u.cfg.Share(a.u.cfg.EndpointConcurrency)) {
 		return a.later(now.Add(BusyEndpointDelay + rand.N(BusyEndpointDelay)))
 	}
-	outcome, err := a.send(d, settings, t.secrets)
+	outcome, err := a.send(d, body, settings, t.secrets)
 	a.u.endpoints.release(endpoint)
 	switch {
 	case errors.Is(err, ErrSecretUnusable):
@@ -299,15 +308,33 @@ func (a *attempt) target(d *delivery.Delivery, now time.Time) (target, error) {
 	return t, nil
 }
 
-// send signs the delivery for this attempt with the secrets openSecrets gives, and sends it. An error
-// of the webhook's secrets matches ErrSecretUnusable.
-func (a *attempt) send(d *delivery.Delivery, settings delivery.Snapshot, openSecrets func() ([]string, error)) (Outcome, error) {
+// body returns the request body of the delivery, as its body format says: recorded with it, or
+// built from its published event (Bodies). The errors that park it match ErrUnbuildable (recorded
+// without a body, because it could not be built; or a format this version does not know) or
+// ErrEventGone.
+func (a *attempt) body(d *delivery.Delivery) ([]byte, error) {
+	switch f := d.BodyFormat(); f {
+	case delivery.BodyRecorded:
+		if d.Body() == "" {
+			// It could not be built when it was scheduled (a replay reopened it): nothing to send.
+			return nil, fmt.Errorf("%w: recorded without a body", ErrUnbuildable)
+		}
+		return []byte(d.Body()), nil
+	case delivery.BodyBuiltV1:
+		return a.u.cfg.Bodies.Body(a.ctx, d.EventID(), d.EventName())
+	default:
+		return nil, fmt.Errorf("%w: body format %d is not one this version builds", ErrUnbuildable, f)
+	}
+}
+
+// send signs body for this attempt of the delivery with the secrets openSecrets gives, and sends it.
+// An error of the webhook's secrets matches ErrSecretUnusable.
+func (a *attempt) send(d *delivery.Delivery, body []byte, settings delivery.Snapshot, openSecrets func() ([]string, error)) (Outcome, error) {
 	cfg := a.u.cfg
 	secrets, err := openSecrets()
 	if err != nil {
 		return Outcome{}, fmt.Errorf("%w: opening it: %w", ErrSecretUnusable, err)
 	}
-	body := []byte(d.Body())
 	headers, err := cfg.Signer.Sign(a.ctx, d.ID(), cfg.Clock(), body, secrets)
 	if err != nil {
 		return Outcome{}, err

@@ -2,6 +2,7 @@ package deliver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,7 +16,9 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
+	"github.com/hookd/hookd/domain/publication"
 	"github.com/hookd/hookd/domain/webhook"
+	"github.com/hookd/hookd/internal/testvectors"
 )
 
 var now = time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
@@ -159,8 +162,10 @@ type fixture struct {
 	signer     signer
 	sender     *sender
 	scheduler  *scheduler
-	id         string
-	cfg        deliver.Config
+	// events is the log of published events the bodies of format 1 are built from; empty at first.
+	events *eventLog
+	id     string
+	cfg    deliver.Config
 }
 
 func newFixture(t *testing.T, policy delivery.Policy) *fixture {
@@ -172,6 +177,7 @@ func newFixture(t *testing.T, policy delivery.Policy) *fixture {
 		}},
 		sender:    &sender{outcome: deliver.Outcome{Status: 200}},
 		scheduler: &scheduler{},
+		events:    newEventLog(),
 	}
 	f.id = f.deliveries.add(t, delivery.Scheduling{
 		EventID: "e1", WebhookID: "w1", TenantID: "t1", CommunityID: "c1", EventName: "user.created",
@@ -190,6 +196,7 @@ func (f *fixture) deliverer(t *testing.T) *deliver.Deliverer {
 	t.Helper()
 	cfg := f.cfg
 	cfg.Deliveries, cfg.Targets, cfg.Signer, cfg.Sender, cfg.Scheduler = f.deliveries, f.targets, f.signer, f.sender, f.scheduler
+	cfg.Bodies = newBodies(t, f.events, 0)
 	u, err := deliver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -480,5 +487,105 @@ func TestAttemptPlatformDelivery(t *testing.T) {
 	}
 	if got := f.deliveries.typesAfter(id, 1); !slices.Equal(got, []string{delivery.EventAttempted, delivery.EventSucceeded}) {
 		t.Errorf("appended %v", got)
+	}
+}
+
+// cosmoVectors is testdata cosmo-signature.json (internal/testvectors): events, their payloads and
+// the bodies Cosmo's receivers expect.
+type cosmoVectors struct {
+	Cases []struct {
+		Name    string `json:"name"`
+		Event   string `json:"event"`
+		Payload string `json:"payload_json"`
+		Body    string `json:"body"`
+	} `json:"cases"`
+}
+
+// A delivery in body format 1 sends the body built from its published event: for the known
+// answers, exactly the bytes Cosmo's receivers expect, on every attempt.
+func TestAttemptSendsTheBodyBuiltFromTheEvent(t *testing.T) {
+	t.Parallel()
+	var v cosmoVectors
+	testvectors.Load(t, "cosmo-signature.json", &v)
+	if len(v.Cases) == 0 {
+		t.Fatal("cosmo-signature.json has no cases")
+	}
+	for i, tc := range v.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, retryOnce)
+			eventID := fmt.Sprintf("event-%d", i)
+			f.events = newEventLog(publication.Published{EventID: eventID, TenantID: "t1", CommunityID: "c1",
+				Name: tc.Event, Payload: json.RawMessage(tc.Payload)})
+			id := f.deliveries.add(t, delivery.Scheduling{
+				EventID: eventID, WebhookID: "w1", TenantID: "t1", CommunityID: "c1", EventName: tc.Event,
+				BodyFormat: delivery.BodyBuiltV1,
+				Settings:   delivery.Snapshot{API: webhook.Endpoint{URL: "https://receiver.example/hook"}, Policy: retryOnce},
+				At:         now,
+			})
+			f.sender.outcome = deliver.Outcome{Status: 503}
+			u := f.deliverer(t)
+			if err := u.Attempt(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			later := *f
+			later.cfg.Clock = func() time.Time { return now.Add(time.Hour) }
+			if err := later.deliverer(t).Attempt(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.sender.sent) != 2 {
+				t.Fatalf("sent %d requests, want the attempt and its retry", len(f.sender.sent))
+			}
+			for _, r := range f.sender.sent {
+				if string(r.Body) != tc.Body {
+					t.Errorf("sent\n%s\nwant\n%s", r.Body, tc.Body)
+				}
+			}
+		})
+	}
+}
+
+// A delivery whose body cannot be had is parked without a request: event_expired when its published
+// event is gone, body_unbuildable when its format is not one this version builds or it was recorded
+// without a body. A log that fails parks nothing: the attempt is made again later.
+func TestAttemptWithoutABody(t *testing.T) {
+	t.Parallel()
+	scheduled := func(format int, body string) delivery.Scheduled {
+		return delivery.Scheduled{DeliveryID: "d1", EventID: "e1", WebhookID: "w1", TenantID: "t1", CommunityID: "c1",
+			Name: "user.created", Body: body, BodyFormat: format, ScheduledAt: now,
+			Settings: delivery.Snapshot{API: webhook.Endpoint{URL: "https://receiver.example/hook"}, Policy: retryOnce}}
+	}
+	for _, tc := range []struct {
+		name       string
+		scheduled  delivery.Scheduled
+		logErr     error
+		wantReason string
+	}{
+		{"event gone", scheduled(delivery.BodyBuiltV1, ""), nil, delivery.ReasonEventExpired},
+		{"format 2", scheduled(2, ""), nil, delivery.ReasonBodyUnbuildable},
+		{"format 0 without a body", scheduled(delivery.BodyRecorded, ""), nil, delivery.ReasonBodyUnbuildable},
+		{"the log fails", scheduled(delivery.BodyBuiltV1, ""), errStore, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, retryOnce)
+			f.id = "d1"
+			f.deliveries.streams["d1"] = []delivery.Event{tc.scheduled}
+			f.events.err = tc.logErr
+			if err := f.deliverer(t).Attempt(t.Context(), "d1"); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.sender.sent) != 0 {
+				t.Errorf("sent %d requests, want none", len(f.sender.sent))
+			}
+			if tc.wantReason == "" {
+				if got := f.deliveries.typesAfter("d1", 1); len(got) != 0 || len(f.scheduler.got) != 1 ||
+					!f.scheduler.got[0].at.Equal(now.Add(deliver.StoreRetryDelay)) {
+					t.Errorf("appended %v, scheduled %v; want nothing appended and a try after %v", got, f.scheduler.got, deliver.StoreRetryDelay)
+				}
+				return
+			}
+			wantReason(t, f, tc.wantReason)
+		})
 	}
 }

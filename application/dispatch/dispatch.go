@@ -59,9 +59,14 @@ type Ports struct {
 	// WebhooksAt waits until Candidates answers from the log up to pos at least, so that a webhook
 	// created before an event was published is seen when the event is dispatched.
 	WebhooksAt func(ctx context.Context, pos eventlog.Position) error
-	// Body builds a delivery's request body from the event's name and payload. An error parks the
-	// event's deliveries (delivery.ReasonBodyUnbuildable).
+	// Body builds a delivery's request body from the event's name and payload: the builder of body
+	// format delivery.BodyBuiltV1, which the deliverer builds again. The deliveries record the format
+	// and no body; the Dispatcher builds it once per event all the same, so that an error parks the
+	// event's deliveries at once (delivery.ReasonBodyUnbuildable) and the body is there to Keep.
 	Body func(eventName string, payload json.RawMessage) ([]byte, error)
+	// Bodies keeps each body built, for the deliverer to send without reading the event again
+	// (optional: nil keeps none, and the deliverer reads each event from the log).
+	Bodies Bodies
 	// Deliveries appends DeliveryScheduled.
 	Deliveries Deliveries
 	// Head returns the log's last position.
@@ -102,6 +107,13 @@ type Deliveries interface {
 	// Schedule appends a new delivery's DeliveryScheduled and returns it, saved; nil, with Changed
 	// false, when the delivery was scheduled before.
 	Schedule(ctx context.Context, s delivery.Scheduling, caller command.Caller) (*delivery.Delivery, command.Result, error)
+}
+
+// Bodies keeps the body built for the deliveries of an event. *deliver.EventBodies is one.
+type Bodies interface {
+	// Keep keeps body, built for the deliveries of event eventID named eventName; it never changes
+	// afterwards.
+	Keep(eventID, eventName string, body []byte)
 }
 
 // Scheduler hands a delivery to the transport, to be attempted at dueAt. An error means it may not
@@ -357,7 +369,8 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 	if err != nil {
 		return nil, fmt.Errorf("dispatch: webhooks for event %s: %w", p.EventID, err)
 	}
-	// The payload is decoded and the body built once, for the first webhook that needs them: only a
+	// The payload is decoded and the body built once, for the first webhook that needs them (the body
+	// is not recorded, but building it says whether it can be, and fills Bodies): only a
 	// webhook with a query reads the decoded payload, so an event whose webhooks have none is never
 	// decoded (decoding was about a third of matching an event; docs/benchmarks.md, "Profile and changes
 	// (issue 13)"). A payload that cannot be decoded cannot be matched against queries: every webhook
@@ -386,6 +399,8 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 		if body == nil && bodyErr == nil && !unreadable {
 			if body, bodyErr = d.p.Body(p.Name, p.Payload); bodyErr != nil {
 				d.unbuildable(p, bodyErr)
+			} else {
+				d.keep(p, body)
 			}
 		}
 		park := ""
@@ -397,23 +412,32 @@ func (d *Dispatcher) matchPublished(ctx context.Context, p publication.Published
 			d.p.Logger.Error("dispatch: a webhook's credential cannot be opened; its delivery is parked",
 				"event_id", p.EventID, "webhook_id", c.ID, "reason", park, "err", c.CredentialErr)
 		}
-		out = append(out, d.scheduling(p, publishedAt, c.ID, delivery.SnapshotOf(c.Settings), body, park))
+		out = append(out, d.scheduling(p, publishedAt, c.ID, delivery.SnapshotOf(c.Settings), park))
 	}
 	return out, nil
 }
 
-// scheduling is the delivery of p, published at publishedAt, to a webhook, with its body, or parked
-// for the reason park.
-func (d *Dispatcher) scheduling(p publication.Published, publishedAt time.Time, webhookID string, settings delivery.Snapshot, body []byte, park string) delivery.Scheduling {
+// scheduling is the delivery of p, published at publishedAt, to a webhook, or parked for the reason
+// park. Its body is built from p when it is sent (delivery.BodyBuiltV1), so it records none: the
+// log holds the payload once, in p. One whose body cannot be built records none either, as before
+// body formats (delivery.BodyRecorded, empty).
+func (d *Dispatcher) scheduling(p publication.Published, publishedAt time.Time, webhookID string, settings delivery.Snapshot, park string) delivery.Scheduling {
 	s := delivery.Scheduling{
 		EventID: p.EventID, WebhookID: webhookID, TenantID: p.TenantID, CommunityID: p.CommunityID,
-		EventName: p.Name, Body: string(body), Settings: settings, At: d.p.Clock(), ParkReason: park,
+		EventName: p.Name, BodyFormat: delivery.BodyBuiltV1, Settings: settings, At: d.p.Clock(), ParkReason: park,
 		PublishedAt: publishedAt, OrderedID: p.OrderedIDs(),
 	}
 	if park == delivery.ReasonBodyUnbuildable {
-		s.Body = ""
+		s.BodyFormat = delivery.BodyRecorded
 	}
 	return s
+}
+
+// keep gives the body built for p's deliveries to Bodies, when there is one.
+func (d *Dispatcher) keep(p publication.Published, body []byte) {
+	if d.p.Bodies != nil {
+		d.p.Bodies.Keep(p.EventID, p.Name, body)
+	}
 }
 
 // unbuildable logs that an event's deliveries are parked without a body.
@@ -433,6 +457,8 @@ func (d *Dispatcher) platform(p publication.Published, publishedAt time.Time) ([
 	if err != nil {
 		d.unbuildable(p, err)
 		park = delivery.ReasonBodyUnbuildable
+	} else {
+		d.keep(p, body)
 	}
-	return []delivery.Scheduling{d.scheduling(p, publishedAt, platform.WebhookID, platform.Target(d.p.PlatformURL), body, park)}, nil
+	return []delivery.Scheduling{d.scheduling(p, publishedAt, platform.WebhookID, platform.Target(d.p.PlatformURL), park)}, nil
 }

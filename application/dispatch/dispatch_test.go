@@ -41,6 +41,24 @@ type harness struct {
 	mu          sync.Mutex
 	handed      []string
 	scheduleErr error
+	kept        map[string]string // the bodies given to Bodies, by event id and name
+}
+
+// Keep records the body kept for an event's deliveries.
+func (h *harness) Keep(eventID, eventName string, body []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.kept == nil {
+		h.kept = map[string]string{}
+	}
+	h.kept[eventID+" "+eventName] = string(body)
+}
+
+func (h *harness) keptBody(eventID, eventName string) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	body, ok := h.kept[eventID+" "+eventName]
+	return body, ok
 }
 
 func newHarness(t *testing.T, platformURL string) *harness {
@@ -86,6 +104,7 @@ func (h *harness) newDispatcherAfter(takeover *dispatch.Takeover) *dispatch.Disp
 		},
 		WebhooksAt:  func(context.Context, eventlog.Position) error { return nil },
 		Body:        webhooksig.Body,
+		Bodies:      h,
 		Deliveries:  h.deliveries,
 		Head:        h.store.LastPosition,
 		Scheduler:   h,
@@ -412,6 +431,12 @@ func poisonRecord(eventID, tenant, payload string) []byte {
 	return []byte(record + "}")
 }
 
+// recordedBody is what a DeliveryScheduled records of its body.
+type recordedBody struct {
+	Body       string `json:"body"`
+	BodyFormat int    `json:"bodyFormat"`
+}
+
 // TestProcessParksPoisonAndGoesOn: events in the log that publish's rules would refuse (written
 // before them, or by another writer) stop nothing. Beside other tenants' good events, in one batch:
 // a payload too deep or not UTF-8 for a body is scheduled parked with reason body_unbuildable, to
@@ -450,10 +475,17 @@ func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 	}
 	for _, id := range good {
 		records, err := h.store.ReadStream(context.Background(), delivery.Stream(id), 0, 0)
-		var scheduled struct{ Body string }
+		var scheduled recordedBody
 		if err != nil || len(records) != 1 || json.Unmarshal(records[0].Data, &scheduled) != nil ||
-			!strings.HasPrefix(scheduled.Body, `{"version":1`) {
-			t.Errorf("good delivery %s: %d records (%v), want it scheduled with its body", id, len(records), err)
+			scheduled.Body != "" || scheduled.BodyFormat != delivery.BodyBuiltV1 {
+			t.Errorf("good delivery %s: %d records (%v), want it scheduled in body format 1, with no body", id, len(records), err)
+		}
+	}
+	// Each good event's body was built once and kept for the deliverer, as the deliverer builds it.
+	for _, e := range []struct{ id, payload string }{{good1, `{"user":{"plan":"free"}}`}, {good2, `{"user":{"plan":"pro"}}`}} {
+		want, _ := webhooksig.Body("user.created", json.RawMessage(e.payload))
+		if got, ok := h.keptBody(e.id, "user.created"); !ok || got != string(want) {
+			t.Errorf("body kept for event %s: %q (%v), want %s", e.id, got, ok, want)
 		}
 	}
 	for _, id := range parked {
@@ -464,6 +496,10 @@ func TestProcessParksPoisonAndGoesOn(t *testing.T) {
 		var failed delivery.Failed
 		if err := json.Unmarshal(records[1].Data, &failed); err != nil || failed.Reason != "body_unbuildable" || failed.Attempt != 0 {
 			t.Errorf("parked delivery %s: %s, want reason body_unbuildable before any attempt", id, records[1].Data)
+		}
+		var scheduled recordedBody
+		if err := json.Unmarshal(records[0].Data, &scheduled); err != nil || scheduled.Body != "" || scheduled.BodyFormat != delivery.BodyRecorded {
+			t.Errorf("parked delivery %s: %s, want no body in format 0, as before body formats", id, records[0].Data)
 		}
 	}
 	// The good deliveries are handed over at once; the parked ones have nothing due.

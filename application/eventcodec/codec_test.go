@@ -253,6 +253,13 @@ func samples() []sample {
 				Settings: delivery.SnapshotOf(noCredentials), ScheduledAt: at},
 		},
 		{
+			name: "DeliveryScheduled in body format 1", stream: ds,
+			event: delivery.Scheduled{DeliveryID: deliveryID, EventID: publishedID, WebhookID: id, TenantID: "t1",
+				CommunityID: "c1", Name: "user.created", BodyFormat: delivery.BodyBuiltV1,
+				Settings: delivery.SnapshotOf(fullSettings("CANARY_F_")), ScheduledAt: at},
+			canaries: credentialCanaries("CANARY_F_"),
+		},
+		{
 			name: "DeliveryAttempted", stream: ds,
 			event: delivery.Attempted{DeliveryID: deliveryID, Attempt: 2, Status: 503, DurationMs: 1234,
 				ResponseExcerpt: "<html>busy</html>", At: at, RetryAt: at.Add(5 * time.Second)},

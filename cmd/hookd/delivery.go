@@ -189,8 +189,15 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		return nil, err
 	}
 	deliveries := metrics.Deliveries(traced)
+	// The bodies of deliveries in body format 1, built from their published events: the dispatcher
+	// keeps each one it builds, so that this node sends them without reading the log; a delivery
+	// another node scheduled (the cluster profile), or one whose body was pushed out, reads its event.
+	bodies, err := deliver.NewEventBodies(deliver.EventBodiesConfig{Log: n.store, Decode: n.codec.DecodeSealed, Build: webhooksig.Body})
+	if err != nil {
+		return nil, err
+	}
 	attempts, err := deliver.New(deliver.Config{
-		Deliveries: deliveries, Targets: deliverer.NewTargets(n.webhookView, n.codec),
+		Deliveries: deliveries, Bodies: bodies, Targets: deliverer.NewTargets(n.webhookView, n.codec),
 		Signer: deliverer.Signer{Key: func(ctx context.Context) (ed25519.PrivateKey, error) {
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
@@ -208,7 +215,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		return dispatch.New(dispatch.Ports{
 			Decode: n.codec.DecodeSealed, Metadata: n.codec.DecodeMetadata,
 			Candidates: readcache.NewSubscribers(n.webhookView, n.webhookRunner, n.codec.OpenSecret).Candidates,
-			WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Deliveries: deliveries, Head: n.store.LastPosition,
+			WebhooksAt: n.webhooksAt, Body: webhooksig.Body, Bodies: bodies, Deliveries: deliveries, Head: n.store.LastPosition,
 			Scheduler: scheduler, Clock: n.clock, PlatformURL: cfg.PlatformURL, Platform: n.publishPlatform,
 			Logger: log.With("component", "dispatcher"), Takeover: takeover,
 		})

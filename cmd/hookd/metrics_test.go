@@ -124,6 +124,7 @@ func TestMetricsAfterAKnownLoad(t *testing.T) {
 		"hookd_deliveries_parked_total": {
 			`reason="exhausted"`: 2, `reason="rejected"`: 2, `reason="body_unbuildable"`: 1,
 			`reason="webhook_deleted"`: 0, `reason="webhook_disabled"`: 0, `reason="secret_unopenable"`: 0,
+			`reason="event_expired"`: 0,
 		},
 		"hookd_delivery_accept_to_deliver_seconds_count": {"": 5},
 		"hookd_delivery_attempts_in_flight":              {"": 0},

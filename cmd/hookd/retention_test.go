@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/webhook"
 )
@@ -259,5 +261,39 @@ func TestDeliveryRetentionConfig(t *testing.T) {
 		case !c.ok && (err == nil || !strings.Contains(err.Error(), "HOOKD_DELIVERY_RETENTION")):
 			t.Errorf("HOOKD_DELIVERY_RETENTION=%q: %v, want an error naming the variable", c.value, err)
 		}
+	}
+}
+
+// TestReplayOfADeliveryWhoseEventExpired: a delivery whose body is built from its published event
+// (body format 1) cannot be sent again once the log no longer holds the event. A replay of it by id
+// is refused as expired, by the API (410 in the error shape) and by hookd replay, and appends nothing.
+func TestReplayOfADeliveryWhoseEventExpired(t *testing.T) {
+	t.Parallel()
+	h := startHookd(t, handDrivenDeliveries)
+	l := newTestLog(h)
+	scope := apiScope("t1", "c1")
+	w := apiCreate(h, h.license, scope, apiMinimal("w"))
+	d, err := delivery.Schedule(delivery.Scheduling{
+		EventID: uuid.NewString(), WebhookID: w.ID, TenantID: w.TenantID, CommunityID: w.CommunityID, EventName: "E_A",
+		BodyFormat: delivery.BodyBuiltV1,
+		Settings:   delivery.Snapshot{API: webhook.Endpoint{Type: "POST", URL: w.API.URL, AuthType: webhook.AuthNone}, Policy: testPolicy},
+		At:         time.Now().Add(-time.Minute),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.append(d)
+	l.attempt(d.ID(), 500, time.Now().Add(-time.Minute))
+	l.sync()
+
+	head := l.head()
+	apiWantError(t, h.system(http.MethodPost, webhookPath(scope, w.ID)+"/replay", map[string]any{"deliveryIds": []string{d.ID()}}),
+		http.StatusGone, "delivery "+d.ID()+" cannot be replayed", "published event", "expired")
+	out, err := h.runCLI("replay", "--tenant", "t1", "--community", "c1", "--delivery", d.ID())
+	if err == nil || !strings.Contains(err.Error(), "delivery "+d.ID()+" cannot be replayed") {
+		t.Errorf("hookd replay of a delivery whose event expired: %v\n%s", err, out)
+	}
+	if after := l.head(); after != head {
+		t.Errorf("refused replays moved the log from %v to %v", head, after)
 	}
 }

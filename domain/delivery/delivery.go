@@ -37,6 +37,7 @@ type Delivery struct {
 	communityID string
 	eventName   string
 	body        string
+	bodyFormat  int
 	settings    Snapshot
 	scheduledAt time.Time
 	publishedAt time.Time
@@ -59,9 +60,13 @@ type Scheduling struct {
 	CommunityID string
 	EventName   string
 	// Body is the request body, built once by the caller (the canonical form of
-	// {"version":1,"event":...,"payload":...}); it must be valid UTF-8. It is empty exactly when
-	// ParkReason is ReasonBodyUnbuildable.
+	// {"version":1,"event":...,"payload":...}); it must be valid UTF-8. It is empty when ParkReason
+	// is ReasonBodyUnbuildable, and in BodyFormat BodyBuiltV1.
 	Body string
+	// BodyFormat is BodyRecorded (Body holds the body) or BodyBuiltV1 (the body is built from the
+	// published event at each attempt; Body is empty). A delivery parked ReasonBodyUnbuildable is
+	// recorded in BodyRecorded, with no body.
+	BodyFormat int
 	// ParkReason, when set, says the delivery cannot be sent: it is recorded, so that its webhook's
 	// log shows the event, and parked at once. ReasonBodyUnbuildable: the body could not be built;
 	// ReasonSecretUnopenable: the webhook's credential could not be opened, and Settings hold none.
@@ -92,6 +97,7 @@ func (s Scheduling) ID() string {
 var (
 	idRule          = fmt.Sprintf("must be 1 to %d characters without control characters", MaxIDLength)
 	parkReasonRule  = fmt.Sprintf("must be empty, %q or %q", ReasonBodyUnbuildable, ReasonSecretUnopenable)
+	bodyFormatRule  = fmt.Sprintf("must be %d (the body recorded) or %d (built from the published event)", BodyRecorded, BodyBuiltV1)
 	errorClassRule  = fmt.Sprintf("must be at most %d characters without control characters", MaxErrorClassLength)
 	requestedByRule = fmt.Sprintf("must be at most %d characters without control characters", MaxRequestedByLength)
 )
@@ -113,9 +119,14 @@ func Schedule(s Scheduling) (*Delivery, error) {
 	check(webhook.ValidEventName(s.EventName), "eventName", "must be 1 to 128 letters, digits, '_', '.' or '-'")
 	check(s.ParkReason == "" || s.ParkReason == ReasonBodyUnbuildable || s.ParkReason == ReasonSecretUnopenable,
 		"parkReason", parkReasonRule)
-	if s.ParkReason == ReasonBodyUnbuildable {
-		check(s.Body == "", "body", "must be empty when the body could not be built")
-	} else {
+	check(s.BodyFormat == BodyRecorded || s.BodyFormat == BodyBuiltV1, "bodyFormat", bodyFormatRule)
+	switch {
+	case s.ParkReason == ReasonBodyUnbuildable:
+		check(s.Body == "" && s.BodyFormat == BodyRecorded, "body",
+			"must be empty, in bodyFormat 0, when the body could not be built")
+	case s.BodyFormat == BodyBuiltV1:
+		check(s.Body == "", "body", "must be empty when it is built from the published event (bodyFormat 1)")
+	default:
 		check(s.Body != "" && utf8.ValidString(s.Body), "body", "must be non-empty valid UTF-8")
 	}
 	check(!s.At.IsZero(), "scheduledAt", "is required")
@@ -136,6 +147,7 @@ func Schedule(s Scheduling) (*Delivery, error) {
 		CommunityID: s.CommunityID,
 		Name:        s.EventName,
 		Body:        s.Body,
+		BodyFormat:  s.BodyFormat,
 		Settings:    s.Settings.clone(),
 		ScheduledAt: s.At,
 		PublishedAt: s.PublishedAt,
@@ -293,11 +305,13 @@ func (d *Delivery) RequestReplay(mode ReplayMode, requestedBy string, at time.Ti
 }
 
 // abandonReasons are the reasons a delivery is parked without an attempt.
-var abandonReasons = []string{ReasonWebhookDeleted, ReasonWebhookDisabled, ReasonBodyUnbuildable, ReasonSecretUnopenable}
+var abandonReasons = []string{ReasonWebhookDeleted, ReasonWebhookDisabled, ReasonBodyUnbuildable, ReasonSecretUnopenable,
+	ReasonEventExpired}
 
 // Abandon parks a delivery that is still scheduled without attempting it, because it cannot be sent:
 // its webhook no longer takes deliveries (ReasonWebhookDeleted, ReasonWebhookDisabled), it has no
-// body (ReasonBodyUnbuildable: an unbuildable delivery replayed), or its secrets cannot be opened
+// body (ReasonBodyUnbuildable: an unbuildable delivery replayed, or a body format this version cannot
+// build), its published event is gone (ReasonEventExpired), or its secrets cannot be opened
 // (ReasonSecretUnopenable). It returns ErrFinished on a finished delivery and a
 // *webhook.ValidationError for another reason or a zero at.
 func (d *Delivery) Abandon(reason string, at time.Time) error {
@@ -351,7 +365,8 @@ func (d *Delivery) apply(e Event) {
 	case Scheduled:
 		d.id, d.eventID, d.webhookID = e.DeliveryID, e.EventID, e.WebhookID
 		d.tenantID, d.communityID, d.eventName = e.TenantID, e.CommunityID, e.Name
-		d.body, d.settings, d.scheduledAt, d.publishedAt = e.Body, e.Settings, e.ScheduledAt, e.PublishedAt
+		d.body, d.bodyFormat = e.Body, e.BodyFormat
+		d.settings, d.scheduledAt, d.publishedAt = e.Settings, e.ScheduledAt, e.PublishedAt
 		d.status, d.nextDueAt = StatusScheduled, e.ScheduledAt
 	case Attempted:
 		d.attempts = e.Attempt
@@ -422,9 +437,14 @@ func (d *Delivery) CommunityID() string { return d.communityID }
 // EventName returns the published event's name.
 func (d *Delivery) EventName() string { return d.eventName }
 
-// Body returns the request body every attempt sends; empty when it could not be built
-// (ReasonBodyUnbuildable), and then nothing is to be sent.
+// Body returns the request body recorded (BodyFormat BodyRecorded), which every attempt sends; empty
+// when it could not be built (ReasonBodyUnbuildable), and then nothing is to be sent, and empty in
+// any other format, where the body is built from the published event.
 func (d *Delivery) Body() string { return d.body }
+
+// BodyFormat returns where the body comes from: BodyRecorded, BodyBuiltV1, or a format recorded by
+// a later version, which this one cannot build.
+func (d *Delivery) BodyFormat() int { return d.bodyFormat }
 
 // Snapshot returns the webhook's settings as they were when the delivery was scheduled.
 func (d *Delivery) Snapshot() Snapshot { return d.settings.clone() }

@@ -708,3 +708,76 @@ func TestAFailedProbeSpendsNoRetry(t *testing.T) {
 		t.Errorf("probe attempt recorded as %+v", last)
 	}
 }
+
+// A delivery in body format 1 records no body, only the format; its record reads back as it was,
+// and a record without the field (every delivery recorded before formats) is format 0.
+func TestScheduleInBodyFormat1RecordsNoBody(t *testing.T) {
+	t.Parallel()
+	s := scheduling(0)
+	s.Body, s.BodyFormat = "", delivery.BodyBuiltV1
+	d, err := delivery.Schedule(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := throughJSON(t, d.Changes())[0].(delivery.Scheduled)
+	if got.Body != "" || got.BodyFormat != delivery.BodyBuiltV1 || d.Body() != "" || d.BodyFormat() != delivery.BodyBuiltV1 {
+		t.Errorf("scheduled %#v, delivery body %q format %d", got, d.Body(), d.BodyFormat())
+	}
+	data, err := json.Marshal(got)
+	if err != nil || !strings.Contains(string(data), `"body":"","bodyFormat":1`) {
+		t.Errorf("record %s, %v: want an empty body and bodyFormat 1", data, err)
+	}
+	data, err = json.Marshal(mustSchedule(t, 0).Changes()[0])
+	if err != nil || strings.Contains(string(data), "bodyFormat") {
+		t.Errorf("record of format 0: %s, %v: want no bodyFormat, as before formats", data, err)
+	}
+	rehydrated, err := delivery.Rehydrate([]delivery.Event{got}, 0)
+	if err != nil || rehydrated.BodyFormat() != delivery.BodyBuiltV1 || rehydrated.Body() != "" {
+		t.Errorf("rehydrated: %v, format %d, body %q", err, rehydrated.BodyFormat(), rehydrated.Body())
+	}
+}
+
+// Schedule refuses a body in format 1, a format it does not know, and format 1 on an unbuildable
+// delivery (which records format 0 with no body, as before formats).
+func TestScheduleValidatesTheBodyFormat(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(*delivery.Scheduling)
+		field  string
+	}{
+		{"format 1 with a body", func(s *delivery.Scheduling) { s.BodyFormat = delivery.BodyBuiltV1 }, "body"},
+		{"format 2", func(s *delivery.Scheduling) { s.Body, s.BodyFormat = "", 2 }, "bodyFormat"},
+		{"format -1", func(s *delivery.Scheduling) { s.BodyFormat = -1 }, "bodyFormat"},
+		{"unbuildable in format 1", func(s *delivery.Scheduling) {
+			s.Body, s.BodyFormat, s.ParkReason = "", delivery.BodyBuiltV1, delivery.ReasonBodyUnbuildable
+		}, "body"},
+	} {
+		s := scheduling(0)
+		tc.change(&s)
+		var v *webhook.ValidationError
+		if _, err := delivery.Schedule(s); !errors.As(err, &v) || !slices.ContainsFunc(v.Problems, func(p webhook.Problem) bool { return p.Field == tc.field }) {
+			t.Errorf("%s: Schedule = %v, want a %s problem", tc.name, err, tc.field)
+		}
+	}
+}
+
+// A delivery whose published event is gone is parked event_expired without an attempt.
+func TestAbandonWhenTheEventExpired(t *testing.T) {
+	t.Parallel()
+	s := scheduling(0)
+	s.Body, s.BodyFormat = "", delivery.BodyBuiltV1
+	d, err := delivery.Schedule(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Abandon(delivery.ReasonEventExpired, t0); err != nil || d.Status() != delivery.StatusFailed {
+		t.Fatalf("Abandon(event_expired) = %v, status %v", err, d.Status())
+	}
+	if got := d.Changes()[1]; got != (delivery.Failed{DeliveryID: d.ID(), Reason: "event_expired", At: t0}) {
+		t.Errorf("Failed = %#v", got)
+	}
+	if !slices.Contains(delivery.ParkReasons, "event_expired") {
+		t.Errorf("ParkReasons %v lack event_expired", delivery.ParkReasons)
+	}
+}

@@ -18,14 +18,23 @@ const (
 	EventDeferred        = "DeliveryDeferred"
 )
 
+// The formats of a delivery's body (Scheduled.BodyFormat).
+const (
+	// BodyRecorded: the body is recorded in Scheduled.Body.
+	BodyRecorded = 0
+	// BodyBuiltV1: the body is webhooksig.Body of the event's name and its published payload.
+	BodyBuiltV1 = 1
+)
+
 // StreamPrefix starts the name of every delivery's stream; the part before '-' is the stream category.
 const StreamPrefix = "delivery-"
 
 // Stream names the stream that holds a delivery's events.
 func Stream(id string) string { return StreamPrefix + id }
 
-// Scheduled records that an event is to be delivered to a webhook. It carries everything a delivery
-// needs, so that sending it reads no other stream: the body, built once, and the settings in force.
+// Scheduled records that an event is to be delivered to a webhook, with the settings in force, and
+// says how its request body is had (BodyFormat): recorded here, or built again from the published
+// event, which the log keeps as long as any of its deliveries (retention removes the event last).
 type Scheduled struct {
 	DeliveryID  string `json:"deliveryId"`
 	EventID     string `json:"eventId"`
@@ -34,10 +43,19 @@ type Scheduled struct {
 	CommunityID string `json:"communityId"`
 	// Name is the published event's name (a field named EventName would clash with the method).
 	Name string `json:"eventName"`
-	// Body is the request body, built once; every attempt, retry and replay sends these bytes. It is
-	// a string, not json.RawMessage, because encoding/json re-spells raw JSON ('<' as \u003c), and the
-	// bytes must not change; a string of valid UTF-8 comes back from the log byte for byte.
-	Body        string    `json:"body"`
+	// Body is the request body in format BodyRecorded, built once; every attempt, retry and replay
+	// sends these bytes. It is a string, not json.RawMessage, because encoding/json re-spells raw JSON
+	// ('<' as \u003c), and the bytes must not change; a string of valid UTF-8 comes back from the log
+	// byte for byte. It is empty in format BodyBuiltV1, and when the body could not be built
+	// (ReasonBodyUnbuildable).
+	Body string `json:"body"`
+	// BodyFormat says where the body comes from. BodyRecorded (0, absent from the record, as in
+	// every delivery recorded before formats): Body holds it. BodyBuiltV1 (1): Body is empty, and the
+	// body is webhooksig.Body(Name, payload of the EventPublished of EventID), a pure function of the
+	// event, so every attempt, retry and replay still sends the same bytes without the log holding
+	// the payload twice. A format names one builder for ever: should the builder ever change, the new
+	// one is format 2, and the deliveries recorded in format 1 keep sending the bytes they always did.
+	BodyFormat  int       `json:"bodyFormat,omitempty"`
 	Settings    Snapshot  `json:"settings"`
 	ScheduledAt time.Time `json:"scheduledAt"`
 	// PublishedAt is when the event was accepted (its EventPublished's time), from which the
@@ -94,11 +112,14 @@ const (
 	// ReasonSecretUnopenable: a secret or credential the delivery is signed or sent with cannot be
 	// opened (sealed with a key this node does not hold, or damaged) or cannot sign.
 	ReasonSecretUnopenable = "secret_unopenable"
+	// ReasonEventExpired: the body is built from the published event (BodyBuiltV1), and the event is
+	// no longer in the log (removed by retention, or missing). A replay parks it again.
+	ReasonEventExpired = "event_expired"
 )
 
 // ParkReasons lists every reason a delivery is parked for: Failed.Reason is one of them.
 var ParkReasons = []string{ReasonRejected, ReasonExhausted, ReasonWebhookDeleted, ReasonWebhookDisabled,
-	ReasonBodyUnbuildable, ReasonSecretUnopenable}
+	ReasonBodyUnbuildable, ReasonSecretUnopenable, ReasonEventExpired}
 
 // Failed records that the delivery is parked after the attempt numbered Attempt (0 when it was
 // parked before any attempt, because its webhook was gone). No attempt follows until a replay.

@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,12 +24,21 @@ import (
 // (write_bytes of /proc/self/io, so WAL frames and checkpoints both), for deliveries appended as
 // hookd appends them: a published event of about 1 KiB on a stream named by a UUIDv7, then its
 // delivery's stream, named as hookd names it (delivery.OrderedID, led by the publication's time),
-// scheduled with the body, attempted, succeeded, each append waiting for the one before. After 20,000 deliveries to warm the file, it
+// scheduled, attempted, succeeded, each append waiting for the one before. The delivery is
+// scheduled as hookd schedules it (body_format=1: no body, built again from the published event
+// when sent), or with the body in its record (body_format=0, as every delivery was before body
+// formats). After 20,000 deliveries to warm the file, it
 // runs 15 s of them from 64 closed-loop appenders, or at HOOKD_BENCH_RATE deliveries a second
 // (open loop). Run it with
 //
 //	HOOKD_BENCH_RATE=1000 go test -run '^$' -bench LogBytesPerDelivery -benchtime 1x ./adapters/eventstore/sqlitestore/
 func BenchmarkLogBytesPerDelivery(b *testing.B) {
+	for _, format := range []int{delivery.BodyBuiltV1, delivery.BodyRecorded} {
+		b.Run(fmt.Sprintf("body_format=%d", format), func(b *testing.B) { benchLogBytesPerDelivery(b, format) })
+	}
+}
+
+func benchLogBytesPerDelivery(b *testing.B, format int) {
 	rate := 0
 	if v := os.Getenv("HOOKD_BENCH_RATE"); v != "" {
 		var err error
@@ -47,7 +57,11 @@ func BenchmarkLogBytesPerDelivery(b *testing.B) {
 			id := delivery.OrderedID(eventID, webhookID, time.Now())
 			evs := events(4)
 			evs[0].Data = []byte(body)
-			evs[1].Data = []byte(`{"deliveryId":"` + id + `","body":` + strconv.Quote(body) + `,"settings":{"url":"https://example.com/hook"}}`)
+			scheduled := `"body":` + strconv.Quote(body)
+			if format == delivery.BodyBuiltV1 {
+				scheduled = `"body":"","bodyFormat":1`
+			}
+			evs[1].Data = []byte(`{"deliveryId":"` + id + `",` + scheduled + `,"settings":{"url":"https://example.com/hook"}}`)
 			evs[2].Data = []byte(`{"deliveryId":"` + id + `","attempt":1,"status":200,"durationMs":12}`)
 			evs[3].Data = []byte(`{"deliveryId":"` + id + `"}`)
 			for _, a := range []struct {
