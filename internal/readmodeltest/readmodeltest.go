@@ -61,3 +61,27 @@ func Codec(tb testing.TB) *eventcodec.Codec {
 	}
 	return codec
 }
+
+// Plan returns SQLite's plan of statement with args, a step a line. hookd never runs ANALYZE, so
+// SQLite plans by the schema alone: the plan on empty tables is the plan on full ones.
+func Plan(tb testing.TB, db *sql.DB, statement string, args ...any) string {
+	tb.Helper()
+	rows, err := db.Query(`EXPLAIN QUERY PLAN `+statement, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			tb.Fatal(err)
+		}
+		steps = append(steps, detail)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return strings.Join(steps, "\n")
+}

@@ -11,30 +11,6 @@ import (
 	"github.com/hookd/hookd/projections"
 )
 
-// plan returns SQLite's plan of statement. hookd never runs ANALYZE, so SQLite plans by the schema
-// alone: the plan on an empty table is the plan on a full one.
-func plan(t *testing.T, db *sql.DB, statement string, args ...any) string {
-	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+statement, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var steps []string
-	for rows.Next() {
-		var id, parent, notUsed int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
-			t.Fatal(err)
-		}
-		steps = append(steps, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(steps, "\n")
-}
-
 // A page of a community's deliveries must cost the page (and its offset), not the community: each
 // Fetch reads an index in the page's order and never sorts, with or without a webhook, in a view
 // built now and in one built before the index of a community's deliveries by time, once
@@ -51,7 +27,7 @@ func TestFetchNeverSorts(t *testing.T) {
 		var sorted []string
 		for name, q := range queries {
 			_, page, args := fetchSQL(q)
-			if p := plan(t, db, page, append(args, 10, 0)...); strings.Contains(p, "TEMP B-TREE") {
+			if p := readmodeltest.Plan(t, db, page, append(args, 10, 0)...); strings.Contains(p, "TEMP B-TREE") {
 				sorted = append(sorted, name+":\n"+p)
 			}
 		}
