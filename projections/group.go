@@ -25,6 +25,13 @@ type GroupConfig struct {
 	Projections []Projection
 	// BatchSize is the most events applied in one transaction; 500 when zero.
 	BatchSize int
+	// CommitInterval, when positive, is how long a batch may keep gathering the events the log hands
+	// out after its first, up to BatchSize, before it commits: one transaction then carries the
+	// events of several appends, and the read models write fewer pages per event (docs/decisions.md,
+	// issue 12). Nobody waits for it: the batch commits at once when a WaitFor waits on a position it
+	// holds, and a read model that reads none of the events gathered moves on without waiting for the
+	// commit. Zero commits each batch as the subscription hands it out.
+	CommitInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait before resubscribing after an error: it starts at
 	// MinBackoff, doubles with each failure in a row up to MaxBackoff, and starts over once a batch
 	// goes through. 100 ms and 10 s when zero.
@@ -65,6 +72,9 @@ func (c GroupConfig) validate() error {
 	if c.BatchSize < 0 {
 		errs = append(errs, errors.New("projections: runner: BatchSize must not be negative"))
 	}
+	if c.CommitInterval < 0 {
+		errs = append(errs, errors.New("projections: runner: CommitInterval must not be negative"))
+	}
 	if c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff {
 		errs = append(errs, errors.New("projections: runner: backoff must satisfy 0 <= MinBackoff <= MaxBackoff"))
 	}
@@ -103,6 +113,15 @@ type Group struct {
 	// fatal is why a catch-up stopped the Group (a damaged log).
 	fatal error
 
+	// waitMu guards what a batch being gathered holds and who waits on a position (see gather).
+	waitMu sync.Mutex
+	// holding is the last position of the batch being gathered, and closeBatch ends its gathering;
+	// nil when no batch is gathering.
+	holding    eventlog.Position
+	closeBatch context.CancelFunc
+	// waiters are the WaitFor calls not yet answered, while CommitInterval is set.
+	waiters map[*waiter]struct{}
+
 	// stmts are the checkpoint statements, prepared by query (see prepared).
 	stmtsMu sync.Mutex
 	stmts   map[string]*sql.Stmt
@@ -118,7 +137,8 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg, rejoined: make(chan struct{}, 1), stmts: make(map[string]*sql.Stmt)}
+	g := &Group{cfg: cfg, rejoined: make(chan struct{}, 1), stmts: make(map[string]*sql.Stmt),
+		waiters: make(map[*waiter]struct{})}
 	for _, p := range cfg.Projections {
 		g.runners = append(g.runners, &Runner{group: g, p: p, log: cfg.Logger.With("projection", p.Name()),
 			advanced: make(chan struct{})})
@@ -325,19 +345,125 @@ func (g *Group) follow(ctx context.Context) (progressed bool, err error) {
 		if len(events) == 0 {
 			continue
 		}
+		// What was gathered before the subscription failed is applied all the same.
+		events, gatherErr := g.gather(ctx, sub, events)
 		left, err := g.apply(ctx, events)
 		if err != nil {
 			return progressed, err
 		}
 		progressed = true
+		if gatherErr != nil {
+			return progressed, gatherErr
+		}
 		if !left {
 			return progressed, errNoneAttached
 		}
 	}
 }
 
+// gather adds to a batch what the log hands out within CommitInterval of its first events, up to
+// BatchSize (see GroupConfig.CommitInterval). It ends early once a WaitFor waits on a position the
+// batch holds that its Runner has not reached: the wait lasts no longer than it would without
+// gathering. Meanwhile a Runner that reads none of the events gathered moves on in memory, as it would
+// with a batch of its own: a read model that waiters follow for a few event types (the webhooks,
+// which the dispatcher waits on) is not held back by a batch of others (deliveries).
+//
+// It returns the events gathered, and an error when the subscription failed (or ctx ended) on the
+// way: the events are applied all the same, then the error is the follow's.
+func (g *Group) gather(ctx context.Context, sub Subscription, events []eventlog.RecordedEvent) ([]eventlog.RecordedEvent, error) {
+	if g.cfg.CommitInterval <= 0 {
+		return events, nil
+	}
+	gathering, closeBatch := context.WithCancel(ctx)
+	defer closeBatch()
+	timer := time.AfterFunc(g.cfg.CommitInterval, closeBatch)
+	defer timer.Stop()
+	defer g.hold(eventlog.Start, nil)
+	owned := false
+	for len(events) < g.cfg.BatchSize {
+		g.passIdle(events)
+		if g.hold(events[len(events)-1].Position, closeBatch) {
+			break
+		}
+		// A Next that ends with its context hands out nothing and loses nothing (Subscription).
+		more, err := sub.Next(gathering, g.cfg.BatchSize-len(events))
+		if err != nil {
+			if gathering.Err() != nil && ctx.Err() == nil {
+				break
+			}
+			return events, err
+		}
+		if !owned {
+			// A store may share the slices it hands out: the first append copies into one of ours.
+			events, owned = slices.Clip(events), true
+		}
+		events = append(events, more...)
+	}
+	return events, nil
+}
+
+// passIdle publishes, in memory, the last position of events to each attached Runner that reads none
+// of the events it has not applied, as commit does with a batch nobody writes.
+func (g *Group) passIdle(events []eventlog.RecordedEvent) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, r := range g.attached() {
+		if unapplied := r.unapplied(events); len(unapplied) > 0 && !r.reads(unapplied) {
+			r.publish(part{r: r, events: unapplied}.next())
+		}
+	}
+}
+
+// hold records that the batch being gathered reaches last and can be closed with closeBatch (nil:
+// no batch is gathering), and reports whether a waiter needs it committed now.
+func (g *Group) hold(last eventlog.Position, closeBatch context.CancelFunc) (waited bool) {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	g.holding, g.closeBatch = last, closeBatch
+	if closeBatch == nil {
+		return false
+	}
+	for w := range g.waiters {
+		if w.needs(last) {
+			return true
+		}
+	}
+	return false
+}
+
+// waiter is a WaitFor call of r for pos, not yet answered.
+type waiter struct {
+	r   *Runner
+	pos eventlog.Position
+}
+
+// needs reports whether a batch that holds the log up to last holds what the waiter waits for.
+func (w *waiter) needs(last eventlog.Position) bool {
+	return !last.Before(w.pos) && w.r.Position().Before(w.pos)
+}
+
+// await records that r waits for pos until the returned func is called, and closes the batch being
+// gathered when it holds pos. Without CommitInterval nothing gathers, and nothing is recorded.
+func (g *Group) await(r *Runner, pos eventlog.Position) (done func()) {
+	if g.cfg.CommitInterval <= 0 {
+		return func() {}
+	}
+	w := &waiter{r: r, pos: pos}
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	g.waiters[w] = struct{}{}
+	if g.closeBatch != nil && w.needs(g.holding) {
+		g.closeBatch()
+	}
+	return func() {
+		g.waitMu.Lock()
+		defer g.waitMu.Unlock()
+		delete(g.waiters, w)
+	}
+}
+
 // part is what one batch is to one Runner: the events it has not applied yet, and whether it reads
-// any of them.
+// any of them. A part without events stores the checkpoint its Runner reached in memory.
 type part struct {
 	r      *Runner
 	events []eventlog.RecordedEvent
@@ -346,6 +472,9 @@ type part struct {
 
 // next returns the checkpoint the part's Runner reaches with it.
 func (p part) next() checkpoint {
+	if len(p.events) == 0 {
+		return p.r.current()
+	}
 	return checkpoint{position: p.events[len(p.events)-1].Position, build: p.r.current().build}
 }
 
@@ -361,6 +490,10 @@ func (g *Group) apply(ctx context.Context, events []eventlog.RecordedEvent) (lef
 	for _, r := range g.attached() {
 		if unapplied := r.unapplied(events); len(unapplied) > 0 {
 			parts = append(parts, part{r: r, events: unapplied, writes: r.reads(unapplied)})
+		} else if r.stored != r.current() {
+			// Passed in memory while the batch gathered (passIdle): its checkpoint is stored with
+			// the others', as it would have been without gathering.
+			parts = append(parts, part{r: r})
 		}
 	}
 	if err := g.commit(ctx, parts); err != nil {

@@ -1,0 +1,181 @@
+package projections_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/domain/eventlog"
+	"github.com/hookd/hookd/internal/readmodeltest"
+	"github.com/hookd/hookd/projections"
+)
+
+// forever is a CommitInterval no test outlasts: a batch gathering under it ends only on BatchSize or
+// on a waiter, never on the clock.
+const forever = time.Hour
+
+// applied returns a hook for a counter that hands each batch it is given to the returned channel.
+func applied() (func([]eventlog.RecordedEvent) error, <-chan []eventlog.RecordedEvent) {
+	batches := make(chan []eventlog.RecordedEvent, 100)
+	return func(events []eventlog.RecordedEvent) error {
+		batches <- events
+		return nil
+	}, batches
+}
+
+// nextBatch returns the next batch a counter was given; a hang guard, not a speed check.
+func nextBatch(t *testing.T, batches <-chan []eventlog.RecordedEvent) []eventlog.RecordedEvent {
+	t.Helper()
+	select {
+	case events := <-batches:
+		return events
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no batch was applied")
+		return nil
+	}
+}
+
+// TestGroupGathersAppendsIntoOneTransaction: with a CommitInterval, the events of several appends
+// that arrive within it are committed together, up to BatchSize.
+func TestGroupGathersAppendsIntoOneTransaction(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := readmodeltest.TempDB(t)
+	a := &counter{t: t, name: "a"}
+	g := startGroup(t, projections.GroupConfig{DB: db, Subscribe: log.Subscribe,
+		Projections: []projections.Projection{a}, BatchSize: 10, CommitInterval: forever})
+	waitForRunner(t, g.Runners()[0], eventlog.Start)
+	for _, n := range []int{3, 3, 4} {
+		log.append(things(n)...)
+	}
+	// Waiting on the last position closes nothing early: only the full batch holds it.
+	waitForRunner(t, g.Runners()[0], log.head())
+	if txs := a.transactions(); len(txs) != 1 {
+		t.Fatalf("three appends within the interval took %d transactions, want 1", len(txs))
+	}
+	assertCounted(t, db, a, 10)
+	if got := storedCheckpoint(t, db, "a"); got != log.head() {
+		t.Fatalf("checkpoint %s, want %s", got, log.head())
+	}
+}
+
+// TestGroupCommitsAGatheredBatchOnceTheIntervalEnds: nobody waits, the batch is not full, and the
+// interval alone ends it.
+func TestGroupCommitsAGatheredBatchOnceTheIntervalEnds(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := readmodeltest.TempDB(t)
+	hook, batches := applied()
+	a := &counter{t: t, name: "a", hook: hook}
+	g := startGroup(t, projections.GroupConfig{DB: db, Subscribe: log.Subscribe,
+		Projections: []projections.Projection{a}, CommitInterval: time.Millisecond})
+	waitForRunner(t, g.Runners()[0], eventlog.Start)
+	last := log.append(things(2)...)
+	if got := nextBatch(t, batches); len(got) != 2 {
+		t.Fatalf("batch of %d events, want 2", len(got))
+	}
+	waitForRunner(t, g.Runners()[0], last)
+	assertCounted(t, db, a, 2)
+}
+
+// TestGroupWaiterClosesTheGatheringBatch: a WaitFor on a position the gathering batch holds, or
+// will hold, is not kept for the interval, whether it came before the event or after.
+func TestGroupWaiterClosesTheGatheringBatch(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := readmodeltest.TempDB(t)
+	a := &counter{t: t, name: "a"}
+	g := startGroup(t, projections.GroupConfig{DB: db, Subscribe: log.Subscribe,
+		Projections: []projections.Projection{a}, CommitInterval: forever})
+	r := g.Runners()[0]
+	waitForRunner(t, r, eventlog.Start)
+
+	// After: the batch holds the position when the wait begins.
+	first := log.append(things(1)...)
+	waitForRunner(t, r, first)
+
+	// Before: the wait begins, then the event is appended.
+	next := eventlog.Position{Commit: first.Commit + 1, Prepare: first.Prepare + 1}
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		waitForRunner(t, r, next)
+	}()
+	log.append(things(1)...)
+	<-waited
+	assertCounted(t, db, a, 2)
+}
+
+// TestGroupPassesAnIdleReadModelWhileGathering: a read model that reads none of the events gathered
+// reaches their position at once, while the batch of another goes on gathering.
+func TestGroupPassesAnIdleReadModelWhileGathering(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := readmodeltest.TempDB(t)
+	a, idle := &counter{t: t, name: "a"}, &picky{tally{t: t}}
+	g := startGroup(t, projections.GroupConfig{DB: db, Subscribe: log.Subscribe,
+		Projections: []projections.Projection{a, idle}, CommitInterval: forever})
+	waitForAll(t, g.Group, eventlog.Start)
+	last := log.append(things(3)...)
+	waitForRunner(t, g.Runners()[1], last)
+	if txs := a.transactions(); len(txs) != 0 {
+		t.Fatalf("the gathering batch committed in %d transactions while nobody waited on it", len(txs))
+	}
+	// The whole Group's WaitFor closes it.
+	waitForAll(t, g.Group, last)
+	assertCounted(t, db, a, 3)
+	// Its checkpoint is stored with the batch, as it would be without gathering.
+	if got := storedCheckpoint(t, db, "tally"); got != last {
+		t.Fatalf("idle read model's checkpoint %s, want %s", got, last)
+	}
+}
+
+// TestGroupWithoutCommitIntervalCommitsEachBatchAsHandedOut: with no interval, a batch is applied
+// without anyone waiting, one per append when appends come one at a time.
+func TestGroupWithoutCommitIntervalCommitsEachBatchAsHandedOut(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := readmodeltest.TempDB(t)
+	hook, batches := applied()
+	a := &counter{t: t, name: "a", hook: hook}
+	g := startGroup(t, projections.GroupConfig{DB: db, Subscribe: log.Subscribe, Projections: []projections.Projection{a}})
+	waitForRunner(t, g.Runners()[0], eventlog.Start)
+	for i := range 3 {
+		log.append(things(i + 1)...)
+		if got := nextBatch(t, batches); len(got) != i+1 {
+			t.Fatalf("append %d: batch of %d events, want %d", i, len(got), i+1)
+		}
+	}
+	waitForRunner(t, g.Runners()[0], log.head())
+	if txs := a.transactions(); len(txs) != 3 {
+		t.Fatalf("%d transactions, want 3", len(txs))
+	}
+}
+
+// TestGroupWaitersAndGatheringUnderLoad: many appends and waiters at once, each waiter answered and
+// every event applied once (a race check for the waiters' bookkeeping).
+func TestGroupWaitersAndGatheringUnderLoad(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := readmodeltest.TempDB(t)
+	a := &counter{t: t, name: "a"}
+	g := startGroup(t, projections.GroupConfig{DB: db, Subscribe: log.Subscribe,
+		Projections: []projections.Projection{a}, BatchSize: 50, CommitInterval: forever})
+	waitForAll(t, g.Group, eventlog.Start)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 25 {
+				if err := g.WaitFor(ctx, log.append(things(2)...)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assertCounted(t, db, a, 400)
+}
