@@ -115,9 +115,9 @@ type Group struct {
 
 	// waitMu guards what a batch being gathered holds and who waits on a position (see gather).
 	waitMu sync.Mutex
-	// holding is the last position of the batch being gathered, and closeBatch ends its gathering;
-	// nil when no batch is gathering.
-	holding    eventlog.Position
+	// gathered is the batch being gathered, and closeBatch ends its gathering; both nil when no batch
+	// is gathering.
+	gathered   []eventlog.RecordedEvent
 	closeBatch context.CancelFunc
 	// waiters are the WaitFor calls not yet answered, while CommitInterval is set.
 	waiters map[*waiter]struct{}
@@ -378,11 +378,11 @@ func (g *Group) gather(ctx context.Context, sub Subscription, events []eventlog.
 	defer closeBatch()
 	timer := time.AfterFunc(g.cfg.CommitInterval, closeBatch)
 	defer timer.Stop()
-	defer g.hold(eventlog.Start, nil)
+	defer g.hold(nil, nil)
 	owned := false
 	for len(events) < g.cfg.BatchSize {
 		g.passIdle(events)
-		if g.hold(events[len(events)-1].Position, closeBatch) {
+		if g.hold(events, closeBatch) {
 			break
 		}
 		// A Next that ends with its context hands out nothing and loses nothing (Subscription).
@@ -414,52 +414,77 @@ func (g *Group) passIdle(events []eventlog.RecordedEvent) {
 	}
 }
 
-// hold records that the batch being gathered reaches last and can be closed with closeBatch (nil:
-// no batch is gathering), and reports whether a waiter needs it committed now.
-func (g *Group) hold(last eventlog.Position, closeBatch context.CancelFunc) (waited bool) {
+// hold records gathered as the batch being gathered, which closeBatch closes (both nil: no batch is
+// gathering), and reports whether a waiter needs it committed now. It answers the waiters whose
+// types the batch holds none of.
+func (g *Group) hold(gathered []eventlog.RecordedEvent, closeBatch context.CancelFunc) (waited bool) {
 	g.waitMu.Lock()
 	defer g.waitMu.Unlock()
-	g.holding, g.closeBatch = last, closeBatch
-	if closeBatch == nil {
+	g.gathered, g.closeBatch = gathered, closeBatch
+	for w := range g.waiters {
+		if g.needs(w) {
+			waited = true
+		}
+	}
+	return waited
+}
+
+// waiter is a WaitFor call of r for pos, not yet answered; reads, when set, is a WaitForTypes'.
+type waiter struct {
+	r     *Runner
+	pos   eventlog.Position
+	reads func(eventType string) bool
+	// ready is closed when the batch being gathered answers the waiter without a commit.
+	ready    chan struct{}
+	answered bool
+}
+
+// needs reports whether the waiter needs the batch being gathered committed: the batch holds pos,
+// past where the Runner is, and for a WaitForTypes, one of its types up to pos. A WaitForTypes whose
+// types the batch holds none of up to pos is answered. The caller holds g.waitMu.
+func (g *Group) needs(w *waiter) bool {
+	if w.answered || len(g.gathered) == 0 || g.gathered[len(g.gathered)-1].Position.Before(w.pos) {
 		return false
 	}
-	for w := range g.waiters {
-		if w.needs(last) {
+	at := w.r.Position()
+	if !at.Before(w.pos) {
+		return false
+	}
+	if w.reads == nil {
+		return true
+	}
+	for _, e := range g.gathered {
+		if at.Before(e.Position) && !w.pos.Before(e.Position) && w.reads(e.Type) {
 			return true
 		}
 	}
+	w.answered = true
+	close(w.ready)
 	return false
 }
 
-// waiter is a WaitFor call of r for pos, not yet answered.
-type waiter struct {
-	r   *Runner
-	pos eventlog.Position
-}
-
-// needs reports whether a batch that holds the log up to last holds what the waiter waits for.
-func (w *waiter) needs(last eventlog.Position) bool {
-	return !last.Before(w.pos) && w.r.Position().Before(w.pos)
-}
-
-// await records that r waits for pos until the returned func is called, and closes the batch being
-// gathered when it holds pos. Without CommitInterval nothing gathers, and nothing is recorded.
-func (g *Group) await(r *Runner, pos eventlog.Position) (done func()) {
+// await records that r waits for pos (for the types reads reads, when set) until forget, and closes
+// the batch being gathered when the waiter needs it committed. Without CommitInterval nothing
+// gathers, and nothing is recorded: the waiter is never answered but by a commit.
+func (g *Group) await(r *Runner, pos eventlog.Position, reads func(string) bool) *waiter {
+	w := &waiter{r: r, pos: pos, reads: reads, ready: make(chan struct{})}
 	if g.cfg.CommitInterval <= 0 {
-		return func() {}
+		return w
 	}
-	w := &waiter{r: r, pos: pos}
 	g.waitMu.Lock()
 	defer g.waitMu.Unlock()
 	g.waiters[w] = struct{}{}
-	if g.closeBatch != nil && w.needs(g.holding) {
+	if g.closeBatch != nil && g.needs(w) {
 		g.closeBatch()
 	}
-	return func() {
-		g.waitMu.Lock()
-		defer g.waitMu.Unlock()
-		delete(g.waiters, w)
-	}
+	return w
+}
+
+// forget ends what await recorded.
+func (g *Group) forget(w *waiter) {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	delete(g.waiters, w)
 }
 
 // part is what one batch is to one Runner: the events it has not applied yet, and whether it reads

@@ -179,3 +179,42 @@ func TestGroupWaitersAndGatheringUnderLoad(t *testing.T) {
 	wg.Wait()
 	assertCounted(t, db, a, 400)
 }
+
+// TestGroupWaitForTypesIsAnsweredByAGatheringBatch: a WaitForTypes whose types the gathering batch
+// holds none of up to its position returns without the batch committing; one whose types it holds
+// closes it.
+func TestGroupWaitForTypesIsAnsweredByAGatheringBatch(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	db, _ := readmodeltest.TempDB(t)
+	a := &counter{t: t, name: "a"}
+	g := startGroup(t, projections.GroupConfig{DB: db, Subscribe: log.Subscribe,
+		Projections: []projections.Projection{a}, CommitInterval: forever})
+	r := g.Runners()[0]
+	waitForRunner(t, r, eventlog.Start)
+	wanted := func(eventType string) bool { return eventType == "WantedHappened" }
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
+	defer cancel()
+
+	if err := r.WaitForTypes(ctx, log.append(things(3)...), wanted); err != nil {
+		t.Fatal(err)
+	}
+	if txs := a.transactions(); len(txs) != 0 {
+		t.Fatalf("a batch without the types waited for committed in %d transactions", len(txs))
+	}
+	if r.Position() != eventlog.Start {
+		t.Fatalf("read model at %s before any commit", r.Position())
+	}
+
+	log.append(eventlog.RecordedEvent{Stream: "wanted", Type: "WantedHappened", Data: []byte(`{}`)})
+	last := log.append(things(1)...)
+	if err := r.WaitForTypes(ctx, last, wanted); err != nil {
+		t.Fatal(err)
+	}
+	if txs := a.transactions(); len(txs) != 1 {
+		t.Fatalf("a batch holding a type waited for took %d transactions, want 1", len(txs))
+	}
+	if r.Position() != last {
+		t.Fatalf("read model at %s, want %s", r.Position(), last)
+	}
+}

@@ -148,10 +148,23 @@ func (r *Runner) setFailing(err error) {
 // With a CommitInterval, a WaitFor that waits closes the batch the Group is gathering as soon as that
 // batch holds pos: waiting costs no more than it would without one.
 func (r *Runner) WaitFor(ctx context.Context, pos eventlog.Position) error {
-	var done func()
+	return r.waitFor(ctx, pos, nil)
+}
+
+// WaitForTypes is WaitFor for a caller that reads only the events of the types reads reads: it also
+// returns once the Group is gathering a batch (GroupConfig.CommitInterval) that holds the log up to
+// pos and none of the events of those types up to pos is left uncommitted, without closing the
+// batch. The dispatcher waits so on the webhooks read model for the webhooks' changes, and lets the
+// health it folds from attempts commit with the batch.
+func (r *Runner) WaitForTypes(ctx context.Context, pos eventlog.Position, reads func(eventType string) bool) error {
+	return r.waitFor(ctx, pos, reads)
+}
+
+func (r *Runner) waitFor(ctx context.Context, pos eventlog.Position, reads func(string) bool) error {
+	var w *waiter
 	defer func() {
-		if done != nil {
-			done()
+		if w != nil {
+			r.group.forget(w)
 		}
 	}()
 	for {
@@ -164,14 +177,16 @@ func (r *Runner) WaitFor(ctx context.Context, pos eventlog.Position) error {
 		if stopped != nil {
 			return stopped
 		}
-		if done == nil {
+		if w == nil {
 			// Recorded only once the wait is needed, then looked at again: the batch may have
 			// committed meanwhile.
-			done = r.group.await(r, pos)
+			w = r.group.await(r, pos, reads)
 			continue
 		}
 		select {
 		case <-advanced:
+		case <-w.ready:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}

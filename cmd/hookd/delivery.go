@@ -29,6 +29,7 @@ import (
 	"github.com/hookd/hookd/domain/platform"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
+	"github.com/hookd/hookd/projections/webhookview"
 )
 
 // recoveryPage is how many due deliveries a start reads from the read model at a time.
@@ -331,9 +332,11 @@ func (n *node) deliveryTrace(ctx context.Context, id string) (string, error) {
 	return md.TraceParent, err
 }
 
-// webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.
+// webhooksAt waits for the webhooks read model alone, and for the webhooks' changes alone: the
+// dispatcher's candidates read no other, and the health the view folds from attempts may commit with
+// the batch the read models are gathering (readModelCommitInterval) rather than close it.
 func (n *node) webhooksAt(ctx context.Context, pos eventlog.Position) error {
-	return n.webhookRunner.WaitFor(ctx, pos)
+	return n.webhookRunner.WaitForTypes(ctx, pos, webhookview.ChangesWebhooks)
 }
 
 // publishPlatform publishes one of hookd's own platform events (WEBHOOK_DISABLED), the system as
