@@ -31,6 +31,12 @@ type GroupConfig struct {
 	// issue 12). Nobody waits for it: the batch commits at once when a WaitFor waits on a position it
 	// holds, and a read model that reads none of the events gathered moves on without waiting for the
 	// commit. Zero commits each batch as the subscription hands it out.
+	//
+	// A Processor's batches are never gathered: its effects would wait. One that keeps nothing but
+	// its checkpoint (no Tables) stores it at most once per CommitInterval instead, its batches
+	// passing in memory meanwhile as batches nobody writes do: a crash repeats at most that much of
+	// its effects, which Process makes harmless, and the dispatcher's checkpoint no longer costs a
+	// commit per batch.
 	CommitInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait before resubscribing after an error: it starts at
 	// MinBackoff, doubles with each failure in a row up to MaxBackoff, and starts over once a batch
@@ -113,6 +119,11 @@ type Group struct {
 	// fatal is why a catch-up stopped the Group (a damaged log).
 	fatal error
 
+	// checkpointOnly says the Group feeds a Processor alone that keeps nothing but its checkpoint,
+	// and storedAt is when the Group last stored it (see GroupConfig.CommitInterval).
+	checkpointOnly bool
+	storedAt       time.Time
+
 	// waitMu guards what a batch being gathered holds and who waits on a position (see gather).
 	waitMu sync.Mutex
 	// gathered is the batch being gathered, and closeBatch ends its gathering; both nil when no batch
@@ -143,6 +154,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		g.runners = append(g.runners, &Runner{group: g, p: p, log: cfg.Logger.With("projection", p.Name()),
 			advanced: make(chan struct{})})
 	}
+	g.checkpointOnly = isProcessor(cfg.Projections[0]) && len(cfg.Projections[0].Tables()) == 0
 	return g, nil
 }
 
@@ -371,7 +383,7 @@ func (g *Group) follow(ctx context.Context) (progressed bool, err error) {
 // It returns the events gathered, and an error when the subscription failed (or ctx ended) on the
 // way: the events are applied all the same, then the error is the follow's.
 func (g *Group) gather(ctx context.Context, sub Subscription, events []eventlog.RecordedEvent) ([]eventlog.RecordedEvent, error) {
-	if g.cfg.CommitInterval <= 0 {
+	if g.cfg.CommitInterval <= 0 || isProcessor(g.runners[0].p) {
 		return events, nil
 	}
 	gathering, closeBatch := context.WithCancel(ctx)
@@ -543,8 +555,10 @@ func (g *Group) commit(ctx context.Context, parts []part) error {
 			break
 		}
 	}
+	// A checkpoint alone is stored once per CommitInterval (see GroupConfig).
+	deferred := g.checkpointOnly && time.Since(g.storedAt) < g.cfg.CommitInterval
 	for {
-		if !slices.ContainsFunc(parts, func(p part) bool { return p.writes }) {
+		if deferred || !slices.ContainsFunc(parts, func(p part) bool { return p.writes }) {
 			// Nothing to write: the batch passes in memory, without a transaction. The stored
 			// checkpoints stay behind until a batch with something to write.
 			for _, p := range parts {
@@ -555,6 +569,9 @@ func (g *Group) commit(ctx context.Context, parts []part) error {
 		moved, failed, err := g.write(ctx, parts)
 		if err != nil {
 			return err
+		}
+		if g.checkpointOnly {
+			g.storedAt = time.Now()
 		}
 		for _, r := range moved {
 			g.detach(ctx, r, nil)

@@ -2,7 +2,9 @@ package projections_test
 
 import (
 	"context"
+	"database/sql"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +218,54 @@ func TestGroupWaitForTypesIsAnsweredByAGatheringBatch(t *testing.T) {
 	}
 	if r.Position() != last {
 		t.Fatalf("read model at %s, want %s", r.Position(), last)
+	}
+}
+
+// bare is a Processor that keeps nothing but its checkpoint, as the dispatcher does; it counts the
+// events it processed.
+type bare struct{ processed atomic.Int64 }
+
+func (*bare) Name() string                                             { return "bare" }
+func (*bare) Tables() []string                                         { return nil }
+func (*bare) Setup(context.Context, *sql.Tx, projections.Schema) error { return nil }
+func (*bare) Apply(context.Context, *sql.Tx, projections.Schema, []eventlog.RecordedEvent) error {
+	return nil
+}
+
+func (p *bare) Process(_ context.Context, events []eventlog.RecordedEvent) error {
+	p.processed.Add(int64(len(events)))
+	return nil
+}
+
+// TestProcessorCheckpointIsStoredOncePerInterval: a Processor without tables processes each batch as
+// it comes, and its checkpoint is stored at most once per CommitInterval (the first batch's here),
+// while its position follows every batch; without an interval, every batch stores it.
+func TestProcessorCheckpointIsStoredOncePerInterval(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+	}{{"interval", forever}, {"none", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log := newMemLog()
+			db, _ := readmodeltest.TempDB(t)
+			p := &bare{}
+			r := startRunner(t, projections.RunnerConfig{DB: db, Subscribe: log.Subscribe, Projection: p, CommitInterval: tc.interval})
+			first := log.append(things(1)...)
+			r.waitFor(t, first)
+			last := log.append(things(2)...)
+			r.waitFor(t, last)
+			if got := p.processed.Load(); got != 3 {
+				t.Fatalf("processed %d events, want 3", got)
+			}
+			want := last
+			if tc.interval > 0 {
+				want = first
+			}
+			if got := storedCheckpoint(t, db, "bare"); got != want {
+				t.Fatalf("stored checkpoint %s, want %s (position %s)", got, want, r.Position())
+			}
+		})
 	}
 }

@@ -24,6 +24,8 @@ type RunnerConfig struct {
 	Projection Projection
 	// BatchSize is the most events applied in one transaction; 500 when zero.
 	BatchSize int
+	// CommitInterval is GroupConfig's.
+	CommitInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait before resubscribing after an error: it starts at
 	// MinBackoff, doubles with each failure in a row up to MaxBackoff, and starts over once a batch
 	// goes through. 100 ms and 10 s when zero.
@@ -76,7 +78,7 @@ func isProcessor(p Projection) bool {
 // NewRunner returns a Runner for cfg, with defaults filled in: a Group of one projection.
 func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	g, err := NewGroup(GroupConfig{
-		DB: cfg.DB, Subscribe: cfg.Subscribe, BatchSize: cfg.BatchSize,
+		DB: cfg.DB, Subscribe: cfg.Subscribe, BatchSize: cfg.BatchSize, CommitInterval: cfg.CommitInterval,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Logger: cfg.Logger,
 		Projections: []Projection{cfg.Projection},
 	})

@@ -227,7 +227,10 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	if d.dispatch, err = projections.NewRunner(projections.RunnerConfig{
 		DB: n.writeDB, Projection: dispatchProjection{dispatcher},
 		Subscribe: n.subscribe,
-		Logger:    log,
+		// Its checkpoint is stored at most this often, not once per batch: a commit each into
+		// readmodels.db was most of what that file's WAL took per delivery (issue 12).
+		CommitInterval: readModelCommitInterval,
+		Logger:         log,
 	}); err != nil {
 		return nil, err
 	}
