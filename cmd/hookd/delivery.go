@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
+	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
 	"github.com/hookd/hookd/projections/webhookview"
@@ -191,7 +192,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	}
 	deliveries := metrics.Deliveries(traced)
 	attempts, err := deliver.New(deliver.Config{
-		Deliveries: deliveries, Targets: deliverer.NewTargets(n.webhookView, n.codec),
+		Deliveries: deliveries, Targets: deliverer.NewTargets(caughtUpWebhooks{n}, n.codec),
 		Signer: deliverer.Signer{Key: func(ctx context.Context) (ed25519.PrivateKey, error) {
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
@@ -333,6 +334,31 @@ func (n *node) deliveryTrace(ctx context.Context, id string) (string, error) {
 	}
 	md, err := n.codec.DecodeMetadata(records[0])
 	return md.TraceParent, err
+}
+
+// caughtUpWebhooks is the webhooks read model as the deliverer reads it: a webhook it does not hold
+// is looked for again once the read model shows the log as it is at the call. The read model may
+// lag the log by a batch that nobody on this node waits for (readModelCommitInterval): in the
+// cluster profile, a delivery dispatched on another node reaches this one before its webhook's
+// creation is committed here, and "not found" would park it as deleted.
+type caughtUpWebhooks struct {
+	n *node
+}
+
+// Get implements deliverer.WebhookReader.
+func (c caughtUpWebhooks) Get(ctx context.Context, tenantID, communityID, id string) (webhookview.Webhook, error) {
+	w, err := c.n.webhookView.Get(ctx, tenantID, communityID, id)
+	if !errors.Is(err, webhook.ErrNotFound) {
+		return w, err
+	}
+	head, err := c.n.store.LastPosition(ctx)
+	if err == nil {
+		err = c.n.webhookRunner.WaitForTypes(ctx, head, webhookview.ChangesWebhooks)
+	}
+	if err != nil {
+		return webhookview.Webhook{}, err
+	}
+	return c.n.webhookView.Get(ctx, tenantID, communityID, id)
 }
 
 // webhooksAt waits for the webhooks read model alone, and for the webhooks' changes alone: the
