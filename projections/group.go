@@ -25,6 +25,19 @@ type GroupConfig struct {
 	Projections []Projection
 	// BatchSize is the most events applied in one transaction; 500 when zero.
 	BatchSize int
+	// CommitInterval, when positive, is how long a batch may keep gathering the events the log hands
+	// out after its first, up to BatchSize, before it commits: one transaction then carries the
+	// events of several appends, and the read models write fewer pages per event (docs/decisions.md,
+	// issue 12). Nobody waits for it: the batch commits at once when a WaitFor waits on a position it
+	// holds, and a read model that reads none of the events gathered moves on without waiting for the
+	// commit. Zero commits each batch as the subscription hands it out.
+	//
+	// A Processor's batches are never gathered: its effects would wait. One that keeps nothing but
+	// its checkpoint (no Tables) stores it at most once per CommitInterval instead, its batches
+	// passing in memory meanwhile as batches nobody writes do: a crash repeats at most that much of
+	// its effects, which Process makes harmless, and the dispatcher's checkpoint no longer costs a
+	// commit per batch.
+	CommitInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait before resubscribing after an error: it starts at
 	// MinBackoff, doubles with each failure in a row up to MaxBackoff, and starts over once a batch
 	// goes through. 100 ms and 10 s when zero.
@@ -65,6 +78,9 @@ func (c GroupConfig) validate() error {
 	if c.BatchSize < 0 {
 		errs = append(errs, errors.New("projections: runner: BatchSize must not be negative"))
 	}
+	if c.CommitInterval < 0 {
+		errs = append(errs, errors.New("projections: runner: CommitInterval must not be negative"))
+	}
 	if c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff {
 		errs = append(errs, errors.New("projections: runner: backoff must satisfy 0 <= MinBackoff <= MaxBackoff"))
 	}
@@ -103,6 +119,20 @@ type Group struct {
 	// fatal is why a catch-up stopped the Group (a damaged log).
 	fatal error
 
+	// checkpointOnly says the Group feeds a Processor alone that keeps nothing but its checkpoint,
+	// and storedAt is when the Group last stored it (see GroupConfig.CommitInterval).
+	checkpointOnly bool
+	storedAt       time.Time
+
+	// waitMu guards what a batch being gathered holds and who waits on a position (see gather).
+	waitMu sync.Mutex
+	// gathered is the batch being gathered, and closeBatch ends its gathering; both nil when no batch
+	// is gathering.
+	gathered   []eventlog.RecordedEvent
+	closeBatch context.CancelFunc
+	// waiters are the WaitFor calls not yet answered, while CommitInterval is set.
+	waiters map[*waiter]struct{}
+
 	// stmts are the checkpoint statements, prepared by query (see prepared).
 	stmtsMu sync.Mutex
 	stmts   map[string]*sql.Stmt
@@ -118,11 +148,13 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg, rejoined: make(chan struct{}, 1), stmts: make(map[string]*sql.Stmt)}
+	g := &Group{cfg: cfg, rejoined: make(chan struct{}, 1), stmts: make(map[string]*sql.Stmt),
+		waiters: make(map[*waiter]struct{})}
 	for _, p := range cfg.Projections {
 		g.runners = append(g.runners, &Runner{group: g, p: p, log: cfg.Logger.With("projection", p.Name()),
 			advanced: make(chan struct{})})
 	}
+	g.checkpointOnly = isProcessor(cfg.Projections[0]) && len(cfg.Projections[0].Tables()) == 0
 	return g, nil
 }
 
@@ -325,19 +357,150 @@ func (g *Group) follow(ctx context.Context) (progressed bool, err error) {
 		if len(events) == 0 {
 			continue
 		}
+		// What was gathered before the subscription failed is applied all the same.
+		events, gatherErr := g.gather(ctx, sub, events)
 		left, err := g.apply(ctx, events)
 		if err != nil {
 			return progressed, err
 		}
 		progressed = true
+		if gatherErr != nil {
+			return progressed, gatherErr
+		}
 		if !left {
 			return progressed, errNoneAttached
 		}
 	}
 }
 
+// gather adds to a batch what the log hands out within CommitInterval of its first events, up to
+// BatchSize (see GroupConfig.CommitInterval). It ends early once a WaitFor waits on a position the
+// batch holds that its Runner has not reached: the wait lasts no longer than it would without
+// gathering. Meanwhile a Runner that reads none of the events gathered moves on in memory, as it would
+// with a batch of its own: a read model that waiters follow for a few event types (the webhooks,
+// which the dispatcher waits on) is not held back by a batch of others (deliveries).
+//
+// It returns the events gathered, and an error when the subscription failed (or ctx ended) on the
+// way: the events are applied all the same, then the error is the follow's.
+func (g *Group) gather(ctx context.Context, sub Subscription, events []eventlog.RecordedEvent) ([]eventlog.RecordedEvent, error) {
+	if g.cfg.CommitInterval <= 0 || isProcessor(g.runners[0].p) {
+		return events, nil
+	}
+	gathering, closeBatch := context.WithCancel(ctx)
+	defer closeBatch()
+	timer := time.AfterFunc(g.cfg.CommitInterval, closeBatch)
+	defer timer.Stop()
+	defer g.hold(nil, nil)
+	owned := false
+	for len(events) < g.cfg.BatchSize {
+		g.passIdle(events)
+		if g.hold(events, closeBatch) {
+			break
+		}
+		// A Next that ends with its context hands out nothing and loses nothing (Subscription).
+		more, err := sub.Next(gathering, g.cfg.BatchSize-len(events))
+		if err != nil {
+			if gathering.Err() != nil && ctx.Err() == nil {
+				break
+			}
+			return events, err
+		}
+		if !owned {
+			// A store may share the slices it hands out: the first append copies into one of ours.
+			events, owned = slices.Clip(events), true
+		}
+		events = append(events, more...)
+	}
+	return events, nil
+}
+
+// passIdle publishes, in memory, the last position of events to each attached Runner that reads none
+// of the events it has not applied, as commit does with a batch nobody writes.
+func (g *Group) passIdle(events []eventlog.RecordedEvent) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, r := range g.attached() {
+		if unapplied := r.unapplied(events); len(unapplied) > 0 && !r.reads(unapplied) {
+			r.publish(part{r: r, events: unapplied}.next())
+		}
+	}
+}
+
+// hold records gathered as the batch being gathered, which closeBatch closes (both nil: no batch is
+// gathering), and reports whether a waiter needs it committed now. It answers the waiters whose
+// types the batch holds none of.
+func (g *Group) hold(gathered []eventlog.RecordedEvent, closeBatch context.CancelFunc) (waited bool) {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	g.gathered, g.closeBatch = gathered, closeBatch
+	for w := range g.waiters {
+		if g.needs(w) {
+			waited = true
+		}
+	}
+	return waited
+}
+
+// waiter is a WaitFor call of r for pos, not yet answered; reads, when set, is a WaitForTypes'.
+type waiter struct {
+	r     *Runner
+	pos   eventlog.Position
+	reads func(eventType string) bool
+	// ready is closed when the batch being gathered answers the waiter without a commit.
+	ready    chan struct{}
+	answered bool
+}
+
+// needs reports whether the waiter needs the batch being gathered committed: the batch holds pos,
+// past where the Runner is, and for a WaitForTypes, one of its types up to pos. A WaitForTypes whose
+// types the batch holds none of up to pos is answered. The caller holds g.waitMu.
+func (g *Group) needs(w *waiter) bool {
+	if w.answered || len(g.gathered) == 0 || g.gathered[len(g.gathered)-1].Position.Before(w.pos) {
+		return false
+	}
+	at := w.r.Position()
+	if !at.Before(w.pos) {
+		return false
+	}
+	if w.reads == nil {
+		return true
+	}
+	for _, e := range g.gathered {
+		if at.Before(e.Position) && !w.pos.Before(e.Position) && w.reads(e.Type) {
+			return true
+		}
+	}
+	w.answered = true
+	close(w.ready)
+	return false
+}
+
+// await records that r waits for pos (for the types reads reads, when set) until forget, and closes
+// the batch being gathered when the waiter needs it committed. Without CommitInterval nothing
+// gathers, and nothing is recorded: the waiter is never answered but by a commit.
+func (g *Group) await(r *Runner, pos eventlog.Position, reads func(string) bool) *waiter {
+	w := &waiter{r: r, pos: pos, reads: reads, ready: make(chan struct{})}
+	if g.cfg.CommitInterval <= 0 {
+		return w
+	}
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	g.waiters[w] = struct{}{}
+	if g.closeBatch != nil && g.needs(w) {
+		g.closeBatch()
+	}
+	return w
+}
+
+// forget ends what await recorded.
+func (g *Group) forget(w *waiter) {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	delete(g.waiters, w)
+}
+
 // part is what one batch is to one Runner: the events it has not applied yet, and whether it reads
-// any of them.
+// any of them. A part without events stores the checkpoint its Runner reached in memory.
 type part struct {
 	r      *Runner
 	events []eventlog.RecordedEvent
@@ -346,6 +509,9 @@ type part struct {
 
 // next returns the checkpoint the part's Runner reaches with it.
 func (p part) next() checkpoint {
+	if len(p.events) == 0 {
+		return p.r.current()
+	}
 	return checkpoint{position: p.events[len(p.events)-1].Position, build: p.r.current().build}
 }
 
@@ -361,6 +527,10 @@ func (g *Group) apply(ctx context.Context, events []eventlog.RecordedEvent) (lef
 	for _, r := range g.attached() {
 		if unapplied := r.unapplied(events); len(unapplied) > 0 {
 			parts = append(parts, part{r: r, events: unapplied, writes: r.reads(unapplied)})
+		} else if r.stored != r.current() {
+			// Passed in memory while the batch gathered (passIdle): its checkpoint is stored with
+			// the others', as it would have been without gathering.
+			parts = append(parts, part{r: r})
 		}
 	}
 	if err := g.commit(ctx, parts); err != nil {
@@ -385,8 +555,10 @@ func (g *Group) commit(ctx context.Context, parts []part) error {
 			break
 		}
 	}
+	// A checkpoint alone is stored once per CommitInterval (see GroupConfig).
+	deferred := g.checkpointOnly && time.Since(g.storedAt) < g.cfg.CommitInterval
 	for {
-		if !slices.ContainsFunc(parts, func(p part) bool { return p.writes }) {
+		if deferred || !slices.ContainsFunc(parts, func(p part) bool { return p.writes }) {
 			// Nothing to write: the batch passes in memory, without a transaction. The stored
 			// checkpoints stay behind until a batch with something to write.
 			for _, p := range parts {
@@ -397,6 +569,9 @@ func (g *Group) commit(ctx context.Context, parts []part) error {
 		moved, failed, err := g.write(ctx, parts)
 		if err != nil {
 			return err
+		}
+		if g.checkpointOnly {
+			g.storedAt = time.Now()
 		}
 		for _, r := range moved {
 			g.detach(ctx, r, nil)

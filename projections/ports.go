@@ -14,7 +14,8 @@ import (
 type Subscription interface {
 	// Next blocks until at least one event is available and returns up to max of them. It returns
 	// ctx's error when ctx ends, and an error matching eventlog.ErrSubscriptionDropped when the store
-	// ends the subscription.
+	// ends the subscription. A Next that returns because ctx ended hands out nothing and loses
+	// nothing: the subscription may be asked again, and goes on where it was.
 	Next(ctx context.Context, max int) ([]eventlog.RecordedEvent, error)
 	// Close ends the subscription. It is safe to call more than once.
 	Close() error

@@ -24,6 +24,8 @@ type RunnerConfig struct {
 	Projection Projection
 	// BatchSize is the most events applied in one transaction; 500 when zero.
 	BatchSize int
+	// CommitInterval is GroupConfig's.
+	CommitInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait before resubscribing after an error: it starts at
 	// MinBackoff, doubles with each failure in a row up to MaxBackoff, and starts over once a batch
 	// goes through. 100 ms and 10 s when zero.
@@ -76,7 +78,7 @@ func isProcessor(p Projection) bool {
 // NewRunner returns a Runner for cfg, with defaults filled in: a Group of one projection.
 func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	g, err := NewGroup(GroupConfig{
-		DB: cfg.DB, Subscribe: cfg.Subscribe, BatchSize: cfg.BatchSize,
+		DB: cfg.DB, Subscribe: cfg.Subscribe, BatchSize: cfg.BatchSize, CommitInterval: cfg.CommitInterval,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Logger: cfg.Logger,
 		Projections: []Projection{cfg.Projection},
 	})
@@ -144,7 +146,29 @@ func (r *Runner) setFailing(err error) {
 // command's append returned, then query. WaitFor(ctx, eventlog.Start) waits for the read model's
 // tables to exist; waiting for the log's last position at start-up tells when the read model has
 // caught up.
+//
+// With a CommitInterval, a WaitFor that waits closes the batch the Group is gathering as soon as that
+// batch holds pos: waiting costs no more than it would without one.
 func (r *Runner) WaitFor(ctx context.Context, pos eventlog.Position) error {
+	return r.waitFor(ctx, pos, nil)
+}
+
+// WaitForTypes is WaitFor for a caller that reads only the events of the types reads reads: it also
+// returns once the Group is gathering a batch (GroupConfig.CommitInterval) that holds the log up to
+// pos and none of the events of those types up to pos is left uncommitted, without closing the
+// batch. The dispatcher waits so on the webhooks read model for the webhooks' changes, and lets the
+// health it folds from attempts commit with the batch.
+func (r *Runner) WaitForTypes(ctx context.Context, pos eventlog.Position, reads func(eventType string) bool) error {
+	return r.waitFor(ctx, pos, reads)
+}
+
+func (r *Runner) waitFor(ctx context.Context, pos eventlog.Position, reads func(string) bool) error {
+	var w *waiter
+	defer func() {
+		if w != nil {
+			r.group.forget(w)
+		}
+	}()
 	for {
 		r.mu.Lock()
 		reached, advanced, stopped := r.loaded && !r.committed.position.Before(pos), r.advanced, r.stopped
@@ -155,8 +179,16 @@ func (r *Runner) WaitFor(ctx context.Context, pos eventlog.Position) error {
 		if stopped != nil {
 			return stopped
 		}
+		if w == nil {
+			// Recorded only once the wait is needed, then looked at again: the batch may have
+			// committed meanwhile.
+			w = r.group.await(r, pos, reads)
+			continue
+		}
 		select {
 		case <-advanced:
+		case <-w.ready:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}

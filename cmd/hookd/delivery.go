@@ -27,8 +27,10 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/platform"
+	"github.com/hookd/hookd/domain/webhook"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
+	"github.com/hookd/hookd/projections/webhookview"
 )
 
 // recoveryPage is how many due deliveries a start reads from the read model at a time.
@@ -197,7 +199,7 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 		return nil, err
 	}
 	attempts, err := deliver.New(deliver.Config{
-		Deliveries: deliveries, Bodies: bodies, Targets: deliverer.NewTargets(n.webhookView, n.codec),
+		Deliveries: deliveries, Bodies: bodies, Targets: deliverer.NewTargets(caughtUpWebhooks{n}, n.codec),
 		Signer: deliverer.Signer{Key: func(ctx context.Context) (ed25519.PrivateKey, error) {
 			key, _, err := n.keys.SigningKey(ctx)
 			return key, err
@@ -233,7 +235,10 @@ func newDelivery(ctx context.Context, n *node, cfg config, log *slog.Logger, cl 
 	if d.dispatch, err = projections.NewRunner(projections.RunnerConfig{
 		DB: n.writeDB, Projection: dispatchProjection{dispatcher},
 		Subscribe: n.subscribe,
-		Logger:    log,
+		// Its checkpoint is stored at most this often, not once per batch: a commit each into
+		// readmodels.db was most of what that file's WAL took per delivery (issue 12).
+		CommitInterval: readModelCommitInterval,
+		Logger:         log,
 	}); err != nil {
 		return nil, err
 	}
@@ -338,9 +343,36 @@ func (n *node) deliveryTrace(ctx context.Context, id string) (string, error) {
 	return md.TraceParent, err
 }
 
-// webhooksAt waits for the webhooks read model alone: the dispatcher needs no other.
+// caughtUpWebhooks is the webhooks read model as the deliverer reads it: a webhook it does not hold
+// is looked for again once the read model shows the log as it is at the call. The read model may
+// lag the log by a batch that nobody on this node waits for (readModelCommitInterval): in the
+// cluster profile, a delivery dispatched on another node reaches this one before its webhook's
+// creation is committed here, and "not found" would park it as deleted.
+type caughtUpWebhooks struct {
+	n *node
+}
+
+// Get implements deliverer.WebhookReader.
+func (c caughtUpWebhooks) Get(ctx context.Context, tenantID, communityID, id string) (webhookview.Webhook, error) {
+	w, err := c.n.webhookView.Get(ctx, tenantID, communityID, id)
+	if !errors.Is(err, webhook.ErrNotFound) {
+		return w, err
+	}
+	head, err := c.n.store.LastPosition(ctx)
+	if err == nil {
+		err = c.n.webhookRunner.WaitForTypes(ctx, head, webhookview.ChangesWebhooks)
+	}
+	if err != nil {
+		return webhookview.Webhook{}, err
+	}
+	return c.n.webhookView.Get(ctx, tenantID, communityID, id)
+}
+
+// webhooksAt waits for the webhooks read model alone, and for the webhooks' changes alone: the
+// dispatcher's candidates read no other, and the health the view folds from attempts may commit with
+// the batch the read models are gathering (readModelCommitInterval) rather than close it.
 func (n *node) webhooksAt(ctx context.Context, pos eventlog.Position) error {
-	return n.webhookRunner.WaitFor(ctx, pos)
+	return n.webhookRunner.WaitForTypes(ctx, pos, webhookview.ChangesWebhooks)
 }
 
 // publishPlatform publishes one of hookd's own platform events (WEBHOOK_DISABLED), the system as

@@ -247,6 +247,7 @@ func (n *node) buildReadModels(api bool) error {
 	n.projections = append(n.projections, n.keyView, n.deliveryView)
 	if n.readModels, err = projections.NewGroup(projections.GroupConfig{
 		DB: n.writeDB, Subscribe: n.subscribe, Projections: n.projections, Logger: n.log,
+		CommitInterval: readModelCommitInterval,
 	}); err != nil {
 		return err
 	}
@@ -263,6 +264,13 @@ func (n *node) buildReadModels(api bool) error {
 	}
 	return nil
 }
+
+// readModelCommitInterval is how long the read models gather the log's events into one transaction:
+// a few deliveries per commit at full speed become tens, and each writes fewer pages (issue 12).
+// Nobody waits for it (projections.GroupConfig.CommitInterval); what it delays is what is read
+// without waiting (the delivery log's pages, the due deliveries a backfill pages through after its
+// first), by at most this much.
+const readModelCommitInterval = 50 * time.Millisecond
 
 // subscribe follows the log for a projections Runner.
 func (n *node) subscribe(ctx context.Context, after eventlog.Position) (projections.Subscription, error) {

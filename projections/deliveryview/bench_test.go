@@ -39,12 +39,30 @@ func BenchmarkApply(b *testing.B) {
 		name    string
 		ordered bool
 	}{{"uuidv5", false}, {"ordered", true}} {
-		b.Run("ids="+ids.name, func(b *testing.B) { benchmarkApply(b, ids.ordered) })
+		b.Run("ids="+ids.name, func(b *testing.B) {
+			benchmarkApply(b, deliveryStream(b, b.N, 25, 1, ids.ordered, func(int) string { return "" }))
+		})
 	}
 }
 
-func benchmarkApply(b *testing.B, ordered bool) {
-	batches := deliveryStream(b, b.N, 25, ordered, func(int) string { return "" })
+// BenchmarkApplyBatches is BenchmarkApply's measure of bytes per delivery, ids ordered, for batches
+// of 25 and 125 deliveries (what a CommitInterval gathers at a few hundred deliveries a second), with
+// each delivery's first attempt and outcome in the batch after its scheduling (lag=1, as in
+// BenchmarkApply) or in the same batch (lag=0, a delivery answered within the interval):
+//
+//	go test -run '^$' -bench BenchmarkApplyBatches -benchtime 20000x -count 3 ./projections/deliveryview/
+func BenchmarkApplyBatches(b *testing.B) {
+	for _, per := range []int{25, 125} {
+		for _, lag := range []int{1, 0} {
+			b.Run(fmt.Sprintf("per=%d/lag=%d", per, lag), func(b *testing.B) {
+				benchmarkApply(b, deliveryStream(b, b.N, per, lag, true, func(int) string { return "" }))
+			})
+		}
+	}
+}
+
+// benchmarkApply applies batches, b.N deliveries' events, one transaction each.
+func benchmarkApply(b *testing.B, batches [][]eventlog.RecordedEvent) {
 	db, err := readmodeldb.OpenWriter(filepath.Join(b.TempDir(), "readmodels.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -100,7 +118,7 @@ func benchmarkApply(b *testing.B, ordered bool) {
 func BenchmarkFetch(b *testing.B) {
 	const deliveries = 20_000
 	long := strings.Repeat(`<p class="error">Service Unavailable</p>`, 4096/40+1)[:4096]
-	batches := deliveryStream(b, deliveries, 25, false, func(i int) string {
+	batches := deliveryStream(b, deliveries, 25, 1, false, func(i int) string {
 		if i%4 == 0 {
 			return long
 		}
@@ -151,9 +169,10 @@ func BenchmarkFetch(b *testing.B) {
 }
 
 // deliveryStream returns the records of n deliveries in batches as BenchmarkApply describes, groups
-// of per deliveries at a time, named by delivery.OrderedID when ordered, the first attempt of
-// delivery i answered with excerpt(i).
-func deliveryStream(tb testing.TB, n, per int, ordered bool, excerpt func(i int) string) [][]eventlog.RecordedEvent {
+// of per deliveries at a time, each group's first attempts lag batches after its scheduling (1 in
+// BenchmarkApply), named by delivery.OrderedID when ordered, the first attempt of delivery i
+// answered with excerpt(i).
+func deliveryStream(tb testing.TB, n, per, lag int, ordered bool, excerpt func(i int) string) [][]eventlog.RecordedEvent {
 	tb.Helper()
 	l := newLog(tb)
 	body := `{"version":1,"event":"user.created","payload":{"data":"` + strings.Repeat("x", 1450) + `"}}`
@@ -165,7 +184,7 @@ func deliveryStream(tb testing.TB, n, per int, ordered bool, excerpt func(i int)
 	})
 	ds := make([]*delivery.Delivery, n)
 	var batches [][]eventlog.RecordedEvent
-	for start := 0; start < n+2*per; start += per {
+	for start := 0; start < n+(lag+1)*per; start += per {
 		var batch []eventlog.RecordedEvent
 		at := t0.Add(time.Duration(start) * time.Millisecond)
 		for i := start; i < min(start+per, n); i++ {
@@ -183,8 +202,9 @@ func deliveryStream(tb testing.TB, n, per int, ordered bool, excerpt func(i int)
 			ds[i] = d
 			batch = append(batch, l.record(d)...)
 		}
-		// The batch before's first attempts; the retries of the one before that.
-		for i := max(start-per, 0); i < min(start, n); i++ {
+		// The first attempts of the batch lag before; the retries of the one before that.
+		first := start - lag*per
+		for i := max(first, 0); i < min(first+per, n); i++ {
 			status := 200
 			if i%20 == 0 {
 				status = 503
@@ -192,7 +212,7 @@ func deliveryStream(tb testing.TB, n, per int, ordered bool, excerpt func(i int)
 			attempt(tb, ds[i], status, at, excerpt(i))
 			batch = append(batch, l.record(ds[i])...)
 		}
-		for i := max(start-2*per, 0); i < min(start-per, n); i++ {
+		for i := max(first-per, 0); i < min(first, n); i++ {
 			if i%20 == 0 {
 				attempt(tb, ds[i], 200, at.Add(time.Second), "")
 				batch = append(batch, l.record(ds[i])...)

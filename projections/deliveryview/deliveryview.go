@@ -123,11 +123,36 @@ func (v *View) Reads(eventType string) bool {
 // Apply implements projections.Projection. Events of other types are skipped, and so are events
 // already applied: each row keeps the revision of the last event of its delivery's stream, and an
 // event at or below it changes nothing.
+//
+// A delivery scheduled in the batch is inserted once, at the end of the batch, with its attempts and
+// outcome in the batch folded in (freshRows): one row write rather than an insert and an update,
+// fewer pages dirtied per delivery when a batch holds a delivery's whole life (issue 12).
 func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, events []eventlog.RecordedEvent) error {
-	d, waits := s.Table(tableDeliveries), s.Table(tableWaits)
+	d := s.Table(tableDeliveries)
 	stmts := projections.NewTxStatements(tx)
 	defer stmts.Close()
-	pending := waitRows{tx: tx, stmts: stmts, table: waits}
+	b := batch{v: v, stmts: stmts, table: d, pending: &waitRows{tx: tx, stmts: stmts, table: s.Table(tableWaits)},
+		fresh: &freshRows{byID: make(map[string]*freshRow)}}
+	if err := b.apply(ctx, events); err != nil {
+		return err
+	}
+	return b.flush(ctx)
+}
+
+// batch is the state of one Apply.
+type batch struct {
+	v       *View
+	stmts   *projections.TxStatements
+	table   string
+	pending *waitRows
+	// fresh holds the deliveries scheduled in the batch and not inserted yet; nil when events are
+	// written as they come.
+	fresh *freshRows
+}
+
+// apply applies events in order.
+func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) error {
+	v, stmts, d := b.v, b.stmts, b.table
 	for i := 0; i < len(events); i++ {
 		r := events[i]
 		if !v.Reads(r.Type) {
@@ -138,6 +163,10 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 		case delivery.EventScheduled:
 			var e scheduledRow
 			if e, err = decodeScheduled(r); err != nil {
+				break
+			}
+			if b.fresh != nil {
+				b.fresh.add(e, r.Revision)
 				break
 			}
 			at := projections.FormatTime(e.ScheduledAt)
@@ -154,6 +183,7 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			}
 			at := projections.FormatTime(e.At)
 			entry := attemptEntry(e, at)
+			f := b.fresh.row(e.DeliveryID)
 			// The attempt joins the row's log in the same update that records it as the last.
 			const recordAttempt = `attempt_log = json_insert(attempt_log, '$[#]', json(?)), attempts = ?, last_status = ?,
 				last_error_class = ?, last_attempt_at = ?`
@@ -163,12 +193,19 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 				o, err := v.decodeOutcome(next)
 				if err == nil {
 					i++
-					err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
-						recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
-						entry, e.Attempt, e.Status, e.ErrorClass, at, o.status.String(), o.reason, projections.FormatTime(o.at))
+					if f != nil {
+						f.events = append(f.events, r, next)
+						if f.attempted(e, entry, at, "", r.Revision) {
+							f.outcome(o, next.Revision)
+						}
+					} else {
+						err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
+							recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
+							entry, e.Attempt, e.Status, e.ErrorClass, at, o.status.String(), o.reason, projections.FormatTime(o.at))
+					}
 				}
 				if err == nil {
-					err = pending.clear(ctx, e.DeliveryID)
+					err = b.pending.clear(ctx, e.DeliveryID)
 				}
 				if err != nil {
 					return fmt.Errorf("deliveryview: %s@%d: %w", next.Stream, next.Revision, err)
@@ -180,6 +217,11 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			if due.IsZero() {
 				due = e.At
 			}
+			if f != nil {
+				f.events = append(f.events, r)
+				f.attempted(e, entry, at, projections.FormatTime(due), r.Revision)
+				break
+			}
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, recordAttempt+`, next_due_at = ?, updated_at = ?`,
 				entry, e.Attempt, e.Status, e.ErrorClass, at, projections.FormatTime(due), at)
 		case delivery.EventSucceeded, delivery.EventFailed:
@@ -187,19 +229,122 @@ func (v *View) Apply(ctx context.Context, tx *sql.Tx, s projections.Schema, even
 			if o, err = v.decodeOutcome(r); err != nil {
 				break
 			}
-			err = update(ctx, stmts, d, r.Revision, o.deliveryID, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
-				o.status.String(), o.reason, projections.FormatTime(o.at))
+			if f := b.fresh.row(o.deliveryID); f != nil {
+				f.events = append(f.events, r)
+				f.outcome(o, r.Revision)
+			} else {
+				err = update(ctx, stmts, d, r.Revision, o.deliveryID, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
+					o.status.String(), o.reason, projections.FormatTime(o.at))
+			}
 			if err == nil {
-				err = pending.clear(ctx, o.deliveryID)
+				err = b.pending.clear(ctx, o.deliveryID)
 			}
 		default:
-			err = v.applyRare(ctx, stmts, d, &pending, r)
+			// A rare event finds its delivery's row where the view keeps it: the deliveries
+			// scheduled so far are inserted first, in order.
+			if b.fresh.row(strings.TrimPrefix(r.Stream, delivery.StreamPrefix)) != nil {
+				err = b.flush(ctx)
+			}
+			if err == nil {
+				err = v.applyRare(ctx, stmts, d, b.pending, r)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("deliveryview: %s@%d: %w", r.Stream, r.Revision, err)
 		}
 	}
 	return nil
+}
+
+// flush inserts the fresh rows, in the order their deliveries were scheduled (seq breaks ties of
+// scheduled_at). A row that exists already (the batch's events were applied before) is left as it
+// is, and the events folded into the fresh one are applied to it one by one, as they would have been
+// without folding.
+func (b *batch) flush(ctx context.Context) error {
+	if b.fresh == nil || len(b.fresh.order) == 0 {
+		return nil
+	}
+	rows := b.fresh.order
+	b.fresh.order, b.fresh.byID = nil, make(map[string]*freshRow)
+	for _, f := range rows {
+		res, err := b.stmts.Exec(ctx, `INSERT INTO `+b.table+`
+			(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
+			 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '', ?15, ?16, json(?17)) ON CONFLICT DO NOTHING`,
+			f.scheduled.DeliveryID, f.scheduled.WebhookID, f.scheduled.TenantID, f.scheduled.CommunityID,
+			f.scheduled.EventID, f.scheduled.Name, f.status, f.attempts, f.lastStatus, f.lastErrorClass,
+			f.lastAttemptAt, f.nextDueAt, projections.FormatTime(f.scheduled.ScheduledAt), f.updatedAt,
+			f.parkReason, f.version, "["+strings.Join(f.log, ",")+"]")
+		if err != nil {
+			return fmt.Errorf("deliveryview: inserting delivery %s: %w", f.scheduled.DeliveryID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			continue
+		}
+		plain := batch{v: b.v, stmts: b.stmts, table: b.table, pending: b.pending}
+		if err := plain.apply(ctx, f.events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// freshRows are the deliveries a batch scheduled and has not inserted yet, by id and in order.
+type freshRows struct {
+	byID  map[string]*freshRow
+	order []*freshRow
+}
+
+func (r *freshRows) add(e scheduledRow, revision uint64) {
+	if _, ok := r.byID[e.DeliveryID]; ok {
+		return // scheduled twice in one batch: the first is the row, as ON CONFLICT DO NOTHING keeps it
+	}
+	at := projections.FormatTime(e.ScheduledAt)
+	f := &freshRow{scheduled: e, status: delivery.StatusScheduled.String(), nextDueAt: at, updatedAt: at, version: revision}
+	r.byID[e.DeliveryID] = f
+	r.order = append(r.order, f)
+}
+
+// row returns the fresh row of the delivery id; nil when there is none, or r is nil.
+func (r *freshRows) row(id string) *freshRow {
+	if r == nil {
+		return nil
+	}
+	return r.byID[id]
+}
+
+// freshRow is a row of delivery_records as the batch's events made it, before it is inserted: the
+// columns the updates of Apply set, each set as they set it.
+type freshRow struct {
+	scheduled                                                               scheduledRow
+	status, lastErrorClass, lastAttemptAt, nextDueAt, updatedAt, parkReason string
+	attempts, lastStatus                                                    int
+	version                                                                 uint64
+	// log is the attempt_log's entries.
+	log []string
+	// events are those folded in after the scheduling, for a row that turns out to exist.
+	events []eventlog.RecordedEvent
+}
+
+// attempted folds in the attempt e at revision, its log entry and time at, the next attempt due at
+// due; as the update does, it changes nothing when the row holds the revision already (applied
+// false). An outcome the batch pairs with it then folds in only when it applied.
+func (f *freshRow) attempted(e delivery.Attempted, entry, at, due string, revision uint64) (applied bool) {
+	if revision <= f.version {
+		return false
+	}
+	f.log = append(f.log, entry)
+	f.attempts, f.lastStatus, f.lastErrorClass, f.lastAttemptAt = e.Attempt, e.Status, e.ErrorClass, at
+	f.nextDueAt, f.updatedAt, f.version = due, at, revision
+	return true
+}
+
+// outcome folds in a Succeeded or Failed at revision, unless the row holds it already.
+func (f *freshRow) outcome(o outcomeRow, revision uint64) {
+	if revision <= f.version {
+		return
+	}
+	f.status, f.parkReason, f.nextDueAt, f.updatedAt, f.version = o.status.String(), o.reason, "", projections.FormatTime(o.at), revision
 }
 
 // applyRare applies the events that few deliveries have, a DeliveryDeferred or a

@@ -236,6 +236,11 @@ func (v *View) Reads(eventType string) bool {
 	return isWebhookEvent(eventType) || eventType == delivery.EventAttempted
 }
 
+// ChangesWebhooks reports whether events of the type change a webhook (its version): the events
+// that what the dispatcher reads of the view (its candidates) follows. An attempt changes only the
+// webhook's health.
+func ChangesWebhooks(eventType string) bool { return isWebhookEvent(eventType) }
+
 // isWebhookEvent reports whether events of the type change a webhook (its version); an attempt
 // changes only its health.
 func isWebhookEvent(eventType string) bool {
