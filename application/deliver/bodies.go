@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
 )
@@ -63,21 +65,15 @@ type EventBodiesConfig struct {
 type EventBodies struct {
 	cfg EventBodiesConfig
 
-	mu      sync.Mutex
-	cache   *bodyCache
-	flights map[bodyKey]*flight
+	mu    sync.Mutex
+	cache *bodyCache
+	// reads has one read of an event's body in flight at a time, which concurrent asks share; its
+	// error goes to them only, never kept.
+	reads singleflight.Group
 }
 
 // bodyKey names a body: the event and the name its deliveries send it under, which is the event's.
 type bodyKey struct{ eventID, eventName string }
-
-// flight is one read of an event's body, which the concurrent asks for it wait for; its outcome is
-// set before done is closed. An error is given to those waiters only, never kept.
-type flight struct {
-	done chan struct{}
-	body []byte
-	err  error
-}
 
 // NewEventBodies returns an EventBodies, or reports every missing field.
 func NewEventBodies(cfg EventBodiesConfig) (*EventBodies, error) {
@@ -97,7 +93,7 @@ func NewEventBodies(cfg EventBodiesConfig) (*EventBodies, error) {
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = DefaultBodyCacheBytes
 	}
-	return &EventBodies{cfg: cfg, cache: newBodyCache(cfg.MaxBytes), flights: make(map[bodyKey]*flight)}, nil
+	return &EventBodies{cfg: cfg, cache: newBodyCache(cfg.MaxBytes)}, nil
 }
 
 // Keep keeps the body built for the deliveries of event eventID named eventName, as Body would build
@@ -113,32 +109,27 @@ func (b *EventBodies) Keep(eventID, eventName string, body []byte) {
 func (b *EventBodies) Body(ctx context.Context, eventID, eventName string) ([]byte, error) {
 	k := bodyKey{eventID, eventName}
 	b.mu.Lock()
-	if body, ok := b.cache.get(k); ok {
-		b.mu.Unlock()
+	body, ok := b.cache.get(k)
+	b.mu.Unlock()
+	if ok {
 		return body, nil
 	}
-	if f, ok := b.flights[k]; ok {
-		b.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.body, f.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	read := b.reads.DoChan(eventID+"\x00"+eventName, func() (any, error) {
+		body, err := b.read(ctx, eventID, eventName)
+		if err == nil {
+			b.mu.Lock()
+			b.cache.put(k, body)
+			b.mu.Unlock()
 		}
+		return body, err
+	})
+	select {
+	case r := <-read:
+		body, _ := r.Val.([]byte)
+		return body, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	f := &flight{done: make(chan struct{})}
-	b.flights[k] = f
-	b.mu.Unlock()
-
-	f.body, f.err = b.read(ctx, eventID, eventName)
-	b.mu.Lock()
-	delete(b.flights, k)
-	if f.err == nil {
-		b.cache.put(k, f.body)
-	}
-	b.mu.Unlock()
-	close(f.done)
-	return f.body, f.err
 }
 
 // read reads the published event and builds its body.
