@@ -81,8 +81,9 @@ type config struct {
 	Tracing telemetry.TracingConfig
 }
 
-// defaultDeliveryWindow is HOOKD_DELIVERY_WINDOW's default: about 65 MB of due deliveries held in
-// memory (about 650 bytes each), 30 s of delivery at the embedded profile's measured rate.
+// defaultDeliveryWindow is HOOKD_DELIVERY_WINDOW's default: about 22 MB of due deliveries held in
+// memory (about 220 bytes each, id included: BenchmarkWindowBytes), 30 s of delivery at the
+// embedded profile's measured rate.
 const defaultDeliveryWindow = 100_000
 
 // Event stores HOOKD_EVENTSTORE names.

@@ -2,9 +2,12 @@ package memtransport_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hookd/hookd/adapters/transport"
 	"github.com/hookd/hookd/adapters/transport/memtransport"
@@ -49,4 +52,33 @@ func BenchmarkScheduleDeliverAck(b *testing.B) {
 		}
 	}
 	<-done
+}
+
+// BenchmarkWindowBytes reports the heap a full window of hookd's default size (100,000 waiting
+// deliveries, scheduled as hookd schedules them) holds per delivery, ids left out: what
+// HOOKD_DELIVERY_WINDOW costs in memory. For the record; it asserts nothing.
+func BenchmarkWindowBytes(b *testing.B) {
+	const n = 100_000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	ctx, later := context.Background(), time.Now().Add(time.Hour)
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		ps := memtransport.New(memtransport.Config{})
+		sched := transport.NewScheduler(ps, "bench")
+		for _, id := range ids {
+			if err := sched.Schedule(ctx, id, later); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/delivery")
+		runtime.KeepAlive(ps)
+		ps.Close()
+	}
 }

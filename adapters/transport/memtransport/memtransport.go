@@ -101,7 +101,7 @@ func (p *PubSub) Publish(name string, msgs ...*message.Message) error {
 		if err != nil {
 			return err
 		}
-		if err := t.put(msg.UUID, msg.Payload, maps.Clone(msg.Metadata), due); err != nil {
+		if err := t.put(newEntry(msg.UUID, msg.Payload, msg.Metadata, due)); err != nil {
 			return err
 		}
 	}
@@ -336,9 +336,9 @@ func (t *topic) offer(d Due) bool {
 	if _, ok := t.byKey[d.Key]; ok {
 		return true
 	}
-	msg := transport.NewMessage(d.Key, d.At)
 	t.seq++
-	e := &entry{key: d.Key, payload: msg.Payload, metadata: msg.Metadata, due: d.At, seq: t.seq}
+	// What transport.NewMessage would make: payload the key, no metadata but the due time.
+	e := &entry{key: d.Key, keyPayload: true, due: d.At, seq: t.seq}
 	if !t.admit(e) {
 		return false
 	}
@@ -368,10 +368,15 @@ type topic struct {
 	room chan struct{}
 }
 
-// entry is a key's message, waiting (index >= 0) or in flight (index -1).
+// entry is a key's message, waiting (index >= 0) or in flight (index -1). A full window holds
+// 100,000 of them by hookd's default, so an entry keeps what it can rebuild out of its own fields:
+// a payload that is the key's bytes (hookd's are) is not copied (keyPayload), and the metadata
+// leaves out the due time, rebuilt from due. That takes an entry from about 580 bytes to about 200.
 type entry struct {
-	key      string
-	payload  []byte
+	key        string
+	keyPayload bool
+	payload    []byte
+	// metadata is the message's metadata but its due time; nil when it had no other.
 	metadata message.Metadata
 	due      time.Time
 	seq      uint64
@@ -382,27 +387,65 @@ type entry struct {
 	again *entry
 }
 
-func (t *topic) put(key string, payload []byte, metadata message.Metadata, due time.Time) error {
+// newEntry returns the entry of a message published for key, with its own copy of the metadata
+// (the caller may reuse the message's map).
+func newEntry(key string, payload []byte, metadata message.Metadata, due time.Time) *entry {
+	e := &entry{key: key, due: due}
+	if len(payload) > 0 && string(payload) == key {
+		e.keyPayload = true
+	} else {
+		e.payload = payload
+	}
+	for k, v := range metadata {
+		if k == transport.DueAtKey {
+			continue
+		}
+		if e.metadata == nil {
+			e.metadata = make(message.Metadata, len(metadata))
+		}
+		e.metadata[k] = v
+	}
+	return e
+}
+
+// message returns e's message as it was published, with its due time.
+func (e *entry) message() *message.Message {
+	payload := e.payload
+	if e.keyPayload {
+		payload = []byte(e.key)
+	}
+	msg := message.NewMessage(e.key, payload)
+	msg.Metadata = make(message.Metadata, len(e.metadata)+1)
+	maps.Copy(msg.Metadata, e.metadata)
+	if !e.due.IsZero() {
+		transport.SetDueAt(msg, e.due)
+	}
+	return msg
+}
+
+// put holds n, a new message for its key.
+func (t *topic) put(n *entry) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.seq++
-	e, ok := t.byKey[key]
+	e, ok := t.byKey[n.key]
 	switch {
 	case !ok:
 		if len(t.byKey) >= t.maxPending && !t.windowed {
 			return ErrFull
 		}
-		e = &entry{key: key, payload: payload, metadata: metadata, due: due, seq: t.seq}
+		n.seq = t.seq
+		e = n
 		if !t.admit(e) {
 			return nil
 		}
 	case e.index < 0:
-		e.again = &entry{key: key, payload: payload, metadata: metadata, due: due}
+		e.again = n
 		return nil
 	default:
 		t.unwait(e)
-		delete(t.byKey, key)
-		e.payload, e.metadata, e.due, e.seq = payload, metadata, due, t.seq
+		delete(t.byKey, e.key)
+		e.keyPayload, e.payload, e.metadata, e.due, e.seq = n.keyPayload, n.payload, n.metadata, n.due, t.seq
 		if !t.admit(e) {
 			return nil
 		}
@@ -492,7 +535,7 @@ func (t *topic) done(e *entry, acked bool, redueAt time.Time) {
 	delete(t.byKey, e.key)
 	switch {
 	case e.again != nil:
-		e.payload, e.metadata, e.due = e.again.payload, e.again.metadata, e.again.due
+		e.keyPayload, e.payload, e.metadata, e.due = e.again.keyPayload, e.again.payload, e.again.metadata, e.again.due
 		e.again = nil
 	case acked:
 		t.roomFor()
@@ -559,8 +602,7 @@ func (s *subscription) run() {
 		if e == nil {
 			return
 		}
-		msg := message.NewMessage(e.key, e.payload)
-		msg.Metadata = maps.Clone(e.metadata)
+		msg := e.message()
 		ctx, cancel := context.WithCancel(s.msgCtx)
 		msg.SetContext(ctx)
 		select {

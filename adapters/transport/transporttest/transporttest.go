@@ -65,6 +65,7 @@ const hangs = 20 * time.Second
 // Run runs the suite.
 func Run(t *testing.T, f Features, b Backend) {
 	t.Run("DueTimeHonoured", func(t *testing.T) { t.Parallel(); testDueTime(t, f, b) })
+	t.Run("MessageKeepsPayloadAndMetadata", func(t *testing.T) { t.Parallel(); testKeeps(t, b) })
 	t.Run("AckRemoves", func(t *testing.T) { t.Parallel(); testAckRemoves(t, b) })
 	t.Run("NackRedelivers", func(t *testing.T) { t.Parallel(); testNack(t, b) })
 	t.Run("CloseHandsBackAtOnce", func(t *testing.T) { t.Parallel(); testClose(t, b) })
@@ -196,6 +197,44 @@ func waitBacklog(t *testing.T, n Node, topic string, want int) {
 			t.Fatalf("backlog %d (%v), want %d", got, err, want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testKeeps hands out each message as it was published: a payload that is its key's bytes (as
+// hookd's are), one that is not, one that is empty, with the metadata and due time they carried.
+func testKeeps(t *testing.T, b Backend) {
+	n, topic := b.NewNode(t, time.Minute), newTopic()
+	due := time.Now().Add(-time.Second).UTC().Truncate(time.Microsecond)
+	sent := map[string]*message.Message{}
+	for key, payload := range map[string]string{"same": "same", "other": "a payload", "empty": ""} {
+		msg := message.NewMessage(key, []byte(payload))
+		msg.Metadata.Set("tenant", "t-"+key)
+		transport.SetDueAt(msg, due)
+		if err := n.Publisher.Publish(topic, msg); err != nil {
+			t.Fatalf("Publish(%s): %v", key, err)
+		}
+		// What the transport holds is its own: the publisher may reuse the message's metadata.
+		msg.Metadata.Set("tenant", "changed")
+		sent[key] = msg
+	}
+	got := make(chan received, len(sent))
+	collect(t, t.Context(), n, topic, 0, got, nil)
+	for range sent {
+		r := next(t, got)
+		if r.msg.UUID == "" || sent[r.msg.UUID] == nil {
+			t.Fatalf("got message %q, not one of those published", r.msg.UUID)
+		}
+		key := r.msg.UUID
+		if string(r.msg.Payload) != string(sent[key].Payload) {
+			t.Errorf("%s: payload %q, want %q", key, r.msg.Payload, sent[key].Payload)
+		}
+		if tenant := r.msg.Metadata.Get("tenant"); tenant != "t-"+key {
+			t.Errorf("%s: metadata tenant = %q, want %q", key, tenant, "t-"+key)
+		}
+		if at, err := transport.DueAt(r.msg); err != nil || !at.Equal(due) {
+			t.Errorf("%s: due %v (%v), want %v", key, at, err, due)
+		}
+		delete(sent, key)
 	}
 }
 
