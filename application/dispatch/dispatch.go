@@ -87,7 +87,22 @@ type Ports struct {
 	// Takeover is set when this Dispatcher takes over from another (the cluster profile's new
 	// dispatch leader) after a recovery; nil otherwise.
 	Takeover *Takeover
+	// Remember bounds the deliveries this Dispatcher remembers having handed over
+	// (DefaultRemember when 0).
+	Remember int
 }
+
+// DefaultRemember is Ports.Remember's default: 131,072 delivery ids, a set of about 5 MB at most
+// besides the ids.
+//
+// A Dispatcher remembers what it handed over until it reads the DeliveryScheduled back, which comes
+// after every record appended before it; so while publishing outruns dispatch the Dispatcher falls
+// behind the log, and what it has handed over and not yet read back grows with the lag, without a
+// bound of its own (in a 30 s burst of batch publishing, 170,000 ids). Past the bound it forgets
+// nothing it holds but remembers no more, and hands over again each delivery it did not remember
+// when it meets it: one more message for the transport, which holds one per delivery, or an attempt
+// that finds the delivery done and sends nothing.
+const DefaultRemember = 1 << 17
 
 // Takeover is what the recovery of a new dispatch leader covered (reconcile.Takeover): every
 // delivery due in the log up to At was handed over, unless the transport held it.
@@ -131,7 +146,8 @@ type Dispatcher struct {
 	// it, this Dispatcher's. Zero until then.
 	horizon eventlog.Position
 	// handed holds the deliveries this Dispatcher scheduled and handed over, until their
-	// DeliveryScheduled comes back through the log, where it needs no handing over again.
+	// DeliveryScheduled comes back through the log, where it needs no handing over again; at most
+	// Ports.Remember of them.
 	mu     sync.Mutex
 	handed map[string]struct{}
 }
@@ -156,6 +172,9 @@ func New(p Ports) (*Dispatcher, error) {
 	}
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Remember <= 0 {
+		p.Remember = DefaultRemember
 	}
 	return &Dispatcher{p: p, handed: make(map[string]struct{})}, nil
 }
@@ -302,7 +321,9 @@ func (d *Dispatcher) handOver(ctx context.Context, s delivery.Scheduling, schedu
 		return err
 	}
 	d.mu.Lock()
-	d.handed[scheduled.ID()] = struct{}{}
+	if len(d.handed) < d.p.Remember {
+		d.handed[scheduled.ID()] = struct{}{}
+	}
 	d.mu.Unlock()
 	return nil
 }

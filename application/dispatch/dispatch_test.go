@@ -35,6 +35,7 @@ type harness struct {
 	events      *command.Events
 	deliveries  *command.Deliveries
 	platformURL string
+	remember    int // Ports.Remember of the Dispatchers made after it is set
 	candidates  []dispatch.Candidate
 	d           *dispatch.Dispatcher
 
@@ -110,6 +111,7 @@ func (h *harness) newDispatcherAfter(takeover *dispatch.Takeover) *dispatch.Disp
 		Scheduler:   h,
 		Clock:       time.Now,
 		PlatformURL: h.platformURL,
+		Remember:    h.remember,
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -251,6 +253,55 @@ func TestProcessSchedulesEachMatchOnce(t *testing.T) {
 	}
 	if handed := h.taken(); len(handed) != 0 {
 		t.Fatalf("handed over %v again, want nothing", handed)
+	}
+}
+
+// TestProcessRemembersABoundedNumberOfHandOvers: a Dispatcher that handed over more deliveries than
+// it may remember, before reading any of them back from the log, hands over again those it did not
+// remember when their DeliveryScheduled comes, and only those: memory stays bounded, and no delivery
+// is left without a hand-over.
+func TestProcessRemembersABoundedNumberOfHandOvers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	h.remember = 2
+	h.d = h.newDispatcher()
+	before := time.Now().Add(-time.Hour)
+	h.candidates = []dispatch.Candidate{candidate("a", before), candidate("b", before), candidate("c", before)}
+	h.publish("t1", "user.created", `{}`)
+	h.publish("t1", "user.created", `{}`)
+	published := h.log(eventlog.Start)
+	if err := h.d.Process(context.Background(), published); err != nil {
+		t.Fatal(err)
+	}
+	scheduled := h.log(published[len(published)-1].Position)
+	ids := scheduledIn(scheduled)
+	if handed := h.taken(); len(ids) != 6 || !slices.Equal(handed, ids) {
+		t.Fatalf("handed over %v, want the 6 deliveries scheduled %v", handed, ids)
+	}
+	if err := h.d.Process(context.Background(), scheduled); err != nil {
+		t.Fatal(err)
+	}
+	again := h.taken()
+	if len(again) != 4 {
+		t.Fatalf("handed over %v again, want the 4 of 6 it did not remember", again)
+	}
+	for _, id := range again {
+		if !slices.Contains(ids, id) || slices.Contains(again[:slices.Index(again, id)], id) {
+			t.Fatalf("handed over %v again, want 4 distinct deliveries of %v", again, ids)
+		}
+	}
+	// Having read them back, it remembers none: room again for the next.
+	h.publish("t1", "user.created", `{}`)
+	next := h.log(scheduled[len(scheduled)-1].Position)
+	if err := h.d.Process(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	h.taken()
+	if err := h.d.Process(context.Background(), h.log(next[len(next)-1].Position)); err != nil {
+		t.Fatal(err)
+	}
+	if handed := h.taken(); len(handed) != 1 {
+		t.Fatalf("handed over %v again of the next 3, want the 1 it had no room to remember", handed)
 	}
 }
 
