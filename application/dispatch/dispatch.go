@@ -92,17 +92,18 @@ type Ports struct {
 	Remember int
 }
 
-// DefaultRemember is Ports.Remember's default: 131,072 delivery ids, a set of about 5 MB at most
-// besides the ids.
+// DefaultRemember is Ports.Remember's default: 32,768 delivery ids, about 3 MB with the ids (a Go
+// map keeps the room it grew to).
 //
 // A Dispatcher remembers what it handed over until it reads the DeliveryScheduled back, which comes
 // after every record appended before it; so while publishing outruns dispatch the Dispatcher falls
 // behind the log, and what it has handed over and not yet read back grows with the lag, without a
-// bound of its own (in a 30 s burst of batch publishing, 170,000 ids). Past the bound it forgets
-// nothing it holds but remembers no more, and hands over again each delivery it did not remember
-// when it meets it: one more message for the transport, which holds one per delivery, or an attempt
-// that finds the delivery done and sends nothing.
-const DefaultRemember = 1 << 17
+// bound of its own (in a 30 s burst of batch publishing, 170,000 ids, 15 MB). Past the bound it
+// forgets nothing it holds but remembers no more, and hands over again each delivery it did not
+// remember when it meets it: one more message for the transport, which holds one per delivery (and,
+// behind a backlog, leaves it to the backlog), or an attempt that finds the delivery done and sends
+// nothing. Keeping up, the lag is a batch or two: a few thousand ids at most.
+const DefaultRemember = 1 << 15
 
 // Takeover is what the recovery of a new dispatch leader covered (reconcile.Takeover): every
 // delivery due in the log up to At was handed over, unless the transport held it.
