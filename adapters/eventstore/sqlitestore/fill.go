@@ -24,8 +24,12 @@ import (
 // the file's page size. The writer reads them from the file (three or four pages, about 100 µs) only
 // when it does not know them, and otherwise follows its own appends: a row takes cellSize, or begins
 // a new page when it does not fit. What it does not see makes it read again: another process's
-// commits, a job's deletes, a batch rolled back, and every fillResync batches, so that a page it
-// follows wrongly for a reason not foreseen costs bytes for a little while, never more.
+// commits, a batch rolled back, and every fillResync batches, so that a page it follows wrongly
+// costs bytes for a little while, never more. Retention's deletes (a job's steps) are not followed:
+// they remove expired streams, whose rows are old, and never the log's last event, so they leave
+// the last page as it was but for a rare row, which makes the writer's count wrong, and costs
+// bytes, until its next read; reading after every step would cost 100 µs a commit while retention
+// runs.
 type lastPage struct {
 	free, usable int
 	known        bool

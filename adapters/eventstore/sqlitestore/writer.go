@@ -421,10 +421,6 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 		default:
 		}
 	}
-	if step.ran {
-		// The job may have deleted rows from the last page.
-		w.lastPage.known = false
-	}
 	if len(batch) > 1 && !w.compress {
 		// Compressed data's size is known only once packed: a compressing writer keeps the order.
 		if err := w.knowLastPage(ctx); err != nil {
@@ -450,7 +446,6 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 	if !step.ran && w.job != nil && !w.job.gentle {
 		step.ran = true
 		step.finished, step.err = w.stepWithin(ctx, max(stepBudget, time.Since(began)), nil)
-		w.lastPage.known = false
 	}
 	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
 		return batch, nil, nil, fmt.Errorf("sqlitestore: commit: %w", err)
