@@ -54,6 +54,8 @@ type writer struct {
 	revisions   *revisions
 	dataVersion int64
 	logger      *slog.Logger
+	// lastPage is what the writer knows of the events table's last page (fill.go).
+	lastPage lastPage
 	// committed is called with the events of each batch that wrote some, once it is committed, and
 	// the position the log ended at before them.
 	committed func(after uint64, events []eventlog.RecordedEvent)
@@ -398,6 +400,7 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 			// that finds none is harmless.
 			_, _ = w.stmts.rollback.ExecContext(ctx)
 			w.revisions.discard()
+			w.lastPage.known = false
 			return
 		}
 		w.revisions.settle()
@@ -417,6 +420,13 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 			batch = w.collect(req)
 		default:
 		}
+	}
+	if len(batch) > 1 && !w.compress {
+		// Compressed data's size is known only once packed: a compressing writer keeps the order.
+		if err := w.knowLastPage(ctx); err != nil {
+			return batch, nil, nil, err
+		}
+		batch = fillOrder(batch, w.lastPage.free, w.lastPage.usable)
 	}
 	began := time.Now()
 	created := began.UnixNano()
@@ -477,6 +487,10 @@ func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int6
 		if position, err = res.LastInsertId(); err != nil {
 			return eventlog.AppendResult{}, written, err
 		}
+		if w.lastPage.known {
+			w.lastPage.add(cellSize(w.lastPage.usable, position, streamID, revision, eventlog.EventData{
+				ID: ev.ID, Type: ev.Type, Data: data, Metadata: ev.Metadata}))
+		}
 		written = append(written, recorded(req.stream, revision, position, created, ev))
 	}
 	return eventlog.AppendResult{Revision: uint64(last), Position: positionOf(position)}, written, nil
@@ -511,6 +525,7 @@ func (w *writer) checkDataVersion(ctx context.Context) error {
 	}
 	if version != w.dataVersion {
 		w.revisions.reset()
+		w.lastPage.known = false
 		w.dataVersion = version
 	}
 	return nil
@@ -596,6 +611,8 @@ type writerStatements struct {
 	selectStream            *sql.Stmt
 	insertEvent             *sql.Stmt
 	selectIDs               *sql.Stmt
+	// The events table's root page and a page's bytes (fill.go).
+	eventsRoot, page *sql.Stmt
 	// Retention's deletes (prune.go).
 	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist, checkpoint *sql.Stmt
 }
@@ -624,6 +641,8 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.selectIDs = prepare(`SELECT position, id FROM events
 		WHERE stream_id = ? AND revision BETWEEN ? AND ? ORDER BY revision`)
+	s.eventsRoot = prepare("SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = 'events'")
+	s.page = prepare("SELECT data FROM sqlite_dbpage WHERE pgno = ?")
 	s.lastPosition = prepare("SELECT coalesce(max(position), 0) FROM events")
 	s.streamEnd = prepare(`SELECT s.id, e.revision, e.position FROM streams s
 		JOIN events e ON e.stream_id = s.id WHERE s.name = ? ORDER BY e.revision DESC LIMIT 1`)
@@ -642,7 +661,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 func (s writerStatements) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.dataVersion, s.createStream,
-		s.selectStream, s.insertEvent, s.selectIDs, s.lastPosition, s.streamEnd, s.deleteEvents, s.deleteStream,
+		s.selectStream, s.insertEvent, s.selectIDs, s.eventsRoot, s.page, s.lastPosition, s.streamEnd, s.deleteEvents, s.deleteStream,
 		s.autoVacuum, s.freelist, s.checkpoint} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
