@@ -338,7 +338,7 @@ func (t *topic) offer(d Due) bool {
 	}
 	t.seq++
 	// What transport.NewMessage would make: payload the key, no metadata but the due time.
-	e := &entry{key: d.Key, keyPayload: true, due: d.At, seq: t.seq}
+	e := &entry{key: d.Key, held: held{keyPayload: true, due: d.At}, seq: t.seq}
 	if !t.admit(e) {
 		return false
 	}
@@ -368,29 +368,34 @@ type topic struct {
 	room chan struct{}
 }
 
-// entry is a key's message, waiting (index >= 0) or in flight (index -1). A full window holds
-// 100,000 of them by hookd's default, so an entry keeps what it can rebuild out of its own fields:
-// a payload that is the key's bytes (hookd's are) is not copied (keyPayload), and the metadata
-// leaves out the due time, rebuilt from due. That takes an entry from about 580 bytes to about 200.
+// entry is a key's message, waiting (index >= 0) or in flight (index -1).
 type entry struct {
-	key        string
+	key string
+	held
+	seq   uint64
+	index int
+	// lateIndex is the entry's place in the topic's late heap while it waits.
+	lateIndex int
+	// again is a message published for the key while it was in flight, to wait once that one is done.
+	again *held
+}
+
+// held is what an entry keeps of its message. A full window holds 100,000 entries by hookd's
+// default, so it keeps only what it cannot rebuild: a payload that is the key's bytes (hookd's are)
+// is not copied (keyPayload), and the metadata leaves out the due time, rebuilt from due. That takes
+// an entry from about 580 bytes to about 170, besides the key.
+type held struct {
 	keyPayload bool
 	payload    []byte
 	// metadata is the message's metadata but its due time; nil when it had no other.
 	metadata message.Metadata
 	due      time.Time
-	seq      uint64
-	index    int
-	// lateIndex is the entry's place in the topic's late heap while it waits.
-	lateIndex int
-	// again is a message published for the key while it was in flight, to wait once that one is done.
-	again *entry
 }
 
 // newEntry returns the entry of a message published for key, with its own copy of the metadata
 // (the caller may reuse the message's map).
 func newEntry(key string, payload []byte, metadata message.Metadata, due time.Time) *entry {
-	e := &entry{key: key, due: due}
+	e := &entry{key: key, held: held{due: due}}
 	if len(payload) > 0 && string(payload) == key {
 		e.keyPayload = true
 	} else {
@@ -440,12 +445,12 @@ func (t *topic) put(n *entry) error {
 			return nil
 		}
 	case e.index < 0:
-		e.again = n
+		e.again = &n.held
 		return nil
 	default:
 		t.unwait(e)
 		delete(t.byKey, e.key)
-		e.keyPayload, e.payload, e.metadata, e.due, e.seq = n.keyPayload, n.payload, n.metadata, n.due, t.seq
+		e.held, e.seq = n.held, t.seq
 		if !t.admit(e) {
 			return nil
 		}
@@ -535,8 +540,7 @@ func (t *topic) done(e *entry, acked bool, redueAt time.Time) {
 	delete(t.byKey, e.key)
 	switch {
 	case e.again != nil:
-		e.keyPayload, e.payload, e.metadata, e.due = e.again.keyPayload, e.again.payload, e.again.metadata, e.again.due
-		e.again = nil
+		e.held, e.again = *e.again, nil
 	case acked:
 		t.roomFor()
 		return
