@@ -9,8 +9,12 @@ import (
 	"github.com/hookd/hookd/internal/bounded"
 )
 
-// savedCacheSize bounds the deliveries kept in memory as last saved, for their next attempt.
-const savedCacheSize = 10_000
+// savedCacheSize bounds the deliveries kept in memory as last saved, for their next attempt: about
+// 1.4 MB. Keeping up, a delivery is attempted milliseconds after it is scheduled, so a few seconds'
+// worth is kept; behind a backlog of more than the cache holds, most entries are evicted before their
+// attempt whatever the size, and at 10,000 they held 7 MB live (docs/benchmarks.md, "Batch
+// publishing's memory").
+const savedCacheSize = 2_048
 
 // Deliveries is command.Deliveries keeping the deliveries this process scheduled or saved, while
 // they are still scheduled, so that their next attempt need not read them back from the log.

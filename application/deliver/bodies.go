@@ -34,8 +34,11 @@ var (
 )
 
 // DefaultBodyCacheBytes is how many bytes of bodies EventBodies keeps by default: at about 1.5 KB a
-// body, the last few thousand events, which covers the deliveries due now and their first retries.
-const DefaultBodyCacheBytes = 4 << 20
+// body, the last 1,400 events or so, which covers the deliveries due now and, keeping up, their
+// first retries. Behind a backlog the dispatcher builds bodies well ahead of their attempts, and a
+// larger cache held more of them live without keeping them until then (docs/benchmarks.md, "Batch
+// publishing's memory").
+const DefaultBodyCacheBytes = 2 << 20
 
 // EventLog reads a stream of the log; a stream that does not exist reads as empty.
 type EventLog interface {

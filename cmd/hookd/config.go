@@ -81,10 +81,13 @@ type config struct {
 	Tracing telemetry.TracingConfig
 }
 
-// defaultDeliveryWindow is HOOKD_DELIVERY_WINDOW's default: about 22 MB of due deliveries held in
-// memory (about 220 bytes each, id included: BenchmarkWindowBytes), 30 s of delivery at the
-// embedded profile's measured rate.
-const defaultDeliveryWindow = 100_000
+// defaultDeliveryWindow is HOOKD_DELIVERY_WINDOW's default: about 5.5 MB of due deliveries held in
+// memory (about 220 bytes each, id included: BenchmarkWindowBytes), 8 to 10 s of delivery at the
+// embedded profile's measured rate. The window takes the due first back from the log as it drains
+// to half, so a larger one delivers no faster; during a backlog it is full, and at 100,000 it was
+// the largest thing live (22 MB, twice that with the collector's headroom: docs/benchmarks.md,
+// "Batch publishing's memory").
+const defaultDeliveryWindow = 25_000
 
 // Event stores HOOKD_EVENTSTORE names.
 const (
