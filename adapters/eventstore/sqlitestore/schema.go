@@ -46,7 +46,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, r
 // commit writes every page it dirtied whole to the WAL (and a checkpoint once more to the file):
 // the events table's last page and its parent, and a page or more of each index and of streams
 // for a few rows each, so smaller pages write fewer bytes per delivery (issue 12; docs/benchmarks.md,
-// "2 KiB pages for the log"). A published event's row (about 1.4 KB) still fits in one page. A
+// "2 KiB pages for the log"). A published event's row (about 1.4 KB) still fits in one page, but
+// leaves room that few rows fit: the file is about a tenth larger per event (docs/decisions.md). A
 // file made before keeps its 4 KiB pages: SQLite fixes the size with the first page, and in WAL
 // mode never changes it (fill.go reads the size from the file).
 const PageSize = 2048
