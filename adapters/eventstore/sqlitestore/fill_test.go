@@ -45,10 +45,22 @@ func event(data, metadata int) eventlog.EventData {
 // TestCellSizeIsWhatARowTakes: the free bytes the writer reads in the events table's last page go
 // down by cellSize for each row appended, or, for a row that does not fit, a new page holds the row
 // alone: rows small and large (larger than a page: the rest in overflow pages), first and later
-// revisions of a stream.
+// revisions of a stream; in pages of PageSize and in a file made before with 4 KiB pages.
 func TestCellSizeIsWhatARowTakes(t *testing.T) {
 	t.Parallel()
-	s := openTemp(t)
+	for name, open := range pageSizes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cellSizeIsWhatARowTakes(t, open(t))
+		})
+	}
+}
+
+// pageSizes opens a log file with each page size the writer meets: PageSize in a new file, 4 KiB in
+// one made before.
+var pageSizes = map[string]func(*testing.T) *Store{"new": openTemp, "made before": openOld}
+
+func cellSizeIsWhatARowTakes(t *testing.T, s *Store) {
 	ctx := t.Context()
 	sizes := []struct{ data, metadata int }{
 		{0, 0}, {1, 0}, {13, 100}, {500, 150}, {1200, 157}, {3000, 0}, {4000, 0}, {4050, 20}, {5000, 100},
@@ -240,10 +252,18 @@ func inOneBatch(t *testing.T, s *Store, appends []fillAppend) []eventlog.AppendR
 
 // TestTheWriterFollowsTheLastPage: after batches of appends of all sizes, to new streams and to
 // streams already written, what the writer knows of the events table's last page without reading it
-// is what reading it gives.
+// is what reading it gives; in pages of PageSize and in a file made before with 4 KiB pages.
 func TestTheWriterFollowsTheLastPage(t *testing.T) {
 	t.Parallel()
-	s := openTemp(t)
+	for name, open := range pageSizes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			theWriterFollowsTheLastPage(t, open(t))
+		})
+	}
+}
+
+func theWriterFollowsTheLastPage(t *testing.T, s *Store) {
 	r := rand.New(rand.NewPCG(3, 4))
 	revisions := map[string]eventlog.ExpectedRevision{}
 	for round := range 30 {
