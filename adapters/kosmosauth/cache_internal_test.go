@@ -152,8 +152,8 @@ func newCaller(t *testing.T) kosmoscrypto.KeyPair {
 	return pair
 }
 
-// BenchmarkReplayCacheBytes reports the heap the replay cache holds per request it remembers, the
-// nonce's own bytes included (Commit keeps the string parsed from the header): 150,000 UUID nonces
+// BenchmarkReplayCacheBytes reports the heap the replay cache holds per request it remembers, with
+// the nonce's own bytes when the cache keeps the string it is given: 150,000 UUID nonces
 // over 60 expiry seconds, what 2,500 requests/s leave in it at the default time span of 30 s. For
 // the record; it asserts nothing.
 func BenchmarkReplayCacheBytes(b *testing.B) {

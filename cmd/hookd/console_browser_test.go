@@ -369,10 +369,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	// The page answers 403, and chromedp.Navigate, which waits for the navigation's load event, hung
 	// on it twice in full-suite runs with the page already shown: the page navigates itself and the
 	// test waits for the refusal's heading, which no earlier page has.
-	b.run("open another tenant", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`setTimeout(() => location.assign(`+strconv.Quote(base+"/console/t/other/c/place/")+`), 0), true`)(ctx, t)
-		return err
-	}), chromedp.WaitVisible(`//h1[starts-with(., "403")]`))
+	get(b, "open another tenant", chromedp.Evaluate[bool](`setTimeout(() => location.assign(`+strconv.Quote(base+"/console/t/other/c/place/")+`), 0), true`))
+	b.run("see another tenant refused", chromedp.WaitVisible(`//h1[starts-with(., "403")]`))
 	wantContains(t, "another tenant's page", b.text("main"), "403")
 	wantContains(t, "another tenant's page", b.text("main"), "does not cover tenant other")
 	b.shot("11-forbidden")
