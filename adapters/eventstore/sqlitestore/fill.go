@@ -73,7 +73,7 @@ func fillOrder(batch []*appendRequest, free, usable int) []*appendRequest {
 		rows := make([]int, len(req.events))
 		revision := req.expected.Version() + 1
 		for j, ev := range req.events {
-			rows[j] = cellSize(usable, cellEstimate, cellEstimate, revision+int64(j), ev)
+			rows[j] = cellSize(usable, cellEstimate, cellEstimate, revision+int64(j), ev.Type, req.stored[j])
 		}
 		units[i] = fillUnit{stream: req.stream, rows: rows}
 	}
@@ -145,6 +145,9 @@ func fill(units []fillUnit, free, usable int) []int {
 	return order
 }
 
+// idBytes is the bytes of an event id.
+const idBytes = len(eventlog.EventID{})
+
 // leafHeader is the bytes of a table leaf page's header.
 const leafHeader = 8
 
@@ -153,25 +156,25 @@ const leafHeader = 8
 // estimate errs by a byte or two towards not fitting.
 const cellEstimate = 1 << 26
 
-// cellSize returns the bytes an events row takes in a table leaf page of usable bytes, its cell
-// pointer included, stored unpacked (packed = packedNone): SQLite's record format
+// cellSize returns the bytes an events row of type typ storing st takes in a table leaf page of
+// usable bytes, its cell pointer included: SQLite's record format
 // (https://sqlite.org/fileformat2.html, "Record Format" and "B-tree Pages"). The position is the
 // row id, stored in the cell and not in the record.
-func cellSize(usable int, position, streamID, revision int64, ev eventlog.EventData) int {
+func cellSize(usable int, position, streamID, revision int64, typ string, st storedEvent) int {
 	types := [...]uint64{
 		0, // position: the row id
 		intSerial(streamID), intSerial(revision),
 		6, // created: nanoseconds, eight bytes
-		uint64(len(ev.ID))*2 + 12, uint64(len(ev.Type))*2 + 13, uint64(len(ev.Data))*2 + 12,
-		uint64(len(ev.Metadata))*2 + 12,
-		8, // packed: packedNone
+		uint64(idBytes)*2 + 12, uint64(len(typ))*2 + 13, uint64(len(st.data))*2 + 12,
+		uint64(len(st.metadata))*2 + 12,
+		intSerial(st.packed),
 	}
 	header := 0
 	for _, t := range types {
 		header += varintLen(t)
 	}
 	header += varintLen(uint64(header + 1))
-	payload := header + intBytes(streamID) + intBytes(revision) + 8 + len(ev.ID) + len(ev.Type) + len(ev.Data) + len(ev.Metadata)
+	payload := header + intBytes(streamID) + intBytes(revision) + 8 + idBytes + len(typ) + len(st.data) + len(st.metadata) + intBytes(st.packed)
 	// A payload larger than a leaf keeps its first bytes in the page and the rest in overflow
 	// pages, which the page points to.
 	local, overflow := payload, 0

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -45,7 +46,8 @@ func event(data, metadata int) eventlog.EventData {
 // TestCellSizeIsWhatARowTakes: the free bytes the writer reads in the events table's last page go
 // down by cellSize for each row appended, or, for a row that does not fit, a new page holds the row
 // alone: rows small and large (larger than a page: the rest in overflow pages), first and later
-// revisions of a stream; in pages of PageSize and in a file made before with 4 KiB pages.
+// revisions of a stream; in pages of PageSize and in a file made before with 4 KiB pages, and
+// compressed.
 func TestCellSizeIsWhatARowTakes(t *testing.T) {
 	t.Parallel()
 	for name, open := range pageSizes {
@@ -56,9 +58,18 @@ func TestCellSizeIsWhatARowTakes(t *testing.T) {
 	}
 }
 
-// pageSizes opens a log file with each page size the writer meets: PageSize in a new file, 4 KiB in
+// pageSizes opens a log file as the writer meets them: PageSize in a new file (also compressing), 4 KiB in
 // one made before.
-var pageSizes = map[string]func(*testing.T) *Store{"new": openTemp, "made before": openOld}
+var pageSizes = map[string]func(*testing.T) *Store{"new": openTemp, "made before": openOld,
+	"new, compressing": func(t *testing.T) *Store {
+		t.Helper()
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "log.db"), Options{CompressData: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}}
 
 func cellSizeIsWhatARowTakes(t *testing.T, s *Store) {
 	ctx := t.Context()
@@ -84,7 +95,8 @@ func cellSizeIsWhatARowTakes(t *testing.T, s *Store) {
 		onWriterTx(t, s, func(ctx context.Context, conn *sql.Conn) error {
 			return conn.QueryRowContext(ctx, "SELECT id FROM streams WHERE name = ?", stream).Scan(&streamID)
 		})
-		cell := cellSize(usable, int64(res.Position.Commit), streamID, int64(res.Revision), ev)
+		cell := cellSize(usable, int64(res.Position.Commit), streamID, int64(res.Revision), ev.Type,
+			store([]eventlog.EventData{ev}, s.opts.CompressData)[0])
 		want := before - cell
 		if cell > before {
 			want = usable - leafHeader - cell
@@ -190,7 +202,7 @@ func TestABatchFillsTheLastPageFirst(t *testing.T) {
 		t.Errorf("the append that fits is at %d, after the one queued before it that does not (%d)", smallAt, bigAt)
 	}
 	// The small row went into the last page, the big one began a new page.
-	want := usable - leafHeader - cellSize(usable, int64(bigAt), 3, 0, big)
+	want := usable - leafHeader - cellSize(usable, int64(bigAt), 3, 0, big.Type, storedEvent{data: big.Data, metadata: big.Metadata})
 	if after, _ := lastFree(t, s); after != want {
 		t.Errorf("%d bytes free in the last page, want %d", after, want)
 	}
@@ -320,6 +332,7 @@ func BenchmarkFillOrder(b *testing.B) {
 			req.expected = eventlog.Exactly(0)
 			req.events = []eventlog.EventData{event(200, 73), event(103, 73)}
 		}
+		req.stored = store(req.events, false)
 		batch[i] = req
 	}
 	for b.Loop() {

@@ -33,11 +33,11 @@ type Options struct {
 	// forth. Default 4096 (16 MiB).
 	FreePagesKept int
 
-	// CompressData stores event data of 256 bytes or more deflated when that saves an eighth of
-	// it. Off by default: on the delivery benchmark it saved about 6% of the disk written per
-	// delivery for about 10% more CPU (every read model inflates every event it reads), which
-	// made delivery about 11% slower (docs/benchmarks.md). Data stored deflated reads back
-	// whatever this option says.
+	// CompressData stores each event's data and metadata together, S2-compressed against a
+	// dictionary of hookd's event shapes, when that saves an eighth of them (pack.go). hookd sets
+	// it by default (HOOKD_EMBEDDED_COMPRESS): on the delivery benchmark it cuts the disk written
+	// per delivery by two fifths for CPU within the noise (docs/benchmarks.md, "Compressed against
+	// a dictionary"). Events stored compressed read back whatever this option says.
 	CompressData bool
 }
 

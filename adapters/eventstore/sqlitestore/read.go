@@ -1,7 +1,6 @@
 package sqlitestore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -111,22 +110,15 @@ func scanEvent(rows *sql.Rows) (eventlog.RecordedEvent, error) {
 		ev                 eventlog.RecordedEvent
 		position, revision int64
 		created            int64
-		id, data           sql.RawBytes
+		id, data, metadata sql.RawBytes
 		packed             int64
 	)
-	if err := rows.Scan(&position, &revision, &created, &id, &ev.Type, &data, &packed, &ev.Metadata, &ev.Stream); err != nil {
+	if err := rows.Scan(&position, &revision, &created, &id, &ev.Type, &data, &packed, &metadata, &ev.Stream); err != nil {
 		return ev, fmt.Errorf("sqlitestore: read: %w", err)
 	}
-	if packed == packedNone {
-		// RawBytes are the driver's until the next Scan.
-		if data != nil {
-			ev.Data = bytes.Clone(data)
-		}
-	} else {
-		var err error
-		if ev.Data, err = unpack(data, packed); err != nil {
-			return ev, fmt.Errorf("sqlitestore: event at position %d: %w", position, err)
-		}
+	var err error
+	if ev.Data, ev.Metadata, err = unpackEvent(data, metadata, packed); err != nil {
+		return ev, fmt.Errorf("sqlitestore: event at position %d: %w", position, err)
 	}
 	if len(id) != len(ev.ID) {
 		return ev, fmt.Errorf("sqlitestore: event at position %d has a %d-byte id", position, len(id))

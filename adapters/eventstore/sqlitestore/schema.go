@@ -10,7 +10,7 @@ import (
 )
 
 // schemaVersion is kept in PRAGMA user_version so that Open refuses a file laid out differently.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // The log lives in two tables. events is keyed by the global position, so an append adds rows at
 // the end of one B-tree and ReadAll is a range scan over it; its only secondary index holds two
@@ -123,15 +123,21 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	}
 	switch version {
 	case schemaVersion:
-	case 1, 2:
+	case 1, 2, 3:
 		// Version 2 added packed (see pack.go); rows written before read as stored. Version 3
 		// dropped streams.revision, which every append to an existing stream rewrote: the
 		// revision is the stream's last event's. Dropping it rewrites the streams table once.
+		// Version 4 changes no table: its rows' packed values may name S2 and compressed
+		// metadata, which builds of version 3 do not read, so they refuse the file at Open
+		// rather than failing at the first such row.
 		var steps []string
 		if version == 1 {
 			steps = append(steps, "ALTER TABLE events ADD COLUMN packed INTEGER NOT NULL DEFAULT 0")
 		}
-		steps = append(steps, "ALTER TABLE streams DROP COLUMN revision", "PRAGMA user_version = "+strconv.Itoa(schemaVersion))
+		if version < 3 {
+			steps = append(steps, "ALTER TABLE streams DROP COLUMN revision")
+		}
+		steps = append(steps, "PRAGMA user_version = "+strconv.Itoa(schemaVersion))
 		for _, step := range steps {
 			if _, err := conn.ExecContext(ctx, step); err != nil {
 				return fmt.Errorf("sqlitestore: migrate from version %d: %s: %w", version, step, err)

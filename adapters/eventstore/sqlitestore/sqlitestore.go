@@ -105,7 +105,6 @@ func (s *Store) open(ctx context.Context, path string) error {
 		queue:     make(chan *appendRequest, s.opts.MaxBatch),
 		jobs:      make(chan *writeJob),
 		maxBatch:  s.opts.MaxBatch,
-		compress:  s.opts.CompressData,
 		revisions: newRevisions(),
 		logger:    s.opts.Logger,
 		committed: s.committed,
@@ -171,7 +170,8 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventlog.Exp
 	if err := ctx.Err(); err != nil {
 		return eventlog.AppendResult{}, err
 	}
-	req := &appendRequest{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan appendOutcome, 1)}
+	req := &appendRequest{ctx: ctx, stream: stream, expected: expected, events: events,
+		stored: store(events, s.opts.CompressData), done: make(chan appendOutcome, 1)}
 	select {
 	case s.writer.queue <- req:
 	case <-s.done:

@@ -20,6 +20,8 @@ type appendRequest struct {
 	stream   string
 	expected eventlog.ExpectedRevision
 	events   []eventlog.EventData
+	// stored is events as their rows hold them (see store).
+	stored []storedEvent
 	// done receives exactly one outcome; its buffer of one lets the writer answer a caller that
 	// has stopped waiting.
 	done chan appendOutcome
@@ -47,8 +49,6 @@ type writer struct {
 	checkpointed int
 	// maxBatch caps the appends one transaction commits.
 	maxBatch int
-	// compress stores event data deflated where that pays (Options.CompressData).
-	compress bool
 	// revisions is what the writer knows of the streams it appended to last; dataVersion is the
 	// file's PRAGMA data_version when it last looked, which changes when another process commits.
 	revisions   *revisions
@@ -421,8 +421,7 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 		default:
 		}
 	}
-	if len(batch) > 1 && !w.compress {
-		// Compressed data's size is known only once packed: a compressing writer keeps the order.
+	if len(batch) > 1 {
 		if err := w.knowLastPage(ctx); err != nil {
 			return batch, nil, nil, err
 		}
@@ -475,12 +474,9 @@ func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int6
 	var position int64
 	for i, ev := range req.events {
 		revision := expected + 1 + int64(i)
-		data, packed := ev.Data, packedNone
-		if w.compress {
-			data, packed = pack(ev.Data)
-		}
+		st := req.stored[i]
 		res, err := w.stmts.insertEvent.ExecContext(ctx,
-			streamID, revision, created, ev.ID[:], ev.Type, data, packed, ev.Metadata)
+			streamID, revision, created, ev.ID[:], ev.Type, st.data, st.packed, st.metadata)
 		if err != nil {
 			return eventlog.AppendResult{}, written, err
 		}
@@ -488,8 +484,7 @@ func (w *writer) appendOne(ctx context.Context, req *appendRequest, created int6
 			return eventlog.AppendResult{}, written, err
 		}
 		if w.lastPage.known {
-			w.lastPage.add(cellSize(w.lastPage.usable, position, streamID, revision, eventlog.EventData{
-				ID: ev.ID, Type: ev.Type, Data: data, Metadata: ev.Metadata}))
+			w.lastPage.add(cellSize(w.lastPage.usable, position, streamID, revision, ev.Type, st))
 		}
 		written = append(written, recorded(req.stream, revision, position, created, ev))
 	}
