@@ -41,11 +41,14 @@ func TestRunAgainstTheRealBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../hookd").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, c := range []struct{ batch, nodes int }{{1, 0}, {50, 0}, {1, 2}} {
-		t.Run(fmt.Sprintf("batch %d nodes %d", c.batch, c.nodes), func(t *testing.T) {
+	for _, c := range []struct {
+		batch, nodes int
+		payload      string
+	}{{1, 0, payloadX}, {50, 0, payloadX}, {1, 2, payloadX}, {1, 0, payloadRandom}} {
+		t.Run(fmt.Sprintf("batch %d nodes %d payload %s", c.batch, c.nodes, c.payload), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			o := options{bin: bin, publishers: 4, batch: c.batch, events: 300, wait: time.Minute, size: 1024, nodes: c.nodes}
+			o := options{bin: bin, publishers: 4, batch: c.batch, events: 300, wait: time.Minute, size: 1024, nodes: c.nodes, payload: c.payload}
 			res, err := run(ctx, o, &testWriter{t})
 			if err != nil {
 				t.Fatal(err)

@@ -40,6 +40,7 @@ type options struct {
 	duration   time.Duration
 	wait       time.Duration
 	size       int
+	payload    string
 	nodes      int
 	pprof      string
 	// servicesPprof is where the services process serves net/http/pprof (empty: it does not).
@@ -91,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 0, "how long to publish (default 60s when -n is not given either)")
 	fs.DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for outstanding deliveries after the last publish")
 	fs.IntVar(&o.size, "size", 1024, "approximate bytes of each event's payload")
+	fs.StringVar(&o.payload, "payload", payloadX, "what pads each payload to -size: x (compresses to nearly nothing) or random (fresh random base64 for each event)")
 	fs.IntVar(&o.nodes, "nodes", 0, fmt.Sprintf("cluster profile: this many hookd nodes, 1 to %d, on the KurrentDB test server and a %d-server NATS cluster (0: one node on the embedded default)", maxNodes, natsClusterSize))
 	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof of the first node on this loopback host:port")
 	fs.StringVar(&o.servicesPprof, "services-pprof", "", "with -nodes: serve net/http/pprof of the services process (KurrentDB test server, NATS) on this loopback host:port")
@@ -120,6 +122,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.servicesPprof != "" && o.nodes == 0 {
 		errs = append(errs, errors.New("-services-pprof needs -nodes: the embedded default has no services process"))
+	}
+	if o.payload != payloadX && o.payload != payloadRandom {
+		errs = append(errs, fmt.Errorf("-payload %q: want x or random", o.payload))
 	}
 	if o.rate < 0 || o.events < 0 || o.duration < 0 || o.wait <= 0 || o.size < 0 {
 		errs = append(errs, errors.New("-rate, -n, -duration and -size must not be negative, -wait must be positive"))

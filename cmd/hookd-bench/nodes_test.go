@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -104,9 +105,30 @@ func TestParseClusterFlags(t *testing.T) {
 		{"-pprof", "0.0.0.0:6060"},
 		{"-nodes", "1", "-services-pprof", "10.0.0.1:6061"},
 		{"-services-pprof", "127.0.0.1:6061"},
+		{"-payload", "zeros"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
+	}
+}
+
+// TestRandomPayloadsAreFreshAndSized: -payload random pads each event to the size x pads it to,
+// with base64 that differs from one event to the next.
+func TestRandomPayloadsAreFreshAndSized(t *testing.T) {
+	t.Parallel()
+	x, random := newEvents("r", 1024, payloadX), newEvents("r", 1024, payloadRandom)
+	a, b := random.body(1, 1, false), random.body(1, 1, false)
+	if bytes.Equal(a, b) {
+		t.Error("two random bodies of the same event are equal")
+	}
+	if want := len(x.body(1, 1, false)); len(a) < want-3 || len(a) > want {
+		t.Errorf("a random body has %d bytes, want about the %d of x's", len(a), want)
+	}
+	var v struct {
+		Payload struct{ Pad string } `json:"payload"`
+	}
+	if err := json.Unmarshal(a, &v); err != nil || bytes.Count([]byte(v.Payload.Pad), []byte("x")) > len(v.Payload.Pad)/8 {
+		t.Errorf("random body %.80s…: %v", a, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,11 +71,30 @@ func (p *publisher) call(ctx context.Context, node int, method, path string, bod
 type events struct {
 	run string
 	pad string
+	// random pads each event with fresh random base64 instead of pad.
+	random bool
 }
 
-func newEvents(run string, size int) events {
+// Payload kinds (-payload): padding of x that compresses to nearly nothing, or random base64 that
+// compresses to its three quarters at best, as tokens, hashes and ciphertext in real payloads do.
+const (
+	payloadX      = "x"
+	payloadRandom = "random"
+)
+
+func newEvents(run string, size int, payload string) events {
 	// About 60 bytes of the payload are its other fields.
-	return events{run: run, pad: strings.Repeat("x", max(0, size-60))}
+	return events{run: run, pad: strings.Repeat("x", max(0, size-60)), random: payload == payloadRandom}
+}
+
+// appendPad appends an event's padding to b.
+func (e events) appendPad(b []byte) []byte {
+	if !e.random {
+		return append(b, e.pad...)
+	}
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(e.pad)))
+	_, _ = rand.Read(raw) // crypto/rand.Read never fails
+	return base64.StdEncoding.AppendEncode(b, raw)
 }
 
 func (e events) body(first, count int, batch bool) []byte {
@@ -91,7 +111,7 @@ func (e events) body(first, count int, batch bool) []byte {
 		b = append(b, `","seq":`...)
 		b = strconv.AppendInt(b, int64(seq), 10)
 		b = append(b, `,"pad":"`...)
-		b = append(b, e.pad...)
+		b = e.appendPad(b)
 		b = append(b, `"}}`...)
 	}
 	if batch {

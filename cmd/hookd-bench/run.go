@@ -114,7 +114,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 		fmt.Fprintf(progress, "hookd-bench: node %d %s (pid %d) ready\n", i+1, h.url, h.cmd.Process.Pid)
 	}
 	fmt.Fprintln(progress, "hookd-bench: publishing")
-	ld := &load{o: o, path: scope + "/events", events: newEvents(runTag, o.size), ledger: l}
+	ld := &load{o: o, path: scope + "/events", events: newEvents(runTag, o.size, o.payload), ledger: l}
 	start := time.Now()
 	ld.run(ctx, pubs)
 	published := time.Since(start)
