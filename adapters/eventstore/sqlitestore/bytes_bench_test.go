@@ -27,18 +27,23 @@ import (
 // scheduled, attempted, succeeded, each append waiting for the one before. The delivery is
 // scheduled as hookd schedules it (body_format=1: no body, built again from the published event
 // when sent), or with the body in its record (body_format=0, as every delivery was before body
-// formats). After 20,000 deliveries to warm the file, it
+// formats), and with the log's events stored compressed (as hookd stores them by default) or as
+// they came. After 20,000 deliveries to warm the file, it
 // runs 15 s of them from 64 closed-loop appenders, or at HOOKD_BENCH_RATE deliveries a second
 // (open loop). Run it with
 //
 //	HOOKD_BENCH_RATE=1000 go test -run '^$' -bench LogBytesPerDelivery -benchtime 1x ./adapters/eventstore/sqlitestore/
 func BenchmarkLogBytesPerDelivery(b *testing.B) {
 	for _, format := range []int{delivery.BodyBuiltV1, delivery.BodyRecorded} {
-		b.Run(fmt.Sprintf("body_format=%d", format), func(b *testing.B) { benchLogBytesPerDelivery(b, format) })
+		for _, compress := range []bool{true, false} {
+			b.Run(fmt.Sprintf("body_format=%d/compress=%v", format, compress), func(b *testing.B) {
+				benchLogBytesPerDelivery(b, format, compress)
+			})
+		}
 	}
 }
 
-func benchLogBytesPerDelivery(b *testing.B, format int) {
+func benchLogBytesPerDelivery(b *testing.B, format int, compress bool) {
 	rate := 0
 	if v := os.Getenv("HOOKD_BENCH_RATE"); v != "" {
 		var err error
@@ -47,7 +52,7 @@ func benchLogBytesPerDelivery(b *testing.B, format int) {
 		}
 	}
 	for range b.N {
-		s := open(b, filepath.Join(b.TempDir(), "log.db"), sqlitestore.Options{})
+		s := open(b, filepath.Join(b.TempDir(), "log.db"), sqlitestore.Options{CompressData: compress})
 		body := `{"user":"ada","email":"ada@example.com","note":"` + string(incompressible(300)) + `","pad":"` +
 			strings.Repeat("x", 700) + `"}`
 		webhookID := uuid.NewString()
