@@ -10,7 +10,6 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/internal/readmodeltest"
-	"github.com/hookd/hookd/projections"
 )
 
 // awkward are strings that JSON escapes or that are not what they seem.
@@ -125,11 +124,11 @@ func TestAttemptEntryIsMarshalsOutput(t *testing.T) {
 	for _, s := range append(awkward, strings.Repeat("é", 3000)) {
 		e := delivery.Attempted{Attempt: 12, Status: 0, ErrorClass: s, DurationMs: 1234567, ResponseExcerpt: s, At: at}
 		want, err := json.Marshal(loggedAttempt{Number: e.Attempt, Status: e.Status, ErrorClass: e.ErrorClass,
-			DurationMs: e.DurationMs, ResponseExcerpt: excerpt(e.ResponseExcerpt), At: projections.FormatTime(e.At)})
+			DurationMs: e.DurationMs, ResponseExcerpt: excerpt(e.ResponseExcerpt), At: packTime(e.At)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := attemptEntry(e, projections.FormatTime(e.At)); got != string(want) {
+		if got := attemptEntry(e, packTime(e.At)); got != string(want) {
 			t.Errorf("attemptEntry(%q) =\n%s\nwant\n%s", s, got, want)
 		}
 	}

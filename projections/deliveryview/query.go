@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -153,7 +154,7 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 func fetchSQL(q FetchQuery) (count, page string, args []any) {
 	where, args := []string{"tenant = ?", "community = ?"}, []any{q.TenantID, q.CommunityID}
 	if q.WebhookID != "" {
-		where, args = append(where, "webhook_id = ?"), append(args, q.WebhookID)
+		where, args = append(where, "webhook_id = ?"), append(args, packID(q.WebhookID))
 	}
 	if !q.Status.IsZero() {
 		where, args = append(where, "status = ?"), append(args, q.Status.String())
@@ -162,10 +163,10 @@ func fetchSQL(q FetchQuery) (count, page string, args []any) {
 		where, args = append(where, "event_name = ?"), append(args, q.EventName)
 	}
 	if !q.From.IsZero() {
-		where, args = append(where, "scheduled_at >= ?"), append(args, projections.FormatTime(q.From))
+		where, args = append(where, "scheduled_at >= ?"), append(args, packTime(q.From))
 	}
 	if !q.To.IsZero() {
-		where, args = append(where, "scheduled_at < ?"), append(args, projections.FormatTime(q.To))
+		where, args = append(where, "scheduled_at < ?"), append(args, packTime(q.To))
 	}
 	cond := strings.Join(where, " AND ")
 	return `SELECT count(*) FROM ` + tableDeliveries + ` WHERE ` + cond,
@@ -181,7 +182,7 @@ func (v *View) Get(ctx context.Context, tenantID, communityID, deliveryID string
 	}
 	defer func() { _ = tx.Rollback() }()
 	d, err := scan(tx.QueryRowContext(ctx, selectDelivery+` WHERE id = ? AND tenant = ? AND community = ?`,
-		deliveryID, tenantID, communityID))
+		packID(deliveryID), tenantID, communityID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Delivery{}, delivery.ErrNotFound
 	}
@@ -194,7 +195,7 @@ func (v *View) Get(ctx context.Context, tenantID, communityID, deliveryID string
 // Find returns the delivery id of any tenant and community with its attempts, or
 // delivery.ErrNotFound: for an operator, who holds the data directory and sees every tenant.
 func (v *View) Find(ctx context.Context, deliveryID string) (Delivery, error) {
-	d, err := scan(v.db.QueryRowContext(ctx, selectDelivery+` WHERE id = ?`, deliveryID))
+	d, err := scan(v.db.QueryRowContext(ctx, selectDelivery+` WHERE id = ?`, packID(deliveryID)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Delivery{}, delivery.ErrNotFound
 	}
@@ -211,9 +212,9 @@ func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDel
 	if limit < 1 {
 		return nil, fmt.Errorf("deliveryview: due: limit %d must be at least 1", limit)
 	}
-	at, seq := "", int64(0)
+	at, seq := int64(math.MinInt64), int64(0)
 	if after != nil {
-		at, seq = projections.FormatTime(after.NextDueAt), after.seq
+		at, seq = packTime(after.NextDueAt), after.seq
 	}
 	stmt, err := v.stmts.Get(ctx, `SELECT id, next_due_at, seq FROM `+tableDeliveries+`
 		WHERE status = 'scheduled' AND (next_due_at, seq) > (?, ?) ORDER BY next_due_at, seq LIMIT ?`)
@@ -227,13 +228,13 @@ func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDel
 	due, err := projections.ScanAll(rows, func(row projections.Row) (DueDelivery, error) {
 		var (
 			d  DueDelivery
-			at string
+			at int64
 		)
-		if err := row.Scan(&d.DeliveryID, &at, &d.seq); err != nil {
+		if err := row.Scan(idColumn{&d.DeliveryID}, &at, &d.seq); err != nil {
 			return DueDelivery{}, err
 		}
-		d.NextDueAt, err = projections.ParseTime(at)
-		return d, err
+		d.NextDueAt = unpackTime(at)
+		return d, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deliveryview: due: %w", err)
@@ -243,11 +244,12 @@ func (v *View) Due(ctx context.Context, after *DueDelivery, limit int) ([]DueDel
 
 func scan(row projections.Row) (Delivery, error) {
 	var (
-		d                                                       Delivery
-		status, lastAt, nextDue, scheduledAt, updatedAt, replay string
-		attemptLog                                              []byte
+		d                                       Delivery
+		status, replay                          string
+		lastAt, nextDue, scheduledAt, updatedAt int64
+		attemptLog                              []byte
 	)
-	err := row.Scan(&d.ID, &d.WebhookID, &d.TenantID, &d.CommunityID, &d.EventID, &d.EventName, &status, &d.Attempts,
+	err := row.Scan(idColumn{&d.ID}, idColumn{&d.WebhookID}, &d.TenantID, &d.CommunityID, idColumn{&d.EventID}, &d.EventName, &status, &d.Attempts,
 		&d.LastAttempt.Status, &d.LastAttempt.ErrorClass, &lastAt, &nextDue, &scheduledAt, &updatedAt, &replay, &d.ParkReason, &d.Version,
 		&attemptLog, &d.WaitingFor)
 	if err != nil {
@@ -264,14 +266,7 @@ func scan(row projections.Row) (Delivery, error) {
 			return Delivery{}, err
 		}
 	}
-	for _, t := range []struct {
-		dst *time.Time
-		src string
-	}{{&d.LastAttempt.At, lastAt}, {&d.NextDueAt, nextDue}, {&d.ScheduledAt, scheduledAt}, {&d.UpdatedAt, updatedAt}} {
-		if *t.dst, err = projections.ParseTime(t.src); err != nil {
-			return Delivery{}, err
-		}
-	}
+	d.LastAttempt.At, d.NextDueAt, d.ScheduledAt, d.UpdatedAt = unpackTime(lastAt), unpackTime(nextDue), unpackTime(scheduledAt), unpackTime(updatedAt)
 	return d, nil
 }
 
@@ -283,12 +278,8 @@ func parseAttemptLog(raw []byte) ([]Attempt, error) {
 	}
 	out := make([]Attempt, len(logged))
 	for i, a := range logged {
-		at, err := projections.ParseTime(a.At)
-		if err != nil {
-			return nil, fmt.Errorf("attempt log: %w", err)
-		}
 		out[i] = Attempt{Number: a.Number, Status: a.Status, ErrorClass: a.ErrorClass, DurationMs: a.DurationMs,
-			ResponseExcerpt: a.ResponseExcerpt, At: at}
+			ResponseExcerpt: a.ResponseExcerpt, At: unpackTime(a.At)}
 	}
 	return out, nil
 }
