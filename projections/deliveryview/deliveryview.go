@@ -432,37 +432,52 @@ func outcomeOf(events []eventlog.RecordedEvent, i int) (eventlog.RecordedEvent, 
 	return next, ok
 }
 
-// loggedAttempt is an attempt as the row's attempt_log keeps it.
+// loggedAttempt is an attempt as the row's attempt_log keeps it: a JSON array rather than an object,
+// whose keys every entry of every row would repeat (issue 12): [n, status, ms, at] when the attempt
+// has neither an error class nor an excerpt, [n, status, ms, at, error, excerpt] when it has either.
 type loggedAttempt struct {
-	Number          int    `json:"n"`
-	Status          int    `json:"status"`
-	ErrorClass      string `json:"error,omitempty"`
-	DurationMs      int64  `json:"ms"`
-	ResponseExcerpt string `json:"excerpt,omitempty"`
-	// At is packed (packTime).
-	At int64 `json:"at"`
+	Number          int
+	Status          int
+	DurationMs      int64
+	At              int64 // packed (packTime)
+	ErrorClass      string
+	ResponseExcerpt string
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (a *loggedAttempt) UnmarshalJSON(b []byte) error {
+	var fields []json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	if len(fields) != 4 && len(fields) != 6 {
+		return fmt.Errorf("an attempt of %d fields", len(fields))
+	}
+	into := []any{&a.Number, &a.Status, &a.DurationMs, &a.At, &a.ErrorClass, &a.ResponseExcerpt}
+	for i, f := range fields {
+		if err := json.Unmarshal(f, into[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // attemptEntry is the attempt_log entry of e, as text (SQLite's json() takes a blob for JSONB), at
-// being e.At packed: json.Marshal of its loggedAttempt, written by hand because encoding/json's
-// reflection cost more than the entry's share of the update (TestAttemptEntryIsMarshalsOutput).
+// being e.At packed: its loggedAttempt's array as json.Marshal writes it, written by hand because
+// encoding/json's reflection cost more than the entry's share of the update
+// (TestAttemptEntryIsMarshalsOutput).
 func attemptEntry(e delivery.Attempted, at int64) string {
 	ex := excerpt(e.ResponseExcerpt)
-	b := make([]byte, 0, 64+len(e.ErrorClass)+len(ex))
-	b = append(b, `{"n":`...)
-	b = strconv.AppendInt(b, int64(e.Attempt), 10)
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(e.Status), 10)
-	if e.ErrorClass != "" {
-		b = appendJSONString(append(b, `,"error":`...), e.ErrorClass)
+	b := make([]byte, 0, 48+len(e.ErrorClass)+len(ex))
+	b = strconv.AppendInt(append(b, '['), int64(e.Attempt), 10)
+	b = strconv.AppendInt(append(b, ','), int64(e.Status), 10)
+	b = strconv.AppendInt(append(b, ','), e.DurationMs, 10)
+	b = strconv.AppendInt(append(b, ','), at, 10)
+	if e.ErrorClass != "" || ex != "" {
+		b = appendJSONString(append(b, ','), e.ErrorClass)
+		b = appendJSONString(append(b, ','), ex)
 	}
-	b = append(b, `,"ms":`...)
-	b = strconv.AppendInt(b, e.DurationMs, 10)
-	if ex != "" {
-		b = appendJSONString(append(b, `,"excerpt":`...), ex)
-	}
-	b = strconv.AppendInt(append(b, `,"at":`...), at, 10)
-	return string(append(b, '}'))
+	return string(append(b, ']'))
 }
 
 // appendJSONString appends s as encoding/json writes a string: printable ASCII that it does not
