@@ -444,24 +444,6 @@ type loggedAttempt struct {
 	ResponseExcerpt string
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (a *loggedAttempt) UnmarshalJSON(b []byte) error {
-	var fields []json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return err
-	}
-	if len(fields) != 4 && len(fields) != 6 {
-		return fmt.Errorf("an attempt of %d fields", len(fields))
-	}
-	into := []any{&a.Number, &a.Status, &a.DurationMs, &a.At, &a.ErrorClass, &a.ResponseExcerpt}
-	for i, f := range fields {
-		if err := json.Unmarshal(f, into[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // attemptEntry is the attempt_log entry of e, as text (SQLite's json() takes a blob for JSONB), at
 // being e.At packed: its loggedAttempt's array as json.Marshal writes it, written by hand because
 // encoding/json's reflection cost more than the entry's share of the update

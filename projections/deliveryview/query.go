@@ -3,14 +3,15 @@ package deliveryview
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/internal/jsonwalk"
 	"github.com/hookd/hookd/projections"
 )
 
@@ -270,16 +271,53 @@ func scan(row projections.Row) (Delivery, error) {
 	return d, nil
 }
 
-// parseAttemptLog reads a row's attempt_log, in the order the attempts were made.
+// parseAttemptLog reads a row's attempt_log, in the order the attempts were made: a JSON array of
+// loggedAttempt arrays, read with jsonwalk once it is known to be valid (encoding/json, each field
+// decoded from a json.RawMessage, cost a page of one webhook's deliveries 30 to 60 % more CPU in
+// BenchmarkFetch than the objects the log held before).
 func parseAttemptLog(raw []byte) ([]Attempt, error) {
-	var logged []loggedAttempt
-	if err := json.Unmarshal(raw, &logged); err != nil {
-		return nil, fmt.Errorf("attempt log: %w", err)
+	if !jsonwalk.Valid(raw) {
+		return nil, errors.New("attempt log: not valid JSON")
 	}
-	out := make([]Attempt, len(logged))
-	for i, a := range logged {
+	entries, ok := jsonwalk.Items(raw)
+	if !ok {
+		return nil, errors.New("attempt log: not a JSON array")
+	}
+	out := make([]Attempt, len(entries))
+	for i, entry := range entries {
+		a, err := parseAttempt(entry)
+		if err != nil {
+			return nil, fmt.Errorf("attempt log: entry %d: %w", i, err)
+		}
 		out[i] = Attempt{Number: a.Number, Status: a.Status, ErrorClass: a.ErrorClass, DurationMs: a.DurationMs,
 			ResponseExcerpt: a.ResponseExcerpt, At: unpackTime(a.At)}
 	}
 	return out, nil
+}
+
+// parseAttempt reads one entry of a valid attempt log.
+func parseAttempt(entry []byte) (loggedAttempt, error) {
+	var a loggedAttempt
+	fields, ok := jsonwalk.Items(entry)
+	if !ok || (len(fields) != 4 && len(fields) != 6) {
+		return a, fmt.Errorf("not an array of 4 or 6 fields: %.40s", entry)
+	}
+	var numbers [4]int64
+	for i := range numbers {
+		n, err := strconv.ParseInt(string(fields[i]), 10, 64)
+		if err != nil {
+			return a, err
+		}
+		numbers[i] = n
+	}
+	a.Number, a.Status, a.DurationMs, a.At = int(numbers[0]), int(numbers[1]), numbers[2], numbers[3]
+	if len(fields) == 6 {
+		if a.ErrorClass, ok = jsonwalk.String(fields[4]); !ok {
+			return a, errors.New("error class: not a string")
+		}
+		if a.ResponseExcerpt, ok = jsonwalk.String(fields[5]); !ok {
+			return a, errors.New("excerpt: not a string")
+		}
+	}
+	return a, nil
 }
