@@ -2,11 +2,15 @@ package deliveryview_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hookd/hookd/adapters/readmodeldb"
 	"github.com/hookd/hookd/domain/delivery"
@@ -40,7 +44,7 @@ func BenchmarkApply(b *testing.B) {
 		ordered bool
 	}{{"uuidv5", false}, {"ordered", true}} {
 		b.Run("ids="+ids.name, func(b *testing.B) {
-			benchmarkApply(b, deliveryStream(b, b.N, 25, 1, ids.ordered, func(int) string { return "" }))
+			benchmarkApply(b, deliveryStream(b, b.N, 25, 1, ids.ordered, nil, func(int) string { return "" }))
 		})
 	}
 }
@@ -55,7 +59,7 @@ func BenchmarkApplyBatches(b *testing.B) {
 	for _, per := range []int{25, 125} {
 		for _, lag := range []int{1, 0} {
 			b.Run(fmt.Sprintf("per=%d/lag=%d", per, lag), func(b *testing.B) {
-				benchmarkApply(b, deliveryStream(b, b.N, per, lag, true, func(int) string { return "" }))
+				benchmarkApply(b, deliveryStream(b, b.N, per, lag, true, nil, func(int) string { return "" }))
 			})
 		}
 	}
@@ -109,6 +113,113 @@ func benchmarkApply(b *testing.B, batches [][]eventlog.RecordedEvent) {
 	b.ReportMetric(float64(benchcpu.IO(b, "wchar")-wrote)/float64(b.N), "wchar-B/op")
 }
 
+// BenchmarkBytes counts the bytes the deliveries read model writes per delivery, without timing
+// anything: the figures depend on the rows alone, so one run says what a change saves. It applies
+// BenchmarkApply's stream (batches of 25 deliveries, each answered in the batch after; every 20th
+// retried), with ids as hookd names them (UUIDs for events, webhooks and deliveries), to one webhook
+// (as hookd-bench sends them) or to 64 in turn (as BenchmarkApply), with the WAL's automatic
+// checkpoints off, and reports
+//
+//   - wal-B/op: the WAL's size at the end, every frame the commits appended (a page each, rewrites
+//     of a page by later commits included), per delivery;
+//   - file-B/op: the database file after a checkpoint, page_count * page_size, per delivery;
+//   - <btree>-B/op: each table's and index's pages (dbstat), per delivery.
+//
+// Run it at the size of a 30 s end-to-end run:
+//
+//	go test -run '^$' -bench BenchmarkBytes -benchtime 20000x ./projections/deliveryview/
+func BenchmarkBytes(b *testing.B) {
+	for _, webhooks := range []int{1, 64} {
+		b.Run(fmt.Sprintf("webhooks=%d", webhooks), func(b *testing.B) { benchmarkBytes(b, webhooks) })
+	}
+}
+
+// benchmarkBytes is BenchmarkBytes with deliveries to webhooks webhooks, in turn.
+func benchmarkBytes(b *testing.B, webhooks int) {
+	dir := b.TempDir()
+	path := filepath.Join(dir, "readmodels.db")
+	db, err := readmodeldb.OpenWriter(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		b.Fatal(err)
+	}
+	v, err := deliveryview.New(db, newLog(b).codec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	schema := projections.Schema{Build: "bytes"}
+	inTx := func(do func(*sql.Tx) error) {
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := do(tx); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	inTx(func(tx *sql.Tx) error { return v.Setup(ctx, tx, schema) })
+	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		b.Fatal(err)
+	}
+	batches := deliveryStream(b, b.N, 25, 1, true, func(i int) (string, string) {
+		// Event ids are UUIDv7, led by the publication's millisecond (in the stream, i's).
+		event := uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint("event", i)))
+		ms := uint64(t0.Add(time.Duration(i) * time.Millisecond).UnixMilli())
+		for k := range 6 {
+			event[k] = byte(ms >> (40 - 8*k))
+		}
+		event[6] = event[6]&0x0f | 0x70
+		return event.String(), uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint("webhook", i%webhooks))).String()
+	}, func(int) string { return "" })
+	b.ResetTimer()
+	for _, batch := range batches {
+		inTx(func(tx *sql.Tx) error { return v.Apply(ctx, tx, schema, batch) })
+	}
+	b.StopTimer()
+	wal, err := os.Stat(path + "-wal")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pages, size int64
+	err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(new(int), new(int), new(int))
+	if err == nil {
+		err = db.QueryRowContext(ctx, `SELECT page_count * page_size, page_size FROM pragma_page_count, pragma_page_size`).Scan(&pages, &size)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	perDelivery := func(n int64) float64 { return float64(n) / float64(b.N) }
+	b.ReportMetric(perDelivery(wal.Size()), "wal-B/op")
+	b.ReportMetric(perDelivery(pages), "file-B/op")
+	rows, err := db.QueryContext(ctx, `SELECT name, sum(pgsize) FROM dbstat GROUP BY name`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			name  string
+			bytes int64
+		)
+		if err := rows.Scan(&name, &bytes); err != nil {
+			b.Fatal(err)
+		}
+		if bytes > size { // the tables and indexes that hold more than a page, named without the build
+			b.ReportMetric(perDelivery(bytes), strings.TrimSuffix(name, "_bytes")+"-B/op")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkFetch measures the delivery log's queries on 20,000 deliveries of one community (64
 // webhooks), every fourth one's first answer a 4 KiB excerpt (an error page, say), the rest short:
 // a page of 25 of one webhook's deliveries with their attempts (the API's delivery log), first,
@@ -118,7 +229,7 @@ func benchmarkApply(b *testing.B, batches [][]eventlog.RecordedEvent) {
 func BenchmarkFetch(b *testing.B) {
 	const deliveries = 20_000
 	long := strings.Repeat(`<p class="error">Service Unavailable</p>`, 4096/40+1)[:4096]
-	batches := deliveryStream(b, deliveries, 25, 1, false, func(i int) string {
+	batches := deliveryStream(b, deliveries, 25, 1, false, nil, func(i int) string {
 		if i%4 == 0 {
 			return long
 		}
@@ -170,9 +281,10 @@ func BenchmarkFetch(b *testing.B) {
 
 // deliveryStream returns the records of n deliveries in batches as BenchmarkApply describes, groups
 // of per deliveries at a time, each group's first attempts lag batches after its scheduling (1 in
-// BenchmarkApply), named by delivery.OrderedID when ordered, the first attempt of delivery i
-// answered with excerpt(i).
-func deliveryStream(tb testing.TB, n, per, lag int, ordered bool, excerpt func(i int) string) [][]eventlog.RecordedEvent {
+// BenchmarkApply), named by delivery.OrderedID when ordered, the event and webhook of delivery i
+// named by names(i) (by default event-i and webhook-(i%64)), its first attempt answered with
+// excerpt(i).
+func deliveryStream(tb testing.TB, n, per, lag int, ordered bool, names func(i int) (event, webhook string), excerpt func(i int) string) [][]eventlog.RecordedEvent {
 	tb.Helper()
 	l := newLog(tb)
 	body := `{"version":1,"event":"user.created","payload":{"data":"` + strings.Repeat("x", 1450) + `"}}`
@@ -188,8 +300,12 @@ func deliveryStream(tb testing.TB, n, per, lag int, ordered bool, excerpt func(i
 		var batch []eventlog.RecordedEvent
 		at := t0.Add(time.Duration(start) * time.Millisecond)
 		for i := start; i < min(start+per, n); i++ {
+			eventID, webhookID := fmt.Sprintf("event-%d", i), fmt.Sprintf("webhook-%d", i%64)
+			if names != nil {
+				eventID, webhookID = names(i)
+			}
 			s := delivery.Scheduling{
-				EventID: fmt.Sprintf("event-%d", i), WebhookID: fmt.Sprintf("webhook-%d", i%64), TenantID: "tenant",
+				EventID: eventID, WebhookID: webhookID, TenantID: "tenant",
 				CommunityID: "community", EventName: "user.created", Body: body, Settings: settings, At: at,
 			}
 			if ordered { // an ordered id is led by the publication's time

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/internal/readmodeltest"
-	"github.com/hookd/hookd/projections"
 )
 
 // awkward are strings that JSON escapes or that are not what they seem.
@@ -118,19 +118,29 @@ func TestDecodersReadAnyLayout(t *testing.T) {
 }
 
 // TestAttemptEntryIsMarshalsOutput: the attempt log's entry is written as json.Marshal writes its
-// loggedAttempt, byte for byte.
+// loggedAttempt's array, byte for byte, and reads back as that loggedAttempt.
 func TestAttemptEntryIsMarshalsOutput(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 3, 1, 12, 0, 0, 5, time.UTC)
-	for _, s := range append(awkward, strings.Repeat("é", 3000)) {
+	for _, s := range append(awkward, strings.Repeat("é", 3000), "") {
 		e := delivery.Attempted{Attempt: 12, Status: 0, ErrorClass: s, DurationMs: 1234567, ResponseExcerpt: s, At: at}
-		want, err := json.Marshal(loggedAttempt{Number: e.Attempt, Status: e.Status, ErrorClass: e.ErrorClass,
-			DurationMs: e.DurationMs, ResponseExcerpt: excerpt(e.ResponseExcerpt), At: projections.FormatTime(e.At)})
+		logged := loggedAttempt{Number: e.Attempt, Status: e.Status, DurationMs: e.DurationMs, At: packTime(e.At),
+			ErrorClass: e.ErrorClass, ResponseExcerpt: excerpt(e.ResponseExcerpt)}
+		fields := []any{logged.Number, logged.Status, logged.DurationMs, logged.At}
+		if s != "" {
+			fields = append(fields, logged.ErrorClass, logged.ResponseExcerpt)
+		}
+		want, err := json.Marshal(fields)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := attemptEntry(e, projections.FormatTime(e.At)); got != string(want) {
+		got := attemptEntry(e, packTime(e.At))
+		if got != string(want) {
 			t.Errorf("attemptEntry(%q) =\n%s\nwant\n%s", s, got, want)
+		}
+		read, err := parseAttempt([]byte(got)) // invalid UTF-8 reads as JSON reads it, with U+FFFD
+		if err != nil || (utf8.ValidString(s) && read != logged) {
+			t.Errorf("attemptEntry(%q) reads back as %+v, %v", s, read, err)
 		}
 	}
 }

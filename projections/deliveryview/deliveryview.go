@@ -21,11 +21,16 @@ import (
 // Name is the projection's name, under which its checkpoint is kept.
 const Name = "deliveries"
 
-// tableDeliveries holds a row per delivery, its attempts in it. (It replaced delivery_log, which
-// kept no park reason, and before it the tables deliveries and delivery_attempts: a database built
-// before may still hold them, unused. A new name makes the Runner build the read model again from
-// the log, where the reasons are.)
-const tableDeliveries = "delivery_records"
+// tableDeliveries holds a row per delivery, its attempts in it, ids and times packed (columns.go).
+// (It replaced delivery_records, which kept them as text, and that one delivery_log, which kept no
+// park reason, and before it the tables deliveries and delivery_attempts: a database built before may
+// still hold the older ones, unused; Setup drops delivery_records. A new name makes the Runner build
+// the read model again from the log.)
+const tableDeliveries = "delivery_rows"
+
+// tableReplaced is the table tableDeliveries replaced, which Setup drops so that the new rows reuse
+// its pages.
+const tableReplaced = "delivery_records"
 
 // tableWaits holds the deliveries that wait, without an attempt, for their endpoint's circuit: the
 // reason and until when, from their latest DeliveryDeferred. A row stands while its until is the
@@ -65,24 +70,24 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 	d := s.Table(tableDeliveries)
 	for _, stmt := range []string{
 		// seq is the rowid, in the order deliveries were scheduled: it breaks ties of scheduled_at.
-		// Times are fixed-width UTC text (projections.FormatTime); empty for none. next_due_at is set while the
-		// delivery is scheduled and empty once it succeeded or was parked.
+		// Ids are packed (packID: BLOB or TEXT), times are Unix nanoseconds (packTime), 0 for none.
+		// next_due_at is set while the delivery is scheduled and 0 once it succeeded or was parked.
 		`CREATE TABLE ` + d + ` (
 			seq              INTEGER PRIMARY KEY,
-			id               TEXT NOT NULL,
-			webhook_id       TEXT NOT NULL,
+			id               BLOB NOT NULL,
+			webhook_id       BLOB NOT NULL,
 			tenant           TEXT NOT NULL,
 			community        TEXT NOT NULL,
-			event_id         TEXT NOT NULL,
+			event_id         BLOB NOT NULL,
 			event_name       TEXT NOT NULL,
 			status           TEXT NOT NULL,
 			attempts         INTEGER NOT NULL,
 			last_status      INTEGER NOT NULL,
 			last_error_class TEXT NOT NULL,
-			last_attempt_at  TEXT NOT NULL,
-			next_due_at      TEXT NOT NULL,
-			scheduled_at     TEXT NOT NULL,
-			updated_at       TEXT NOT NULL,
+			last_attempt_at  INTEGER NOT NULL,
+			next_due_at      INTEGER NOT NULL,
+			scheduled_at     INTEGER NOT NULL,
+			updated_at       INTEGER NOT NULL,
 			replay_mode      TEXT NOT NULL,
 			park_reason      TEXT NOT NULL,
 			version          INTEGER NOT NULL,
@@ -95,13 +100,14 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 		// it, every page sorts all of the community's rows. Its entries land at its end, as time goes.
 		`CREATE INDEX ` + s.Index("deliveries_recent") + ` ON ` + d + ` (tenant, community, scheduled_at)`,
 		`CREATE TABLE ` + s.Table(tableWaits) + ` (
-			id     TEXT PRIMARY KEY,
+			id     BLOB PRIMARY KEY,
 			reason TEXT NOT NULL,
-			until  TEXT NOT NULL
+			until  INTEGER NOT NULL
 		) WITHOUT ROWID`,
 		// Retention removes a published event once no delivery of it is left. Event ids are
 		// UUIDv7 unless the publisher gave an idempotency key, so this index grows at its end.
 		`CREATE INDEX ` + s.Index("deliveries_event") + ` ON ` + d + ` (event_id)`,
+		`DROP TABLE IF EXISTS ` + tableReplaced,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("deliveryview: setup: %w", err)
@@ -169,19 +175,19 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 				b.fresh.add(e, r.Revision)
 				break
 			}
-			at := projections.FormatTime(e.ScheduledAt)
+			at := packTime(e.ScheduledAt)
 			_, err = stmts.Exec(ctx, `INSERT INTO `+d+`
 				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
 				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
-				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, '', '', ?8, ?8, ?8, '', '', ?9, '[]') ON CONFLICT DO NOTHING`,
-				e.DeliveryID, e.WebhookID, e.TenantID, e.CommunityID, e.EventID, e.Name,
+				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, '', 0, ?8, ?8, ?8, '', '', ?9, '[]') ON CONFLICT DO NOTHING`,
+				packID(e.DeliveryID), packID(e.WebhookID), e.TenantID, e.CommunityID, packID(e.EventID), e.Name,
 				delivery.StatusScheduled.String(), at, r.Revision)
 		case delivery.EventAttempted:
 			var e delivery.Attempted
 			if e, err = v.decodeAttempted(r); err != nil {
 				break
 			}
-			at := projections.FormatTime(e.At)
+			at := packTime(e.At)
 			entry := attemptEntry(e, at)
 			f := b.fresh.row(e.DeliveryID)
 			// The attempt joins the row's log in the same update that records it as the last.
@@ -195,13 +201,13 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 					i++
 					if f != nil {
 						f.events = append(f.events, r, next)
-						if f.attempted(e, entry, at, "", r.Revision) {
+						if f.attempted(e, entry, at, 0, r.Revision) {
 							f.outcome(o, next.Revision)
 						}
 					} else {
 						err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
-							recordAttempt+`, status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
-							entry, e.Attempt, e.Status, e.ErrorClass, at, o.status.String(), o.reason, projections.FormatTime(o.at))
+							recordAttempt+`, status = ?, park_reason = ?, next_due_at = 0, updated_at = ?`,
+							entry, e.Attempt, e.Status, e.ErrorClass, at, o.status.String(), o.reason, packTime(o.at))
 					}
 				}
 				if err == nil {
@@ -219,11 +225,11 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 			}
 			if f != nil {
 				f.events = append(f.events, r)
-				f.attempted(e, entry, at, projections.FormatTime(due), r.Revision)
+				f.attempted(e, entry, at, packTime(due), r.Revision)
 				break
 			}
 			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, recordAttempt+`, next_due_at = ?, updated_at = ?`,
-				entry, e.Attempt, e.Status, e.ErrorClass, at, projections.FormatTime(due), at)
+				entry, e.Attempt, e.Status, e.ErrorClass, at, packTime(due), at)
 		case delivery.EventSucceeded, delivery.EventFailed:
 			var o outcomeRow
 			if o, err = v.decodeOutcome(r); err != nil {
@@ -233,8 +239,8 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 				f.events = append(f.events, r)
 				f.outcome(o, r.Revision)
 			} else {
-				err = update(ctx, stmts, d, r.Revision, o.deliveryID, `status = ?, park_reason = ?, next_due_at = '', updated_at = ?`,
-					o.status.String(), o.reason, projections.FormatTime(o.at))
+				err = update(ctx, stmts, d, r.Revision, o.deliveryID, `status = ?, park_reason = ?, next_due_at = 0, updated_at = ?`,
+					o.status.String(), o.reason, packTime(o.at))
 			}
 			if err == nil {
 				err = b.pending.clear(ctx, o.deliveryID)
@@ -271,9 +277,9 @@ func (b *batch) flush(ctx context.Context) error {
 			(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
 			 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '', ?15, ?16, json(?17)) ON CONFLICT DO NOTHING`,
-			f.scheduled.DeliveryID, f.scheduled.WebhookID, f.scheduled.TenantID, f.scheduled.CommunityID,
-			f.scheduled.EventID, f.scheduled.Name, f.status, f.attempts, f.lastStatus, f.lastErrorClass,
-			f.lastAttemptAt, f.nextDueAt, projections.FormatTime(f.scheduled.ScheduledAt), f.updatedAt,
+			packID(f.scheduled.DeliveryID), packID(f.scheduled.WebhookID), f.scheduled.TenantID, f.scheduled.CommunityID,
+			packID(f.scheduled.EventID), f.scheduled.Name, f.status, f.attempts, f.lastStatus, f.lastErrorClass,
+			f.lastAttemptAt, f.nextDueAt, packTime(f.scheduled.ScheduledAt), f.updatedAt,
 			f.parkReason, f.version, "["+strings.Join(f.log, ",")+"]")
 		if err != nil {
 			return fmt.Errorf("deliveryview: inserting delivery %s: %w", f.scheduled.DeliveryID, err)
@@ -299,7 +305,7 @@ func (r *freshRows) add(e scheduledRow, revision uint64) {
 	if _, ok := r.byID[e.DeliveryID]; ok {
 		return // scheduled twice in one batch: the first is the row, as ON CONFLICT DO NOTHING keeps it
 	}
-	at := projections.FormatTime(e.ScheduledAt)
+	at := packTime(e.ScheduledAt)
 	f := &freshRow{scheduled: e, status: delivery.StatusScheduled.String(), nextDueAt: at, updatedAt: at, version: revision}
 	r.byID[e.DeliveryID] = f
 	r.order = append(r.order, f)
@@ -313,13 +319,14 @@ func (r *freshRows) row(id string) *freshRow {
 	return r.byID[id]
 }
 
-// freshRow is a row of delivery_records as the batch's events made it, before it is inserted: the
+// freshRow is a row of delivery_rows as the batch's events made it, before it is inserted: the
 // columns the updates of Apply set, each set as they set it.
 type freshRow struct {
-	scheduled                                                               scheduledRow
-	status, lastErrorClass, lastAttemptAt, nextDueAt, updatedAt, parkReason string
-	attempts, lastStatus                                                    int
-	version                                                                 uint64
+	scheduled                           scheduledRow
+	status, lastErrorClass, parkReason  string
+	lastAttemptAt, nextDueAt, updatedAt int64
+	attempts, lastStatus                int
+	version                             uint64
 	// log is the attempt_log's entries.
 	log []string
 	// events are those folded in after the scheduling, for a row that turns out to exist.
@@ -329,7 +336,7 @@ type freshRow struct {
 // attempted folds in the attempt e at revision, its log entry and time at, the next attempt due at
 // due; as the update does, it changes nothing when the row holds the revision already (applied
 // false). An outcome the batch pairs with it then folds in only when it applied.
-func (f *freshRow) attempted(e delivery.Attempted, entry, at, due string, revision uint64) (applied bool) {
+func (f *freshRow) attempted(e delivery.Attempted, entry string, at, due int64, revision uint64) (applied bool) {
 	if revision <= f.version {
 		return false
 	}
@@ -344,7 +351,7 @@ func (f *freshRow) outcome(o outcomeRow, revision uint64) {
 	if revision <= f.version {
 		return
 	}
-	f.status, f.parkReason, f.nextDueAt, f.updatedAt, f.version = o.status.String(), o.reason, "", projections.FormatTime(o.at), revision
+	f.status, f.parkReason, f.nextDueAt, f.updatedAt, f.version = o.status.String(), o.reason, 0, packTime(o.at), revision
 }
 
 // applyRare applies the events that few deliveries have, a DeliveryDeferred or a
@@ -356,18 +363,18 @@ func (v *View) applyRare(ctx context.Context, stmts *projections.TxStatements, d
 	}
 	switch e := e.(type) {
 	case delivery.Deferred:
-		until := projections.FormatTime(e.Until)
-		err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `next_due_at = ?, updated_at = ?`, until, projections.FormatTime(e.At))
+		until := packTime(e.Until)
+		err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `next_due_at = ?, updated_at = ?`, until, packTime(e.At))
 		if err == nil {
 			_, err = stmts.Exec(ctx, `INSERT INTO `+pending.table+` (id, reason, until) VALUES (?1, ?2, ?3)
-				ON CONFLICT (id) DO UPDATE SET reason = ?2, until = ?3`, e.DeliveryID, e.Reason, until)
+				ON CONFLICT (id) DO UPDATE SET reason = ?2, until = ?3`, packID(e.DeliveryID), e.Reason, until)
 			pending.known, pending.any = true, true
 		}
 		return err
 	case delivery.ReplayRequested:
 		return update(ctx, stmts, d, r.Revision, e.DeliveryID,
 			`status = ?, park_reason = '', next_due_at = ?, replay_mode = ?, updated_at = ?`,
-			delivery.StatusScheduled.String(), projections.FormatTime(e.At), e.Mode.String(), projections.FormatTime(e.At))
+			delivery.StatusScheduled.String(), packTime(e.At), e.Mode.String(), packTime(e.At))
 	}
 	return fmt.Errorf("unexpected event %s of type %T", r.Type, e)
 }
@@ -395,7 +402,7 @@ func (w *waitRows) clear(ctx context.Context, id string) error {
 	if !w.any {
 		return nil
 	}
-	_, err := w.stmts.Exec(ctx, `DELETE FROM `+w.table+` WHERE id = ?`, id)
+	_, err := w.stmts.Exec(ctx, `DELETE FROM `+w.table+` WHERE id = ?`, packID(id))
 	return err
 }
 
@@ -408,7 +415,7 @@ func update(ctx context.Context, stmts *projections.TxStatements, table string, 
 // updateTo applies the events from revision from to revision to in one update, unless the row
 // already holds from or a later one.
 func updateTo(ctx context.Context, stmts *projections.TxStatements, table string, from, to uint64, id, set string, args ...any) error {
-	args = append(args, to, id, from)
+	args = append(args, to, packID(id), from)
 	_, err := stmts.Exec(ctx, `UPDATE `+table+` SET `+set+`, version = ? WHERE id = ? AND version < ?`, args...)
 	return err
 }
@@ -425,36 +432,34 @@ func outcomeOf(events []eventlog.RecordedEvent, i int) (eventlog.RecordedEvent, 
 	return next, ok
 }
 
-// loggedAttempt is an attempt as the row's attempt_log keeps it.
+// loggedAttempt is an attempt as the row's attempt_log keeps it: a JSON array rather than an object,
+// whose keys every entry of every row would repeat (issue 12): [n, status, ms, at] when the attempt
+// has neither an error class nor an excerpt, [n, status, ms, at, error, excerpt] when it has either.
 type loggedAttempt struct {
-	Number          int    `json:"n"`
-	Status          int    `json:"status"`
-	ErrorClass      string `json:"error,omitempty"`
-	DurationMs      int64  `json:"ms"`
-	ResponseExcerpt string `json:"excerpt,omitempty"`
-	At              string `json:"at"`
+	Number          int
+	Status          int
+	DurationMs      int64
+	At              int64 // packed (packTime)
+	ErrorClass      string
+	ResponseExcerpt string
 }
 
 // attemptEntry is the attempt_log entry of e, as text (SQLite's json() takes a blob for JSONB), at
-// being e.At formatted: json.Marshal of its loggedAttempt, written by hand because encoding/json's
-// reflection cost more than the entry's share of the update (TestAttemptEntryIsMarshalsOutput).
-func attemptEntry(e delivery.Attempted, at string) string {
+// being e.At packed: its loggedAttempt's array as json.Marshal writes it, written by hand because
+// encoding/json's reflection cost more than the entry's share of the update
+// (TestAttemptEntryIsMarshalsOutput).
+func attemptEntry(e delivery.Attempted, at int64) string {
 	ex := excerpt(e.ResponseExcerpt)
-	b := make([]byte, 0, 64+len(e.ErrorClass)+len(ex)+len(at))
-	b = append(b, `{"n":`...)
-	b = strconv.AppendInt(b, int64(e.Attempt), 10)
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(e.Status), 10)
-	if e.ErrorClass != "" {
-		b = appendJSONString(append(b, `,"error":`...), e.ErrorClass)
+	b := make([]byte, 0, 48+len(e.ErrorClass)+len(ex))
+	b = strconv.AppendInt(append(b, '['), int64(e.Attempt), 10)
+	b = strconv.AppendInt(append(b, ','), int64(e.Status), 10)
+	b = strconv.AppendInt(append(b, ','), e.DurationMs, 10)
+	b = strconv.AppendInt(append(b, ','), at, 10)
+	if e.ErrorClass != "" || ex != "" {
+		b = appendJSONString(append(b, ','), e.ErrorClass)
+		b = appendJSONString(append(b, ','), ex)
 	}
-	b = append(b, `,"ms":`...)
-	b = strconv.AppendInt(b, e.DurationMs, 10)
-	if ex != "" {
-		b = appendJSONString(append(b, `,"excerpt":`...), ex)
-	}
-	b = appendJSONString(append(b, `,"at":`...), at)
-	return string(append(b, '}'))
+	return string(append(b, ']'))
 }
 
 // appendJSONString appends s as encoding/json writes a string: printable ASCII that it does not

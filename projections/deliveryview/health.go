@@ -35,25 +35,23 @@ func (h Health) SuccessRate() (float64, bool) {
 func (v *View) Health(ctx context.Context, tenantID, communityID, webhookID string, since time.Time) (Health, error) {
 	where, args := `tenant = ? AND community = ?`, []any{tenantID, communityID}
 	if webhookID != "" {
-		where, args = where+` AND webhook_id = ?`, append(args, webhookID)
+		where, args = where+` AND webhook_id = ?`, append(args, packID(webhookID))
 	}
 	var h Health
-	var last string
+	var last int64
 	err := v.db.QueryRowContext(ctx, `SELECT
 			coalesce(sum(status = 'succeeded' AND updated_at >= ?), 0),
 			coalesce(sum(status = 'failed' AND updated_at >= ?), 0),
 			coalesce(sum(status = 'scheduled' AND attempts > 0), 0),
 			coalesce(sum(status = 'scheduled' AND attempts = 0), 0),
-			coalesce(max(last_attempt_at), '')
+			coalesce(max(last_attempt_at), 0)
 		FROM `+tableDeliveries+` WHERE `+where,
-		append([]any{projections.FormatTime(since), projections.FormatTime(since)}, args...)...).
+		append([]any{packTime(since), packTime(since)}, args...)...).
 		Scan(&h.Succeeded, &h.Failed, &h.Retrying, &h.Pending, &last)
 	if err != nil {
 		return Health{}, fmt.Errorf("deliveryview: health: %w", err)
 	}
-	if h.LastAttemptAt, err = projections.ParseTime(last); err != nil {
-		return Health{}, fmt.Errorf("deliveryview: health: %w", err)
-	}
+	h.LastAttemptAt = unpackTime(last)
 	return h, nil
 }
 
@@ -79,7 +77,7 @@ func (v *View) EventNames(ctx context.Context, tenantID, communityID string, lim
 // is empty) whose latest event happened at or after since, the oldest change first, with their
 // attempts: what a live view shows next.
 func (v *View) Changed(ctx context.Context, tenantID, communityID string, since time.Time, limit int) ([]Delivery, error) {
-	where, args := `updated_at >= ?`, []any{projections.FormatTime(since)}
+	where, args := `updated_at >= ?`, []any{packTime(since)}
 	if tenantID != "" {
 		where, args = where+` AND tenant = ?`, append(args, tenantID)
 	}

@@ -84,14 +84,15 @@ func (v *View) Expiring(ctx context.Context, cutoff time.Time, after int64, limi
 		return nil, after, false, fmt.Errorf("deliveryview: expiring: %w", err)
 	}
 	defer rows.Close()
-	end := projections.FormatTime(cutoff)
+	end := packTime(cutoff)
 	next, scanned := after, 0
 	for rows.Next() {
 		var (
-			e                            Expiring
-			status, updated, scheduledAt string
+			e                    Expiring
+			status               string
+			updated, scheduledAt int64
 		)
-		if err := rows.Scan(&next, &e.ID, &e.TenantID, &e.CommunityID, &e.WebhookID, &e.EventID, &status, &updated,
+		if err := rows.Scan(&next, idColumn{&e.ID}, &e.TenantID, &e.CommunityID, idColumn{&e.WebhookID}, idColumn{&e.EventID}, &status, &updated,
 			&scheduledAt, &e.Version); err != nil {
 			return nil, after, false, fmt.Errorf("deliveryview: expiring: %w", err)
 		}
@@ -100,9 +101,7 @@ func (v *View) Expiring(ctx context.Context, cutoff time.Time, after int64, limi
 			return found, next, true, nil
 		}
 		if status != delivery.StatusScheduled.String() && updated < end {
-			if e.UpdatedAt, err = projections.ParseTime(updated); err != nil {
-				return nil, after, false, fmt.Errorf("deliveryview: expiring %s: %w", e.ID, err)
-			}
+			e.UpdatedAt = unpackTime(updated)
 			found = append(found, e)
 		}
 	}
@@ -126,7 +125,7 @@ func (v *View) Forget(ctx context.Context, gone []Expiring, at time.Time) error 
 	when := projections.FormatTime(at)
 	for _, e := range gone {
 		// A row that moved on since it was found (a replay) stays.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+tableDeliveries+` WHERE id = ? AND version = ?`, e.ID, e.Version); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+tableDeliveries+` WHERE id = ? AND version = ?`, packID(e.ID), e.Version); err != nil {
 			return fmt.Errorf("deliveryview: forget: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+tableExpired+` (id, tenant, community, webhook_id, expired_at)
@@ -144,7 +143,7 @@ func (v *View) Forget(ctx context.Context, gone []Expiring, at time.Time) error 
 func (v *View) HasDeliveriesOf(ctx context.Context, eventID string) (bool, error) {
 	var n int
 	if err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+tableDeliveries+` WHERE event_id = ? LIMIT 1)`,
-		eventID).Scan(&n); err != nil {
+		packID(eventID)).Scan(&n); err != nil {
 		return false, fmt.Errorf("deliveryview: deliveries of event %s: %w", eventID, err)
 	}
 	return n > 0, nil

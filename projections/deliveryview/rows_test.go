@@ -95,12 +95,13 @@ func TestRowsMatchGolden(t *testing.T) {
 	}
 }
 
-// dumpRows writes every row of the view's tables, each column quoted with its SQLite type.
+// dumpRows writes every row of the view's tables, each column quoted with its Go type ([]uint8 for a
+// BLOB, written in hex).
 func dumpRows(t *testing.T, db *sql.DB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, query := range []string{
-		`SELECT * FROM delivery_records ORDER BY seq`,
+		`SELECT * FROM delivery_rows ORDER BY seq`,
 		`SELECT * FROM delivery_waits ORDER BY id`,
 	} {
 		rows, err := db.QueryContext(context.Background(), query)
@@ -121,8 +122,8 @@ func dumpRows(t *testing.T, db *sql.DB) string {
 				t.Fatal(err)
 			}
 			for i, v := range values {
-				if s, ok := v.([]byte); ok {
-					v = string(s)
+				if s, ok := v.([]byte); ok { // a BLOB, in hex
+					v = fmt.Sprintf("x'%x'", s)
 				}
 				fmt.Fprintf(&b, "%s=%T:%q\n", cols[i], v, fmt.Sprint(v))
 			}
