@@ -85,3 +85,20 @@ func Plan(tb testing.TB, db *sql.DB, statement string, args ...any) string {
 	}
 	return strings.Join(steps, "\n")
 }
+
+// InTx runs fn in a transaction on db and commits it, failing the test on any error: how a test
+// runs a read model's Setup as the runner does, inside a transaction.
+func InTx(tb testing.TB, db *sql.DB, fn func(*sql.Tx) error) {
+	tb.Helper()
+	tx, err := db.BeginTx(tb.Context(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}

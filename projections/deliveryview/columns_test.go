@@ -2,6 +2,7 @@ package deliveryview_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -66,16 +67,7 @@ func TestSetupDropsTheTableItReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Setup(ctx, tx, projections.Schema{Build: "packed"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	readmodeltest.InTx(t, db, func(tx *sql.Tx) error { return v.Setup(ctx, tx, projections.Schema{Build: "packed"}) })
 	var left int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'delivery_records'`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("delivery_records left: %d, %v", left, err)

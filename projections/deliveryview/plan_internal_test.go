@@ -39,16 +39,7 @@ func TestFetchNeverSorts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := v.Setup(ctx, tx, projections.Schema{Build: "plan"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		readmodeltest.InTx(t, db, func(tx *sql.Tx) error { return v.Setup(ctx, tx, projections.Schema{Build: "plan"}) })
 		return v, db
 	}
 	indexes := func(t *testing.T, db *sql.DB) int {

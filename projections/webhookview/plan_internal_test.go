@@ -2,6 +2,7 @@ package webhookview
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -20,16 +21,7 @@ func TestSubscribersQueryNeverScans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Setup(ctx, tx, projections.Schema{Build: "plan"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	readmodeltest.InTx(t, db, func(tx *sql.Tx) error { return v.Setup(ctx, tx, projections.Schema{Build: "plan"}) })
 	joined := readmodeltest.Plan(t, db, subscribersQuery, "t1", "c1", "E1")
 	for _, want := range []string{
 		"SEARCH s USING PRIMARY KEY (tenant=? AND community=? AND event=?)",
