@@ -168,8 +168,13 @@ const (
 	// checkpointFrames: while it holds a job, the writer copies the WAL back into the file
 	// (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many pages since it last
 	// did and no append is waiting, so that SQLite's automatic checkpoint (10,000 pages, tens to
-	// hundreds of milliseconds inside some append's commit) does not come due during deletes.
-	checkpointFrames = 1000
+	// hundreds of milliseconds inside some append's commit) does not come due during deletes. An
+	// append that arrives while one runs waits for it, so they are small: with 250 pages instead
+	// of 1,000 the appends' p99 during deletes fell by a third keeping up and a fifth behind, their
+	// longest waits by about half, for deletes as fast keeping up and about a tenth slower behind
+	// (docs/benchmarks.md, "Smaller checkpoints during deletes"); with 100, the longest waits
+	// doubled.
+	checkpointFrames = 250
 )
 
 // end answers the job the writer holds with err and lets it go.
