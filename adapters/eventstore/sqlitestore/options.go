@@ -37,7 +37,8 @@ type Options struct {
 	// dictionary of hookd's event shapes, when that saves an eighth of them (pack.go). hookd sets
 	// it by default (HOOKD_EMBEDDED_COMPRESS): on the delivery benchmark it cuts the disk written
 	// per delivery by two fifths for CPU within the noise (docs/benchmarks.md, "Compressed against
-	// a dictionary"). Events stored compressed read back whatever this option says.
+	// a dictionary, and the read model packed"). Events stored compressed read back whatever this
+	// option says.
 	CompressData bool
 }
 
