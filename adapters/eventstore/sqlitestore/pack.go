@@ -21,8 +21,8 @@ import (
 // against a dictionary, when that saves at least an eighth of them. Most of a delivery's events are
 // small JSON records whose keys and fixed values repeat from one event to the next (a schedule of
 // about 520 bytes and its metadata of 129, an attempt of 200 and 73): alone they barely compress,
-// but primed with records of the same shapes they shrink by two fifths to three fifths, and a published event's
-// JSON payload shrinks as JSON does. Every byte saved is saved twice, in the WAL and when a
+// but primed with records of the same shapes they shrink by two to three fifths, and a published
+// event's JSON payload shrinks as JSON does. Every byte saved is saved twice, in the WAL and when a
 // checkpoint copies the page back (docs/benchmarks.md, "Compressed against a dictionary, and the
 // read model packed").
 //
