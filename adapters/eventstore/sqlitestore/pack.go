@@ -88,15 +88,26 @@ type storedEvent struct {
 // the single writer and not on it.
 func store(events []eventlog.EventData, compress bool) []storedEvent {
 	if !compress {
-		stored := make([]storedEvent, len(events))
-		for i, ev := range events {
-			stored[i] = storedEvent{data: ev.Data, metadata: ev.Metadata}
-		}
-		return stored
+		return storeAll(events, false)
 	}
 	job := packJob{events: events, done: make(chan []storedEvent, 1)}
 	packJobs() <- job
 	return <-job.done
+}
+
+// storeAll returns events as store does, on the calling goroutine.
+func storeAll(events []eventlog.EventData, compress bool) []storedEvent {
+	stored := make([]storedEvent, len(events))
+	for i, ev := range events {
+		stored[i] = storedEvent{data: ev.Data, metadata: ev.Metadata}
+		if !compress {
+			continue
+		}
+		if packed, ok := pack(ev.Data, ev.Metadata); ok {
+			stored[i] = storedEvent{data: packed, packed: packedS2Dict1}
+		}
+	}
+	return stored
 }
 
 // packJob is one append's events for a packer.
@@ -115,14 +126,7 @@ var packJobs = sync.OnceValue(func() chan packJob {
 	for range runtime.GOMAXPROCS(0) {
 		go func() {
 			for job := range jobs {
-				stored := make([]storedEvent, len(job.events))
-				for i, ev := range job.events {
-					stored[i] = storedEvent{data: ev.Data, metadata: ev.Metadata}
-					if packed, ok := pack(ev.Data, ev.Metadata); ok {
-						stored[i] = storedEvent{data: packed, packed: packedS2Dict1}
-					}
-				}
-				job.done <- stored
+				job.done <- storeAll(job.events, true)
 			}
 		}()
 	}
@@ -175,13 +179,13 @@ func join(dst, data, metadata []byte) []byte {
 func unpackEvent(data, metadata []byte, packed int64) ([]byte, []byte, error) {
 	switch packed {
 	case packedNone:
-		return clone(data), clone(metadata), nil
+		return bytes.Clone(data), bytes.Clone(metadata), nil
 	case packedDeflate:
 		d, err := inflate(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("event data: %w", err)
 		}
-		return d, clone(metadata), nil
+		return d, bytes.Clone(metadata), nil
 	case packedS2Dict1:
 		if metadata != nil {
 			return nil, nil, errors.New("event packed whole has metadata beside it")
@@ -189,13 +193,6 @@ func unpackEvent(data, metadata []byte, packed int64) ([]byte, []byte, error) {
 		return unpackS2(data)
 	}
 	return nil, nil, fmt.Errorf("event stored packed as %d, which this build does not read", packed)
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return bytes.Clone(b)
 }
 
 // unpackS2 reads a packedS2Dict1 value back into data and metadata.
