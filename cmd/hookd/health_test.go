@@ -254,3 +254,57 @@ func TestGoneDisablesTheWebhookAndAnnouncesIt(t *testing.T) {
 		t.Errorf("WEBHOOK_URL got %d requests, want one WEBHOOK_DISABLED", n)
 	}
 }
+
+// An endpoint that fails without a success for HOOKD_DISABLE_AFTER (2 s here) is disabled on its
+// next failure, reason failing, the system as actor; WEBHOOK_URL gets WEBHOOK_DISABLED saying since
+// when it failed, and the times hookd recorded show it waited the whole period.
+func TestFailingEndpointIsDisabledAndAnnounced(t *testing.T) {
+	t.Parallel()
+	down := newReceiver(t, http.StatusServiceUnavailable)
+	platformRcv := newReceiver(t, http.StatusOK)
+	// The breaker off, so that each retry is an attempt: about 1 s, then 5 s after the first.
+	h := startHookd(t, map[string]string{"HOOKD_ALLOW_PRIVATE_TARGETS": "true", "WEBHOOK_URL": platformRcv.srv.URL,
+		"HOOKD_DISABLE_AFTER": "2s", "HOOKD_BREAKER_MIN_ATTEMPTS": "0"})
+	scope := apiScope("t1", "c1")
+	hook := apiCreate(h, h.license, scope, map[string]any{
+		"eventNames": []string{"E"}, "name": "dead", "api": map[string]any{"url": down.srv.URL},
+		"successCodes": []int{200}, "retryCodes": []int{503}, "retryCount": 2,
+	})
+	apiPublish(h, h.license, scope, map[string]any{"eventName": "E", "payload": map[string]any{"n": 1}}, nil)
+
+	announced := platformRcv.wait(1, 60*time.Second)[0]
+	var body struct {
+		Event   string `json:"event"`
+		Payload struct {
+			WebhookID    string    `json:"webhook_id"`
+			Reason       string    `json:"reason"`
+			DisabledAt   time.Time `json:"disabled_at"`
+			FailingSince time.Time `json:"failing_since"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(announced.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	p := body.Payload
+	if body.Event != platform.WebhookDisabled || p.WebhookID != hook.ID || p.Reason != "failing" || p.FailingSince.IsZero() {
+		t.Fatalf("WEBHOOK_URL got %s", announced.body)
+	}
+	if failedFor := p.DisabledAt.Sub(p.FailingSince); failedFor < 2*time.Second {
+		t.Errorf("disabled after failing for %v, want at least HOOKD_DISABLE_AFTER (2s): %s", failedFor, announced.body)
+	}
+	disabled, health := apiHealth(h, scope, hook.ID)
+	if !disabled || health.DisabledReason != "failing" || health.LastSuccessAt != nil || health.RecentFailures < 2 {
+		t.Errorf("after failing for HOOKD_DISABLE_AFTER: disabled %v, health %+v", disabled, health)
+	}
+	var hist struct {
+		Data []struct {
+			Type   string `json:"type"`
+			Actor  string `json:"actor"`
+			Reason string `json:"reason"`
+		} `json:"data"`
+	}
+	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+hook.ID+"/history", nil), http.StatusOK, &hist)
+	if last := hist.Data[len(hist.Data)-1]; last.Type != "WebhookDisabled" || last.Actor != "hookd-system" || last.Reason != "failing" {
+		t.Errorf("history ends with %+v, want WebhookDisabled by hookd-system, reason failing", last)
+	}
+}
