@@ -7,6 +7,7 @@ import (
 
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/platform"
+	"github.com/hookd/hookd/domain/webhook"
 )
 
 func TestKnown(t *testing.T) {
@@ -23,6 +24,8 @@ func TestKnown(t *testing.T) {
 		"USER_REGISTER", "USER_DELETE_FAILURE",
 		// Organization events go to organization webhooks, not to WEBHOOK_URL.
 		"FEDERATED_GRAPH_SCHEMA_UPDATED", "MONOGRAPH_SCHEMA_UPDATED", "PROPOSAL_STATE_UPDATED", "VALIDATE_CONFIG",
+		// hookd's own event: only hookd publishes it, so that a license cannot fake a disable.
+		"WEBHOOK_DISABLED",
 	} {
 		if platform.Known(name) {
 			t.Errorf("Known(%q) = true", name)
@@ -165,4 +168,25 @@ func TestRetryPolicyDrivesADelivery(t *testing.T) {
 			t.Fatalf("a 204 after a 503 left the delivery %s", d.Status())
 		}
 	})
+}
+
+// WEBHOOK_DISABLED's payload is the catalogue's (docs/platform-events.md): failing_since only for
+// reason failing, times in UTC.
+func TestWebhookDisabledPayload(t *testing.T) {
+	t.Parallel()
+	since := time.Date(2026, 12, 3, 9, 58, 12, 0, time.UTC)
+	at := time.Date(2026, 12, 8, 11, 0, 0, 0, time.FixedZone("CET", 3600))
+	for _, c := range []struct {
+		d    webhook.Disabled
+		want string
+	}{
+		{webhook.Disabled{WebhookID: "w1", TenantID: "t1", CommunityID: "c1", Reason: webhook.DisabledFailing, FailingSince: since},
+			`{"webhook_id":"w1","tenant_id":"t1","community_id":"c1","reason":"failing","disabled_at":"2026-12-08T10:00:00Z","failing_since":"2026-12-03T09:58:12Z"}`},
+		{webhook.Disabled{WebhookID: "w1", TenantID: "t1", CommunityID: "c1", Reason: webhook.DisabledGone},
+			`{"webhook_id":"w1","tenant_id":"t1","community_id":"c1","reason":"gone","disabled_at":"2026-12-08T10:00:00Z"}`},
+	} {
+		if got := string(platform.WebhookDisabledPayload(c.d, at)); got != c.want {
+			t.Errorf("payload for %s:\n got %s\nwant %s", c.d.Reason, got, c.want)
+		}
+	}
 }
