@@ -174,8 +174,9 @@ func TestRetentionKeepsTheDataDirectoryAtAPlateau(t *testing.T) {
 				float64(size)/1e6, float64(dirSize(t, dataDir))/1e6)
 		}
 	}
-	// 5 % and 512 KiB for the deliveries of a sweep's interval and the peaks of the load.
-	if first, last := sizes[1], sizes[2]; last > first+first/20+512<<10 {
+	// 5 % and 256 KiB for the deliveries of a sweep's interval and the peaks of the load (they grew
+	// by 0.04 to 0.05 MB; with published events never removed, by 0.53 MB).
+	if first, last := sizes[1], sizes[2]; last > first+first/20+256<<10 {
 		t.Errorf("the databases grew from %.2f MB to %.2f MB between %d and %d deliveries, past what a plateau allows",
 			float64(first)/1e6, float64(last)/1e6, marks[1], marks[2])
 	}
