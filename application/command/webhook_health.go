@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/hookd/hookd/domain/webhook"
@@ -53,4 +54,25 @@ func (h *Webhooks) DisableFor(ctx context.Context, tenantID, communityID, id, re
 	}
 	res, err := h.save(ctx, w, systemCaller)
 	return res.Changed, err
+}
+
+// MarkHealth appends the marker of the webhook's pair-th health carry (webhook/carry.go). The
+// event's id is derived from the pair alone, so that nodes marking the same pair write it once.
+func (h *Webhooks) MarkHealth(ctx context.Context, id string, pair uint64) error {
+	_, err := h.streams.save(ctx, webhook.HealthStream(id, pair), -1,
+		asEvents([]webhook.Event{webhook.HealthMarked{WebhookID: id, Pair: pair}}), carryCaller(pair))
+	return err
+}
+
+// CarryHealth appends the carrier of the webhook's pair-th health carry, after its marker: health
+// is what the webhook's attempts up to the marker gave. Nodes carrying the same pair write it once.
+func (h *Webhooks) CarryHealth(ctx context.Context, id string, pair uint64, health webhook.Health) error {
+	_, err := h.streams.save(ctx, webhook.HealthStream(id, pair), 0,
+		asEvents([]webhook.Event{webhook.HealthCarried{WebhookID: id, Pair: pair, Health: health.Attempts()}}), carryCaller(pair))
+	return err
+}
+
+// carryCaller is the system, with a request id of the pair's: the same on every node.
+func carryCaller(pair uint64) Caller {
+	return Caller{Actor: SystemActor, RequestID: "health-carry-" + strconv.FormatUint(pair, 10)}
 }

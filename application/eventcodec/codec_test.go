@@ -204,6 +204,11 @@ func samples() []sample {
 				Attempts: 10, Failures: 9},
 		},
 		{name: "WebhookCircuitClosed", stream: ws, event: webhook.CircuitClosed{WebhookID: id, At: at}},
+		{name: "WebhookHealthMarked", stream: webhook.HealthStream(id, 1), event: webhook.HealthMarked{WebhookID: id, Pair: 1}},
+		{
+			name: "WebhookHealthCarried", stream: webhook.HealthStream(id, 1),
+			event: webhook.HealthCarried{WebhookID: id, Pair: 1, Health: webhook.Health{}.Record(at, true).Record(at.Add(time.Second), false)},
+		},
 		{name: "WebhookEnabled", stream: ws, event: webhook.Enabled{WebhookID: id}},
 		{name: "WebhookDeleted", stream: ws, event: webhook.Deleted{WebhookID: id}},
 		{

@@ -48,6 +48,7 @@ func HookdEvents() []Event {
 	return []Event{
 		webhook.Created{}, webhook.Updated{}, webhook.Disabled{}, webhook.Enabled{}, webhook.Deleted{},
 		webhook.SecretRotated{}, webhook.CircuitOpened{}, webhook.CircuitClosed{},
+		webhook.HealthMarked{}, webhook.HealthCarried{},
 		license.Issued{}, license.Revoked{},
 		servicekey.Issued{}, servicekey.Reset{},
 		publication.Published{},

@@ -39,6 +39,8 @@ func TestRegisteredNamesAreStable(t *testing.T) {
 		"WebhookDeleted",
 		"WebhookDisabled",
 		"WebhookEnabled",
+		"WebhookHealthCarried",
+		"WebhookHealthMarked",
 		"WebhookSecretRotated",
 		"WebhookUpdated",
 	}
@@ -58,6 +60,8 @@ func TestHookdEventsNamesMatchTheirConstants(t *testing.T) {
 		webhook.EventSecretRotated:    webhook.SecretRotated{},
 		webhook.EventCircuitOpened:    webhook.CircuitOpened{},
 		webhook.EventCircuitClosed:    webhook.CircuitClosed{},
+		webhook.EventHealthMarked:     webhook.HealthMarked{},
+		webhook.EventHealthCarried:    webhook.HealthCarried{},
 		delivery.EventDeferred:        delivery.Deferred{},
 		license.EventIssued:           license.Issued{},
 		license.EventRevoked:          license.Revoked{},

@@ -1,13 +1,16 @@
 // Package retention is the use case that keeps the log and the deliveries read model from growing
 // for ever: deliveries finished longer ago than the retention period are removed from both, and a
 // published event once no delivery of it is left. Webhook, license and service key streams are
-// never touched.
+// never touched. Before the attempts of a webhook's deliveries go, the endpoint health folded from
+// them is carried into the log (webhook/carry.go), so that a rebuild still gives it.
 package retention
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/domain/webhook"
 )
 
 // Delivery is a finished delivery old enough to be removed, as the deliveries read model has it.
@@ -44,6 +48,29 @@ type Deliveries interface {
 type Log interface {
 	eventstore.Pruner
 	ReadAll(ctx context.Context, after eventlog.Position, limit int) ([]eventlog.RecordedEvent, error)
+	LastPosition(ctx context.Context) (eventlog.Position, error)
+}
+
+// Endpoints carries webhooks' endpoint health into the log (webhook/carry.go): the webhooks read
+// model, and the commands that append the pairs.
+type Endpoints interface {
+	// Carrying returns how far carrying the webhook's health has gone, as the webhooks read model
+	// has it; found is false when the model does not hold the webhook (deleted): then nothing of
+	// its health is left to carry.
+	Carrying(ctx context.Context, tenantID, communityID, webhookID string) (c Carry, found bool, err error)
+	// MarkHealth and CarryHealth append the marker and the carrier of the webhook's pair-th carry;
+	// appending what another node appended already is no error.
+	MarkHealth(ctx context.Context, webhookID string, pair uint64) error
+	CarryHealth(ctx context.Context, webhookID string, pair uint64, h webhook.Health) error
+}
+
+// Carry is how far carrying a webhook's health has gone: the health holds every attempt before
+// From, the marker of pair Carried; Marked is the last pair marked, and AtMark, while it is not
+// carried yet, the health at its marker.
+type Carry struct {
+	Carried, Marked uint64
+	From            eventlog.Position
+	AtMark          *webhook.Health
 }
 
 // Config wires a Sweeper.
@@ -53,6 +80,11 @@ type Config struct {
 	Log       Log
 	// Deliveries is the read model retention selects from and removes rows of.
 	Deliveries Deliveries
+	// Endpoints carries the health of the webhooks whose deliveries go.
+	Endpoints Endpoints
+	// CarryWait is how long a pass waits for the webhooks read model to apply a pair it appended
+	// before it leaves that webhook's deliveries to the next pass. Default 30s.
+	CarryWait time.Duration
 	// Settled returns the position up to which the log has been dispatched and projected into the
 	// deliveries read model: a published event after it may still get deliveries, so it is kept.
 	Settled func(ctx context.Context) (eventlog.Position, error)
@@ -79,8 +111,8 @@ func New(cfg Config) (*Sweeper, error) {
 	if cfg.Retention <= 0 {
 		errs = append(errs, errors.New("retention: the retention period must be positive"))
 	}
-	if cfg.Log == nil || cfg.Deliveries == nil || cfg.Settled == nil || cfg.Clock == nil {
-		errs = append(errs, errors.New("retention: a log, a deliveries read model, a settled position and a clock are required"))
+	if cfg.Log == nil || cfg.Deliveries == nil || cfg.Endpoints == nil || cfg.Settled == nil || cfg.Clock == nil {
+		errs = append(errs, errors.New("retention: a log, a deliveries read model, endpoints, a settled position and a clock are required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -90,6 +122,9 @@ func New(cfg Config) (*Sweeper, error) {
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 64
+	}
+	if cfg.CarryWait <= 0 {
+		cfg.CarryWait = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -128,11 +163,14 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	cutoff := now.Add(-s.cfg.Retention)
 	removed := 0
 	for after := int64(0); ; {
-		found, next, done, err := s.cfg.Deliveries.Expiring(ctx, cutoff, after, 4*s.cfg.Batch)
+		found, next, done, err := s.cfg.Deliveries.Expiring(ctx, cutoff, after, carryChunk*s.cfg.Batch)
 		if err != nil {
 			return removed, err
 		}
 		after = next
+		if found, err = s.carried(ctx, found); err != nil {
+			return removed, err
+		}
 		for len(found) > 0 {
 			n := min(len(found), s.cfg.Batch)
 			r, err := s.removeDeliveries(ctx, found[:n], cutoff, now)
@@ -154,6 +192,123 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	// Expired ids are remembered for another retention period, for replays to name.
 	_, err = s.cfg.Deliveries.ForgetExpiredBefore(ctx, cutoff, 10000)
 	return removed, err
+}
+
+// carryChunk is how many batches of expiring deliveries one carry serves: a carry waits twice for
+// the webhooks read model, which costs less the more deliveries it serves.
+const carryChunk = 64
+
+// carried returns the deliveries of found whose webhook's health the log will keep once their
+// attempts are gone: those to no webhook (the platform's WEBHOOK_URL), to a webhook gone, or whose
+// attempts came before the marker of a pair carried. For the other webhooks it carries a pair
+// first; a webhook whose pair the read model did not apply within CarryWait keeps its deliveries
+// until a later pass.
+func (s *Sweeper) carried(ctx context.Context, found []Delivery) ([]Delivery, error) {
+	// Every event of the deliveries found is at or before the log's last position now; a marker
+	// appended after it follows their attempts.
+	listed, err := s.cfg.Log.LastPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ tenant, community, id string }
+	held := map[string]bool{"": true}
+	todo := map[key]Carry{}
+	for _, d := range found {
+		if _, seen := held[d.WebhookID]; seen {
+			continue
+		}
+		k := key{d.TenantID, d.CommunityID, d.WebhookID}
+		if _, seen := todo[k]; seen {
+			continue
+		}
+		c, exists, err := s.cfg.Endpoints.Carrying(ctx, k.tenant, k.community, k.id)
+		switch {
+		case err != nil:
+			return nil, err
+		case !exists || listed.Before(c.From):
+			held[k.id] = true
+		default:
+			todo[k] = c
+		}
+	}
+	for k, before := range todo {
+		held[k.id] = false
+		ok, err := s.carry(ctx, k.tenant, k.community, k.id, before, listed)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			s.cfg.Logger.Warn("retention: carrying endpoint health failed; its deliveries wait for a later pass",
+				"webhook", k.id, "error", err)
+			continue
+		}
+		held[k.id] = ok
+	}
+	return slices.DeleteFunc(found, func(d Delivery) bool { return !held[d.WebhookID] }), nil
+}
+
+// carry carries the webhook's health in a new pair, and reports whether the read model then holds
+// every attempt up to listed in a pair carried. before is how far carrying had gone; the streams of
+// the pairs the new one supersedes are removed.
+func (s *Sweeper) carry(ctx context.Context, tenant, community, id string, before Carry, listed eventlog.Position) (bool, error) {
+	pair := max(before.Carried, before.Marked) + 1
+	if err := s.cfg.Endpoints.MarkHealth(ctx, id, pair); err != nil {
+		return false, err
+	}
+	c, exists, err := s.await(ctx, tenant, community, id, func(c Carry) bool { return c.Marked >= pair })
+	if err != nil || !exists {
+		return !exists, err
+	}
+	if c.Marked != pair {
+		return false, nil // another node went on to a later pair: a later pass catches up
+	}
+	// Without a health at the marker, enabling the webhook started it afresh since: the carrier
+	// then only closes the pair.
+	var h webhook.Health
+	if c.AtMark != nil {
+		h = *c.AtMark
+	}
+	if err := s.cfg.Endpoints.CarryHealth(ctx, id, pair, h); err != nil {
+		return false, err
+	}
+	c, exists, err = s.await(ctx, tenant, community, id, func(c Carry) bool { return c.Carried >= pair })
+	if err != nil || !exists {
+		return !exists, err
+	}
+	// The pairs before this one: the last carried (and the one before, should a pass have stopped
+	// before removing it), and those marked but never carried.
+	var old []eventstore.StreamAt
+	for p := max(before.Carried, 2) - 1; p < pair; p++ {
+		revision := uint64(1)
+		if p > before.Carried {
+			revision = 0
+		}
+		old = append(old, eventstore.StreamAt{Stream: webhook.HealthStream(id, p), Revision: revision})
+	}
+	if _, err := s.cfg.Log.DeleteStreams(ctx, old, eventstore.KeepingUp); err != nil {
+		return false, err
+	}
+	return listed.Before(c.From), nil
+}
+
+// await polls the webhook's carry in the read model until done says it has gone far enough, the
+// webhook is gone, or CarryWait has passed.
+func (s *Sweeper) await(ctx context.Context, tenant, community, id string, done func(Carry) bool) (Carry, bool, error) {
+	deadline := time.Now().Add(s.cfg.CarryWait)
+	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		c, exists, err := s.cfg.Endpoints.Carrying(ctx, tenant, community, id)
+		if err != nil || !exists || done(c) {
+			return c, exists, err
+		}
+		if time.Now().After(deadline) {
+			return c, true, fmt.Errorf("the webhooks read model did not apply its health carry within %v", s.cfg.CarryWait)
+		}
+		select {
+		case <-ctx.Done():
+			return c, true, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 }
 
 // removeDeliveries deletes the streams of batch, then the rows of those gone, then the events they

@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"sort"
 	"testing"
@@ -12,11 +13,14 @@ import (
 	"github.com/hookd/hookd/domain/delivery"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/publication"
+	"github.com/hookd/hookd/domain/webhook"
 )
 
 // memLog is a log in memory: streams at their last revision, and the log's records in order.
 type memLog struct {
 	records []eventlog.RecordedEvent
+	// appended counts the records ever added: positions never go back after a delete.
+	appended uint64
 	// pinned are streams the store cannot remove yet (the embedded store's last stream).
 	pinned map[string]bool
 	// deletes counts DeleteStreams calls; paces has the pace each stream was deleted at.
@@ -31,8 +35,13 @@ func (l *memLog) add(stream, typ string, created time.Time) {
 			rev = r.Revision + 1
 		}
 	}
+	l.appended++
 	l.records = append(l.records, eventlog.RecordedEvent{Stream: stream, Revision: rev, Type: typ, Created: created,
-		Position: eventlog.Position{Commit: uint64(len(l.records) + 1), Prepare: uint64(len(l.records) + 1)}})
+		Position: eventlog.Position{Commit: l.appended, Prepare: l.appended}})
+}
+
+func (l *memLog) LastPosition(context.Context) (eventlog.Position, error) {
+	return eventlog.Position{Commit: l.appended, Prepare: l.appended}, nil
 }
 
 func (l *memLog) last(stream string) (uint64, bool) {
@@ -121,15 +130,68 @@ func (m *memDeliveries) ForgetExpiredBefore(_ context.Context, cutoff time.Time,
 	return n, nil
 }
 
+// memEndpoints is the webhooks read model and the commands that append health pairs: a pair's
+// events go to the log, and the model applies them at once unless it is stuck.
+type memEndpoints struct {
+	log   *memLog
+	carry map[string]*retention.Carry
+	// health is each webhook's health, which a marker takes as AtMark.
+	health map[string]webhook.Health
+	// carried are the healths appended by CarryHealth, by webhook.
+	carried map[string][]webhook.Health
+	gone    map[string]bool
+	stuck   bool
+}
+
+func (m *memEndpoints) Carrying(_ context.Context, _, _, id string) (retention.Carry, bool, error) {
+	if m.gone[id] {
+		return retention.Carry{}, false, nil
+	}
+	if c := m.carry[id]; c != nil {
+		return *c, true, nil
+	}
+	return retention.Carry{}, true, nil
+}
+
+func (m *memEndpoints) MarkHealth(_ context.Context, id string, pair uint64) error {
+	m.log.add(webhook.HealthStream(id, pair), webhook.EventHealthMarked, time.Time{})
+	if m.stuck {
+		return nil
+	}
+	c := m.carry[id]
+	if c == nil {
+		c = &retention.Carry{}
+		m.carry[id] = c
+	}
+	h := m.health[id]
+	c.Marked, c.AtMark = pair, &h
+	return nil
+}
+
+func (m *memEndpoints) CarryHealth(_ context.Context, id string, pair uint64, h webhook.Health) error {
+	at, _ := m.log.LastPosition(context.Background()) // the marker's: the record before the carrier here
+	m.log.add(webhook.HealthStream(id, pair), webhook.EventHealthCarried, time.Time{})
+	m.carried[id] = append(m.carried[id], h)
+	if !m.stuck {
+		c := m.carry[id]
+		c.Carried, c.From, c.AtMark = pair, at, nil
+	}
+	return nil
+}
+
 // world is a log and a read model with deliveries of events, some old enough to go.
 type world struct {
 	log        *memLog
 	deliveries *memDeliveries
+	endpoints  *memEndpoints
 	now        time.Time
 }
 
 func newWorld() *world {
-	return &world{log: &memLog{pinned: map[string]bool{}, paces: map[string]eventstore.Pace{}}, deliveries: &memDeliveries{expired: map[string]time.Time{}},
+	log := &memLog{pinned: map[string]bool{}, paces: map[string]eventstore.Pace{}}
+	return &world{log: log, deliveries: &memDeliveries{expired: map[string]time.Time{}},
+		endpoints: &memEndpoints{log: log, carry: map[string]*retention.Carry{}, health: map[string]webhook.Health{},
+			carried: map[string][]webhook.Health{}, gone: map[string]bool{}},
 		now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
 }
 
@@ -140,16 +202,23 @@ func (w *world) publish(eventID string, created time.Time) {
 
 // deliver records a delivery of the event, finished at finished after attempts events.
 func (w *world) deliver(id, eventID string, finished time.Time, events int) {
+	w.deliverTo("", id, eventID, finished, events)
+}
+
+// deliverTo records a delivery of the event to the webhook (of tenant t1, community c1).
+func (w *world) deliverTo(webhookID, id, eventID string, finished time.Time, events int) {
 	for range events {
 		w.log.add(delivery.Stream(id), delivery.EventScheduled, finished)
 	}
 	rev, _ := w.log.last(delivery.Stream(id))
-	w.deliveries.rows = append(w.deliveries.rows, row{Delivery: retention.Delivery{ID: id, EventID: eventID, Version: rev, UpdatedAt: finished}, finished: finished})
+	w.deliveries.rows = append(w.deliveries.rows, row{Delivery: retention.Delivery{ID: id, TenantID: "t1", CommunityID: "c1",
+		WebhookID: webhookID, EventID: eventID, Version: rev, UpdatedAt: finished}, finished: finished})
 }
 
 func (w *world) sweeper(t *testing.T, retain time.Duration, settled eventlog.Position) *retention.Sweeper {
 	t.Helper()
-	s, err := retention.New(retention.Config{Retention: retain, Log: w.log, Deliveries: w.deliveries, Batch: 2,
+	s, err := retention.New(retention.Config{Retention: retain, Log: w.log, Deliveries: w.deliveries, Endpoints: w.endpoints,
+		Batch: 2, CarryWait: 50 * time.Millisecond,
 		Settled: func(context.Context) (eventlog.Position, error) { return settled, nil },
 		Clock:   func() time.Time { return w.now }})
 	if err != nil {
@@ -269,8 +338,8 @@ func TestRunGoesOnAtOnceAfterAPassThatRemoved(t *testing.T) {
 	defer cancel()
 	passes := 0
 	s, err := retention.New(retention.Config{Retention: 24 * time.Hour, Log: w.log, Deliveries: w.deliveries,
-		Interval: time.Hour,
-		Settled:  func(context.Context) (eventlog.Position, error) { return eventlog.Position{Commit: 1 << 62}, nil },
+		Endpoints: w.endpoints, Interval: time.Hour,
+		Settled: func(context.Context) (eventlog.Position, error) { return eventlog.Position{Commit: 1 << 62}, nil },
 		// Each pass sees the clock two days on: d1 expires in the first, d2 in the second.
 		Clock: func() time.Time {
 			passes++
@@ -343,5 +412,66 @@ func TestSweepPressesOnlyWhenBehind(t *testing.T) {
 	}
 	if got, ok := w.log.paces[publication.Stream("unheard-due")]; !ok || got != eventstore.KeepingUp {
 		t.Errorf("an event that expired just now deleted at pace %d (%v), want KeepingUp", got, ok)
+	}
+}
+
+// TestSweepCarriesHealthBeforeRemovingAWebhooksDeliveries: the deliveries of a webhook go only
+// once a pair marked after them has carried its health, with the health the read model had at the
+// marker; a later pass carries a new pair and removes the one it supersedes. Deliveries to no
+// webhook, or to one gone, need no pair.
+func TestSweepCarriesHealthBeforeRemovingAWebhooksDeliveries(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	old := w.now.Add(-48 * time.Hour)
+	w.publish("e1", old)
+	w.deliverTo("w1", "d1", "e1", old, 2)
+	w.deliverTo("w1", "d2", "e1", old, 2)
+	w.deliverTo("gone", "d3", "e1", old, 2)
+	w.deliver("d4", "e1", old, 2)
+	w.endpoints.gone["gone"] = true
+	health := webhook.Health{}.Record(old, true)
+	w.endpoints.health["w1"] = health
+	s := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62})
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.streams(), []string{webhook.HealthStream("w1", 1)}; !slices.Equal(got, want) {
+		t.Fatalf("streams after the first pass %v, want %v", got, want)
+	}
+	if got := w.endpoints.carried["w1"]; len(got) != 1 || !reflect.DeepEqual(got[0], health) {
+		t.Errorf("carried %+v, want the health at the marker %+v", got, health)
+	}
+	if _, ok := w.endpoints.carried["gone"]; ok {
+		t.Error("a pair was carried for a webhook gone")
+	}
+
+	w.now = w.now.Add(72 * time.Hour)
+	w.publish("e2", old)
+	w.deliverTo("w1", "d5", "e2", w.now.Add(-48*time.Hour), 1)
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.streams(), []string{webhook.HealthStream("w1", 2)}; !slices.Equal(got, want) {
+		t.Errorf("streams after the second pass %v, want %v: pair 1 superseded", got, want)
+	}
+}
+
+// TestSweepKeepsDeliveriesWhoseHealthIsNotCarried: when the webhooks read model does not apply a
+// pair within CarryWait, that webhook's deliveries stay for a later pass, and the others go.
+func TestSweepKeepsDeliveriesWhoseHealthIsNotCarried(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	old := w.now.Add(-48 * time.Hour)
+	w.publish("e1", old)
+	w.deliverTo("w1", "d1", "e1", old, 2)
+	w.deliver("d2", "e1", old, 2)
+	w.endpoints.stuck = true
+	s := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62})
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{delivery.Stream("d1"), publication.Stream("e1"), webhook.HealthStream("w1", 1)}
+	if got := w.streams(); !slices.Equal(got, want) {
+		t.Errorf("streams %v, want %v", got, want)
 	}
 }

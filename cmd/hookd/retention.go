@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hookd/hookd/application/command"
 	"github.com/hookd/hookd/application/eventstore"
 	"github.com/hookd/hookd/application/retention"
 	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/projections"
 	"github.com/hookd/hookd/projections/deliveryview"
+	"github.com/hookd/hookd/projections/webhookview"
 )
 
 // startRetention starts serve's retention sweeper when HOOKD_DELIVERY_RETENTION is not 0, and
@@ -45,6 +47,7 @@ func startRetention(ctx context.Context, n *node, cfg config, deliveries *delive
 		Retention:  cfg.DeliveryRetention,
 		Log:        prunerLog{Pruner: pruner, Store: n.store},
 		Deliveries: retentionView{n.deliveryView},
+		Endpoints:  retentionEndpoints{n.webhookView, n.webhooks},
 		Settled: func(context.Context) (eventlog.Position, error) {
 			// The least of the positions the deliveries read model and this node's dispatcher
 			// reached: a published event beyond it may still get deliveries.
@@ -105,4 +108,15 @@ func (r retentionView) HasDeliveriesOf(ctx context.Context, eventID string) (boo
 
 func (r retentionView) ForgetExpiredBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
 	return r.v.ForgetExpiredBefore(ctx, cutoff, limit)
+}
+
+// retentionEndpoints maps the webhooks read model and the webhook commands onto retention's port.
+type retentionEndpoints struct {
+	v *webhookview.View
+	*command.Webhooks
+}
+
+func (r retentionEndpoints) Carrying(ctx context.Context, tenantID, communityID, id string) (retention.Carry, bool, error) {
+	c, found, err := r.v.Carrying(ctx, tenantID, communityID, id)
+	return retention.Carry{Carried: c.Carried, Marked: c.Marked, From: c.From, AtMark: c.AtMark}, found, err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/domain/webhook"
 )
 
@@ -26,7 +27,8 @@ import (
 // than an hour ago leave the log and the delivery log; those still in flight, finished since, or
 // replayed since stay, and so do the webhooks. A replay of an expired delivery is refused as
 // expired, by the API (410 in the error shape) and by hookd replay, and a rebuild of the deliveries
-// read model after retention gives the same delivery log as the live one.
+// read model after retention gives the same delivery log as the live one, and a rebuild of the
+// webhooks read model the same endpoint health.
 func TestRetentionRemovesExpiredDeliveries(t *testing.T) {
 	t.Parallel()
 	env := maps.Clone(handDrivenDeliveries)
@@ -103,6 +105,32 @@ func TestRetentionRemovesExpiredDeliveries(t *testing.T) {
 	}
 	if len(rebuilt.Data) != len(kept) {
 		t.Errorf("rebuilt delivery log has %d deliveries, want %d", len(rebuilt.Data), len(kept))
+	}
+
+	// So is the endpoint's health, though the attempts of the expired deliveries left the log: a
+	// pair carried it there before they went.
+	_, liveHealth := apiHealth(h, scope, w.ID)
+	if liveHealth.RecentAttempts != 5 || liveHealth.RecentFailures != 2 {
+		t.Errorf("live health %+v, want the 5 attempts made, 2 of them failed", liveHealth)
+	}
+	if out, err := h.runCLI("projections", "rebuild", "--projection", "webhooks"); err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, out)
+	}
+	if _, rebuiltHealth := apiHealth(h, scope, w.ID); !reflect.DeepEqual(rebuiltHealth, liveHealth) {
+		t.Errorf("the rebuilt health differs from the live one:\nlive    %+v\nrebuilt %+v", liveHealth, rebuiltHealth)
+	}
+	var pairs []string
+	records, err := l.n.store.ReadAll(ctx, eventlog.Start, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records {
+		if strings.HasPrefix(r.Stream, webhook.HealthStreamPrefix) && !slices.Contains(pairs, r.Stream) {
+			pairs = append(pairs, r.Stream)
+		}
+	}
+	if len(pairs) != 1 {
+		t.Errorf("the log holds the health pairs %v, want the last one alone", pairs)
 	}
 }
 

@@ -58,7 +58,9 @@ func (v *View) Fetch(ctx context.Context, q FetchQuery) (Page, error) {
 			page, err = f.allTags(tags, q.PageIndex, q.PageSize)
 		}
 		for i := 0; err == nil && q.Health && i < len(page.Items); i++ {
-			page.Items[i].Health, err = f.health(page.Items[i].ID)
+			var h healthRow
+			h, err = f.health(page.Items[i].ID)
+			page.Items[i].Health = h.Health
 		}
 		return err
 	})
@@ -79,7 +81,8 @@ func (v *View) Get(ctx context.Context, tenantID, communityID, id string) (Webho
 		if err != nil || len(items) == 0 {
 			return err
 		}
-		items[0].Health, err = f.health(id)
+		h, err := f.health(id)
+		items[0].Health = h.Health
 		return err
 	})
 	if err != nil {

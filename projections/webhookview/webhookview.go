@@ -212,7 +212,7 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			seq       INTEGER NOT NULL,
 			PRIMARY KEY (tenant, community, event, seq)
 		) WITHOUT ROWID`,
-		// One row per webhook something was sent to: its webhook.Health as JSON.
+		// One row per webhook something was sent to: its healthRow as JSON (health.go).
 		`CREATE TABLE ` + s.Table(tableHealth) + ` (
 			id   TEXT PRIMARY KEY,
 			data TEXT NOT NULL
@@ -231,9 +231,13 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 func (v *View) Unchanged(at eventlog.Position) bool { return v.changes.Unchanged(at) }
 
 // Reads implements projections.Selective: the webhooks' events, and the attempts their health is
-// folded from.
+// folded from and the pairs that carry it.
 func (v *View) Reads(eventType string) bool {
-	return isWebhookEvent(eventType) || eventType == delivery.EventAttempted
+	switch eventType {
+	case delivery.EventAttempted, webhook.EventHealthMarked, webhook.EventHealthCarried:
+		return true
+	}
+	return isWebhookEvent(eventType)
 }
 
 // ChangesWebhooks reports whether events of the type change a webhook (its version): the events

@@ -109,12 +109,12 @@ type writer struct {
 	tags    map[int64]*tagChanges // by key
 	// health holds the health of the webhooks the batch changed, written once at its end; nil for
 	// a webhook whose row is to go.
-	health map[string]*webhook.Health
+	health map[string]*healthRow
 }
 
 func newWriter(tx *sql.Tx, s projections.Schema) *writer {
 	return &writer{tx: tx, queries: queries(s), keys: make(map[tagName]int64),
-		buckets: make(map[bucketKey]int64), tags: make(map[int64]*tagChanges), health: make(map[string]*webhook.Health)}
+		buckets: make(map[bucketKey]int64), tags: make(map[int64]*tagChanges), health: make(map[string]*healthRow)}
 }
 
 func (w *writer) stmt(ctx context.Context, q int) (*sql.Stmt, error) {
@@ -167,6 +167,10 @@ func (w *writer) apply(ctx context.Context, r eventlog.RecordedEvent, e interfac
 		return w.circuit(ctx, r, e)
 	case delivery.Attempted:
 		return w.attempted(ctx, e)
+	case webhook.HealthMarked:
+		return w.marked(ctx, r, e)
+	case webhook.HealthCarried:
+		return w.carried(ctx, e)
 	}
 	return fmt.Errorf("unexpected event %s of type %T", e.EventName(), e)
 }
@@ -273,7 +277,9 @@ func (w *writer) setDisabled(ctx context.Context, r eventlog.RecordedEvent, id s
 	if !disabled {
 		// Enabled again, the endpoint starts afresh: its failures before are no reason to disable it
 		// or open its circuit.
-		w.health[id] = &webhook.Health{}
+		if err := w.restart(ctx, id); err != nil {
+			return err
+		}
 	}
 	return w.exec(ctx, qSetDisabled, r.Revision, disabled, strconv.FormatBool(disabled), jsonTime(md), h.seq)
 }
