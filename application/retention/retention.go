@@ -256,8 +256,13 @@ func (s *Sweeper) carry(ctx context.Context, tenant, community, id string, befor
 		return false, err
 	}
 	c, exists, err := s.await(ctx, tenant, community, id, func(c Carry) bool { return c.Marked >= pair })
-	if err != nil || !exists {
-		return !exists, err
+	if err != nil {
+		return false, err
+	}
+	if !exists {
+		// Deleted meanwhile: nothing of its health is left to carry, nor is the marker of use.
+		_, err := s.cfg.Log.DeleteStreams(ctx, []eventstore.StreamAt{{Stream: webhook.HealthStream(id, pair)}}, eventstore.KeepingUp)
+		return err == nil, err
 	}
 	if c.Marked != pair {
 		return false, nil // another node went on to a later pair: a later pass catches up

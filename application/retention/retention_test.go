@@ -141,6 +141,8 @@ type memEndpoints struct {
 	carried map[string][]webhook.Health
 	gone    map[string]bool
 	stuck   bool
+	// deleteOnMark deletes the webhook as its marker is appended.
+	deleteOnMark bool
 }
 
 func (m *memEndpoints) Carrying(_ context.Context, _, _, id string) (retention.Carry, bool, error) {
@@ -155,6 +157,9 @@ func (m *memEndpoints) Carrying(_ context.Context, _, _, id string) (retention.C
 
 func (m *memEndpoints) MarkHealth(_ context.Context, id string, pair uint64) error {
 	m.log.add(webhook.HealthStream(id, pair), webhook.EventHealthMarked, time.Time{})
+	if m.deleteOnMark {
+		m.gone[id] = true
+	}
 	if m.stuck {
 		return nil
 	}
@@ -473,5 +478,22 @@ func TestSweepKeepsDeliveriesWhoseHealthIsNotCarried(t *testing.T) {
 	want := []string{delivery.Stream("d1"), publication.Stream("e1"), webhook.HealthStream("w1", 1)}
 	if got := w.streams(); !slices.Equal(got, want) {
 		t.Errorf("streams %v, want %v", got, want)
+	}
+}
+
+// TestSweepOfAWebhookDeletedWhileCarrying: a webhook deleted between its marker and the read
+// model's applying it needs no carry: its deliveries go, and so does the marker.
+func TestSweepOfAWebhookDeletedWhileCarrying(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	old := w.now.Add(-48 * time.Hour)
+	w.publish("e1", old)
+	w.deliverTo("w1", "d1", "e1", old, 2)
+	w.endpoints.deleteOnMark = true
+	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.streams(); len(got) != 0 {
+		t.Errorf("streams left %v, want none", got)
 	}
 }
