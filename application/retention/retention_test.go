@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -420,19 +421,25 @@ func TestSweepPressesOnlyWhenBehind(t *testing.T) {
 	}
 }
 
+// expiredTo returns a world with event e1, published two days ago, and a delivery of it finished
+// then to each webhook given ("" for none): d1, d2 and so on. It also returns when that was.
+func expiredTo(webhookIDs ...string) (*world, time.Time) {
+	w := newWorld()
+	old := w.now.Add(-48 * time.Hour)
+	w.publish("e1", old)
+	for i, id := range webhookIDs {
+		w.deliverTo(id, fmt.Sprintf("d%d", i+1), "e1", old, 2)
+	}
+	return w, old
+}
+
 // TestSweepCarriesHealthBeforeRemovingAWebhooksDeliveries: the deliveries of a webhook go only
 // once a pair marked after them has carried its health, with the health the read model had at the
 // marker; a later pass carries a new pair and removes the one it supersedes. Deliveries to no
 // webhook, or to one gone, need no pair.
 func TestSweepCarriesHealthBeforeRemovingAWebhooksDeliveries(t *testing.T) {
 	t.Parallel()
-	w := newWorld()
-	old := w.now.Add(-48 * time.Hour)
-	w.publish("e1", old)
-	w.deliverTo("w1", "d1", "e1", old, 2)
-	w.deliverTo("w1", "d2", "e1", old, 2)
-	w.deliverTo("gone", "d3", "e1", old, 2)
-	w.deliver("d4", "e1", old, 2)
+	w, old := expiredTo("w1", "w1", "gone", "")
 	w.endpoints.gone["gone"] = true
 	health := webhook.Health{}.Record(old, true)
 	w.endpoints.health["w1"] = health
@@ -465,14 +472,9 @@ func TestSweepCarriesHealthBeforeRemovingAWebhooksDeliveries(t *testing.T) {
 // pair within CarryWait, that webhook's deliveries stay for a later pass, and the others go.
 func TestSweepKeepsDeliveriesWhoseHealthIsNotCarried(t *testing.T) {
 	t.Parallel()
-	w := newWorld()
-	old := w.now.Add(-48 * time.Hour)
-	w.publish("e1", old)
-	w.deliverTo("w1", "d1", "e1", old, 2)
-	w.deliver("d2", "e1", old, 2)
+	w, _ := expiredTo("w1", "")
 	w.endpoints.stuck = true
-	s := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62})
-	if _, err := s.Sweep(context.Background()); err != nil {
+	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{delivery.Stream("d1"), publication.Stream("e1"), webhook.HealthStream("w1", 1)}
@@ -485,10 +487,7 @@ func TestSweepKeepsDeliveriesWhoseHealthIsNotCarried(t *testing.T) {
 // model's applying it needs no carry: its deliveries go, and so does the marker.
 func TestSweepOfAWebhookDeletedWhileCarrying(t *testing.T) {
 	t.Parallel()
-	w := newWorld()
-	old := w.now.Add(-48 * time.Hour)
-	w.publish("e1", old)
-	w.deliverTo("w1", "d1", "e1", old, 2)
+	w, _ := expiredTo("w1")
 	w.endpoints.deleteOnMark = true
 	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
 		t.Fatal(err)

@@ -227,18 +227,7 @@ func TestGoneDisablesTheWebhookAndAnnouncesIt(t *testing.T) {
 	if !disabled || health.DisabledReason != "gone" || health.RecentAttempts != 1 || health.RecentFailures != 1 {
 		t.Errorf("after a 410: disabled %v, health %+v", disabled, health)
 	}
-	var hist struct {
-		Data []struct {
-			Type   string `json:"type"`
-			Actor  string `json:"actor"`
-			Reason string `json:"reason"`
-		} `json:"data"`
-	}
-	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+hook.ID+"/history", nil), http.StatusOK, &hist)
-	last := hist.Data[len(hist.Data)-1]
-	if last.Type != "WebhookDisabled" || last.Actor != "hookd-system" || last.Reason != "gone" {
-		t.Errorf("history ends with %+v, want WebhookDisabled by hookd-system", last)
-	}
+	wantDisabledBySystem(t, h, scope, hook.ID, "gone")
 
 	// Enabled again by sending back the webhook as GET showed it, health included (read-only, ignored).
 	var asFetched map[string]any
@@ -296,6 +285,13 @@ func TestFailingEndpointIsDisabledAndAnnounced(t *testing.T) {
 	if !disabled || health.DisabledReason != "failing" || health.LastSuccessAt != nil || health.RecentFailures < 2 {
 		t.Errorf("after failing for HOOKD_DISABLE_AFTER: disabled %v, health %+v", disabled, health)
 	}
+	wantDisabledBySystem(t, h, scope, hook.ID, "failing")
+}
+
+// wantDisabledBySystem checks that the webhook's history ends with its disabling by hookd itself,
+// for reason.
+func wantDisabledBySystem(t *testing.T, h *testHookd, scope, id, reason string) {
+	t.Helper()
 	var hist struct {
 		Data []struct {
 			Type   string `json:"type"`
@@ -303,8 +299,8 @@ func TestFailingEndpointIsDisabledAndAnnounced(t *testing.T) {
 			Reason string `json:"reason"`
 		} `json:"data"`
 	}
-	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+hook.ID+"/history", nil), http.StatusOK, &hist)
-	if last := hist.Data[len(hist.Data)-1]; last.Type != "WebhookDisabled" || last.Actor != "hookd-system" || last.Reason != "failing" {
-		t.Errorf("history ends with %+v, want WebhookDisabled by hookd-system, reason failing", last)
+	h.mustJSON(h.system(http.MethodGet, scope+"/webhook/"+id+"/history", nil), http.StatusOK, &hist)
+	if last := hist.Data[len(hist.Data)-1]; last.Type != "WebhookDisabled" || last.Actor != "hookd-system" || last.Reason != reason {
+		t.Errorf("history ends with %+v, want WebhookDisabled by hookd-system, reason %s", last, reason)
 	}
 }
