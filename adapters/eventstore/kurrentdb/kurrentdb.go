@@ -50,6 +50,7 @@ import (
 // set.
 var DefaultCategories = []string{
 	webhook.StreamPrefix, license.StreamPrefix, servicekey.StreamPrefix, publication.StreamPrefix, delivery.StreamPrefix,
+	webhook.HealthStreamPrefix,
 }
 
 // DefaultTimeout bounds each call but subscriptions when Options.Timeout is zero.
