@@ -45,8 +45,9 @@ type writer struct {
 	// restUntil is when a gentle job's next step may start.
 	restUntil time.Time
 	// checkpointed is how many pages the connection had written (its WAL frames) when the writer
-	// last checkpointed while holding a job.
+	// last asked checkpointer for a checkpoint while holding a job.
 	checkpointed int
+	checkpointer *checkpointer
 	// maxBatch caps the appends one transaction commits.
 	maxBatch int
 	// revisions is what the writer knows of the streams it appended to last; dataVersion is the
@@ -322,8 +323,7 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	var step jobStep
 	batch, outcomes, written, err := w.write(ctx, batch, &step)
 	if step.ran {
-		// After the batch is answered: its appends do not wait for the checkpoint.
-		defer w.checkpoint(ctx)
+		w.checkpoint()
 	}
 	if w.job != nil {
 		switch {
@@ -351,13 +351,12 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	}
 }
 
-// checkpoint copies the WAL back into the file (PASSIVE: as far as readers allow) when the writer
-// holds a job, its commits wrote checkpointFrames pages since the last time, and no append is
-// waiting: an append that arrives meanwhile waits for a checkpoint of about that many pages, not
-// for SQLite's automatic one of ten times as many. A failure is logged and changes nothing: the
-// automatic checkpoint remains.
-func (w *writer) checkpoint(ctx context.Context) {
-	if w.job == nil || w.queued() {
+// checkpoint asks the checkpointer to copy the WAL back into the file when the writer holds a job
+// and its commits wrote checkpointFrames pages since it last asked, so that SQLite's automatic
+// checkpoint does not come due during deletes with all of them to copy, inside some append's commit.
+// When the writer cannot tell how many pages it wrote, it asks anyway.
+func (w *writer) checkpoint() {
+	if w.job == nil {
 		return
 	}
 	var frames int
@@ -374,12 +373,7 @@ func (w *writer) checkpoint(ctx context.Context) {
 		return
 	}
 	w.checkpointed = frames
-	if err == nil {
-		_, err = w.stmts.checkpoint.ExecContext(ctx)
-	}
-	if err != nil {
-		w.logger.Warn("sqlitestore: checkpoint during deletes failed", "error", err)
-	}
+	w.checkpointer.request()
 }
 
 // jobStep is the outcome of a job's step run in a transaction.
@@ -614,7 +608,7 @@ type writerStatements struct {
 	// The events table's root page and a page's bytes (fill.go).
 	eventsRoot, page *sql.Stmt
 	// Retention's deletes (prune.go).
-	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist, checkpoint *sql.Stmt
+	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist *sql.Stmt
 }
 
 func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error) {
@@ -650,7 +644,6 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.deleteStream = prepare("DELETE FROM streams WHERE id = ?")
 	s.autoVacuum = prepare("PRAGMA auto_vacuum")
 	s.freelist = prepare("PRAGMA freelist_count")
-	s.checkpoint = prepare("PRAGMA wal_checkpoint(PASSIVE)")
 	if err := errors.Join(errs...); err != nil {
 		s.close()
 		return writerStatements{}, err
@@ -662,7 +655,7 @@ func (s writerStatements) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.dataVersion, s.createStream,
 		s.selectStream, s.insertEvent, s.selectIDs, s.eventsRoot, s.page, s.lastPosition, s.streamEnd, s.deleteEvents, s.deleteStream,
-		s.autoVacuum, s.freelist, s.checkpoint} {
+		s.autoVacuum, s.freelist} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
