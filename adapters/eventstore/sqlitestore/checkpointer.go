@@ -8,10 +8,12 @@ import (
 )
 
 // checkpointer copies the WAL back into the file on a connection of its own, when the writer asks
-// for it (while it deletes: see writer.checkpoint). In WAL mode a checkpoint runs beside the
-// writer's transactions: it copies the frames committed when it began, and commits made meanwhile
-// only append frames after them. So an append no longer waits for a checkpoint of the deletes'
-// pages, as it did when the writer ran them between its commits; it waits for the writer alone.
+// for it (while it holds a gentle job: see writer.checkpoint). In WAL mode a checkpoint runs beside
+// the writer's transactions: it copies the frames committed when it began, and commits made
+// meanwhile only append frames after them. So an append does not wait for a checkpoint of the
+// deletes' pages, as it does when the writer runs one between its commits; it waits for the writer
+// alone. That pays only while the writer and the disk are mostly idle: behind, the copy's writes
+// delay the commits' fsyncs (gentleCheckpointFrames).
 //
 // SQLite's automatic checkpoint, which the writer runs after a commit that leaves the WAL past
 // wal_autocheckpoint pages, still bounds the WAL: a checkpointer that runs beside commits never

@@ -44,9 +44,10 @@ type writer struct {
 	job  *writeJob
 	// restUntil is when a gentle job's next step may start.
 	restUntil time.Time
-	// checkpointed is how many pages the connection had written (its WAL frames) when the writer
-	// last asked checkpointer for a checkpoint while holding a job.
+	// checkpointed is how many pages the connection had written (its WAL frames) when a job's
+	// checkpoint was last run or asked for (see checkpoint).
 	checkpointed int
+	// checkpointer copies the WAL back beside the writer during gentle jobs (checkpointer.go).
 	checkpointer *checkpointer
 	// maxBatch caps the appends one transaction commits.
 	maxBatch int
@@ -154,8 +155,8 @@ type writeJob struct {
 
 // The bounds of a job's steps. Measured with BenchmarkDeleteExpiredDeliveries (docs/benchmarks.md,
 // "Retention"): the appends' waits during deletes are commits made larger by the job's pages and
-// checkpoints of the pages the job dirties, so steps are small and the writer checkpoints in small
-// pieces itself.
+// checkpoints of the pages the job dirties, so steps are small and the WAL is copied back in small
+// pieces during deletes (see checkpoint).
 const (
 	// minStep is how long a step alone works before it yields to an append, so that under a
 	// steady stream of appends a step still does some work for its commit; maxStep is the most
@@ -166,16 +167,26 @@ const (
 	stepBudget = time.Millisecond
 	// restFactor is how many times as long as its last step's transaction a gentle job rests.
 	restFactor = 3
-	// checkpointFrames: while it holds a job, the writer copies the WAL back into the file
-	// (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many pages since it last
-	// did and no append is waiting, so that SQLite's automatic checkpoint (10,000 pages, tens to
-	// hundreds of milliseconds inside some append's commit) does not come due during deletes. An
-	// append that arrives while one runs waits for it, so they are small: with 250 pages instead
-	// of 1,000 the appends' p99 during deletes fell by a third keeping up and a fifth behind, their
-	// longest waits by about half, for deletes as fast keeping up and about a tenth slower behind
-	// (docs/benchmarks.md, "Smaller checkpoints during deletes"); with 100, the longest waits
-	// doubled.
+	// checkpointFrames: while it holds a job that is not gentle, the writer copies the WAL back
+	// into the file itself (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many
+	// pages since it last did and no append is waiting, so that SQLite's automatic checkpoint
+	// (10,000 pages, tens to hundreds of milliseconds inside some append's commit) does not come
+	// due during deletes. An append that arrives while one runs waits for it, so they are small:
+	// with 250 pages instead of 1,000 the appends' p99 during deletes fell by a third keeping up
+	// and a fifth behind, their longest waits by about half, for deletes as fast keeping up and
+	// about a tenth slower behind (docs/benchmarks.md, "Smaller checkpoints during deletes"); with
+	// 100, the longest waits doubled.
 	checkpointFrames = 250
+	// gentleCheckpointFrames: while it holds a gentle job, the writer instead asks the
+	// checkpointer to copy the WAL back beside it whenever its commits wrote this many pages, so
+	// that no append waits for the copy. A gentle job leaves the writer and the disk mostly idle,
+	// and the copy's writes fit in between the commits: the appends' p99 during deletes was about
+	// half of the inline checkpoint's, their longest waits no longer (shorter in 4 pairs of 6), the
+	// deletes no slower. Beside the writer the copy need not be small: with 250 pages the p99 was
+	// about a third higher than with 1,000. Behind, the writer never idles, the copy's writes delay
+	// the commits' fsyncs, and the p99 rose by a sixth to four fifths: the writer keeps
+	// checkpointing itself (docs/benchmarks.md, "A checkpointer beside the writer while keeping up").
+	gentleCheckpointFrames = 1000
 )
 
 // end answers the job the writer holds with err and lets it go.
@@ -323,7 +334,8 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	var step jobStep
 	batch, outcomes, written, err := w.write(ctx, batch, &step)
 	if step.ran {
-		w.checkpoint()
+		// After the batch is answered: its appends do not wait for the checkpoint.
+		defer w.checkpoint(ctx)
 	}
 	if w.job != nil {
 		switch {
@@ -351,12 +363,15 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	}
 }
 
-// checkpoint asks the checkpointer to copy the WAL back into the file when the writer holds a job
-// and its commits wrote checkpointFrames pages since it last asked, so that SQLite's automatic
-// checkpoint does not come due during deletes with all of them to copy, inside some append's commit.
-// When the writer cannot tell how many pages it wrote, it asks anyway.
-func (w *writer) checkpoint() {
-	if w.job == nil {
+// checkpoint copies the WAL back into the file, or has it copied, while the writer holds a job and
+// its commits wrote enough pages since the last time (checkpointFrames, gentleCheckpointFrames):
+// for a gentle job it asks the checkpointer, which copies beside the writer; otherwise it copies
+// (PASSIVE: as far as readers allow) itself when no append is waiting, and an append that arrives
+// meanwhile waits for a copy of about checkpointFrames pages, not for SQLite's automatic one of
+// ten times as many. When the writer cannot tell how many pages it wrote, it checkpoints anyway. A
+// failure is logged and changes nothing: the automatic checkpoint remains.
+func (w *writer) checkpoint(ctx context.Context) {
+	if w.job == nil || (!w.job.gentle && w.queued()) {
 		return
 	}
 	var frames int
@@ -369,11 +384,24 @@ func (w *writer) checkpoint() {
 		frames, _, err = status.Status(sqlite.DBStatusCacheWrite, false)
 		return err
 	})
-	if err == nil && frames-w.checkpointed < checkpointFrames {
+	every := checkpointFrames
+	if w.job.gentle {
+		every = gentleCheckpointFrames
+	}
+	if err == nil && frames-w.checkpointed < every {
 		return
 	}
 	w.checkpointed = frames
-	w.checkpointer.request()
+	if w.job.gentle {
+		w.checkpointer.request()
+		return
+	}
+	if err == nil {
+		_, err = w.stmts.checkpoint.ExecContext(ctx)
+	}
+	if err != nil {
+		w.logger.Warn("sqlitestore: checkpoint during deletes failed", "error", err)
+	}
 }
 
 // jobStep is the outcome of a job's step run in a transaction.
@@ -608,7 +636,7 @@ type writerStatements struct {
 	// The events table's root page and a page's bytes (fill.go).
 	eventsRoot, page *sql.Stmt
 	// Retention's deletes (prune.go).
-	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist *sql.Stmt
+	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist, checkpoint *sql.Stmt
 }
 
 func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error) {
@@ -644,6 +672,7 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.deleteStream = prepare("DELETE FROM streams WHERE id = ?")
 	s.autoVacuum = prepare("PRAGMA auto_vacuum")
 	s.freelist = prepare("PRAGMA freelist_count")
+	s.checkpoint = prepare("PRAGMA wal_checkpoint(PASSIVE)")
 	if err := errors.Join(errs...); err != nil {
 		s.close()
 		return writerStatements{}, err
@@ -655,7 +684,7 @@ func (s writerStatements) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.dataVersion, s.createStream,
 		s.selectStream, s.insertEvent, s.selectIDs, s.eventsRoot, s.page, s.lastPosition, s.streamEnd, s.deleteEvents, s.deleteStream,
-		s.autoVacuum, s.freelist} {
+		s.autoVacuum, s.freelist, s.checkpoint} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
