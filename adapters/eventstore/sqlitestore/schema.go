@@ -53,15 +53,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, r
 const PageSize = 2048
 
 // dsn builds the driver's connection string. Every connection waits up to the busy timeout for
-// locks held by other processes. Only the writer sets the journal mode, which is stored in the file,
-// and synchronous=FULL, which makes a commit durable before it returns; readers are read-only.
+// locks held by other processes. Only the writer's connections (the writer's, and the
+// checkpointer's beside it during gentle deletes) set the journal mode, which is stored in the
+// file, and synchronous=FULL, which makes a commit durable before it returns and a checkpoint
+// sync the file; readers are read-only.
 //
-// Checkpoints stay SQLite's automatic ones, which the writer runs after a commit that fills the WAL
-// past 10,000 pages (40 MiB; SQLite's default is 1,000). They cost the odd slow batch, but a
-// checkpointer running beside a writer that never pauses never catches up, and the WAL would then
-// grow without bound. The larger WAL lets a checkpoint copy a page that many commits changed (the
-// end of the log, index pages) once instead of once per 1,000 pages: under delivery load it cuts the
-// bytes written to disk per delivery by about a fifth.
+// Outside retention's deletes, checkpoints stay SQLite's automatic ones, which the writer runs after
+// a commit that fills the WAL past 10,000 pages (40 MiB; SQLite's default is 1,000). They cost the
+// odd slow batch, but a checkpointer running beside a writer that never pauses never catches up,
+// and the WAL would then grow without bound: the smaller checkpoints run during deletes (see
+// checkpointFrames and checkpointer.go) leave the automatic one in place to bound it. The larger
+// WAL lets a checkpoint copy a page that many commits changed (the end of the log, index pages)
+// once instead of once per 1,000 pages: under delivery load it cuts the bytes written to disk per
+// delivery by about a fifth.
 func dsn(path string, o Options, writer bool) string {
 	busy := (o.BusyTimeout + time.Millisecond - 1) / time.Millisecond
 	q := url.Values{}

@@ -41,6 +41,9 @@ type Store struct {
 	readDB  *sql.DB
 	reads   readStatements
 	writer  *writer
+	// checkpointDB holds the checkpointer's connection (checkpointer.go).
+	checkpointDB *sql.DB
+	checkpointer *checkpointer
 
 	// done is closed by Close; the writer and every subscription watch it.
 	done      chan struct{}
@@ -75,6 +78,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("sqlitestore: open %s: %w", path, err), s.closeDBs())
 	}
 	go s.writer.run(context.WithoutCancel(ctx))
+	go s.checkpointer.run(context.WithoutCancel(ctx))
 	return s, nil
 }
 
@@ -111,6 +115,15 @@ func (s *Store) open(ctx context.Context, path string) error {
 		closing:   s.done,
 		stopped:   make(chan struct{}),
 	}
+	// The checkpointer's connection is opened once the writer has made the file a WAL one.
+	if s.checkpointDB, err = sql.Open("sqlite", dsn(path, s.opts, true)); err != nil {
+		return err
+	}
+	s.checkpointDB.SetMaxOpenConns(1)
+	if s.checkpointer, err = newCheckpointer(ctx, s.checkpointDB, s.opts.Logger, s.done); err != nil {
+		return classify(err)
+	}
+	s.writer.checkpointer = s.checkpointer
 
 	if s.readDB, err = sql.Open("sqlite", dsn(path, s.opts, false)); err != nil {
 		return err
@@ -217,6 +230,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		<-s.writer.stopped
+		<-s.checkpointer.stopped
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -230,6 +244,12 @@ func (s *Store) closeDBs() error {
 	}
 	if s.writeDB != nil {
 		errs = append(errs, s.writeDB.Close())
+	}
+	if s.checkpointer != nil {
+		errs = append(errs, s.checkpointer.close())
+	}
+	if s.checkpointDB != nil {
+		errs = append(errs, s.checkpointDB.Close())
 	}
 	errs = append(errs, s.reads.close())
 	if s.readDB != nil {

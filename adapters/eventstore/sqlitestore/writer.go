@@ -44,9 +44,11 @@ type writer struct {
 	job  *writeJob
 	// restUntil is when a gentle job's next step may start.
 	restUntil time.Time
-	// checkpointed is how many pages the connection had written (its WAL frames) when the writer
-	// last checkpointed while holding a job.
+	// checkpointed is how many pages the connection had written (its WAL frames) when a job's
+	// checkpoint was last run or asked for (see checkpoint).
 	checkpointed int
+	// checkpointer copies the WAL back beside the writer during gentle jobs (checkpointer.go).
+	checkpointer *checkpointer
 	// maxBatch caps the appends one transaction commits.
 	maxBatch int
 	// revisions is what the writer knows of the streams it appended to last; dataVersion is the
@@ -153,8 +155,8 @@ type writeJob struct {
 
 // The bounds of a job's steps. Measured with BenchmarkDeleteExpiredDeliveries (docs/benchmarks.md,
 // "Retention"): the appends' waits during deletes are commits made larger by the job's pages and
-// checkpoints of the pages the job dirties, so steps are small and the writer checkpoints in small
-// pieces itself.
+// checkpoints of the pages the job dirties, so steps are small and the WAL is copied back in small
+// pieces during deletes (see checkpoint).
 const (
 	// minStep is how long a step alone works before it yields to an append, so that under a
 	// steady stream of appends a step still does some work for its commit; maxStep is the most
@@ -165,16 +167,26 @@ const (
 	stepBudget = time.Millisecond
 	// restFactor is how many times as long as its last step's transaction a gentle job rests.
 	restFactor = 3
-	// checkpointFrames: while it holds a job, the writer copies the WAL back into the file
-	// (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many pages since it last
-	// did and no append is waiting, so that SQLite's automatic checkpoint (10,000 pages, tens to
-	// hundreds of milliseconds inside some append's commit) does not come due during deletes. An
-	// append that arrives while one runs waits for it, so they are small: with 250 pages instead
-	// of 1,000 the appends' p99 during deletes fell by a third keeping up and a fifth behind, their
-	// longest waits by about half, for deletes as fast keeping up and about a tenth slower behind
-	// (docs/benchmarks.md, "Smaller checkpoints during deletes"); with 100, the longest waits
-	// doubled.
+	// checkpointFrames: while it holds a job that is not gentle, the writer copies the WAL back
+	// into the file itself (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many
+	// pages since it last did and no append is waiting, so that SQLite's automatic checkpoint
+	// (10,000 pages, tens to hundreds of milliseconds inside some append's commit) does not come
+	// due during deletes. An append that arrives while one runs waits for it, so they are small:
+	// with 250 pages instead of 1,000 the appends' p99 during deletes fell by a third keeping up
+	// and a fifth behind, their longest waits by about half, for deletes as fast keeping up and
+	// about a tenth slower behind (docs/benchmarks.md, "Smaller checkpoints during deletes"); with
+	// 100, the longest waits doubled.
 	checkpointFrames = 250
+	// gentleCheckpointFrames: while it holds a gentle job, the writer instead asks the
+	// checkpointer to copy the WAL back beside it whenever its commits wrote this many pages, so
+	// that no append waits for the copy. A gentle job leaves the writer and the disk mostly idle,
+	// and the copy's writes fit in between the commits: the appends' p99 during deletes was about
+	// half of the inline checkpoint's, their longest waits no longer (shorter in 4 pairs of 6), the
+	// deletes no slower. Beside the writer the copy need not be small: with 250 pages the p99 was
+	// about a third higher than with 1,000. Behind, the writer never idles, the copy's writes delay
+	// the commits' fsyncs, and the p99 rose by a sixth to four fifths: the writer keeps
+	// checkpointing itself (docs/benchmarks.md, "A checkpointer beside the writer while keeping up").
+	gentleCheckpointFrames = 1000
 )
 
 // end answers the job the writer holds with err and lets it go.
@@ -351,13 +363,15 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	}
 }
 
-// checkpoint copies the WAL back into the file (PASSIVE: as far as readers allow) when the writer
-// holds a job, its commits wrote checkpointFrames pages since the last time, and no append is
-// waiting: an append that arrives meanwhile waits for a checkpoint of about that many pages, not
-// for SQLite's automatic one of ten times as many. A failure is logged and changes nothing: the
-// automatic checkpoint remains.
+// checkpoint copies the WAL back into the file, or has it copied, while the writer holds a job and
+// its commits wrote enough pages since the last time (checkpointFrames, gentleCheckpointFrames):
+// for a gentle job it asks the checkpointer, which copies beside the writer; otherwise it copies
+// (PASSIVE: as far as readers allow) itself when no append is waiting, and an append that arrives
+// meanwhile waits for a copy of about checkpointFrames pages, not for SQLite's automatic one of
+// ten times as many. When the writer cannot tell how many pages it wrote, it checkpoints anyway. A
+// failure is logged and changes nothing: the automatic checkpoint remains.
 func (w *writer) checkpoint(ctx context.Context) {
-	if w.job == nil || w.queued() {
+	if w.job == nil || (!w.job.gentle && w.queued()) {
 		return
 	}
 	var frames int
@@ -370,10 +384,18 @@ func (w *writer) checkpoint(ctx context.Context) {
 		frames, _, err = status.Status(sqlite.DBStatusCacheWrite, false)
 		return err
 	})
-	if err == nil && frames-w.checkpointed < checkpointFrames {
+	every := checkpointFrames
+	if w.job.gentle {
+		every = gentleCheckpointFrames
+	}
+	if err == nil && frames-w.checkpointed < every {
 		return
 	}
 	w.checkpointed = frames
+	if w.job.gentle {
+		w.checkpointer.request()
+		return
+	}
 	if err == nil {
 		_, err = w.stmts.checkpoint.ExecContext(ctx)
 	}
