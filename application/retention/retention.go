@@ -281,7 +281,7 @@ func (s *Sweeper) carry(ctx context.Context, tenant, community, id string, befor
 		return !exists, err
 	}
 	// The pairs before this one: the last carried (and the one before, should a pass have stopped
-	// before removing it), and those marked but never carried.
+	// before removing it), and those marked but not carried when this pass began.
 	var old []eventstore.StreamAt
 	for p := max(before.Carried, 2) - 1; p < pair; p++ {
 		revision := uint64(1)
@@ -290,8 +290,20 @@ func (s *Sweeper) carry(ctx context.Context, tenant, community, id string, befor
 		}
 		old = append(old, eventstore.StreamAt{Stream: webhook.HealthStream(id, p), Revision: revision})
 	}
-	if _, err := s.cfg.Log.DeleteStreams(ctx, old, eventstore.KeepingUp); err != nil {
+	kept, err := s.cfg.Log.DeleteStreams(ctx, old, eventstore.KeepingUp)
+	if err != nil {
 		return false, err
+	}
+	// A pair holds its marker and at most its carrier, and is superseded whichever it holds: one
+	// left in place at its marker was carried since by another node, and goes at its carrier.
+	kept = slices.DeleteFunc(kept, func(k eventstore.StreamAt) bool { return k.Revision != 0 })
+	for i := range kept {
+		kept[i].Revision = 1
+	}
+	if len(kept) > 0 {
+		if _, err := s.cfg.Log.DeleteStreams(ctx, kept, eventstore.KeepingUp); err != nil {
+			return false, err
+		}
 	}
 	return listed.Before(c.From), nil
 }

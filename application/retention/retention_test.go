@@ -142,8 +142,8 @@ type memEndpoints struct {
 	carried map[string][]webhook.Health
 	gone    map[string]bool
 	stuck   bool
-	// deleteOnMark deletes the webhook as its marker is appended.
-	deleteOnMark bool
+	// onMark, when set, is what another node does as a marker is appended.
+	onMark func(id string, pair uint64)
 }
 
 func (m *memEndpoints) Carrying(_ context.Context, _, _, id string) (retention.Carry, bool, error) {
@@ -158,8 +158,8 @@ func (m *memEndpoints) Carrying(_ context.Context, _, _, id string) (retention.C
 
 func (m *memEndpoints) MarkHealth(_ context.Context, id string, pair uint64) error {
 	m.log.add(webhook.HealthStream(id, pair), webhook.EventHealthMarked, time.Time{})
-	if m.deleteOnMark {
-		m.gone[id] = true
+	if m.onMark != nil {
+		m.onMark(id, pair)
 	}
 	if m.stuck {
 		return nil
@@ -488,11 +488,32 @@ func TestSweepKeepsDeliveriesWhoseHealthIsNotCarried(t *testing.T) {
 func TestSweepOfAWebhookDeletedWhileCarrying(t *testing.T) {
 	t.Parallel()
 	w, _ := expiredTo("w1")
-	w.endpoints.deleteOnMark = true
+	w.endpoints.onMark = func(id string, _ uint64) { w.endpoints.gone[id] = true }
 	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.streams(); len(got) != 0 {
 		t.Errorf("streams left %v, want none", got)
+	}
+}
+
+// TestSweepRemovesAPairAnotherNodeCarriedMeanwhile: a pass that finds a pair marked by another
+// node and not carried goes on to the next pair; when the other node carries the first meanwhile,
+// that pair is superseded all the same and goes.
+func TestSweepRemovesAPairAnotherNodeCarriedMeanwhile(t *testing.T) {
+	t.Parallel()
+	w, _ := expiredTo("w1")
+	w.log.add(webhook.HealthStream("w1", 1), webhook.EventHealthMarked, time.Time{})
+	w.endpoints.carry["w1"] = &retention.Carry{Marked: 1, AtMark: &webhook.Health{}}
+	w.endpoints.onMark = func(id string, pair uint64) {
+		if pair == 2 {
+			w.log.add(webhook.HealthStream(id, 1), webhook.EventHealthCarried, time.Time{})
+		}
+	}
+	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.streams(), []string{webhook.HealthStream("w1", 2)}; !slices.Equal(got, want) {
+		t.Errorf("streams %v, want %v alone", got, want)
 	}
 }
