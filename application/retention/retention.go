@@ -210,119 +210,156 @@ func (s *Sweeper) carried(ctx context.Context, found []Delivery) ([]Delivery, er
 	if err != nil {
 		return nil, err
 	}
-	type key struct{ tenant, community, id string }
 	held := map[string]bool{"": true}
-	todo := map[key]Carry{}
+	var todo []*carrying
 	for _, d := range found {
 		if _, seen := held[d.WebhookID]; seen {
 			continue
 		}
-		k := key{d.TenantID, d.CommunityID, d.WebhookID}
-		if _, seen := todo[k]; seen {
-			continue
-		}
-		c, exists, err := s.cfg.Endpoints.Carrying(ctx, k.tenant, k.community, k.id)
+		c, exists, err := s.cfg.Endpoints.Carrying(ctx, d.TenantID, d.CommunityID, d.WebhookID)
 		switch {
 		case err != nil:
 			return nil, err
 		case !exists || listed.Before(c.From):
-			held[k.id] = true
+			held[d.WebhookID] = true
 		default:
-			todo[k] = c
+			held[d.WebhookID] = false
+			todo = append(todo, &carrying{tenant: d.TenantID, community: d.CommunityID, id: d.WebhookID,
+				before: c, pair: max(c.Carried, c.Marked) + 1})
 		}
 	}
-	for k, before := range todo {
-		held[k.id] = false
-		ok, err := s.carry(ctx, k.tenant, k.community, k.id, before, listed)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, err
-			}
-			s.cfg.Logger.Warn("retention: carrying endpoint health failed; its deliveries wait for a later pass",
-				"webhook", k.id, "error", err)
-			continue
-		}
-		held[k.id] = ok
+	if err := s.carry(ctx, todo); err != nil {
+		return nil, err
+	}
+	for _, c := range todo {
+		held[c.id] = c.gone || (c.carried && listed.Before(c.now.From))
 	}
 	return slices.DeleteFunc(found, func(d Delivery) bool { return !held[d.WebhookID] }), nil
 }
 
-// carry carries the webhook's health in a new pair, and reports whether the read model then holds
-// every attempt up to listed in a pair carried. before is how far carrying had gone; the streams of
-// the pairs the new one supersedes are removed.
-func (s *Sweeper) carry(ctx context.Context, tenant, community, id string, before Carry, listed eventlog.Position) (bool, error) {
-	pair := max(before.Carried, before.Marked) + 1
-	if err := s.cfg.Endpoints.MarkHealth(ctx, id, pair); err != nil {
-		return false, err
+// carrying is a webhook whose health a pass carries in a new pair.
+type carrying struct {
+	tenant, community, id string
+	// before is how far carrying had gone when the pass began, now as the read model last showed.
+	before, now Carry
+	pair        uint64
+	// gone: the webhook was deleted meanwhile. carried: the read model applied the pair's carrier.
+	// failed: a step failed, or another node went on to a later pair; a later pass catches up.
+	gone, carried, failed bool
+}
+
+// carry carries the health of every webhook of todo in a new pair, together, so that a pass waits
+// for the webhooks read model twice whatever the number of webhooks, and then removes the streams
+// of the pairs the new ones supersede. It fails only when the read model cannot be read or ctx
+// ends; a webhook whose pair goes wrong is logged and left to a later pass.
+func (s *Sweeper) carry(ctx context.Context, todo []*carrying) error {
+	failed := func(c *carrying, err error) {
+		c.failed = true
+		s.cfg.Logger.Warn("retention: carrying endpoint health failed; its deliveries wait for a later pass",
+			"webhook", c.id, "pair", c.pair, "error", err)
 	}
-	c, exists, err := s.await(ctx, tenant, community, id, func(c Carry) bool { return c.Marked >= pair })
-	if err != nil {
-		return false, err
-	}
-	if !exists {
-		// Deleted meanwhile: nothing of its health is left to carry, nor is the marker of use.
-		_, err := s.cfg.Log.DeleteStreams(ctx, []eventstore.StreamAt{{Stream: webhook.HealthStream(id, pair)}}, eventstore.KeepingUp)
-		return err == nil, err
-	}
-	if c.Marked != pair {
-		return false, nil // another node went on to a later pair: a later pass catches up
-	}
-	// Without a health at the marker, enabling the webhook started it afresh since: the carrier
-	// then only closes the pair.
-	var h webhook.Health
-	if c.AtMark != nil {
-		h = *c.AtMark
-	}
-	if err := s.cfg.Endpoints.CarryHealth(ctx, id, pair, h); err != nil {
-		return false, err
-	}
-	c, exists, err = s.await(ctx, tenant, community, id, func(c Carry) bool { return c.Carried >= pair })
-	if err != nil || !exists {
-		return !exists, err
-	}
-	// The pairs before this one: the last carried (and the one before, should a pass have stopped
-	// before removing it), and those marked but not carried when this pass began.
-	var old []eventstore.StreamAt
-	for p := max(before.Carried, 2) - 1; p < pair; p++ {
-		revision := uint64(1)
-		if p > before.Carried {
-			revision = 0
+	for _, c := range todo {
+		if err := s.cfg.Endpoints.MarkHealth(ctx, c.id, c.pair); err != nil {
+			failed(c, err)
 		}
-		old = append(old, eventstore.StreamAt{Stream: webhook.HealthStream(id, p), Revision: revision})
 	}
-	kept, err := s.cfg.Log.DeleteStreams(ctx, old, eventstore.KeepingUp)
+	if err := s.await(ctx, todo, failed, func(c *carrying) bool { return c.now.Marked >= c.pair }); err != nil {
+		return err
+	}
+	var remove []eventstore.StreamAt
+	for _, c := range todo {
+		switch {
+		case c.failed, c.gone:
+		case c.now.Marked != c.pair:
+			c.failed = true // another node went on to a later pair
+		default:
+			// Without a health at the marker, enabling the webhook started it afresh since: the
+			// carrier then only closes the pair.
+			var h webhook.Health
+			if c.now.AtMark != nil {
+				h = *c.now.AtMark
+			}
+			if err := s.cfg.Endpoints.CarryHealth(ctx, c.id, c.pair, h); err != nil {
+				failed(c, err)
+			}
+		}
+	}
+	if err := s.await(ctx, todo, failed, func(c *carrying) bool { return c.now.Carried >= c.pair }); err != nil {
+		return err
+	}
+	for _, c := range todo {
+		switch {
+		case c.failed:
+			continue
+		case c.gone:
+			// Deleted meanwhile: nothing of its health is left to carry, nor is the pair of use.
+			remove = append(remove, eventstore.StreamAt{Stream: webhook.HealthStream(c.id, c.pair)})
+			continue
+		}
+		c.carried = true
+		// The pairs before this one: the last carried (and the one before, should a pass have
+		// stopped before removing it), and those marked but not carried when this pass began.
+		for p := max(c.before.Carried, 2) - 1; p < c.pair; p++ {
+			revision := uint64(1)
+			if p > c.before.Carried {
+				revision = 0
+			}
+			remove = append(remove, eventstore.StreamAt{Stream: webhook.HealthStream(c.id, p), Revision: revision})
+		}
+	}
+	if len(remove) == 0 {
+		return nil
+	}
+	kept, err := s.cfg.Log.DeleteStreams(ctx, remove, eventstore.KeepingUp)
 	if err != nil {
-		return false, err
+		return err
 	}
-	// A pair holds its marker and at most its carrier, and is superseded whichever it holds: one
-	// left in place at its marker was carried since by another node, and goes at its carrier.
+	// A pair holds its marker and at most its carrier, and goes whichever it holds: one left in
+	// place at its marker was carried since (by another node, or by this pass before its webhook
+	// went), and goes at its carrier.
 	kept = slices.DeleteFunc(kept, func(k eventstore.StreamAt) bool { return k.Revision != 0 })
 	for i := range kept {
 		kept[i].Revision = 1
 	}
 	if len(kept) > 0 {
-		if _, err := s.cfg.Log.DeleteStreams(ctx, kept, eventstore.KeepingUp); err != nil {
-			return false, err
-		}
+		_, err = s.cfg.Log.DeleteStreams(ctx, kept, eventstore.KeepingUp)
 	}
-	return listed.Before(c.From), nil
+	return err
 }
 
-// await polls the webhook's carry in the read model until done says it has gone far enough, the
-// webhook is gone, or CarryWait has passed.
-func (s *Sweeper) await(ctx context.Context, tenant, community, id string, done func(Carry) bool) (Carry, bool, error) {
+// await polls the webhooks read model until done holds for each webhook of todo still in play, or
+// it is gone; those it did not apply within CarryWait fail.
+func (s *Sweeper) await(ctx context.Context, todo []*carrying, failed func(*carrying, error), done func(*carrying) bool) error {
 	deadline := time.Now().Add(s.cfg.CarryWait)
 	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
-		c, exists, err := s.cfg.Endpoints.Carrying(ctx, tenant, community, id)
-		if err != nil || !exists || done(c) {
-			return c, exists, err
+		waiting := 0
+		for _, c := range todo {
+			if c.failed || c.gone || done(c) {
+				continue
+			}
+			now, exists, err := s.cfg.Endpoints.Carrying(ctx, c.tenant, c.community, c.id)
+			if err != nil {
+				return err
+			}
+			c.now, c.gone = now, !exists
+			if !c.gone && !done(c) {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return c, true, fmt.Errorf("the webhooks read model did not apply its health carry within %v", s.cfg.CarryWait)
+			for _, c := range todo {
+				if !c.failed && !c.gone && !done(c) {
+					failed(c, fmt.Errorf("the webhooks read model did not apply its health carry within %v", s.cfg.CarryWait))
+				}
+			}
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return c, true, ctx.Err()
+			return ctx.Err()
 		case <-time.After(pause):
 		}
 	}

@@ -144,9 +144,25 @@ type memEndpoints struct {
 	stuck   bool
 	// onMark, when set, is what another node does as a marker is appended.
 	onMark func(id string, pair uint64)
+	// lagging: the model applies what was appended in rounds, as a read model commits in batches:
+	// a round comes when it is asked again about a webhook it was asked about since the last one.
+	lagging bool
+	pending []func()
+	asked   map[string]bool
+	rounds  int
 }
 
 func (m *memEndpoints) Carrying(_ context.Context, _, _, id string) (retention.Carry, bool, error) {
+	if m.lagging {
+		if m.asked[id] && len(m.pending) > 0 {
+			for _, apply := range m.pending {
+				apply()
+			}
+			m.pending, m.asked = nil, map[string]bool{}
+			m.rounds++
+		}
+		m.asked[id] = true
+	}
 	if m.gone[id] {
 		return retention.Carry{}, false, nil
 	}
@@ -161,27 +177,37 @@ func (m *memEndpoints) MarkHealth(_ context.Context, id string, pair uint64) err
 	if m.onMark != nil {
 		m.onMark(id, pair)
 	}
-	if m.stuck {
-		return nil
-	}
-	c := m.carry[id]
-	if c == nil {
-		c = &retention.Carry{}
-		m.carry[id] = c
-	}
 	h := m.health[id]
-	c.Marked, c.AtMark = pair, &h
+	m.apply(func() {
+		c := m.carry[id]
+		if c == nil {
+			c = &retention.Carry{}
+			m.carry[id] = c
+		}
+		c.Marked, c.AtMark = pair, &h
+	})
 	return nil
+}
+
+// apply has the model apply an append: at once, in its next round, or never when it is stuck.
+func (m *memEndpoints) apply(f func()) {
+	switch {
+	case m.stuck:
+	case m.lagging:
+		m.pending = append(m.pending, f)
+	default:
+		f()
+	}
 }
 
 func (m *memEndpoints) CarryHealth(_ context.Context, id string, pair uint64, h webhook.Health) error {
 	at, _ := m.log.LastPosition(context.Background()) // the marker's: the record before the carrier here
 	m.log.add(webhook.HealthStream(id, pair), webhook.EventHealthCarried, time.Time{})
 	m.carried[id] = append(m.carried[id], h)
-	if !m.stuck {
+	m.apply(func() {
 		c := m.carry[id]
 		c.Carried, c.From, c.AtMark = pair, at, nil
-	}
+	})
 	return nil
 }
 
@@ -197,7 +223,7 @@ func newWorld() *world {
 	log := &memLog{pinned: map[string]bool{}, paces: map[string]eventstore.Pace{}}
 	return &world{log: log, deliveries: &memDeliveries{expired: map[string]time.Time{}},
 		endpoints: &memEndpoints{log: log, carry: map[string]*retention.Carry{}, health: map[string]webhook.Health{},
-			carried: map[string][]webhook.Health{}, gone: map[string]bool{}},
+			carried: map[string][]webhook.Health{}, gone: map[string]bool{}, asked: map[string]bool{}},
 		now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
 }
 
@@ -515,5 +541,31 @@ func TestSweepRemovesAPairAnotherNodeCarriedMeanwhile(t *testing.T) {
 	}
 	if got, want := w.streams(), []string{webhook.HealthStream("w1", 2)}; !slices.Equal(got, want) {
 		t.Errorf("streams %v, want %v alone", got, want)
+	}
+}
+
+// TestSweepCarriesEveryWebhookInOneWait: a pass marks the pairs of all the webhooks whose
+// deliveries expire, waits for the read model once, carries them all and waits once more, so that
+// the number of webhooks does not multiply the pass's waits.
+func TestSweepCarriesEveryWebhookInOneWait(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, fmt.Sprintf("w%02d", i))
+	}
+	w, _ := expiredTo(ids...)
+	w.endpoints.lagging = true
+	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, id := range ids {
+		want = append(want, webhook.HealthStream(id, 1))
+	}
+	if got := w.streams(); !slices.Equal(got, want) {
+		t.Errorf("streams %v, want each webhook's first pair alone", got)
+	}
+	if w.endpoints.rounds != 2 {
+		t.Errorf("the pass waited for %d rounds of the read model, want 2 (markers, carriers)", w.endpoints.rounds)
 	}
 }
