@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,8 +27,10 @@ type hookd struct {
 
 // startHookd starts bin serve on 127.0.0.1 with a port the kernel picks, read back from its
 // "hookd serving" log line, and waits for /readyz. Its environment is the caller's, so a HOOKD_*
-// setting exported for the run reaches hookd, then the run's settings, then env (later wins).
-func startHookd(ctx context.Context, bin string, env ...string) (*hookd, error) {
+// setting exported for the run reaches hookd, then the run's settings, then env (later wins). Its
+// warnings and errors go to progress as they come: a long run's trouble (retention falling behind,
+// say) would otherwise show only in the last lines kept after a failure.
+func startHookd(ctx context.Context, bin string, progress io.Writer, env ...string) (*hookd, error) {
 	dataDir, err := os.MkdirTemp("", "hookd-bench-")
 	if err != nil {
 		return nil, err
@@ -52,12 +55,18 @@ func startHookd(ctx context.Context, bin string, env ...string) (*hookd, error) 
 		scanner.Buffer(make([]byte, 64<<10), 1<<20)
 		for scanner.Scan() {
 			h.log.add(scanner.Text())
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(scanner.Bytes(), &line) == nil && line.Msg == "hookd serving" {
+			var line struct{ Msg, Addr, Level string }
+			if json.Unmarshal(scanner.Bytes(), &line) != nil {
+				continue
+			}
+			switch {
+			case line.Msg == "hookd serving":
 				select {
 				case addr <- line.Addr:
 				default:
 				}
+			case line.Level == slog.LevelWarn.String() || line.Level == slog.LevelError.String():
+				fmt.Fprintf(progress, "hookd-bench: hookd pid %d: %s\n", cmd.Process.Pid, scanner.Text())
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)

@@ -51,7 +51,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 		if i == 0 && o.pprof != "" {
 			nodeEnv = append(nodeEnv, "HOOKD_PPROF_ADDR="+o.pprof)
 		}
-		h, err := startHookd(ctx, o.bin, nodeEnv...)
+		h, err := startHookd(ctx, o.bin, progress, nodeEnv...)
 		if err != nil {
 			return nil, fmt.Errorf("node %d: %w", i+1, err)
 		}
@@ -111,7 +111,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 	}
 	selfBefore := selfCPU()
 	for i, h := range nodes {
-		fmt.Fprintf(progress, "hookd-bench: node %d %s (pid %d) ready\n", i+1, h.url, h.cmd.Process.Pid)
+		fmt.Fprintf(progress, "hookd-bench: node %d %s (pid %d, data directory %s) ready\n", i+1, h.url, h.cmd.Process.Pid, h.dataDir)
 	}
 	fmt.Fprintln(progress, "hookd-bench: publishing")
 	ld := &load{o: o, path: scope + "/events", events: newEvents(runTag, o.size, o.payload), ledger: l}
