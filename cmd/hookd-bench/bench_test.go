@@ -6,7 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +35,7 @@ func TestMain(m *testing.M) {
 
 // TestRunAgainstTheRealBinary runs the instrument as make bench-e2e and bench-cluster do, small: a
 // hookd binary built here, 4 closed-loop publishers, 300 events, single and batched on the embedded
-// default, and 2 nodes of the cluster profile. Every accepted event arrives with valid signatures,
+// default, spread over 3 webhooks, and 2 nodes of the cluster profile. Every accepted event arrives with valid signatures,
 // every figure prints as a number, and the nodes' own counts of their deliveries add up to what the
 // receiver had. Speed is not judged.
 func TestRunAgainstTheRealBinary(t *testing.T) {
@@ -42,13 +44,14 @@ func TestRunAgainstTheRealBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	for _, c := range []struct {
-		batch, nodes int
-		payload      string
-	}{{1, 0, payloadX}, {50, 0, payloadX}, {1, 2, payloadX}, {1, 0, payloadRandom}} {
-		t.Run(fmt.Sprintf("batch %d nodes %d payload %s", c.batch, c.nodes, c.payload), func(t *testing.T) {
+		batch, nodes, webhooks int
+		payload                string
+	}{{1, 0, 1, payloadX}, {50, 0, 1, payloadX}, {1, 2, 1, payloadX}, {1, 0, 1, payloadRandom}, {1, 0, 3, payloadX}} {
+		t.Run(fmt.Sprintf("batch %d nodes %d webhooks %d payload %s", c.batch, c.nodes, c.webhooks, c.payload), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			o := options{bin: bin, publishers: 4, batch: c.batch, events: 300, wait: time.Minute, size: 1024, nodes: c.nodes, payload: c.payload}
+			o := options{bin: bin, publishers: 4, batch: c.batch, events: 300, wait: time.Minute, size: 1024, nodes: c.nodes,
+				webhooks: c.webhooks, payload: c.payload}
 			res, err := run(ctx, o, &testWriter{t})
 			if err != nil {
 				t.Fatal(err)
@@ -155,8 +158,7 @@ func TestReceiverRefusesWhatDoesNotVerify(t *testing.T) {
 		h.Set(webhooksig.HeaderSignature, webhooksig.SignatureHeader(v1, webhooksig.StandardV1a(priv, id, ts, body)))
 		return h
 	}
-	r := &receiver{secret: secret, signingKey: pub}
-	if !r.verified(signed(), body) {
+	if !verified(secret, pub, signed(), body) {
 		t.Fatal("a delivery signed as hookd signs it does not verify")
 	}
 	spoil := map[string]func(http.Header){
@@ -169,12 +171,67 @@ func TestReceiverRefusesWhatDoesNotVerify(t *testing.T) {
 	for name, f := range spoil {
 		h := signed()
 		f(h)
-		if r.verified(h, body) {
+		if verified(secret, pub, h, body) {
 			t.Errorf("%s spoiled: the delivery still verifies", name)
 		}
 	}
-	if r.verified(signed(), append([]byte(" "), body...)) {
+	if verified(secret, pub, signed(), append([]byte(" "), body...)) {
 		t.Error("a changed body still verifies")
+	}
+}
+
+// TestReceiverVerifiesWithTheEventsWebhook: a delivery verifies with the secret of the webhook its
+// event was published to, by the request it went in, and with no other.
+func TestReceiverVerifiesWithTheEventsWebhook(t *testing.T) {
+	t.Parallel()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"whsec_c2VjcmV0LTA=", "whsec_c2VjcmV0LTE=", "whsec_c2VjcmV0LTI="}
+	deliver := func(r *receiver, seq int, secret string) {
+		id, ts := fmt.Sprintf("msg_%d", seq), time.Now().Unix()
+		body := fmt.Appendf(nil, `{"version":1,"event":"E_BENCH","payload":{"run":"r","seq":%d}}`, seq)
+		v1, err := webhooksig.StandardV1(secret, id, ts, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+		req.Header.Set(webhooksig.HeaderCosmo, webhooksig.CosmoSignature(secret, body))
+		req.Header.Set(webhooksig.HeaderID, id)
+		req.Header.Set(webhooksig.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		req.Header.Set(webhooksig.HeaderSignature, webhooksig.SignatureHeader(v1, webhooksig.StandardV1a(priv, id, ts, body)))
+		r.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	// Two events a request: events 2 and 3 went to the second webhook, 4 and 5 to the third, 6 to
+	// the first.
+	r := &receiver{secrets: secrets, batch: 2, signingKey: pub, run: "r", ledger: &ledger{}, seen: map[string]struct{}{}}
+	deliver(r, 2, secrets[1])
+	deliver(r, 3, secrets[1])
+	deliver(r, 4, secrets[2])
+	if n := r.signatureFailures.Load(); n != 0 {
+		t.Fatalf("%d signature failures for deliveries signed with their webhooks' secrets", n)
+	}
+	deliver(r, 5, secrets[1])
+	deliver(r, 6, secrets[2])
+	if n := r.signatureFailures.Load(); n != 2 {
+		t.Errorf("%d signature failures for 2 deliveries signed with another webhook's secret", n)
+	}
+}
+
+// TestParseWebhooksFlag: -webhooks defaults to 1 and takes 1 to maxWebhooks.
+func TestParseWebhooksFlag(t *testing.T) {
+	t.Parallel()
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.webhooks != 1 {
+		t.Fatalf("default: %d webhooks, %v", o.webhooks, err)
+	}
+	if o, err := parseFlags([]string{"-webhooks", "200"}, io.Discard); err != nil || o.webhooks != 200 {
+		t.Fatalf("-webhooks 200: %d webhooks, %v", o.webhooks, err)
+	}
+	for _, n := range []string{"0", "-1", strconv.Itoa(maxWebhooks + 1)} {
+		if _, err := parseFlags([]string{"-webhooks", n}, io.Discard); err == nil {
+			t.Errorf("-webhooks %s accepted", n)
+		}
 	}
 }
 

@@ -42,6 +42,7 @@ type options struct {
 	size       int
 	payload    string
 	nodes      int
+	webhooks   int
 	pprof      string
 	// servicesPprof is where the services process serves net/http/pprof (empty: it does not).
 	servicesPprof string
@@ -49,6 +50,9 @@ type options struct {
 
 // maxNodes bounds -nodes: the figures are for 1 to 3 nodes, as many as the NATS servers.
 const maxNodes = 3
+
+// maxWebhooks bounds -webhooks: the run creates them one request each before it publishes.
+const maxWebhooks = 10000
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -94,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.size, "size", 1024, "approximate bytes of each event's payload")
 	fs.StringVar(&o.payload, "payload", payloadX, "what pads each payload to -size: x (compresses to nearly nothing) or random (fresh random base64 for each event)")
 	fs.IntVar(&o.nodes, "nodes", 0, fmt.Sprintf("cluster profile: this many hookd nodes, 1 to %d, on the KurrentDB test server and a %d-server NATS cluster (0: one node on the embedded default)", maxNodes, natsClusterSize))
+	fs.IntVar(&o.webhooks, "webhooks", 1, fmt.Sprintf("webhooks, 1 to %d, each in a community of its own with a secret of its own; requests go to them in turn", maxWebhooks))
 	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof of the first node on this loopback host:port")
 	fs.StringVar(&o.servicesPprof, "services-pprof", "", "with -nodes: serve net/http/pprof of the services process (KurrentDB test server, NATS) on this loopback host:port")
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.nodes < 0 || o.nodes > maxNodes {
 		errs = append(errs, fmt.Errorf("-nodes must be from 0 to %d", maxNodes))
+	}
+	if o.webhooks < 1 || o.webhooks > maxWebhooks {
+		errs = append(errs, fmt.Errorf("-webhooks must be from 1 to %d", maxWebhooks))
 	}
 	for name, addr := range map[string]string{"-pprof": o.pprof, "-services-pprof": o.servicesPprof} {
 		if host, _, err := net.SplitHostPort(addr); addr != "" && (err != nil || !isLoopback(host)) {

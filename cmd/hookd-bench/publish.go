@@ -120,10 +120,15 @@ func (e events) body(first, count int, batch bool) []byte {
 	return b
 }
 
+// webhookOf is the webhook, numbered from 0, whose scope event seq is published in: requests go
+// to the webhooks in turn, so that a request's events share one scope.
+func webhookOf(seq, batch, webhooks int) int { return seq / batch % webhooks }
+
 // load publishes events under the options and records every accepted one in the ledger.
 type load struct {
-	o      options
-	path   string
+	o options
+	// paths are the webhooks' event paths, in order.
+	paths  []string
 	events events
 	ledger *ledger
 	next   atomic.Int64 // the next sequence number to publish
@@ -148,7 +153,8 @@ func (l *load) reserve() (first, count int) {
 // place in the run.
 func (l *load) send(ctx context.Context, p *publisher, first, count int) {
 	node := first / l.o.batch % len(p.urls)
-	status, answer, err := p.call(ctx, node, http.MethodPost, l.path, l.events.body(first, count, l.o.batch > 1))
+	path := l.paths[webhookOf(first, l.o.batch, len(l.paths))]
+	status, answer, err := p.call(ctx, node, http.MethodPost, path, l.events.body(first, count, l.o.batch > 1))
 	if err == nil && status == http.StatusAccepted {
 		l.ledger.accept(first, count, time.Now())
 		return

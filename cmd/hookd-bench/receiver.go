@@ -16,12 +16,15 @@ import (
 	"github.com/hookd/hookd/adapters/webhooksig"
 )
 
-// receiver is the webhook's target. It verifies every delivery's three signatures (Cosmo's
-// X-Cosmo-Signature-256, Standard Webhooks v1 with the webhook's secret and v1a with the key
-// /.well-known publishes) and records the first receipt of each webhook-id in the ledger. It always
-// answers 200: a failed check is counted, not retried.
+// receiver is the webhooks' target. It verifies every delivery's three signatures (Cosmo's
+// X-Cosmo-Signature-256, Standard Webhooks v1 with the secret of the webhook its event was published
+// to and v1a with the key /.well-known publishes) and records the first receipt of each webhook-id
+// in the ledger. It always answers 200: a failed check is counted, not retried.
 type receiver struct {
-	secret     string
+	// secrets are the webhooks' secrets in the order webhookOf numbers them, batch the events per
+	// request: a delivery that verifies with another webhook's secret went to the wrong webhook.
+	secrets    []string
+	batch      int
 	signingKey ed25519.PublicKey
 	run        string
 	ledger     *ledger
@@ -48,14 +51,14 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if !r.verified(req.Header, body) {
-		r.signatureFailures.Add(1)
-	}
 	var d deliveredBody
 	if json.Unmarshal(body, &d) != nil || d.Payload.Run != r.run || d.Payload.Seq == nil || *d.Payload.Seq < 0 {
 		r.foreign.Add(1)
 		w.WriteHeader(http.StatusOK)
 		return
+	}
+	if !verified(r.secrets[webhookOf(*d.Payload.Seq, r.batch, len(r.secrets))], r.signingKey, req.Header, body) {
+		r.signatureFailures.Add(1)
 	}
 	if !r.firstOf(req.Header.Get(webhooksig.HeaderID)) || !r.ledger.receive(*d.Payload.Seq, at) {
 		r.duplicates.Add(1)
@@ -75,8 +78,8 @@ func (r *receiver) firstOf(id string) bool {
 }
 
 // verified checks all three signatures as a receiver would: each present and each matching.
-func (r *receiver) verified(h http.Header, body []byte) bool {
-	if !hmac.Equal([]byte(h.Get(webhooksig.HeaderCosmo)), []byte(webhooksig.CosmoSignature(r.secret, body))) {
+func verified(secret string, signingKey ed25519.PublicKey, h http.Header, body []byte) bool {
+	if !hmac.Equal([]byte(h.Get(webhooksig.HeaderCosmo)), []byte(webhooksig.CosmoSignature(secret, body))) {
 		return false
 	}
 	id, tsText := h.Get(webhooksig.HeaderID), h.Get(webhooksig.HeaderTimestamp)
@@ -84,7 +87,7 @@ func (r *receiver) verified(h http.Header, body []byte) bool {
 	if id == "" || err != nil {
 		return false
 	}
-	wantV1, err := webhooksig.StandardV1(r.secret, id, ts, body)
+	wantV1, err := webhooksig.StandardV1(secret, id, ts, body)
 	if err != nil {
 		return false
 	}
@@ -97,7 +100,7 @@ func (r *receiver) verified(h http.Header, body []byte) bool {
 			v1 = v1 || hmac.Equal([]byte(entry), []byte(wantV1))
 		case strings.HasPrefix(entry, "v1a,"):
 			sig, err := base64.StdEncoding.DecodeString(entry[len("v1a,"):])
-			v1a = v1a || err == nil && ed25519.Verify(r.signingKey, signed, sig)
+			v1a = v1a || err == nil && ed25519.Verify(signingKey, signed, sig)
 		}
 	}
 	return v1 && v1a

@@ -17,11 +17,11 @@ import (
 	"github.com/hookd/hookd/adapters/webhooksig"
 )
 
-// The scope the run publishes in.
-const tenant, community = "bench", "c1"
+// The tenant the run publishes in.
+const tenant = "bench"
 
 // run starts hookd (one node on the embedded default, or with -nodes the services process and that
-// many nodes in the cluster profile), creates the webhook, publishes, waits for the deliveries and
+// many nodes in the cluster profile), creates the webhooks, publishes, waits for the deliveries and
 // measures. progress receives a line about each stage.
 func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 	license := "hookd-bench-" + hex.EncodeToString(random(16))
@@ -67,9 +67,12 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 	}
 
 	runTag := hex.EncodeToString(random(8))
-	secret := webhooksig.SecretPrefix + base64.StdEncoding.EncodeToString(random(32))
+	secrets := make([]string, o.webhooks)
+	for i := range secrets {
+		secrets[i] = webhooksig.SecretPrefix + base64.StdEncoding.EncodeToString(random(32))
+	}
 	l := &ledger{}
-	recv := &receiver{secret: secret, signingKey: signingKey, run: runTag, ledger: l, seen: map[string]struct{}{}}
+	recv := &receiver{secrets: secrets, batch: o.batch, signingKey: signingKey, run: runTag, ledger: l, seen: map[string]struct{}{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -88,15 +91,23 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 			return nil, err
 		}
 	}
-	scope := fmt.Sprintf("/tenant/%s/community/%s", tenant, community)
-	id, err := createWebhook(ctx, pubs[0], scope, "http://"+ln.Addr().String()+"/hook", secret)
-	if err != nil {
-		return nil, err
+	// Each webhook has a community of its own, so that every event matches one webhook and is
+	// delivered once.
+	scopes, ids := make([]string, o.webhooks), make([]string, o.webhooks)
+	paths := make([]string, o.webhooks)
+	for i := range scopes {
+		scopes[i] = fmt.Sprintf("/tenant/%s/community/c%d", tenant, i+1)
+		paths[i] = scopes[i] + "/events"
+		if ids[i], err = createWebhook(ctx, pubs[0], scopes[i], "http://"+ln.Addr().String()+"/hook", secrets[i]); err != nil {
+			return nil, err
+		}
 	}
 	// The dispatching node matches events with its own read model: publish once every node shows
-	// the webhook, so that no event is dispatched before its webhook is known.
-	if err := awaitWebhook(ctx, pubs[0], scope, id); err != nil {
-		return nil, err
+	// every webhook, so that no event is dispatched before its webhook is known.
+	for i := range scopes {
+		if err := awaitWebhook(ctx, pubs[0], scopes[i], ids[i]); err != nil {
+			return nil, err
+		}
 	}
 
 	hookdBefore, err := sampleNodes(ctx, nodes)
@@ -114,7 +125,7 @@ func run(ctx context.Context, o options, progress io.Writer) (*result, error) {
 		fmt.Fprintf(progress, "hookd-bench: node %d %s (pid %d, data directory %s) ready\n", i+1, h.url, h.cmd.Process.Pid, h.dataDir)
 	}
 	fmt.Fprintln(progress, "hookd-bench: publishing")
-	ld := &load{o: o, path: scope + "/events", events: newEvents(runTag, o.size, o.payload), ledger: l}
+	ld := &load{o: o, paths: paths, events: newEvents(runTag, o.size, o.payload), ledger: l}
 	start := time.Now()
 	ld.run(ctx, pubs)
 	published := time.Since(start)
@@ -228,8 +239,8 @@ func getJSON(ctx context.Context, url string, v any) error {
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
 }
 
-// createWebhook subscribes target to eventName with the secret, counting only 200 as success, on
-// the first node, and returns its id.
+// createWebhook subscribes target to eventName in scope with the secret, counting only 200 as
+// success, on the first node, and returns its id.
 func createWebhook(ctx context.Context, p *publisher, scope, target, secret string) (string, error) {
 	body, _ := json.Marshal(map[string]any{
 		"name": "hookd-bench", "eventNames": []string{eventName}, "criteria": "ANY", "disabled": false,
