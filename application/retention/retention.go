@@ -24,8 +24,10 @@ import (
 // Delivery is a finished delivery old enough to be removed, as the deliveries read model has it.
 type Delivery struct {
 	ID, TenantID, CommunityID, WebhookID, EventID string
-	// Version is the revision of its stream's last event the read model has applied.
-	Version uint64
+	// Version is the revision of its stream's last event the read model has applied, Position
+	// where that event is in the log.
+	Version  uint64
+	Position eventlog.Position
 	// UpdatedAt is when it last changed: it expired a retention period later.
 	UpdatedAt time.Time
 }
@@ -48,7 +50,6 @@ type Deliveries interface {
 type Log interface {
 	eventstore.Pruner
 	ReadAll(ctx context.Context, after eventlog.Position, limit int) ([]eventlog.RecordedEvent, error)
-	LastPosition(ctx context.Context) (eventlog.Position, error)
 }
 
 // Endpoints carries webhooks' endpoint health into the log (webhook/carry.go): the webhooks read
@@ -200,30 +201,44 @@ const carryChunk = 64
 
 // carried returns the deliveries of found whose webhook's health the log will keep once their
 // attempts are gone: those to no webhook (the platform's WEBHOOK_URL), to a webhook gone, or whose
-// attempts came before the marker of a pair carried. For the other webhooks it carries a pair
-// first; a webhook whose pair the read model did not apply within CarryWait keeps its deliveries
-// until a later pass.
+// last event came before the marker of a pair carried. For a webhook with a delivery after its last
+// carried marker, it carries a pair first; one whose pair the read model did not apply within
+// CarryWait keeps those deliveries until a later pass.
+//
+// A marker covers every delivery the deliveries read model held when it was appended, so a pass
+// carries a webhook's health about once a retention period, when the cutoff passes its last marker,
+// however many passes run between (a pair for every webhook of every pass cost 73 % more bytes
+// written per delivery with 200 webhooks: docs/benchmarks.md).
 func (s *Sweeper) carried(ctx context.Context, found []Delivery) ([]Delivery, error) {
-	// Every event of the deliveries found is at or before the log's last position now; a marker
-	// appended after it follows their attempts.
-	listed, err := s.cfg.Log.LastPosition(ctx)
-	if err != nil {
-		return nil, err
-	}
-	held := map[string]bool{"": true}
-	var todo []*carrying
+	// latest is where each webhook's last delivery found ends, first the first found of each.
+	latest := map[string]eventlog.Position{}
+	var first []Delivery
 	for _, d := range found {
-		if _, seen := held[d.WebhookID]; seen {
+		if d.WebhookID == "" {
 			continue
 		}
+		if p, seen := latest[d.WebhookID]; !seen {
+			first = append(first, d)
+		} else if !p.Before(d.Position) {
+			continue
+		}
+		latest[d.WebhookID] = d.Position
+	}
+	// from is where each webhook's carried health ends: the deliveries before it are covered.
+	from := map[string]eventlog.Position{}
+	gone := map[string]bool{}
+	var todo []*carrying
+	for _, d := range first {
 		c, exists, err := s.cfg.Endpoints.Carrying(ctx, d.TenantID, d.CommunityID, d.WebhookID)
 		switch {
 		case err != nil:
 			return nil, err
-		case !exists || listed.Before(c.From):
-			held[d.WebhookID] = true
-		default:
-			held[d.WebhookID] = false
+		case !exists:
+			gone[d.WebhookID] = true
+			continue
+		}
+		from[d.WebhookID] = c.From
+		if !latest[d.WebhookID].Before(c.From) {
 			todo = append(todo, &carrying{tenant: d.TenantID, community: d.CommunityID, id: d.WebhookID,
 				before: c, pair: max(c.Carried, c.Marked) + 1})
 		}
@@ -232,9 +247,16 @@ func (s *Sweeper) carried(ctx context.Context, found []Delivery) ([]Delivery, er
 		return nil, err
 	}
 	for _, c := range todo {
-		held[c.id] = c.gone || (c.carried && listed.Before(c.now.From))
+		switch {
+		case c.gone:
+			gone[c.id] = true
+		case c.carried:
+			from[c.id] = c.now.From
+		}
 	}
-	return slices.DeleteFunc(found, func(d Delivery) bool { return !held[d.WebhookID] }), nil
+	return slices.DeleteFunc(found, func(d Delivery) bool {
+		return d.WebhookID != "" && !gone[d.WebhookID] && !d.Position.Before(from[d.WebhookID])
+	}), nil
 }
 
 // carrying is a webhook whose health a pass carries in a new pair.

@@ -243,8 +243,9 @@ func (w *world) deliverTo(webhookID, id, eventID string, finished time.Time, eve
 		w.log.add(delivery.Stream(id), delivery.EventScheduled, finished)
 	}
 	rev, _ := w.log.last(delivery.Stream(id))
+	at, _ := w.log.LastPosition(context.Background())
 	w.deliveries.rows = append(w.deliveries.rows, row{Delivery: retention.Delivery{ID: id, TenantID: "t1", CommunityID: "c1",
-		WebhookID: webhookID, EventID: eventID, Version: rev, UpdatedAt: finished}, finished: finished})
+		WebhookID: webhookID, EventID: eventID, Version: rev, Position: at, UpdatedAt: finished}, finished: finished})
 }
 
 func (w *world) sweeper(t *testing.T, retain time.Duration, settled eventlog.Position) *retention.Sweeper {
@@ -567,5 +568,40 @@ func TestSweepCarriesEveryWebhookInOneWait(t *testing.T) {
 	}
 	if w.endpoints.rounds != 2 {
 		t.Errorf("the pass waited for %d rounds of the read model, want 2 (markers, carriers)", w.endpoints.rounds)
+	}
+}
+
+// TestSweepCarriesAgainOnlyForADeliveryAfterTheMarker: a delivery whose last event came before the
+// marker of its webhook's carried pair goes without another pair, however many passes ran since;
+// the first delivery after the marker to expire has the next pass carry a new pair.
+func TestSweepCarriesAgainOnlyForADeliveryAfterTheMarker(t *testing.T) {
+	t.Parallel()
+	w, _ := expiredTo("w1")
+	w.publish("e2", w.now)
+	w.deliverTo("w1", "before", "e2", w.now.Add(-time.Hour), 1) // expires in 23 hours
+	s := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62})
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.deliverTo("w1", "after", "e2", w.now, 1) // after pair 1's marker
+
+	w.now = w.now.Add(23*time.Hour + time.Minute)
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{delivery.Stream("after"), publication.Stream("e2"), webhook.HealthStream("w1", 1)}
+	if got := w.streams(); !slices.Equal(got, want) {
+		t.Fatalf("streams %v, want %v: the delivery before the marker gone without a second pair", got, want)
+	}
+	if n := len(w.endpoints.carried["w1"]); n != 1 {
+		t.Errorf("%d pairs carried, want 1", n)
+	}
+
+	w.now = w.now.Add(time.Hour)
+	if _, err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.streams(), []string{webhook.HealthStream("w1", 2)}; !slices.Equal(got, want) {
+		t.Errorf("streams %v, want %v: a second pair for the delivery after the first marker", got, want)
 	}
 }

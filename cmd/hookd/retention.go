@@ -88,7 +88,7 @@ func (r retentionView) Expiring(ctx context.Context, cutoff time.Time, after int
 	out := make([]retention.Delivery, len(found))
 	for i, e := range found {
 		out[i] = retention.Delivery{ID: e.ID, TenantID: e.TenantID, CommunityID: e.CommunityID, WebhookID: e.WebhookID,
-			EventID: e.EventID, Version: e.Version, UpdatedAt: e.UpdatedAt}
+			EventID: e.EventID, Version: e.Version, Position: e.Position, UpdatedAt: e.UpdatedAt}
 	}
 	return out, next, done, err
 }

@@ -219,7 +219,7 @@ func liveDeliveries(t *testing.T, path string) int64 {
 	}
 	defer db.Close()
 	var n int64
-	if err := db.QueryRow("SELECT count(*) FROM delivery_rows").Scan(&n); err != nil {
+	if err := db.QueryRow("SELECT count(*) FROM delivery_rows_at").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/hookd/hookd/domain/eventlog"
 )
 
 // A row of delivery_rows keeps its ids and times in their short forms, since every delivery writes
@@ -80,4 +82,16 @@ func unpackTime(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
+}
+
+// packPosition is a log position as a row keeps it: its commit and prepare parts as INTEGERs, which
+// SQLite holds as int64, so the uint64 parts go bit for bit (one past MaxInt64 reads negative, and
+// unpackPosition gives it back; rows are never ordered by it in SQL).
+func packPosition(p eventlog.Position) (commit, prepare int64) {
+	return int64(p.Commit), int64(p.Prepare)
+}
+
+// unpackPosition reads a position packPosition wrote.
+func unpackPosition(commit, prepare int64) eventlog.Position {
+	return eventlog.Position{Commit: uint64(commit), Prepare: uint64(prepare)}
 }

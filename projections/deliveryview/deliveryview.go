@@ -22,15 +22,15 @@ import (
 const Name = "deliveries"
 
 // tableDeliveries holds a row per delivery, its attempts in it, ids and times packed (columns.go).
-// (It replaced delivery_records, which kept them as text, and that one delivery_log, which kept no
-// park reason, and before it the tables deliveries and delivery_attempts: a database built before may
-// still hold the older ones, unused; Setup drops delivery_records. A new name makes the Runner build
-// the read model again from the log.)
-const tableDeliveries = "delivery_rows"
+// (It replaced delivery_rows, which kept no log position, that one delivery_records, which kept them
+// as text, and that one delivery_log, which kept no park reason, and before it the tables deliveries
+// and delivery_attempts: a database built before may still hold the older ones, unused; Setup drops
+// the two before it. A new name makes the Runner build the read model again from the log.)
+const tableDeliveries = "delivery_rows_at"
 
-// tableReplaced is the table tableDeliveries replaced, which Setup drops so that the new rows reuse
-// its pages.
-const tableReplaced = "delivery_records"
+// tablesReplaced are the tables tableDeliveries replaced, which Setup drops so that the new rows
+// reuse their pages.
+var tablesReplaced = []string{"delivery_rows", "delivery_records"}
 
 // tableWaits holds the deliveries that wait, without an attempt, for their endpoint's circuit: the
 // reason and until when, from their latest DeliveryDeferred. A row stands while its until is the
@@ -72,6 +72,9 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 		// seq is the rowid, in the order deliveries were scheduled: it breaks ties of scheduled_at.
 		// Ids are packed (packID: BLOB or TEXT), times are Unix nanoseconds (packTime), 0 for none.
 		// next_due_at is set while the delivery is scheduled and 0 once it succeeded or was parked.
+		// version and at_commit, at_prepare are the revision and the log position of the last event
+		// applied (packPosition): retention removes a delivery once its webhook's health is carried
+		// past that position.
 		`CREATE TABLE ` + d + ` (
 			seq              INTEGER PRIMARY KEY,
 			id               BLOB NOT NULL,
@@ -91,6 +94,8 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 			replay_mode      TEXT NOT NULL,
 			park_reason      TEXT NOT NULL,
 			version          INTEGER NOT NULL,
+			at_commit        INTEGER NOT NULL,
+			at_prepare       INTEGER NOT NULL,
 			attempt_log      TEXT NOT NULL
 		)`,
 		`CREATE UNIQUE INDEX ` + s.Index("deliveries_id") + ` ON ` + d + ` (id)`,
@@ -107,9 +112,13 @@ func (v *View) Setup(ctx context.Context, tx *sql.Tx, s projections.Schema) erro
 		// Retention removes a published event once no delivery of it is left. Event ids are
 		// UUIDv7 unless the publisher gave an idempotency key, so this index grows at its end.
 		`CREATE INDEX ` + s.Index("deliveries_event") + ` ON ` + d + ` (event_id)`,
-		`DROP TABLE IF EXISTS ` + tableReplaced,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("deliveryview: setup: %w", err)
+		}
+	}
+	for _, t := range tablesReplaced {
+		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
 			return fmt.Errorf("deliveryview: setup: %w", err)
 		}
 	}
@@ -172,16 +181,18 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 				break
 			}
 			if b.fresh != nil {
-				b.fresh.add(e, r.Revision)
+				b.fresh.add(e, r)
 				break
 			}
 			at := packTime(e.ScheduledAt)
+			commit, prepare := packPosition(r.Position)
 			_, err = stmts.Exec(ctx, `INSERT INTO `+d+`
 				(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
-				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
-				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, '', 0, ?8, ?8, ?8, '', '', ?9, '[]') ON CONFLICT DO NOTHING`,
+				 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version,
+				 at_commit, at_prepare, attempt_log)
+				VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, '', 0, ?8, ?8, ?8, '', '', ?9, ?10, ?11, '[]') ON CONFLICT DO NOTHING`,
 				packID(e.DeliveryID), packID(e.WebhookID), e.TenantID, e.CommunityID, packID(e.EventID), e.Name,
-				delivery.StatusScheduled.String(), at, r.Revision)
+				delivery.StatusScheduled.String(), at, r.Revision, commit, prepare)
 		case delivery.EventAttempted:
 			var e delivery.Attempted
 			if e, err = v.decodeAttempted(r); err != nil {
@@ -201,11 +212,11 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 					i++
 					if f != nil {
 						f.events = append(f.events, r, next)
-						if f.attempted(e, entry, at, 0, r.Revision) {
-							f.outcome(o, next.Revision)
+						if f.attempted(e, entry, at, 0, r) {
+							f.outcome(o, next)
 						}
 					} else {
-						err = updateTo(ctx, stmts, d, r.Revision, next.Revision, e.DeliveryID,
+						err = updateTo(ctx, stmts, d, r.Revision, next, e.DeliveryID,
 							recordAttempt+`, status = ?, park_reason = ?, next_due_at = 0, updated_at = ?`,
 							entry, e.Attempt, e.Status, e.ErrorClass, at, o.status.String(), o.reason, packTime(o.at))
 					}
@@ -225,10 +236,10 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 			}
 			if f != nil {
 				f.events = append(f.events, r)
-				f.attempted(e, entry, at, packTime(due), r.Revision)
+				f.attempted(e, entry, at, packTime(due), r)
 				break
 			}
-			err = update(ctx, stmts, d, r.Revision, e.DeliveryID, recordAttempt+`, next_due_at = ?, updated_at = ?`,
+			err = update(ctx, stmts, d, r, e.DeliveryID, recordAttempt+`, next_due_at = ?, updated_at = ?`,
 				entry, e.Attempt, e.Status, e.ErrorClass, at, packTime(due), at)
 		case delivery.EventSucceeded, delivery.EventFailed:
 			var o outcomeRow
@@ -237,9 +248,9 @@ func (b *batch) apply(ctx context.Context, events []eventlog.RecordedEvent) erro
 			}
 			if f := b.fresh.row(o.deliveryID); f != nil {
 				f.events = append(f.events, r)
-				f.outcome(o, r.Revision)
+				f.outcome(o, r)
 			} else {
-				err = update(ctx, stmts, d, r.Revision, o.deliveryID, `status = ?, park_reason = ?, next_due_at = 0, updated_at = ?`,
+				err = update(ctx, stmts, d, r, o.deliveryID, `status = ?, park_reason = ?, next_due_at = 0, updated_at = ?`,
 					o.status.String(), o.reason, packTime(o.at))
 			}
 			if err == nil {
@@ -273,14 +284,16 @@ func (b *batch) flush(ctx context.Context) error {
 	rows := b.fresh.order
 	b.fresh.order, b.fresh.byID = nil, make(map[string]*freshRow)
 	for _, f := range rows {
+		commit, prepare := packPosition(f.position)
 		res, err := b.stmts.Exec(ctx, `INSERT INTO `+b.table+`
 			(id, webhook_id, tenant, community, event_id, event_name, status, attempts, last_status,
-			 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version, attempt_log)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '', ?15, ?16, json(?17)) ON CONFLICT DO NOTHING`,
+			 last_error_class, last_attempt_at, next_due_at, scheduled_at, updated_at, replay_mode, park_reason, version,
+			 at_commit, at_prepare, attempt_log)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '', ?15, ?16, ?17, ?18, json(?19)) ON CONFLICT DO NOTHING`,
 			packID(f.scheduled.DeliveryID), packID(f.scheduled.WebhookID), f.scheduled.TenantID, f.scheduled.CommunityID,
 			packID(f.scheduled.EventID), f.scheduled.Name, f.status, f.attempts, f.lastStatus, f.lastErrorClass,
 			f.lastAttemptAt, f.nextDueAt, packTime(f.scheduled.ScheduledAt), f.updatedAt,
-			f.parkReason, f.version, "["+strings.Join(f.log, ",")+"]")
+			f.parkReason, f.version, commit, prepare, "["+strings.Join(f.log, ",")+"]")
 		if err != nil {
 			return fmt.Errorf("deliveryview: inserting delivery %s: %w", f.scheduled.DeliveryID, err)
 		}
@@ -301,12 +314,13 @@ type freshRows struct {
 	order []*freshRow
 }
 
-func (r *freshRows) add(e scheduledRow, revision uint64) {
+func (r *freshRows) add(e scheduledRow, scheduled eventlog.RecordedEvent) {
 	if _, ok := r.byID[e.DeliveryID]; ok {
 		return // scheduled twice in one batch: the first is the row, as ON CONFLICT DO NOTHING keeps it
 	}
 	at := packTime(e.ScheduledAt)
-	f := &freshRow{scheduled: e, status: delivery.StatusScheduled.String(), nextDueAt: at, updatedAt: at, version: revision}
+	f := &freshRow{scheduled: e, status: delivery.StatusScheduled.String(), nextDueAt: at, updatedAt: at,
+		version: scheduled.Revision, position: scheduled.Position}
 	r.byID[e.DeliveryID] = f
 	r.order = append(r.order, f)
 }
@@ -327,31 +341,33 @@ type freshRow struct {
 	lastAttemptAt, nextDueAt, updatedAt int64
 	attempts, lastStatus                int
 	version                             uint64
+	position                            eventlog.Position
 	// log is the attempt_log's entries.
 	log []string
 	// events are those folded in after the scheduling, for a row that turns out to exist.
 	events []eventlog.RecordedEvent
 }
 
-// attempted folds in the attempt e at revision, its log entry and time at, the next attempt due at
-// due; as the update does, it changes nothing when the row holds the revision already (applied
+// attempted folds in the attempt e recorded as r, its log entry and time at, the next attempt due
+// at due; as the update does, it changes nothing when the row holds r's revision already (applied
 // false). An outcome the batch pairs with it then folds in only when it applied.
-func (f *freshRow) attempted(e delivery.Attempted, entry string, at, due int64, revision uint64) (applied bool) {
-	if revision <= f.version {
+func (f *freshRow) attempted(e delivery.Attempted, entry string, at, due int64, r eventlog.RecordedEvent) (applied bool) {
+	if r.Revision <= f.version {
 		return false
 	}
 	f.log = append(f.log, entry)
 	f.attempts, f.lastStatus, f.lastErrorClass, f.lastAttemptAt = e.Attempt, e.Status, e.ErrorClass, at
-	f.nextDueAt, f.updatedAt, f.version = due, at, revision
+	f.nextDueAt, f.updatedAt, f.version, f.position = due, at, r.Revision, r.Position
 	return true
 }
 
-// outcome folds in a Succeeded or Failed at revision, unless the row holds it already.
-func (f *freshRow) outcome(o outcomeRow, revision uint64) {
-	if revision <= f.version {
+// outcome folds in a Succeeded or Failed recorded as r, unless the row holds it already.
+func (f *freshRow) outcome(o outcomeRow, r eventlog.RecordedEvent) {
+	if r.Revision <= f.version {
 		return
 	}
-	f.status, f.parkReason, f.nextDueAt, f.updatedAt, f.version = o.status.String(), o.reason, 0, packTime(o.at), revision
+	f.status, f.parkReason, f.nextDueAt, f.updatedAt = o.status.String(), o.reason, 0, packTime(o.at)
+	f.version, f.position = r.Revision, r.Position
 }
 
 // applyRare applies the events that few deliveries have, a DeliveryDeferred or a
@@ -364,7 +380,7 @@ func (v *View) applyRare(ctx context.Context, stmts *projections.TxStatements, d
 	switch e := e.(type) {
 	case delivery.Deferred:
 		until := packTime(e.Until)
-		err = update(ctx, stmts, d, r.Revision, e.DeliveryID, `next_due_at = ?, updated_at = ?`, until, packTime(e.At))
+		err = update(ctx, stmts, d, r, e.DeliveryID, `next_due_at = ?, updated_at = ?`, until, packTime(e.At))
 		if err == nil {
 			_, err = stmts.Exec(ctx, `INSERT INTO `+pending.table+` (id, reason, until) VALUES (?1, ?2, ?3)
 				ON CONFLICT (id) DO UPDATE SET reason = ?2, until = ?3`, packID(e.DeliveryID), e.Reason, until)
@@ -372,7 +388,7 @@ func (v *View) applyRare(ctx context.Context, stmts *projections.TxStatements, d
 		}
 		return err
 	case delivery.ReplayRequested:
-		return update(ctx, stmts, d, r.Revision, e.DeliveryID,
+		return update(ctx, stmts, d, r, e.DeliveryID,
 			`status = ?, park_reason = '', next_due_at = ?, replay_mode = ?, updated_at = ?`,
 			delivery.StatusScheduled.String(), packTime(e.At), e.Mode.String(), packTime(e.At))
 	}
@@ -406,17 +422,18 @@ func (w *waitRows) clear(ctx context.Context, id string) error {
 	return err
 }
 
-// update sets columns (a SET list with placeholders, args in order) of the delivery id and its
-// version to revision, unless the row already holds that revision or a later one.
-func update(ctx context.Context, stmts *projections.TxStatements, table string, revision uint64, id, set string, args ...any) error {
-	return updateTo(ctx, stmts, table, revision, revision, id, set, args...)
+// update sets columns (a SET list with placeholders, args in order) of the delivery id, and its
+// version and position to r's, unless the row already holds r's revision or a later one.
+func update(ctx context.Context, stmts *projections.TxStatements, table string, r eventlog.RecordedEvent, id, set string, args ...any) error {
+	return updateTo(ctx, stmts, table, r.Revision, r, id, set, args...)
 }
 
-// updateTo applies the events from revision from to revision to in one update, unless the row
+// updateTo applies the events from revision from to the event to in one update, unless the row
 // already holds from or a later one.
-func updateTo(ctx context.Context, stmts *projections.TxStatements, table string, from, to uint64, id, set string, args ...any) error {
-	args = append(args, to, packID(id), from)
-	_, err := stmts.Exec(ctx, `UPDATE `+table+` SET `+set+`, version = ? WHERE id = ? AND version < ?`, args...)
+func updateTo(ctx context.Context, stmts *projections.TxStatements, table string, from uint64, to eventlog.RecordedEvent, id, set string, args ...any) error {
+	commit, prepare := packPosition(to.Position)
+	args = append(args, to.Revision, commit, prepare, packID(id), from)
+	_, err := stmts.Exec(ctx, `UPDATE `+table+` SET `+set+`, version = ?, at_commit = ?, at_prepare = ? WHERE id = ? AND version < ?`, args...)
 	return err
 }
 

@@ -628,7 +628,7 @@ func TestAWaitWrittenAndFinishedInOneBatchGoes(t *testing.T) {
 }
 
 // TestExpiringSaysWhenEachLastChanged: retention finds a finished delivery unchanged since before
-// the cutoff, with the revision it holds and when it last changed (how late its removal is); one
+// the cutoff, with the revision it holds, where its last event is in the log and when it last changed (how late its removal is); one
 // still scheduled, or changed since the cutoff, is not found.
 func TestExpiringSaysWhenEachLastChanged(t *testing.T) {
 	t.Parallel()
@@ -636,7 +636,8 @@ func TestExpiringSaysWhenEachLastChanged(t *testing.T) {
 	done := schedule(t, spec{event: "e1", at: t0})
 	finished := t0.Add(3 * time.Second)
 	attempt(t, done, 200, finished, "ok")
-	v.apply(l.record(done)...)
+	recorded := l.record(done)
+	v.apply(recorded...)
 	waiting := schedule(t, spec{event: "e2", at: t0})
 	v.apply(l.record(waiting)...)
 	recent := schedule(t, spec{event: "e3", at: t0})
@@ -648,7 +649,7 @@ func TestExpiringSaysWhenEachLastChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []deliveryview.Expiring{{ID: done.ID(), TenantID: "t1", CommunityID: "c1", WebhookID: "w1", EventID: "e1",
-		Version: 2, UpdatedAt: finished}}
+		Version: 2, Position: recorded[len(recorded)-1].Position, UpdatedAt: finished}}
 	if !reflect.DeepEqual(found, want) {
 		t.Errorf("Expiring = %+v\nwant %+v", found, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/domain/delivery"
+	"github.com/hookd/hookd/domain/eventlog"
 	"github.com/hookd/hookd/projections"
 )
 
@@ -19,8 +20,10 @@ const tableExpired = "delivery_expired"
 // Expiring is a delivery that retention may remove: finished, and unchanged since before a cutoff.
 type Expiring struct {
 	ID, TenantID, CommunityID, WebhookID, EventID string
-	// Version is the revision of the last event of its stream the row holds.
-	Version uint64
+	// Version is the revision of the last event of its stream the row holds, Position where that
+	// event is in the log.
+	Version  uint64
+	Position eventlog.Position
 	// UpdatedAt is when it last changed.
 	UpdatedAt time.Time
 }
@@ -79,7 +82,7 @@ func (v *View) ensureIndex(ctx context.Context, name string, columns ...string) 
 // (still scheduled, or replayed since).
 func (v *View) Expiring(ctx context.Context, cutoff time.Time, after int64, limit int) (found []Expiring, next int64, done bool, err error) {
 	rows, err := v.db.QueryContext(ctx, `SELECT seq, id, tenant, community, webhook_id, event_id, status, updated_at,
-		scheduled_at, version FROM `+tableDeliveries+` WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+		scheduled_at, version, at_commit, at_prepare FROM `+tableDeliveries+` WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, after, false, fmt.Errorf("deliveryview: expiring: %w", err)
 	}
@@ -88,12 +91,12 @@ func (v *View) Expiring(ctx context.Context, cutoff time.Time, after int64, limi
 	next, scanned := after, 0
 	for rows.Next() {
 		var (
-			e                    Expiring
-			status               string
-			updated, scheduledAt int64
+			e                                     Expiring
+			status                                string
+			updated, scheduledAt, commit, prepare int64
 		)
 		if err := rows.Scan(&next, idColumn{&e.ID}, &e.TenantID, &e.CommunityID, idColumn{&e.WebhookID}, idColumn{&e.EventID}, &status, &updated,
-			&scheduledAt, &e.Version); err != nil {
+			&scheduledAt, &e.Version, &commit, &prepare); err != nil {
 			return nil, after, false, fmt.Errorf("deliveryview: expiring: %w", err)
 		}
 		scanned++
@@ -101,7 +104,7 @@ func (v *View) Expiring(ctx context.Context, cutoff time.Time, after int64, limi
 			return found, next, true, nil
 		}
 		if status != delivery.StatusScheduled.String() && updated < end {
-			e.UpdatedAt = unpackTime(updated)
+			e.UpdatedAt, e.Position = unpackTime(updated), unpackPosition(commit, prepare)
 			found = append(found, e)
 		}
 	}

@@ -101,7 +101,7 @@ func dumpRows(t *testing.T, db *sql.DB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, query := range []string{
-		`SELECT * FROM delivery_rows ORDER BY seq`,
+		`SELECT * FROM delivery_rows_at ORDER BY seq`,
 		`SELECT * FROM delivery_waits ORDER BY id`,
 	} {
 		rows, err := db.QueryContext(context.Background(), query)
