@@ -210,7 +210,8 @@ const carryChunk = 64
 // however many passes run between (a pair for every webhook of every pass cost 73 % more bytes
 // written per delivery with 200 webhooks: docs/benchmarks.md).
 func (s *Sweeper) carried(ctx context.Context, found []Delivery) ([]Delivery, error) {
-	// latest is where each webhook's last delivery found ends, first the first found of each.
+	// latest is where the last of each webhook's deliveries found is in the log; first holds each
+	// webhook's first delivery found, which names its tenant and community.
 	latest := map[string]eventlog.Position{}
 	var first []Delivery
 	for _, d := range found {
