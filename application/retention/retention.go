@@ -313,6 +313,12 @@ func (s *Sweeper) carry(ctx context.Context, todo []*carrying) error {
 	for _, c := range todo {
 		switch {
 		case c.failed:
+			if c.now.Carried > c.pair {
+				// Other nodes carried this pair and a later one meanwhile, and may have removed
+				// it: then this pass's marker made its stream again, which no later pass would
+				// reach. It is superseded, whatever it holds.
+				remove = append(remove, eventstore.StreamAt{Stream: webhook.HealthStream(c.id, c.pair)})
+			}
 			continue
 		case c.gone:
 			// Deleted meanwhile: nothing of its health is left to carry, nor is the pair of use.

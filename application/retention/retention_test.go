@@ -184,7 +184,9 @@ func (m *memEndpoints) MarkHealth(_ context.Context, id string, pair uint64) err
 			c = &retention.Carry{}
 			m.carry[id] = c
 		}
-		c.Marked, c.AtMark = pair, &h
+		if pair > c.Marked { // as the read model does, a marker of a pair before the last changes nothing
+			c.Marked, c.AtMark = pair, &h
+		}
 	})
 	return nil
 }
@@ -603,5 +605,32 @@ func TestSweepCarriesAgainOnlyForADeliveryAfterTheMarker(t *testing.T) {
 	}
 	if got, want := w.streams(), []string{webhook.HealthStream("w1", 2)}; !slices.Equal(got, want) {
 		t.Errorf("streams %v, want %v: a second pair for the delivery after the first marker", got, want)
+	}
+}
+
+// TestSweepRemovesAMarkerALaggingPassAppendedToAPairSupersededMeanwhile: a pass that read an old
+// carry marks a pair other nodes have carried and removed since, which makes its stream again; that
+// pair is superseded, so the pass removes it rather than leave a marker no later pass would reach.
+func TestSweepRemovesAMarkerALaggingPassAppendedToAPairSupersededMeanwhile(t *testing.T) {
+	t.Parallel()
+	w, _ := expiredTo("w1")
+	w.endpoints.carry["w1"] = &retention.Carry{Carried: 1, Marked: 1}
+	w.endpoints.onMark = func(id string, pair uint64) {
+		if pair != 2 {
+			return
+		}
+		// Meanwhile other nodes carried pairs 2 and 3 and removed pair 2's stream: this pass's
+		// marker of pair 2 made it again.
+		w.log.add(webhook.HealthStream(id, 3), webhook.EventHealthMarked, time.Time{})
+		w.log.add(webhook.HealthStream(id, 3), webhook.EventHealthCarried, time.Time{})
+		at, _ := w.log.LastPosition(context.Background())
+		w.endpoints.carry[id] = &retention.Carry{Carried: 3, Marked: 3, From: at}
+	}
+	if _, err := w.sweeper(t, 24*time.Hour, eventlog.Position{Commit: 1 << 62}).Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{delivery.Stream("d1"), publication.Stream("e1"), webhook.HealthStream("w1", 3)}
+	if got := w.streams(); !slices.Equal(got, want) {
+		t.Errorf("streams %v, want %v: the marker of pair 2 removed, the delivery left to the next pass", got, want)
 	}
 }
