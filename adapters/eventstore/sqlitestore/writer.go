@@ -47,8 +47,11 @@ type writer struct {
 	// checkpointed is how many pages the connection had written (its WAL frames) when a job's
 	// checkpoint was last run or asked for (see checkpoint).
 	checkpointed int
-	// checkpointer copies the WAL back beside the writer during gentle jobs (checkpointer.go).
+	// checkpointer copies the WAL back beside the writer during jobs (checkpointer.go).
 	checkpointer *checkpointer
+	// copying is not nil while the checkpointer copies the WAL back for a job that is not gentle:
+	// the job takes no step until it receives (see checkpoint).
+	copying <-chan struct{}
 	// maxBatch caps the appends one transaction commits.
 	maxBatch int
 	// revisions is what the writer knows of the streams it appended to last; dataVersion is the
@@ -90,13 +93,14 @@ func (w *writer) run(ctx context.Context) {
 			case req = <-w.queue:
 			default:
 				rest := w.rest()
-				if rest <= 0 {
+				if rest <= 0 && !w.awaitsCopy() {
 					// No append is waiting: a step of the job, which the appends arriving during
 					// it join (see writeJob).
 					w.commit(ctx, nil)
 					continue
 				}
-				// A gentle job rests; an append may come meanwhile.
+				// A gentle job rests, or the job waits for the checkpointer's copy; an append may
+				// come meanwhile.
 				if req = w.await(rest); req == nil {
 					continue
 				}
@@ -167,25 +171,32 @@ const (
 	stepBudget = time.Millisecond
 	// restFactor is how many times as long as its last step's transaction a gentle job rests.
 	restFactor = 3
-	// checkpointFrames: while it holds a job that is not gentle, the writer copies the WAL back
-	// into the file itself (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote this many
-	// pages since it last did and no append is waiting, so that SQLite's automatic checkpoint
-	// (10,000 pages, tens to hundreds of milliseconds inside some append's commit) does not come
-	// due during deletes. An append that arrives while one runs waits for it, so they are small:
-	// with 250 pages instead of 1,000 the appends' p99 during deletes fell by a third keeping up
-	// and a fifth behind, their longest waits by about half, for deletes as fast keeping up and
-	// about a tenth slower behind (docs/benchmarks.md, "Smaller checkpoints during deletes"); with
-	// 100, the longest waits doubled.
+	// checkpointFrames: while it holds a job that is not gentle, the writer asks the checkpointer
+	// to copy the WAL back beside it (PRAGMA wal_checkpoint(PASSIVE)) whenever its commits wrote
+	// this many pages since it last did, so that SQLite's automatic checkpoint (10,000 pages, tens
+	// to hundreds of milliseconds inside some append's commit) does not come due during deletes,
+	// and the job takes no step until the copy is done: the appends go on alone meanwhile, each
+	// waiting for its own commit beside the copy. Until 2026-12-06 the writer copied inline,
+	// between its commits while no append waited, and an append that arrived meanwhile waited for
+	// the copy (4 ms at the median, about 70 a second behind): that was most of the appends'
+	// slowest waits. With the copy beside and the steps paused, behind's p99 during deletes was
+	// lower in 8 pairs of 9 (level in the ninth), the deletes no slower (docs/benchmarks.md,
+	// "Appends while deleting behind, the WAL copied beside the writer with the steps paused").
+	// With the steps going on beside the copy, as a gentle job's do, the copy's writes delayed the
+	// step-laden commits' fsyncs and the p99 rose (gentleCheckpointFrames). The copies stay small:
+	// inline, 250 pages rather than 1,000 cut the p99 behind by a fifth ("Smaller checkpoints
+	// during deletes"), and beside the writer with the steps paused 1,000 gave no lower p99
+	// (higher in 2 pairs of 3).
 	checkpointFrames = 250
-	// gentleCheckpointFrames: while it holds a gentle job, the writer instead asks the
-	// checkpointer to copy the WAL back beside it whenever its commits wrote this many pages, so
-	// that no append waits for the copy. A gentle job leaves the writer and the disk mostly idle,
-	// and the copy's writes fit in between the commits: the appends' p99 during deletes was about
-	// half of the inline checkpoint's, their longest waits no longer (shorter in 4 pairs of 6), the
-	// deletes no slower. Beside the writer the copy need not be small: with 250 pages the p99 was
-	// about a third higher than with 1,000. Behind, the writer never idles, the copy's writes delay
-	// the commits' fsyncs, and the p99 rose by a sixth to four fifths: the writer keeps
-	// checkpointing itself (docs/benchmarks.md, "A checkpointer beside the writer while keeping up").
+	// gentleCheckpointFrames: while it holds a gentle job, the writer asks the checkpointer
+	// likewise whenever its commits wrote this many pages, and the job's steps go on beside the
+	// copy. A gentle job leaves the writer and the disk mostly idle, and the copy's writes fit in
+	// between the commits: the appends' p99 during deletes was about half of the inline
+	// checkpoint's, their longest waits no longer (shorter in 4 pairs of 6), the deletes no slower.
+	// Beside the writer the copy need not be small: with 250 pages the p99 was about a third
+	// higher than with 1,000. Behind, with the steps going on beside it, the p99 rose by a sixth
+	// to four fifths (docs/benchmarks.md, "A checkpointer beside the writer while keeping up"): the
+	// steps pause instead (checkpointFrames).
 	gentleCheckpointFrames = 1000
 )
 
@@ -224,16 +235,23 @@ func (w *writer) rest() time.Duration {
 	return time.Until(w.restUntil)
 }
 
-// await waits up to d for an append, and returns it; nil when none came or the writer is closing
-// (which the caller's next look at closing sees).
+// await waits for an append, and returns it: up to d when d is positive, and until the
+// checkpointer's copy ends while the writer waits for one. It returns nil when none came or the
+// writer is closing (which the caller's next look at closing sees).
 func (w *writer) await(d time.Duration) *appendRequest {
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var rested <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		rested = t.C
+	}
 	select {
 	case req := <-w.queue:
 		return req
+	case <-w.copying:
+		w.copying = nil
 	case <-w.closing:
-	case <-t.C:
+	case <-rested:
 	}
 	return nil
 }
@@ -334,8 +352,8 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	var step jobStep
 	batch, outcomes, written, err := w.write(ctx, batch, &step)
 	if step.ran {
-		// After the batch is answered: its appends do not wait for the checkpoint.
-		defer w.checkpoint(ctx)
+		// After the batch is answered.
+		defer w.checkpoint()
 	}
 	if w.job != nil {
 		switch {
@@ -363,15 +381,15 @@ func (w *writer) commit(ctx context.Context, batch []*appendRequest) {
 	}
 }
 
-// checkpoint copies the WAL back into the file, or has it copied, while the writer holds a job and
-// its commits wrote enough pages since the last time (checkpointFrames, gentleCheckpointFrames):
-// for a gentle job it asks the checkpointer, which copies beside the writer; otherwise it copies
-// (PASSIVE: as far as readers allow) itself when no append is waiting, and an append that arrives
-// meanwhile waits for a copy of about checkpointFrames pages, not for SQLite's automatic one of
-// ten times as many. When the writer cannot tell how many pages it wrote, it checkpoints anyway. A
-// failure is logged and changes nothing: the automatic checkpoint remains.
-func (w *writer) checkpoint(ctx context.Context) {
-	if w.job == nil || (!w.job.gentle && w.queued()) {
+// checkpoint has the checkpointer copy the WAL back into the file beside the writer (PASSIVE: as
+// far as readers allow) while the writer holds a job and its commits wrote enough pages since the
+// last time (gentleCheckpointFrames, checkpointFrames), so that SQLite's automatic checkpoint of
+// ten times as many does not come due inside an append's commit. For a job that is not gentle the
+// job then takes no step until the copy is done (copying): the appends go on alone meanwhile,
+// each waiting for its own commit beside the copy, not for the copy. When the writer cannot tell
+// how many pages it wrote, it asks anyway.
+func (w *writer) checkpoint() {
+	if w.job == nil {
 		return
 	}
 	var frames int
@@ -396,11 +414,20 @@ func (w *writer) checkpoint(ctx context.Context) {
 		w.checkpointer.request()
 		return
 	}
-	if err == nil {
-		_, err = w.stmts.checkpoint.ExecContext(ctx)
+	w.copying = w.checkpointer.copy()
+}
+
+// awaitsCopy reports whether the job held waits for the checkpointer's copy (see checkpoint).
+func (w *writer) awaitsCopy() bool {
+	if w.copying == nil {
+		return false
 	}
-	if err != nil {
-		w.logger.Warn("sqlitestore: checkpoint during deletes failed", "error", err)
+	select {
+	case <-w.copying:
+		w.copying = nil
+		return false
+	default:
+		return true
 	}
 }
 
@@ -469,7 +496,7 @@ func (w *writer) write(ctx context.Context, batch []*appendRequest, step *jobSte
 		}
 		outcomes[i].result = result
 	}
-	if !step.ran && w.job != nil && !w.job.gentle {
+	if !step.ran && w.job != nil && !w.job.gentle && !w.awaitsCopy() {
 		step.ran = true
 		step.finished, step.err = w.stepWithin(ctx, max(stepBudget, time.Since(began)), nil)
 	}
@@ -636,7 +663,7 @@ type writerStatements struct {
 	// The events table's root page and a page's bytes (fill.go).
 	eventsRoot, page *sql.Stmt
 	// Retention's deletes (prune.go).
-	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist, checkpoint *sql.Stmt
+	lastPosition, streamEnd, deleteEvents, deleteStream, autoVacuum, freelist *sql.Stmt
 }
 
 func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error) {
@@ -672,7 +699,6 @@ func prepareWriter(ctx context.Context, conn *sql.Conn) (writerStatements, error
 	s.deleteStream = prepare("DELETE FROM streams WHERE id = ?")
 	s.autoVacuum = prepare("PRAGMA auto_vacuum")
 	s.freelist = prepare("PRAGMA freelist_count")
-	s.checkpoint = prepare("PRAGMA wal_checkpoint(PASSIVE)")
 	if err := errors.Join(errs...); err != nil {
 		s.close()
 		return writerStatements{}, err
@@ -684,7 +710,7 @@ func (s writerStatements) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.begin, s.commit, s.rollback, s.dataVersion, s.createStream,
 		s.selectStream, s.insertEvent, s.selectIDs, s.eventsRoot, s.page, s.lastPosition, s.streamEnd, s.deleteEvents, s.deleteStream,
-		s.autoVacuum, s.freelist, s.checkpoint} {
+		s.autoVacuum, s.freelist} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

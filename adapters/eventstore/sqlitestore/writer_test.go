@@ -1,8 +1,10 @@
 package sqlitestore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,5 +90,84 @@ func TestAGentleJobRestsBetweenSteps(t *testing.T) {
 			t.Errorf("step %d started %s after step %d, which worked %s: want a rest of %d times that",
 				i+1, gap, i, step, restFactor)
 		}
+	}
+}
+
+// TestAJobPressingOnWaitsForTheCopyAndAppendsDoNot: once the steps of a job that is not gentle
+// wrote checkpointFrames pages, the checkpointer copies the WAL back beside the writer, and the job
+// takes no step until the copy is done, while appends are answered meanwhile: an append waits
+// for its own commit, not for the copy nor for a step.
+func TestAJobPressingOnWaitsForTheCopyAndAppendsDoNot(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openTemp(t)
+	copying := make(chan struct{})
+	release := make(chan struct{})
+	copyPages := s.checkpointer.exec
+	// Set before the job is handed to the writer, which hands the request to the checkpointer.
+	s.checkpointer.exec = func(copyCtx context.Context) error {
+		close(copying)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			// The test has ended: the store closes.
+		}
+		return copyPages(copyCtx)
+	}
+	var calls atomic.Int32
+	released := false
+	job := func(conn *sql.Conn, _ time.Duration, _ func() bool) (bool, error) {
+		switch calls.Add(1) {
+		case 1:
+			// More than checkpointFrames pages.
+			if _, err := conn.ExecContext(ctx, "CREATE TABLE filler (b BLOB)"); err != nil {
+				return false, err
+			}
+			_, err := conn.ExecContext(ctx, "INSERT INTO filler VALUES (zeroblob(?))", (checkpointFrames+10)*PageSize)
+			return false, err
+		default:
+			select {
+			case <-release:
+				released = true
+			default:
+			}
+			return true, nil
+		}
+	}
+	result := make(chan error, 1)
+	go func() { result <- s.onWriter(ctx, false, job) }()
+	// Hang guards only: each wait below ends as soon as the writer does what it should.
+	const guard = time.Minute
+	select {
+	case <-copying:
+	case err := <-result:
+		t.Fatalf("the job ended (%v) without a copy of the WAL", err)
+	case <-time.After(guard):
+		t.Fatal("no copy of the WAL was asked for")
+	}
+	for range 3 {
+		appended := make(chan error, 1)
+		go func() {
+			_, err := s.Append(ctx, "webhook-"+uuid.NewString(), eventlog.NoStream(), []eventlog.EventData{{ID: eventlog.EventID(uuid.New()), Type: "T"}})
+			appended <- err
+		}()
+		select {
+		case err := <-appended:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(guard):
+			t.Fatal("an append waited for the copy of the WAL")
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the job took %d steps before the copy was done, want 1", n)
+	}
+	close(release)
+	if err := <-result; err != nil {
+		t.Fatal(err)
+	}
+	if !released {
+		t.Error("the job's next step ran before the copy was done")
 	}
 }
