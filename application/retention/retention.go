@@ -218,12 +218,13 @@ func (s *Sweeper) carried(ctx context.Context, found []Delivery) ([]Delivery, er
 		if d.WebhookID == "" {
 			continue
 		}
-		if p, seen := latest[d.WebhookID]; !seen {
+		p, seen := latest[d.WebhookID]
+		if !seen {
 			first = append(first, d)
-		} else if !p.Before(d.Position) {
-			continue
 		}
-		latest[d.WebhookID] = d.Position
+		if !seen || p.Before(d.Position) {
+			latest[d.WebhookID] = d.Position
+		}
 	}
 	// from is where each webhook's carried health ends: the deliveries before it are covered.
 	from := map[string]eventlog.Position{}
